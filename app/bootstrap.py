@@ -1,0 +1,70 @@
+"""The composition root: settings → database → migrations → services, wired once per process."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import engine as db_engine
+from app.db import migrate
+from app.domain.actor import Actor
+from app.services.unit_of_work import UnitOfWork
+from app.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OrderHub:
+    """Everything one process needs, built once; tests build their own with :func:`bootstrap`."""
+
+    settings: Settings
+    target: db_engine.DatabaseTarget
+    engine: Engine
+    session_factory: sessionmaker[Session] = field(repr=False)
+
+    def uow(self) -> UnitOfWork:
+        """A fresh unit of work (one per command)."""
+        return UnitOfWork(self.session_factory)
+
+    def actor(self, operator: str) -> Actor:
+        """An actor for ``operator`` at this station."""
+        return Actor(operator=operator, station=self.settings.station_name, station_ip=station_ip(self.target))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def station_ip(target: db_engine.DatabaseTarget) -> str:
+    """This station's IP as seen towards the database: the source address of a route to its host.
+
+    A UDP ``connect`` sends no packet; it only asks the kernel which local address it would use.
+    On the embedded database (a unix socket) the station's own host name is used instead.
+    """
+    host = target.url.host
+    if host and not host.startswith("/"):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.connect((host, target.url.port or 5432))
+                return probe.getsockname()[0]
+        except OSError:
+            pass
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+def bootstrap(settings: Settings | None = None, *, upgrade: bool = True) -> OrderHub:
+    """Build the process: resolve (and maybe start) the database, bring its schema up to date."""
+    settings = settings or load_settings()
+    target = db_engine.resolve(settings)
+    engine = db_engine.create_engine(target.url)
+    if upgrade:
+        migrate.upgrade(engine)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    return OrderHub(settings, target, engine, factory)

@@ -1,0 +1,204 @@
+"""The `orderhub` command line: the station, the demo, and admin commands for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from app.domain.errors import BusinessError
+from app.domain.fields import CODE_LISTS, Lang, code_from_label, code_label, label
+from app.domain.messages import render
+from app.settings import Settings, load_settings
+
+LIST_COLUMNS = (
+    "order_no", "platform", "shop", "ordered_at", "status", "paid_amount", "province", "warehouse", "tracking_no",
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orderhub", description="OrderHub 订单中枢")
+    parser.add_argument("--lang", choices=("zh", "en"), help="显示语言 / display language (default: settings)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="详细日志 / verbose logging")
+    sub = parser.add_subparsers(dest="command")
+
+    db = sub.add_parser("db", help="数据库 / database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("url", help="当前使用的数据库（密码隐藏）/ which database is in use")
+    db.add_parser("upgrade", help="升级数据库结构到最新版本 / bring the schema to the newest version")
+    db.add_parser("status", help="数据库结构版本 / schema version")
+
+    audit = sub.add_parser("audit", help="审计日志 / audit trail").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="校验哈希链 / verify the hash chain")
+
+    demo = sub.add_parser("demo", help="演示公司 / the demo company")
+    demo.add_argument("--no-gui", action="store_true", help="只生成数据，不打开窗口 / seed only, no window")
+    demo.add_argument("--seed", type=int, default=20261125, help="随机种子 / random seed")
+    demo.add_argument("--orders", type=int, default=3000, help="订单数量 / number of orders")
+    demo.add_argument("--reset", action="store_true", help="清空后重新生成 / wipe the database first")
+
+    orders = sub.add_parser("orders", help="订单列表 / list orders")
+    orders.add_argument("--status", help="订单当前所处环节，如 配货中 / stage, e.g. 配货中 or allocating")
+    orders.add_argument("--platform", help="来源平台，如 抖店 / platform, e.g. 抖店 or douyin")
+    orders.add_argument("--limit", type=int, default=20)
+    orders.add_argument("--json", action="store_true", help="每行一个 JSON 对象 / one JSON object per line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = load_settings()
+    lang: Lang = args.lang or ("en" if settings.language == "en" else "zh")
+    handlers = {"db": _db, "audit": _audit, "demo": _demo, "orders": _orders}
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    try:
+        return handlers[args.command](args, settings, lang)
+    except BusinessError as err:
+        print(err.message(lang), file=sys.stderr)
+        return 2
+
+
+def _db(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
+    from app.db import engine as db_engine
+    from app.db import migrate
+
+    if args.db_command == "url":
+        target = db_engine.resolve(settings, start=False)
+        kind = ("内置数据库" if lang == "zh" else "built-in database") if target.embedded else (
+            "共享数据库" if lang == "zh" else "shared database")
+        print(f"{target.masked()}  ({kind})")
+        return 0
+    started = time.perf_counter()
+    target = db_engine.resolve(settings)
+    engine = db_engine.create_engine(target.url)
+    try:
+        if args.db_command == "upgrade":
+            revision = migrate.upgrade(engine)
+            took = time.perf_counter() - started
+            print(f"数据库结构已是最新版本 {revision}（{took:.2f} 秒）" if lang == "zh"
+                  else f"Schema is at the newest version {revision} ({took:.2f} s)")
+        else:
+            current, head = migrate.current_revision(engine), migrate.head_revision()
+            print(f"{'当前版本' if lang == 'zh' else 'current'}: {current or '-'}  "
+                  f"{'最新版本' if lang == 'zh' else 'newest'}: {head}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
+    from app.bootstrap import bootstrap
+    from app.services import audit
+
+    hub = bootstrap(settings)
+    try:
+        verdict = audit.verify(hub.uow())
+    finally:
+        hub.close()
+    if verdict.ok:
+        print(render("AUDIT_CHAIN_OK" if verdict.checked else "AUDIT_EMPTY", lang, count=verdict.checked))
+        return 0
+    reason = {"prev_hash": ("与前一条记录的链接断开", "its link to the previous record is broken"),
+              "hash": ("记录内容与哈希不符", "its content does not match its hash")}[verdict.reason or "hash"]
+    print(render("AUDIT_CHAIN_BROKEN", lang, record_id=verdict.broken_id, checked=verdict.checked,
+                 reason=reason[0 if lang == "zh" else 1]))
+    return 1
+
+
+def _demo(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
+    from app.bootstrap import bootstrap
+    from app.demo import seed
+
+    hub = bootstrap(settings)
+    try:
+        report = seed.seed_demo(hub, seed=args.seed, n_orders=args.orders, reset=args.reset)
+        print(seed.describe(report, lang))
+        if not args.no_gui:
+            try:
+                from app.ui import station  # type: ignore[attr-defined]
+            except ImportError:
+                print("（工作站窗口尚未提供：用 `orderhub orders` 查看订单）" if lang == "zh"
+                      else "(The station window is not available yet: use `orderhub orders`.)")
+            else:
+                return int(station.run(hub))
+    finally:
+        hub.close()
+    return 0
+
+
+def _orders(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
+    from app.bootstrap import bootstrap
+    from app.services.order_queries import OrderFilter, list_orders
+
+    try:
+        status = code_from_label("order_status", args.status) if args.status else None
+        platform = code_from_label("platform", args.platform) if args.platform else None
+    except KeyError as err:
+        known = "、".join(zh for zh, _ in CODE_LISTS["order_status" if args.status and err.args[0] == args.status
+                                                   else "platform"].values())
+        raise BusinessError("INVALID_VALUE", field=("筛选条件" if lang == "zh" else "filter"), value=err.args[0],
+                            reason=("可选值：" if lang == "zh" else "choose from: ") + known) from None
+    hub = bootstrap(settings)
+    try:
+        rows = list_orders(hub.uow(), OrderFilter(status=status, platform=platform), limit=args.limit)
+    finally:
+        hub.close()
+    records = [_business_record(row, lang) for row in rows]
+    if args.json:
+        for rec in records:
+            print(json.dumps(rec, ensure_ascii=False))
+        return 0
+    headers = [label("order", "shop" if c == "shop" else c, lang) for c in LIST_COLUMNS]
+    print(_table(headers, [[rec[h] for h in headers] for rec in records]))
+    return 0
+
+
+def _business_record(row: Any, lang: Lang) -> dict[str, str]:
+    values = {
+        "order_no": row.order_no,
+        "platform": code_label("platform", row.platform, lang),
+        "shop": row.shop,
+        "ordered_at": _fmt(row.ordered_at),
+        "status": code_label("order_status", row.status, lang),
+        "paid_amount": _fmt(row.paid_amount),
+        "province": row.province or "",
+        "warehouse": row.warehouse or "",
+        "tracking_no": row.tracking_no or "",
+    }
+    return {label("order", key, lang): values[key] for key in LIST_COLUMNS}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, datetime):
+        from app.domain.clock import local
+
+        return local(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, Decimal):
+        return f"¥{value:,.2f}"
+    return "" if value is None else str(value)
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max([_width(h)] + [_width(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c + " " * (w - _width(c)) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

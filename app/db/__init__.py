@@ -1,0 +1,1 @@
+"""Database adapter: SQLAlchemy models, the embedded server, migrations, change feed."""

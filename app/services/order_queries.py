@@ -1,0 +1,87 @@
+"""Read side for order lists: keyset-paged, filtered in the database, frozen rows out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from app.db.models import Order, Shop, Warehouse
+from app.services.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    """One line of an order list (no items, no receiver details: lists stay light)."""
+
+    id: int
+    order_no: str
+    platform: str
+    platform_order_no: str
+    shop: str
+    ordered_at: datetime
+    customer_id: str
+    original_amount: Decimal
+    paid_amount: Decimal
+    status: str
+    tracking_no: str | None
+    invoice_status: str
+    province: str | None
+    city: str | None
+    warehouse: str | None
+    ship_by: datetime | None
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    """What a list is narrowed to; ``None`` means "any"."""
+
+    status: str | None = None
+    platform: str | None = None
+    shop_id: int | None = None
+    province: str | None = None
+    warehouse_id: int | None = None
+
+
+def _statement(flt: OrderFilter) -> sa.Select[tuple]:
+    stmt = (
+        sa.select(
+            Order.id, Order.order_no, Order.platform, Order.platform_order_no, Shop.name, Order.ordered_at,
+            Order.customer_id, Order.original_amount, Order.paid_amount, Order.status, Order.tracking_no,
+            Order.invoice_status, Order.province, Order.city, Warehouse.name, Order.ship_by, Order.version,
+        )
+        .join(Shop, Shop.id == Order.shop_id)
+        .outerjoin(Warehouse, Warehouse.id == Order.warehouse_id)
+    )
+    for column, value in (
+        (Order.status, flt.status), (Order.platform, flt.platform), (Order.shop_id, flt.shop_id),
+        (Order.province, flt.province), (Order.warehouse_id, flt.warehouse_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+def list_orders(
+    uow: UnitOfWork, flt: OrderFilter = OrderFilter(), *, limit: int = 100, after: tuple[datetime, int] | None = None
+) -> list[OrderRow]:
+    """The newest orders matching ``flt``, newest first.
+
+    Args:
+        after: the (下单时间, id) of the last row of the previous page, for the next page
+            (keyset paging: constant time however deep the page).
+    """
+    stmt = _statement(flt).order_by(Order.ordered_at.desc(), Order.id.desc()).limit(limit)
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(Order.ordered_at, Order.id) < sa.tuple_(*after))
+    with uow:
+        return [OrderRow(*row) for row in uow.session.execute(stmt)]
+
+
+def count_orders(uow: UnitOfWork, flt: OrderFilter = OrderFilter()) -> int:
+    """How many orders match ``flt``."""
+    with uow:
+        return int(uow.session.scalar(sa.select(sa.func.count()).select_from(_statement(flt).subquery())) or 0)

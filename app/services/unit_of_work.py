@@ -1,0 +1,59 @@
+"""The unit of work: one transaction per command, rolled back unless the command commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.domain.errors import BusinessError
+
+
+class DatabaseUnavailable(BusinessError):
+    """The database could not be reached or dropped the connection; nothing was committed."""
+
+    code = "DATABASE_UNAVAILABLE"
+
+
+class UnitOfWork:
+    """``with uow: ...; uow.commit()`` — leaving the block without commit rolls back.
+
+    A lost connection inside the block surfaces as :class:`DatabaseUnavailable`, a
+    business error the station can show and retry, never a raw driver traceback.
+    """
+
+    session: Session
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        try:
+            self.session.rollback()
+        except sa_exc.DBAPIError:
+            pass  # the connection is already gone; nothing to roll back
+        finally:
+            self.session.close()
+        if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) and _is_connection_loss(exc):
+            raise DatabaseUnavailable(detail=_short(exc)) from exc
+        return False
+
+    def commit(self) -> None:
+        self.session.commit()
+
+
+def _is_connection_loss(exc: sa_exc.DBAPIError) -> bool:
+    return bool(getattr(exc, "connection_invalidated", False)) or isinstance(exc, sa_exc.OperationalError)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return text[0][:160] if text else type(exc).__name__

@@ -1,0 +1,81 @@
+"""Settings, declared once with type, default and business title; read once at start and passed in.
+
+Sources, later wins: defaults → the config file (``config.toml`` in the user's config
+folder, or ``ORDERHUB_CONFIG``) → environment variables ``ORDERHUB_<NAME>``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "OrderHub"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def _default_config_file() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a station or hub needs to know at start."""
+
+    database_url: str | None = field(
+        default=None,
+        metadata={"title": ("数据库地址", "Database URL"), "env": "ORDERHUB_DATABASE_URL"},
+    )
+    data_dir: Path = field(
+        default_factory=_default_data_dir,
+        metadata={"title": ("数据文件夹", "Data folder"), "env": "ORDERHUB_DATA_DIR"},
+    )
+    language: str = field(default="zh", metadata={"title": ("界面语言", "Language"), "env": "ORDERHUB_LANGUAGE"})
+    embedded_keep_running: bool = field(
+        default=False,
+        metadata={
+            "title": ("退出后保持内置数据库运行", "Keep the built-in database running after exit"),
+            "env": "ORDERHUB_EMBEDDED_KEEP_RUNNING",
+        },
+    )
+    station_name: str = field(
+        default_factory=lambda: os.uname().nodename if hasattr(os, "uname") else "station",
+        metadata={"title": ("工作站名称", "Station name"), "env": "ORDERHUB_STATION_NAME"},
+    )
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database_url
+
+
+def _coerce(kind: object, raw: object) -> object:
+    text = str(raw)
+    if kind in (bool, "bool"):
+        return text.strip().lower() in ("1", "true", "yes", "on")
+    if kind in (Path, "Path"):
+        return Path(text).expanduser()
+    return raw if not isinstance(raw, str) else text
+
+
+def load_settings(env: dict[str, str] | None = None, config_file: Path | None = None) -> Settings:
+    """Read the settings once: defaults, then the config file, then the environment."""
+    env = dict(os.environ if env is None else env)
+    settings = Settings()
+    config_file = config_file or Path(env.get("ORDERHUB_CONFIG") or _default_config_file())
+    values: dict[str, object] = {}
+    if config_file.is_file():
+        with config_file.open("rb") as fh:
+            values.update(tomllib.load(fh).get("orderhub", {}))
+    for f in fields(Settings):
+        name = f.metadata.get("env")
+        if name and env.get(name):
+            values[f.name] = env[name]
+    known = {f.name: f.type for f in fields(Settings)}
+    coerced = {k: _coerce(known[k], v) for k, v in values.items() if k in known}
+    return replace(settings, **coerced)

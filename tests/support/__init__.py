@@ -1,0 +1,1 @@
+"""Helpers the tests share (factories for rows the services work on)."""
