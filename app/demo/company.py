@@ -383,7 +383,8 @@ class _Generator:
     def _case(self, order: dict[str, Any], shipment: dict[str, Any]) -> None:
         rng = self.rng
         kind = rng.choices(["exchange", "return_refund", "refund_only", "reship"], weights=[40, 35, 15, 10])[0]
-        requested = min(shipment["shipped_at"] + timedelta(hours=rng.uniform(20, 70)), self.anchor - timedelta(minutes=30))
+        earliest, latest = shipment["shipped_at"] + timedelta(hours=12), self.anchor - timedelta(minutes=30)
+        requested = earliest + (latest - earliest) * rng.random() if latest > earliest else latest
         response = requested + timedelta(seconds=min(3600, rng.lognormvariate(4.6, 0.6)))  # median ≈ 100 s
         closed = order["status"] == "completed"
         state = "closed" if closed else {
@@ -405,7 +406,7 @@ class _Generator:
         if kind == "exchange":
             line["line_status"] = "frozen"
             if state == "exchange_created":
-                case["exchange_order_id"] = self._exchange_order(order, line)
+                case["exchange_order_id"] = self._exchange_order(order, line, response)
             if order["invoice_status"] == "issued":
                 order["invoice_status"] = "reissue_pending"
                 next(i for i in self.t["invoices"] if i["order_id"] == order["id"])["reissue_pending"] = True
@@ -419,13 +420,14 @@ class _Generator:
                                               f"售后工单 {case['case_no']}：{case['reason']}",
                                               {"status": "shipped"}, {"status": "after_sales", "case_no": case["case_no"]}))
 
-    def _exchange_order(self, original: dict[str, Any], line: dict[str, Any]) -> int:
+    def _exchange_order(self, original: dict[str, Any], line: dict[str, Any], responded: datetime) -> int:
         sizes = self.cat["sizes"]
         bigger = sizes[min(sizes.index(line["size"]) + 1, len(sizes) - 1)]
         sku = next(s for s in self.sellable if s["style_code"] == line["sku"][:5] and s["color"] == line["color"]
                    and s["size"] == bigger)
         n = len(self.t["orders"]) + 1
-        ordered_at = min(original["ordered_at"] + timedelta(days=2), self.anchor - timedelta(minutes=20))
+        # created by customer service some minutes to hours after it first answered the customer
+        ordered_at = min(responded + timedelta(minutes=self.rng.uniform(3, 240)), self.anchor - timedelta(minutes=1))
         items = [{"line_no": 1, "sku": sku["sku_code"], "name": sku["name"], "color": sku["color"], "size": sku["size"],
                   "qty": 1, "unit_price": sku["price"], "paid": Decimal("0.00"), "is_gift": False, "line_status": "normal"}]
         gift = next((it for it in original["items"] if it["is_gift"]), None)

@@ -37,11 +37,11 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> bool:
         try:
-            self.session.rollback()
+            # close() rolls back whatever was not committed and detaches the objects without
+            # expiring them, so values read inside the block stay readable after it.
+            self.session.close()
         except sa_exc.DBAPIError:
             pass  # the connection is already gone; nothing to roll back
-        finally:
-            self.session.close()
         if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) and _is_connection_loss(exc):
             raise DatabaseUnavailable(detail=_short(exc)) from exc
         return False
