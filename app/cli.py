@@ -15,7 +15,7 @@ from typing import Any
 
 from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS, Lang, code_from_label, code_label, label
-from app.domain.messages import render
+from app.domain.messages import Coded, render
 from app.settings import Settings, load_settings
 
 LIST_COLUMNS = (
@@ -73,9 +73,7 @@ def _db(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
 
     if args.db_command == "url":
         target = db_engine.resolve(settings, start=False)
-        kind = ("内置数据库" if lang == "zh" else "built-in database") if target.embedded else (
-            "共享数据库" if lang == "zh" else "shared database")
-        print(f"{target.masked()}  ({kind})")
+        print(f"{target.masked()}  ({render('DB_EMBEDDED' if target.embedded else 'DB_SHARED', lang)})")
         return 0
     started = time.perf_counter()
     target = db_engine.resolve(settings)
@@ -83,13 +81,10 @@ def _db(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     try:
         if args.db_command == "upgrade":
             revision = migrate.upgrade(engine)
-            took = time.perf_counter() - started
-            print(f"数据库结构已是最新版本 {revision}（{took:.2f} 秒）" if lang == "zh"
-                  else f"Schema is at the newest version {revision} ({took:.2f} s)")
+            print(render("DB_UPGRADED", lang, revision=revision, seconds=time.perf_counter() - started))
         else:
-            current, head = migrate.current_revision(engine), migrate.head_revision()
-            print(f"{'当前版本' if lang == 'zh' else 'current'}: {current or '-'}  "
-                  f"{'最新版本' if lang == 'zh' else 'newest'}: {head}")
+            current = migrate.current_revision(engine)
+            print(render("DB_STATUS", lang, current=current or "-", head=migrate.head_revision()))
     finally:
         engine.dispose()
     return 0
@@ -107,10 +102,8 @@ def _audit(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     if verdict.ok:
         print(render("AUDIT_CHAIN_OK" if verdict.checked else "AUDIT_EMPTY", lang, count=verdict.checked))
         return 0
-    reason = {"prev_hash": ("与前一条记录的链接断开", "its link to the previous record is broken"),
-              "hash": ("记录内容与哈希不符", "its content does not match its hash")}[verdict.reason or "hash"]
-    print(render("AUDIT_CHAIN_BROKEN", lang, record_id=verdict.broken_id, checked=verdict.checked,
-                 reason=reason[0 if lang == "zh" else 1]))
+    reason = render("AUDIT_BROKEN_LINK" if verdict.reason == "prev_hash" else "AUDIT_BROKEN_HASH", lang)
+    print(render("AUDIT_CHAIN_BROKEN", lang, record_id=verdict.broken_id, checked=verdict.checked, reason=reason))
     return 1
 
 
@@ -126,8 +119,7 @@ def _demo(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
             try:
                 from app.ui import station  # type: ignore[attr-defined]
             except ImportError:
-                print("（工作站窗口尚未提供：用 `orderhub orders` 查看订单）" if lang == "zh"
-                      else "(The station window is not available yet: use `orderhub orders`.)")
+                print(render("DEMO_NO_WINDOW", lang))
             else:
                 return int(station.run(hub))
     finally:
@@ -143,10 +135,10 @@ def _orders(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
         status = code_from_label("order_status", args.status) if args.status else None
         platform = code_from_label("platform", args.platform) if args.platform else None
     except KeyError as err:
-        known = "、".join(zh for zh, _ in CODE_LISTS["order_status" if args.status and err.args[0] == args.status
-                                                   else "platform"].values())
-        raise BusinessError("INVALID_VALUE", field=("筛选条件" if lang == "zh" else "filter"), value=err.args[0],
-                            reason=("可选值：" if lang == "zh" else "choose from: ") + known) from None
+        codes = "order_status" if args.status and err.args[0] == args.status else "platform"
+        known = [Coded(codes, c) for c in CODE_LISTS[codes]]
+        raise BusinessError("INVALID_VALUE", field=render("FILTER", lang), value=err.args[0],
+                            reason=render("CHOOSE_FROM", lang, choices=known)) from None
     hub = bootstrap(settings)
     try:
         rows = list_orders(hub.uow(), OrderFilter(status=status, platform=platform), limit=args.limit)

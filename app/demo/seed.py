@@ -15,7 +15,8 @@ from app.db import migrate
 from app.db.models import Base, Order
 from app.demo.company import generate
 from app.domain.actor import Actor
-from app.domain.fields import Lang
+from app.domain.fields import Lang, code_label
+from app.domain.messages import render
 from app.services import audit
 from app.services.audit import jsonable
 
@@ -97,22 +98,14 @@ def seed_demo(hub: OrderHub, *, seed: int = 20261125, n_orders: int = 3000, rese
         return SeedReport(True, time.perf_counter() - started, _counts(session), seed, anchor)
 
 
-LABELS = {
-    "shops": ("店铺", "shops"), "warehouses": ("仓库", "warehouses"), "bins": ("库位", "bins"),
-    "skus": ("商品SKU", "SKUs"), "orders": ("订单", "orders"), "shipments": ("包裹", "parcels"),
-    "tracking_events": ("物流节点", "tracking events"), "invoices": ("发票", "invoices"),
-    "after_sales_cases": ("售后单", "after-sales cases"), "audit_log": ("审计记录", "audit records"),
-    "raw_payloads": ("隔离报文", "quarantined payloads"),
-}
+SUMMARY = ("shops", "warehouses", "bins", "skus", "orders", "shipments", "tracking_events", "invoices",
+           "after_sales_cases", "audit_log", "raw_payloads")
 
 
 def describe(report: SeedReport, lang: Lang = "zh") -> str:
     """A business-language summary of the seeded company."""
-    parts = [f"{LABELS[k][0 if lang == 'zh' else 1]} {report.counts.get(k, 0):,}" for k in LABELS]
-    if lang == "zh":
-        head = (f"演示公司「小树苗童装」已生成（种子 {report.seed}，用时 {report.seconds:.1f} 秒）" if report.created
-                else "演示数据已存在，未重新生成（需要重来请加 --reset）")
-        return head + "\n" + "，".join(parts)
-    head = (f"Demo company 小树苗童装 seeded (seed {report.seed}, {report.seconds:.1f} s)" if report.created
-            else "Demo data is already there; nothing was changed (use --reset to start over)")
-    return head + "\n" + ", ".join(parts)
+    sep = "，" if lang == "zh" else ", "
+    counts = sep.join(f"{code_label('entity', k, lang)} {report.counts.get(k, 0):,}" for k in SUMMARY)
+    head = (render("DEMO_SEEDED", lang, seed=report.seed, seconds=report.seconds) if report.created
+            else render("DEMO_EXISTS", lang))
+    return f"{head}\n{counts}"

@@ -51,6 +51,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Audit record {record_id} was tampered with or is missing ({reason}); {checked} records checked",
     ),
     "AUDIT_EMPTY": ("审计日志为空", "The audit trail is empty"),
+    "AUDIT_BROKEN_LINK": ("与前一条记录的链接断开", "its link to the previous record is broken"),
+    "AUDIT_BROKEN_HASH": ("记录内容与哈希不符", "its content does not match its hash"),
+    "DB_EMBEDDED": ("内置数据库", "built-in database"),
+    "DB_SHARED": ("共享数据库", "shared database"),
+    "DB_UPGRADED": ("数据库结构已是最新版本 {revision}（{seconds:.2f} 秒）", "Schema is at the newest version {revision} ({seconds:.2f} s)"),
+    "DB_STATUS": ("当前版本：{current}  最新版本：{head}", "current: {current}  newest: {head}"),
+    "DEMO_NO_WINDOW": (
+        "（工作站窗口尚未提供：用 `orderhub orders` 查看订单）",
+        "(The station window is not available yet: use `orderhub orders`.)",
+    ),
+    "DEMO_SEEDED": ("演示公司「小树苗童装」已生成（种子 {seed}，用时 {seconds:.1f} 秒）",
+                    "Demo company 小树苗童装 seeded (seed {seed}, {seconds:.1f} s)"),
+    "DEMO_EXISTS": ("演示数据已存在，未重新生成（需要重来请加 --reset）",
+                    "Demo data is already there; nothing was changed (use --reset to start over)"),
+    "CHOOSE_FROM": ("可选值：{choices}", "choose from: {choices}"),
+    "FILTER": ("筛选条件", "filter"),
 }
 
 # Nouns used inside messages.
