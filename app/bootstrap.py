@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import engine as db_engine
 from app.db import migrate
 from app.domain.actor import Actor
-from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
+from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork, first_line
 from app.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -60,11 +60,6 @@ def station_ip(target: db_engine.DatabaseTarget) -> str:
         return "127.0.0.1"
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(getattr(err, "orig", err)).strip().splitlines()
-    return text[0][:200] if text else type(err).__name__
-
-
 def bootstrap(settings: Settings | None = None, *, upgrade: bool = True) -> OrderHub:
     """Build the process: resolve (and maybe start) the database, bring its schema up to date."""
     settings = settings or load_settings()
@@ -78,6 +73,6 @@ def bootstrap(settings: Settings | None = None, *, upgrade: bool = True) -> Orde
                 pass
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as err:
         engine.dispose()
-        raise DatabaseUnavailable(detail=f"{target.masked()}: {_first_line(err)}") from err
+        raise DatabaseUnavailable(detail=f"{target.masked()}: {first_line(err)}") from err
     factory = sessionmaker(engine, expire_on_commit=False)
     return OrderHub(settings, target, engine, factory)

@@ -43,7 +43,7 @@ class UnitOfWork:
         except sa_exc.DBAPIError:
             pass  # the connection is already gone; nothing to roll back
         if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) and _is_connection_loss(exc):
-            raise DatabaseUnavailable(detail=_short(exc)) from exc
+            raise DatabaseUnavailable(detail=first_line(exc)) from exc
         return False
 
     def commit(self) -> None:
@@ -54,6 +54,7 @@ def _is_connection_loss(exc: sa_exc.DBAPIError) -> bool:
     return bool(getattr(exc, "connection_invalidated", False)) or isinstance(exc, sa_exc.OperationalError)
 
 
-def _short(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The driver's own first line about a failure, short enough for a message."""
     text = str(getattr(exc, "orig", exc)).strip().splitlines()
-    return text[0][:160] if text else type(exc).__name__
+    return text[0][:200] if text else type(exc).__name__
