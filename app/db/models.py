@@ -204,6 +204,9 @@ class Order(Base):
     buyer_note: Mapped[str | None] = mapped_column(Text)
     seller_note: Mapped[str | None] = mapped_column(Text)
     platform_updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    platform_status: Mapped[str | None] = mapped_column(String(40))
+    # SHA-256 of the platform payload last applied: same time stamp + same hash = a duplicate.
+    payload_sha256: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     # Both set by the orders_change_feed trigger on every insert and update.
     change_seq: Mapped[int] = mapped_column(
@@ -437,3 +440,58 @@ class AuditLog(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     prev_hash: Mapped[str] = mapped_column(String(64), server_default=text("''"))
     hash: Mapped[str] = mapped_column(String(64), server_default=text("''"))
+
+
+class ShopSyncState(Base):
+    """Per shop: how far pulling has got (high-water mark), who pulls it, and how the last pull went."""
+
+    __tablename__ = "shop_sync_state"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"), primary_key=True)
+    # Only moves forward after a whole window was pulled and stored.
+    high_water: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    orders_ingested: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    owner_hub: Mapped[str | None] = mapped_column(String(80))
+    owner_heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ChangeNotice(Base):
+    """One open notice per order for the warehouse, summing up every change since the last acknowledgement."""
+
+    __tablename__ = "change_notices"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'acknowledged')", name="status"),
+        Index("uq_change_notices_open_order", "order_id", unique=True, postgresql_where=text("status = 'open'")),
+        Index("ix_change_notices_warehouse_open", "warehouse_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
+    status: Mapped[str] = mapped_column(String(20), server_default=text("'open'"))
+    interception: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    kinds: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    change_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    first_at: Mapped[datetime] = _now()
+    last_at: Mapped[datetime] = _now()
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(60))
+
+
+class InboundMessage(Base):
+    """Pushed platform messages seen, by the platform's message id: pushes may repeat."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("source", "msg_id", name="uq_inbound_messages_source_msg_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[str] = mapped_column(String(40))
+    msg_id: Mapped[str] = mapped_column(String(128))
+    topic: Mapped[str] = mapped_column(String(80))
+    received_at: Mapped[datetime] = _now()

@@ -66,6 +66,7 @@ ORDER_FIELDS: dict[str, FieldDef] = _fields(
     FieldDef("ship_by", "最晚发货时间", "Ship by", "datetime"),
     FieldDef("buyer_note", "买家留言", "Buyer note"),
     FieldDef("seller_note", "卖家备注", "Seller note"),
+    FieldDef("platform_status", "平台原始状态", "Platform status"),
     FieldDef("version", "版本号", "Version", "int"),
     FieldDef("change_seq", "变更序号", "Change sequence", "int"),
     FieldDef("updated_at", "最后变更时间", "Last changed", "datetime"),
@@ -178,6 +179,12 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "after_sales.open": ("发起售后", "After-sales opened"),
         "after_sales.transition": ("售后流转", "After-sales step"),
         "invoice.red_flush": ("发票红冲", "Invoice red-flushed"),
+    },
+    "change_kind": {
+        "cancel": ("订单取消", "Order cancelled"),
+        "address": ("收货地址变更", "Address changed"),
+        "items": ("商品变更", "Items changed"),
+        "refund": ("买家申请退款", "Refund requested"),
     },
     "outbox_status": {
         "pending": ("待发送", "Waiting"),

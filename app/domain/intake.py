@@ -1,0 +1,162 @@
+"""Inbound orders in one shape, whatever the channel: what connectors produce and ingest consumes.
+
+Also the pure rules of applying an update: newer-only, duplicates ignored, and which changes
+must reach the warehouse as an interception rather than be applied silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from app.domain.status import WAREHOUSE_ACTIVE, OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One order line (sub-order) as the platform sent it; status and refunds live here.
+
+    Attributes:
+        platform_line_id: the platform's sub-order id (TOP oid, 抖店 sku order id…).
+        sku: our SKU code (the platform's outer/merchant SKU code).
+        paid: the line's apportioned share of what the buyer paid.
+        line_status: ``normal``/``refunding``/``refunded``/… (field dictionary "line_status").
+        platform_status: the platform's own line status code, kept verbatim.
+    """
+
+    platform_line_id: str
+    sku: str
+    name: str
+    qty: int
+    unit_price: Decimal
+    paid: Decimal
+    is_gift: bool = False
+    color: str = ""
+    size: str = ""
+    line_status: str = "normal"
+    platform_status: str = ""
+
+    def as_json(self, line_no: int) -> dict[str, Any]:
+        return {
+            "line_no": line_no, "platform_line_id": self.platform_line_id, "sku": self.sku, "name": self.name,
+            "color": self.color, "size": self.size, "qty": self.qty, "unit_price": str(self.unit_price),
+            "paid": str(self.paid), "is_gift": self.is_gift, "line_status": self.line_status,
+            "platform_status": self.platform_status,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    """The receiver as the platform gave it: often masked (王**, 138****5678) plus a platform token."""
+
+    name: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    province: str | None = None
+    city: str | None = None
+    district: str | None = None
+    token: str | None = None  # OAID, doudian_open_id, … — the only stable handle on a masked buyer
+
+    @property
+    def phone_tail(self) -> str | None:
+        digits = "".join(ch for ch in self.phone or "" if ch.isdigit())
+        return digits[-4:] if len(digits) >= 4 else None
+
+
+@dataclass(frozen=True, slots=True)
+class InboundOrder:
+    """An order normalised from any channel; ``platform_updated_at`` orders competing versions."""
+
+    platform: str
+    platform_order_no: str
+    status: OrderStatus
+    platform_status: str
+    ordered_at: datetime
+    platform_updated_at: datetime
+    customer_id: str
+    lines: tuple[Line, ...]
+    original_amount: Decimal
+    paid_amount: Decimal
+    receiver: Receiver = field(default_factory=Receiver)
+    paid_at: datetime | None = None
+    ship_by: datetime | None = None
+    tracking_no: str | None = None
+    buyer_note: str | None = None
+    seller_note: str | None = None
+    ext: dict[str, str] = field(default_factory=dict)
+
+    def items_json(self) -> list[dict[str, Any]]:
+        return [line.as_json(n) for n, line in enumerate(self.lines, 1)]
+
+
+class Verdict(StrEnum):
+    """What ingest does with an inbound version of an order."""
+
+    NEW = "new"
+    APPLY = "apply"
+    STALE = "stale"  # older than what is stored: never moves an order back
+    SAME = "same"  # the same version again (duplicate poll, repeated push)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    """What ingest needs to know about the stored order to judge an inbound one."""
+
+    status: OrderStatus
+    platform_updated_at: datetime | None
+    receiver_address: str | None
+    items: tuple[dict[str, Any], ...]
+    payload_sha256: str | None = None
+
+
+def judge(stored: StoredVersion | None, inbound: InboundOrder, payload_sha256: str | None = None) -> Verdict:
+    """Newer-only: an update applies only if the platform says it is newer than what is stored.
+
+    Platforms stamp modification times to the second, so two real changes can share a stamp:
+    with the same stamp, a different payload still applies (the detail call returns the current
+    state); only the very same payload is a duplicate.
+    """
+    if stored is None:
+        return Verdict.NEW
+    if stored.platform_updated_at is None or inbound.platform_updated_at > stored.platform_updated_at:
+        return Verdict.APPLY
+    if inbound.platform_updated_at == stored.platform_updated_at:
+        same = payload_sha256 is None or payload_sha256 == stored.payload_sha256
+        return Verdict.SAME if same else Verdict.APPLY
+    return Verdict.STALE
+
+
+# What changed, as the warehouse cares about it (keys are field-dictionary "change_kind" codes).
+def warehouse_changes(stored: StoredVersion, inbound: InboundOrder) -> list[str]:
+    """The changes that matter to a picker: cancellation, address, items."""
+    kinds = []
+    if inbound.status == OrderStatus.CANCELLED and stored.status != OrderStatus.CANCELLED:
+        kinds.append("cancel")
+    if (inbound.receiver.address or None) != (stored.receiver_address or None):
+        kinds.append("address")
+    if [(i["sku"], i["qty"]) for i in stored.items] != [(ln.sku, ln.qty) for ln in inbound.lines]:
+        kinds.append("items")
+    if any(ln.line_status in ("refunding", "refunded") for ln in inbound.lines) and not any(
+        i.get("line_status") in ("refunding", "refunded") for i in stored.items
+    ):
+        kinds.append("refund")
+    return kinds
+
+
+def is_interception(stored: StoredVersion, changes: list[str]) -> bool:
+    """A change after picking started must be flagged to warehouse and customer service."""
+    return stored.status in WAREHOUSE_ACTIVE and bool(changes)
+
+
+def next_status(stored: OrderStatus, inbound: OrderStatus) -> OrderStatus:
+    """The stage after applying a newer platform version.
+
+    The hub's own warehouse stage (配货中) is ours, not the platform's: a platform still saying
+    "paid, awaiting shipment" does not pull an order back out of picking.
+    """
+    if stored == OrderStatus.ALLOCATING and inbound == OrderStatus.PAID:
+        return OrderStatus.ALLOCATING
+    return inbound

@@ -1,0 +1,193 @@
+"""What every platform connector shares: errors with stable codes, retry with backoff, pull windows.
+
+A connector is a real HTTP client (requests) for one platform's public API. It lists orders
+changed in a time window, fetches their details, and normalises a detail payload into an
+:class:`~app.domain.intake.InboundOrder`. The hub decides when to pull and stores the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import requests
+
+from app.domain.intake import InboundOrder
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class PlatformError(Exception):
+    """A platform answered with an error, or could not be reached.
+
+    Attributes:
+        platform: which channel.
+        code: the platform's own error code (``"25"``, ``"40003"``, ``"42001"``, ``"http-503"``, ``"timeout"``).
+        sub_code: the platform's sub-code where it has one (``isv.access-token-expired``).
+        retryable: a server-side or transient fault: try again after a pause.
+        auth_expired: the access token expired: refresh once, then retry.
+        retry_after: seconds the platform asked us to wait (rate-limit bans).
+    """
+
+    def __init__(self, platform: str, code: str, message: str, *, sub_code: str = "", retryable: bool = False,
+                 auth_expired: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(f"{platform} {code} {sub_code} {message}".strip())
+        self.platform, self.code, self.sub_code, self.message = platform, code, sub_code, message
+        self.retryable, self.auth_expired, self.retry_after = retryable, auth_expired, retry_after
+
+
+class PayloadError(Exception):
+    """A payload that cannot be understood (malformed JSON, missing or impossible fields): quarantine it."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry a transient failure: 3 retries with exponential backoff by default."""
+
+    retries: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def delay(self, attempt: int, err: PlatformError) -> float:
+        if err.retry_after is not None:
+            return min(err.retry_after, 60.0)
+        backoff = min(self.max_delay, self.base_delay * 2**attempt)
+        return backoff * (0.75 + random.random() / 2)  # jitter: two hubs don't retry in lockstep
+
+
+def with_retries(policy: RetryPolicy, call: Callable[[], T], *, on_auth_expired: Callable[[], None] | None = None) -> T:
+    """Run ``call``; retry transient failures per ``policy``; refresh an expired token once.
+
+    Raises:
+        PlatformError: the last failure once retries are used up, or at once if not retryable.
+    """
+    attempt = 0
+    refreshed = False
+    while True:
+        try:
+            return call()
+        except PlatformError as err:
+            if err.auth_expired and on_auth_expired is not None and not refreshed:
+                refreshed = True
+                on_auth_expired()
+                continue
+            if not err.retryable or attempt >= policy.retries:
+                raise
+            pause = policy.delay(attempt, err)
+            log.info("%s: %s; retry %d/%d in %.1f s", err.platform, err, attempt + 1, policy.retries, pause)
+            policy.sleep(pause)
+            attempt += 1
+
+
+def http(session: requests.Session, platform: str, method: str, url: str, *, timeout: float,
+         **kwargs: Any) -> requests.Response:
+    """One HTTP exchange; transport failures and 5xx/429 become retryable :class:`PlatformError`."""
+    try:
+        response = session.request(method, url, timeout=timeout, **kwargs)
+    except requests.Timeout as err:
+        raise PlatformError(platform, "timeout", f"no answer within {timeout:.0f} s", retryable=True) from err
+    except requests.ConnectionError as err:
+        raise PlatformError(platform, "unreachable", str(err)[:200], retryable=True) from err
+    if response.status_code == 429:
+        after = response.headers.get("Retry-After")
+        raise PlatformError(platform, "http-429", "rate limited", retryable=True,
+                            retry_after=float(after) if after and after.isdigit() else None)
+    if response.status_code >= 500:
+        raise PlatformError(platform, f"http-{response.status_code}", response.text[:200], retryable=True)
+    return response
+
+
+@dataclass(frozen=True, slots=True)
+class RawOrder:
+    """One order's detail payload exactly as received (kept verbatim before anything is parsed)."""
+
+    platform_order_no: str
+    body: bytes
+    kind: str
+
+
+@dataclass
+class Credentials:
+    """A shop's secrets, loaded from the credential store (never from the database)."""
+
+    app_key: str
+    app_secret: str
+    access_token: str = ""
+    refresh_token: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Connector(ABC):
+    """One channel's client. Subclasses declare the platform's window rules and implement the calls."""
+
+    platform: str
+    #: the widest modification-time window the platform accepts in one query
+    max_window: timedelta = timedelta(minutes=30)
+    #: how far behind "now" a window must end (PDD: 3 min)
+    lag: timedelta = timedelta(0)
+
+    def __init__(self, base_url: str, credentials: Credentials, *, shop_id: str = "", timeout: float = 10.0,
+                 policy: RetryPolicy | None = None, session: requests.Session | None = None,
+                 clock: Callable[[], datetime] = utc_now,
+                 on_credentials_changed: Callable[[Credentials], None] | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.shop_id = shop_id
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy()
+        self.session = session or requests.Session()
+        self.clock = clock
+        self.on_credentials_changed = on_credentials_changed
+
+    @abstractmethod
+    def changed_orders(self, start: datetime, end: datetime) -> Iterator[RawOrder]:
+        """Every order modified in [start, end], with its full detail, following the platform's paging rules."""
+
+    @abstractmethod
+    def fetch(self, platform_order_no: str) -> RawOrder:
+        """One order's current detail (after a pushed message)."""
+
+    @abstractmethod
+    def normalise(self, raw: RawOrder) -> InboundOrder:
+        """The payload in the hub's shape.
+
+        Raises:
+            PayloadError: the payload is malformed; it will be quarantined with this message.
+        """
+
+    def refresh_token(self) -> None:
+        """Get a new access token (platforms with tokens override this)."""
+        raise PlatformError(self.platform, "auth", "access token expired and this platform cannot refresh it")
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def plan_windows(high_water: datetime | None, now: datetime, *, max_window: timedelta, overlap: timedelta,
+                 lag: timedelta = timedelta(0), first_lookback: timedelta = timedelta(days=1)) -> list[tuple[datetime, datetime]]:
+    """The windows to pull next: from the high-water mark minus an overlap up to ``now - lag``.
+
+    The overlap re-reads the edge of the last window, so an order modified in the same second
+    the previous poll ended, or committed late on the platform side, is not missed (duplicates
+    are harmless: ingest ignores the same payload). Each window respects the platform's maximum.
+    """
+    end = now - lag
+    start = (high_water - overlap) if high_water is not None else end - first_lookback
+    windows = []
+    while start < end:
+        stop = min(start + max_window, end)
+        windows.append((start, stop))
+        start = stop
+    return windows
