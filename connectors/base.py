@@ -114,6 +114,18 @@ class RawOrder:
     kind: str
 
 
+@dataclass(frozen=True, slots=True)
+class PushMessage:
+    """A platform's pushed message (address change, cancellation, refund): which order to re-read.
+
+    Pushes may repeat (platforms say so): ``msg_id`` is what the hub deduplicates on.
+    """
+
+    msg_id: str
+    topic: str
+    platform_order_no: str
+
+
 @dataclass
 class Credentials:
     """A shop's secrets, loaded from the credential store (never from the database)."""
@@ -166,6 +178,14 @@ class Connector(ABC):
         Raises:
             PayloadError: the payload is malformed; it will be quarantined with this message.
         """
+
+    def parse_push(self, headers: dict[str, str], body: bytes) -> PushMessage:
+        """Verify and read a pushed message (platforms that push override this).
+
+        Raises:
+            PlatformError: code ``sign`` for a bad signature, ``push`` where the platform does not push.
+        """
+        raise PlatformError(self.platform, "push", "this channel does not push messages")
 
     def refresh_token(self) -> None:
         """Get a new access token (platforms with tokens override this)."""
