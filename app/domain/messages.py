@@ -75,6 +75,7 @@ NOUNS: dict[str, tuple[str, str]] = {
     "shop": ("店铺", "shop"),
     "warehouse": ("仓库", "warehouse"),
     "sku": ("商品", "product"),
+    "payload": ("隔离报文", "quarantined payload"),
 }
 
 

@@ -1,0 +1,1 @@
+"""The headless hub (`orderhub hub`): pollers per shop, push receivers, ownership by advisory lock."""

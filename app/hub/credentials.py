@@ -1,0 +1,88 @@
+"""Shop credentials outside the database: the OS keyring where there is one, a private file where not.
+
+The database only holds a reference (``shops.credentials_ref``). On a desktop the secret goes to
+the OS keyring (Secret Service, macOS Keychain, Windows Credential Locker). A headless server
+usually has no keyring: then secrets live in ``<data dir>/secrets.json``, readable only by the
+service user (mode 0600), and the hub says so in its log at start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Protocol
+
+from connectors.base import Credentials
+
+log = logging.getLogger(__name__)
+SERVICE = "OrderHub"
+
+
+class CredentialStore(Protocol):
+    def get(self, ref: str) -> Credentials | None: ...
+    def put(self, ref: str, credentials: Credentials) -> None: ...
+
+
+class KeyringStore:
+    """Secrets in the OS keyring, one JSON entry per shop."""
+
+    def __init__(self) -> None:
+        import keyring
+
+        self._keyring = keyring
+
+    def get(self, ref: str) -> Credentials | None:
+        raw = self._keyring.get_password(SERVICE, ref)
+        return Credentials(**json.loads(raw)) if raw else None
+
+    def put(self, ref: str, credentials: Credentials) -> None:
+        self._keyring.set_password(SERVICE, ref, json.dumps(asdict(credentials)))
+
+
+class FileStore:
+    """Secrets in a private JSON file (0600) for headless servers without a keyring."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _read(self) -> dict[str, dict]:
+        if not self.path.exists():
+            return {}
+        return json.loads(self.path.read_text(encoding="utf-8"))
+
+    def get(self, ref: str) -> Credentials | None:
+        entry = self._read().get(ref)
+        return Credentials(**entry) if entry else None
+
+    def put(self, ref: str, credentials: Credentials) -> None:
+        with self._lock:
+            data = self._read()
+            data[ref] = asdict(credentials)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, ensure_ascii=False)
+            os.replace(tmp, self.path)
+
+
+def open_store(data_dir: Path, *, prefer_keyring: bool = True) -> CredentialStore:
+    """The OS keyring if a usable one is installed, else the private file in ``data_dir``."""
+    if prefer_keyring:
+        try:
+            import keyring
+            from keyring.backends import fail
+
+            backend = keyring.get_keyring()
+            if not isinstance(backend, fail.Keyring) and backend.priority > 0:
+                return KeyringStore()
+        except Exception as err:  # a broken keyring backend must not stop the hub
+            log.warning("OS keyring unavailable (%s)", err)
+    path = data_dir / "secrets.json"
+    log.warning("no OS keyring here: shop credentials are kept in %s (readable by this user only)", path)
+    return FileStore(path)

@@ -1,0 +1,288 @@
+"""Order intake: keep every payload verbatim, apply only newer versions, quarantine what cannot be read.
+
+One transaction per batch (a page of up to 100 orders), so intake keeps up with a busy shop:
+payloads are stored first (deduplicated by hash), then each order is judged against what is
+stored (new / newer / same / stale), written in bulk, and changes that reach a picker after
+picking started are folded into one open change notice per order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from app.db.models import ChangeNotice, InboundMessage, Order, OrderExtAttr, RawPayload, ShopSyncState
+from app.domain.actor import SYSTEM
+from app.domain.clock import CST
+from app.domain.errors import NotFound
+from app.domain.intake import InboundOrder, StoredVersion, Verdict, is_interception, judge, next_status, warehouse_changes
+from app.domain.status import OrderStatus
+from app.services import audit
+from app.services.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+Normaliser = Callable[[bytes], InboundOrder]
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """One inbound payload as received: what kind it is (API name) and its bytes."""
+
+    kind: str
+    body: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one payload."""
+
+    verdict: str  # new | apply | same | stale | quarantined | duplicate
+    platform_order_no: str | None = None
+    order_no: str | None = None
+    changes: tuple[str, ...] = ()
+    interception: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    outcomes: tuple[Outcome, ...]
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for o in self.outcomes if o.verdict == verdict)
+
+    @property
+    def stored(self) -> int:
+        return self.count("new") + self.count("apply")
+
+
+def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[Payload]) -> dict[str, int]:
+    """Insert payloads not seen before; returns sha256 → id for the new ones only."""
+    rows = [{"source": source, "shop_id": shop_id, "kind": p.kind, "body": p.body, "sha256": p.sha256,
+             "status": "parsed"} for p in payloads]
+    unique = list({r["sha256"]: r for r in rows}.values())
+    stmt = pg_insert(RawPayload).values(unique).on_conflict_do_nothing(constraint="uq_raw_payloads_source_sha256")
+    return {sha: pid for pid, sha in session.execute(stmt.returning(RawPayload.id, RawPayload.sha256))}
+
+
+def _order_row(shop_id: int, inbound: InboundOrder, sha: str) -> dict[str, Any]:
+    r = inbound.receiver
+    return {
+        "platform": inbound.platform, "platform_order_no": inbound.platform_order_no, "shop_id": shop_id,
+        "ordered_at": inbound.ordered_at, "paid_at": inbound.paid_at, "customer_id": inbound.customer_id,
+        "items": inbound.items_json(), "original_amount": inbound.original_amount, "paid_amount": inbound.paid_amount,
+        "status": inbound.status.value, "platform_status": inbound.platform_status, "tracking_no": inbound.tracking_no,
+        "receiver_name": r.name, "receiver_phone": r.phone, "receiver_phone_tail": r.phone_tail,
+        "receiver_address": r.address, "receiver_token": r.token, "province": r.province, "city": r.city,
+        "district": r.district, "ship_by": inbound.ship_by, "buyer_note": inbound.buyer_note,
+        "seller_note": inbound.seller_note, "platform_updated_at": inbound.platform_updated_at, "payload_sha256": sha,
+    }
+
+
+def ingest_batch(uow: UnitOfWork, *, shop_id: int, source: str, payloads: Sequence[Payload],
+                 normalise: Normaliser) -> BatchResult:
+    """Store and apply a batch of payloads from one shop in one transaction.
+
+    A payload that cannot be normalised is kept, marked quarantined with its error, and never
+    stops the batch. A payload already stored (same bytes) is a duplicate and changes nothing.
+    """
+    with uow:
+        session = uow.session
+        fresh = _store_payloads(session, source, shop_id, payloads)
+        outcomes: list[Outcome] = []
+        parsed: list[tuple[InboundOrder, str, int]] = []
+        seen: set[str] = set()
+        for p in payloads:
+            sha = p.sha256
+            if sha not in fresh or sha in seen:
+                outcomes.append(Outcome("duplicate"))
+                continue
+            seen.add(sha)
+            try:
+                inbound = normalise(p.body)
+            except Exception as err:  # any failure to understand a payload quarantines it, never stops intake
+                reason = str(err) or type(err).__name__
+                session.execute(sa.update(RawPayload).where(RawPayload.id == fresh[sha])
+                                .values(status="quarantined", error=reason[:2000]))
+                outcomes.append(Outcome("quarantined", error=reason))
+                continue
+            parsed.append((inbound, sha, fresh[sha]))
+        outcomes.extend(_apply(session, shop_id, parsed))
+        _count_ingested(session, shop_id, sum(1 for o in outcomes if o.verdict in ("new", "apply")))
+        uow.commit()
+    return BatchResult(tuple(outcomes))
+
+
+def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int]]) -> list[Outcome]:
+    if not parsed:
+        return []
+    # Within one batch, only the newest version of each order counts.
+    newest: dict[str, tuple[InboundOrder, str, int]] = {}
+    for item in parsed:
+        key = item[0].platform_order_no
+        if key not in newest or item[0].platform_updated_at >= newest[key][0].platform_updated_at:
+            newest[key] = item
+    stored = {
+        o.platform_order_no: o for o in session.execute(
+            sa.select(Order).where(Order.shop_id == shop_id, Order.platform_order_no.in_(list(newest)))
+            .order_by(Order.id).with_for_update()).scalars()
+    }
+    # Older versions of the same order in this batch were superseded before they were applied.
+    outcomes = [Outcome("stale", inbound.platform_order_no) for inbound, _, pid in parsed
+                if newest[inbound.platform_order_no][2] != pid]
+    inserts: list[tuple[InboundOrder, str, int]] = []
+    for key, (inbound, sha, payload_id) in newest.items():
+        current = stored.get(key)
+        version = None if current is None else StoredVersion(
+            OrderStatus(current.status), current.platform_updated_at, current.receiver_address,
+            tuple(current.items), current.payload_sha256)
+        verdict = judge(version, inbound, sha)
+        if verdict == Verdict.NEW:
+            inserts.append((inbound, sha, payload_id))
+        elif verdict == Verdict.APPLY:
+            assert current is not None and version is not None
+            outcomes.append(_update(session, current, version, inbound, sha, payload_id))
+        else:
+            outcomes.append(Outcome(verdict.value, key, current.order_no if current else None))
+    outcomes.extend(_insert(session, shop_id, inserts))
+    return outcomes
+
+
+def _insert(session: Any, shop_id: int, inserts: list[tuple[InboundOrder, str, int]]) -> list[Outcome]:
+    if not inserts:
+        return []
+    ids = list(session.scalars(sa.text("SELECT nextval(pg_get_serial_sequence('orders', 'id')) "
+                                       "FROM generate_series(1, :n)"), {"n": len(inserts)}))
+    rows, ext, links = [], [], []
+    for new_id, (inbound, sha, payload_id) in zip(ids, inserts, strict=True):
+        order_no = f"OH{inbound.ordered_at.astimezone(CST):%y%m%d}{new_id:06d}"
+        rows.append(_order_row(shop_id, inbound, sha) | {"id": new_id, "order_no": order_no, "version": 1})
+        ext.extend({"order_id": new_id, "platform": inbound.platform, "key": k, "value": v} for k, v in inbound.ext.items())
+        links.append({"pid": payload_id, "oid": new_id})
+    session.execute(sa.insert(Order.__table__), rows)
+    _upsert_ext(session, ext)
+    payloads = RawPayload.__table__
+    session.execute(sa.update(payloads).where(payloads.c.id == sa.bindparam("pid"))
+                    .values(order_id=sa.bindparam("oid")), links)
+    return [Outcome("new", r["platform_order_no"], r["order_no"]) for r in rows]
+
+
+def _upsert_ext(session: Any, ext: list[dict[str, Any]]) -> None:
+    if ext:
+        stmt = pg_insert(OrderExtAttr).values(ext)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=[OrderExtAttr.order_id, OrderExtAttr.key],
+            set_={"value": stmt.excluded.value, "updated_at": sa.func.now()}))
+
+
+def _update(session: Any, order: Order, stored: StoredVersion, inbound: InboundOrder, sha: str,
+            payload_id: int) -> Outcome:
+    changes = warehouse_changes(stored, inbound)
+    interception = is_interception(stored, changes)
+    before = {"status": order.status, "receiver_address": order.receiver_address, "version": order.version}
+    for column, value in _order_row(order.shop_id, inbound, sha).items():
+        setattr(order, column, value)
+    order.status = next_status(stored.status, inbound.status).value
+    session.flush()
+    _upsert_ext(session, [{"order_id": order.id, "platform": inbound.platform, "key": k, "value": v}
+                          for k, v in inbound.ext.items()])
+    session.execute(sa.update(RawPayload).where(RawPayload.id == payload_id).values(order_id=order.id))
+    if "cancel" in changes or "address" in changes:
+        # A key change made on the platform: audited with the payload as its basis.
+        action = "order.cancel" if "cancel" in changes else "order.address_change"
+        audit.record(session, SYSTEM, action, "order", order.order_no, basis=f"平台订单变更（原始报文 #{payload_id}）",
+                     before=before, after={"status": order.status, "receiver_address": order.receiver_address,
+                                           "version": order.version, "intercept": interception})
+    if changes and order.warehouse_id is not None and stored.status in (OrderStatus.ALLOCATING, OrderStatus.PAID):
+        _fold_notice(session, order, changes, interception)
+    return Outcome("apply", inbound.platform_order_no, order.order_no, tuple(changes), interception)
+
+
+def _fold_notice(session: Any, order: Order, changes: list[str], interception: bool) -> None:
+    """One open notice per order: a fifth change in ten seconds extends it instead of adding another."""
+    change = {"at": datetime.now(UTC).isoformat(), "kinds": changes, "version": order.version,
+              "status": order.status, "receiver_address": order.receiver_address}
+    stmt = pg_insert(ChangeNotice).values(order_id=order.id, warehouse_id=order.warehouse_id, interception=interception,
+                                          kinds=changes, changes=[change], change_count=1)
+    existing = ChangeNotice.__table__.c
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[existing.order_id], index_where=existing.status == "open",
+        set_={
+            "kinds": sa.text("(SELECT jsonb_agg(DISTINCT k ORDER BY k) FROM jsonb_array_elements_text("
+                             "change_notices.kinds || excluded.kinds) AS k)"),
+            "changes": existing.changes.op("||")(stmt.excluded.changes),
+            "change_count": existing.change_count + 1,
+            "interception": existing.interception | stmt.excluded.interception,
+            "last_at": sa.func.now(),
+        }))
+
+
+def _count_ingested(session: Any, shop_id: int, n: int) -> None:
+    if n:
+        stmt = pg_insert(ShopSyncState).values(shop_id=shop_id, orders_ingested=n)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=[ShopSyncState.shop_id],
+            set_={"orders_ingested": ShopSyncState.__table__.c.orders_ingested + n}))
+
+
+def first_sight(uow: UnitOfWork, source: str, msg_id: str, topic: str) -> bool:
+    """Record a pushed message id; False if it was seen before (pushes may repeat)."""
+    with uow:
+        stmt = pg_insert(InboundMessage).values(source=source, msg_id=msg_id, topic=topic).on_conflict_do_nothing()
+        fresh = uow.session.execute(stmt.returning(InboundMessage.id)).first() is not None
+        uow.commit()
+        return fresh
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedPayload:
+    id: int
+    source: str
+    shop_id: int | None
+    kind: str
+    error: str | None
+    received_at: datetime
+    attempts: int
+    size: int
+
+
+def list_quarantined(uow: UnitOfWork) -> list[QuarantinedPayload]:
+    """Payloads waiting in quarantine, newest first."""
+    with uow:
+        rows = uow.session.execute(
+            sa.select(RawPayload.id, RawPayload.source, RawPayload.shop_id, RawPayload.kind, RawPayload.error,
+                      RawPayload.received_at, RawPayload.attempts, sa.func.length(RawPayload.body))
+            .where(RawPayload.status == "quarantined").order_by(RawPayload.id.desc()))
+        return [QuarantinedPayload(*row) for row in rows]
+
+
+def retry_quarantined(uow: UnitOfWork, payload_id: int, normalise: Normaliser) -> Outcome:
+    """Run a quarantined payload through normalisation again (e.g. after a connector fix)."""
+    with uow:
+        payload = uow.session.get(RawPayload, payload_id, with_for_update=True)
+        if payload is None or payload.status != "quarantined" or payload.shop_id is None:
+            raise NotFound(what="payload", key=str(payload_id))
+        try:
+            inbound = normalise(payload.body)
+        except Exception as err:
+            payload.attempts += 1
+            payload.error = (str(err) or type(err).__name__)[:2000]
+            uow.commit()
+            return Outcome("quarantined", error=payload.error)
+        payload.status = "parsed"
+        payload.error = None
+        outcome = _apply(uow.session, payload.shop_id, [(inbound, payload.sha256, payload.id)])[0]
+        uow.commit()
+        return outcome

@@ -1,0 +1,96 @@
+"""门店POS: stores push signed sales to the hub; nothing unsigned, stale or unreadable gets in, nothing is lost."""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from app.db.models import Order, OrderExtAttr, RawPayload
+from app.hub.receiver import Receiver, ReceiverServer
+from app.services import ingest
+from connectors.pos import PosReceiver
+from connectors.simulators.pos import PosStoreSimulator, sale_body
+from connectors.simulators.world import SimWorld
+
+
+def _factory(shop, creds):  # POS shops are never polled; the receiver verifies them itself
+    raise AssertionError("POS needs no connector")
+
+
+@pytest.fixture
+def store(hub, add_shop, credentials):
+    shop_id = add_shop("pos", "POS-HZ-HUBIN", name="杭州湖滨银泰门店")
+    server = ReceiverServer(Receiver(hub, _factory, credentials)).start()
+    till = PosStoreSimulator(SimWorld("pos", seed=4), server.url, "POS-HZ-HUBIN", "store-secret")
+    yield shop_id, till
+    server.stop()
+
+
+def _orders(hub):
+    with hub.uow() as uow:
+        return list(uow.session.execute(sa.select(Order).order_by(Order.id)).scalars())
+
+
+def test_signed_sales_become_completed_orders_with_every_line_and_the_cashier(hub, store):
+    shop_id, till = store
+    answers = till.sell(5)
+    assert all(a.status_code == 200 and a.json()["ok"] for a in answers)
+    orders = _orders(hub)
+    assert len(orders) == 5 and {o.status for o in orders} == {"completed"} and {o.platform for o in orders} == {"pos"}
+    first = orders[0]
+    assert first.order_no == answers[0].json()["order_no"]
+    assert sum(sum((__import__("decimal").Decimal(i["paid"]) for i in o.items), 0) for o in orders) == sum(
+        o.paid_amount for o in orders)
+    with hub.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(RawPayload).where(RawPayload.status == "parsed")) == 5
+        cashier = uow.session.scalar(sa.select(OrderExtAttr.value).where(OrderExtAttr.order_id == first.id,
+                                                                         OrderExtAttr.key == "cashier"))
+    assert cashier == "店员 何佳"
+
+
+def test_the_same_sale_pushed_twice_is_one_order(hub, store):
+    _, till = store
+    order = till.world.create(1, status="completed")[0]
+    body = sale_body(order, "POS-HZ-HUBIN")
+    assert till.push(body).json()["verdict"] == "new"
+    assert till.push(body).json()["verdict"] == "duplicate"
+    assert len(_orders(hub)) == 1
+
+
+def test_a_wrong_signature_is_refused_and_nothing_is_stored(hub, store):
+    _, till = store
+    order = till.world.create(1, status="completed")[0]
+    answer = till.push(sale_body(order, "POS-HZ-HUBIN"), secret="guessed")
+    assert answer.status_code == 401 and answer.json()["message"] == "门店销售单签名不正确"
+    assert _orders(hub) == []
+
+
+def test_a_replayed_sale_from_an_hour_ago_is_refused(hub, store):
+    _, till = store
+    order = till.world.create(1, status="completed")[0]
+    import time
+
+    answer = till.push(sale_body(order, "POS-HZ-HUBIN"), timestamp=int(time.time()) - 3600)
+    assert answer.status_code == 401 and "5 分钟" in answer.json()["message"]
+
+
+def test_an_unreadable_sale_is_kept_in_quarantine_and_can_be_retried(hub, store):
+    shop_id, till = store
+    answer = till.push(b'{"sale_no": "S1", "store_code": "POS-HZ-HUBIN", "lines": [{"sku": "T1"')
+    assert answer.status_code == 200 and answer.json()["quarantined"]
+    assert "不是有效的 JSON" in answer.json()["message"]
+    [held] = ingest.list_quarantined(hub.uow())
+    assert held.source == "pos" and held.shop_id == shop_id and held.size > 0
+    again = ingest.retry_quarantined(hub.uow(), held.id, PosReceiver("POS-HZ-HUBIN", "store-secret").normalise)
+    assert again.verdict == "quarantined"
+    assert ingest.list_quarantined(hub.uow())[0].attempts == 2
+    assert _orders(hub) == []
+
+
+def test_amounts_that_do_not_add_up_are_quarantined_not_guessed(hub, store):
+    _, till = store
+    order = till.world.create(1, status="completed")[0]
+    sale = json.loads(sale_body(order, "POS-HZ-HUBIN"))
+    sale["paid"] = "0.01"
+    answer = till.push(json.dumps(sale, ensure_ascii=False).encode())
+    assert answer.json()["quarantined"] and "不符" in answer.json()["message"]
