@@ -48,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     orders.add_argument("--platform", help="来源平台，如 抖店 / platform, e.g. 抖店 or douyin")
     orders.add_argument("--limit", type=int, default=20)
     orders.add_argument("--json", action="store_true", help="每行一个 JSON 对象 / one JSON object per line")
+
+    from app.hub import commands as hub_commands
+
+    hub_commands.register(sub)
     return parser
 
 
@@ -56,7 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = load_settings()
     lang: Lang = args.lang or ("en" if settings.language == "en" else "zh")
+    from app.hub import commands as hub_commands
+
     handlers = {"db": _db, "audit": _audit, "demo": _demo, "orders": _orders}
+    handlers |= {name: hub_commands.run for name in hub_commands.HANDLED}
     if args.command is None:
         _parser().print_help()
         return 0
