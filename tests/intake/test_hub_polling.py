@@ -72,6 +72,7 @@ def any_shop(request, hub, add_shop, credentials):
 
 @pytest.fixture
 def shop(hub, add_shop, credentials):
+    pytest.importorskip("connectors.douyin")
     shop = Shop(hub, add_shop, credentials, "douyin")
     yield shop
     shop.close()
@@ -212,6 +213,7 @@ def test_two_hubs_racing_for_one_shop_poll_it_once_and_the_survivor_takes_over(s
 
 
 def test_a_push_between_polls_is_applied_once_even_if_the_platform_repeats_it(hub, add_shop, credentials):
+    pytest.importorskip("connectors.douyin")
     receiver = ReceiverServer(Receiver(hub, lambda s, c: connector_for(s, c, policy=NO_SLEEP), credentials)).start()
     shop = Shop(hub, add_shop, credentials, "douyin", push_url=f"{receiver.url}/push/S1")
     try:
