@@ -196,6 +196,7 @@ class Order(Base):
     receiver_phone_tail: Mapped[str | None] = mapped_column(String(4))
     receiver_address: Mapped[str | None] = mapped_column(Text)
     receiver_token: Mapped[str | None] = mapped_column(String(256))
+    receiver_fingerprint: Mapped[str | None] = mapped_column(String(64))
     province: Mapped[str | None] = mapped_column(String(40))
     city: Mapped[str | None] = mapped_column(String(40))
     district: Mapped[str | None] = mapped_column(String(40))

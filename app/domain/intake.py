@@ -59,6 +59,17 @@ class Receiver:
     city: str | None = None
     district: str | None = None
     token: str | None = None  # OAID, doudian_open_id, … — the only stable handle on a masked buyer
+    # The platform's ciphertexts for name/phone/address, when it sends them: two masked addresses
+    # can read the same (新华路*号) while the ciphertext shows the house number changed.
+    ciphertext: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of everything the platform said about the receiver, ciphertexts included."""
+        import hashlib
+
+        parts = (self.name, self.phone, self.address, self.ciphertext)
+        return hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
 
     @property
     def phone_tail(self) -> str | None:
@@ -110,6 +121,7 @@ class StoredVersion:
     receiver_address: str | None
     items: tuple[dict[str, Any], ...]
     payload_sha256: str | None = None
+    receiver_fingerprint: str | None = None
 
 
 def judge(stored: StoredVersion | None, inbound: InboundOrder, payload_sha256: str | None = None) -> Verdict:
@@ -135,7 +147,10 @@ def warehouse_changes(stored: StoredVersion, inbound: InboundOrder) -> list[str]
     kinds = []
     if inbound.status == OrderStatus.CANCELLED and stored.status != OrderStatus.CANCELLED:
         kinds.append("cancel")
-    if (inbound.receiver.address or None) != (stored.receiver_address or None):
+    moved = (inbound.receiver.address or None) != (stored.receiver_address or None)
+    if stored.receiver_fingerprint is not None:
+        moved = moved or inbound.receiver.fingerprint != stored.receiver_fingerprint
+    if moved:
         kinds.append("address")
     if [(i["sku"], i["qty"]) for i in stored.items] != [(ln.sku, ln.qty) for ln in inbound.lines]:
         kinds.append("items")

@@ -85,7 +85,7 @@ def _order_row(shop_id: int, inbound: InboundOrder, sha: str) -> dict[str, Any]:
         "items": inbound.items_json(), "original_amount": inbound.original_amount, "paid_amount": inbound.paid_amount,
         "status": inbound.status.value, "platform_status": inbound.platform_status, "tracking_no": inbound.tracking_no,
         "receiver_name": r.name, "receiver_phone": r.phone, "receiver_phone_tail": r.phone_tail,
-        "receiver_address": r.address, "receiver_token": r.token, "province": r.province, "city": r.city,
+        "receiver_address": r.address, "receiver_token": r.token, "receiver_fingerprint": r.fingerprint, "province": r.province, "city": r.city,
         "district": r.district, "ship_by": inbound.ship_by, "buyer_note": inbound.buyer_note,
         "seller_note": inbound.seller_note, "platform_updated_at": inbound.platform_updated_at, "payload_sha256": sha,
     }
@@ -147,7 +147,7 @@ def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int
         current = stored.get(key)
         version = None if current is None else StoredVersion(
             OrderStatus(current.status), current.platform_updated_at, current.receiver_address,
-            tuple(current.items), current.payload_sha256)
+            tuple(current.items), current.payload_sha256, current.receiver_fingerprint)
         verdict = judge(version, inbound, sha)
         if verdict == Verdict.NEW:
             inserts.append((inbound, sha, payload_id))

@@ -22,7 +22,7 @@ def test_the_user_named_order_fields_carry_their_own_words():
 
 
 def test_every_order_column_has_a_business_label():
-    internal = {"id", "shop_id", "warehouse_id", "receiver_phone_tail", "receiver_token", "platform_updated_at", "payload_sha256",
+    internal = {"id", "shop_id", "warehouse_id", "receiver_phone_tail", "receiver_token", "platform_updated_at", "payload_sha256", "receiver_fingerprint",
                 "created_at"}
     columns = set(Base.metadata.tables["orders"].c.keys()) - internal
     assert columns <= set(FIELDS["order"])

@@ -65,10 +65,12 @@ def upgrade() -> None:
     op.create_index('uq_change_notices_open_order', 'change_notices', ['order_id'], unique=True, postgresql_where=sa.text("status = 'open'"))
     op.add_column('orders', sa.Column('platform_status', sa.String(length=40), nullable=True))
     op.add_column('orders', sa.Column('payload_sha256', sa.String(length=64), nullable=True))
+    op.add_column('orders', sa.Column('receiver_fingerprint', sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_column('orders', 'receiver_fingerprint')
     op.drop_column('orders', 'payload_sha256')
     op.drop_column('orders', 'platform_status')
     op.drop_index('uq_change_notices_open_order', table_name='change_notices', postgresql_where=sa.text("status = 'open'"))
