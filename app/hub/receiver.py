@@ -89,12 +89,16 @@ class ReceiverServer:
 
         class _Http(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                path, _, query = self.path.partition("?")
+                # Some platforms (WeChat) sign in the query string: hand it on with the headers.
+                headers = {k.lower(): v for k, v in self.headers.items()} | {":query": query}
                 try:
-                    status, answer = outer.handle(self.path.split("?")[0], {k.lower(): v for k, v in self.headers.items()}, body)
+                    status, answer = outer.handle(path, headers, body)
                 except Exception as err:  # never crash the receiver on one bad request
                     log.exception("receiver failed")
                     status, answer = 500, {"ok": False, "message": f"处理失败，请稍后重试（{type(err).__name__}）"}
