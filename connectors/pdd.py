@@ -321,7 +321,9 @@ def _normalise(info: dict[str, Any]) -> InboundOrder:
                           phone=info.get("receiver_phone_mask") or info.get("receiver_phone") or None,
                           address=info.get("address_mask") or info.get("address") or None,
                           province=info.get("province") or None, city=info.get("city") or None,
-                          district=info.get("town") or None, token=handle),
+                          district=info.get("town") or None, token=handle,
+                          ciphertext="|".join(str(info.get(k) or "") for k in
+                                              ("receiver_name", "receiver_phone", "address")) or None),
         paid_at=_local(info.get("pay_time"), "支付时间"), ship_by=_local(info.get("last_ship_time"), "承诺发货时间"),
         tracking_no=info.get("tracking_number") or None, buyer_note=info.get("buyer_memo") or None,
         seller_note=info.get("remark") or None, ext=ext)

@@ -303,7 +303,9 @@ def _normalise(order: dict[str, Any]) -> InboundOrder:
         receiver=Receiver(name=addr.get("user_name"), phone=addr.get("tel_number"),
                           address="".join(str(p) for p in parts if p) or None, province=addr.get("province_name"),
                           city=addr.get("city_name"), district=addr.get("county_name"),
-                          token=addr.get("hash_code") or openid or None),
+                          token=addr.get("hash_code") or openid or None,
+                          # masked on request: the address hash_code still changes with the address
+                          ciphertext=addr.get("hash_code") or None),
         paid_at=_at(pay_time, "支付时间") if pay_time else None,
         ship_by=datetime.fromtimestamp(min(deadlines), UTC) if deadlines else None,
         tracking_no=str(waybills[0]) if waybills else None,
