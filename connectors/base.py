@@ -187,6 +187,13 @@ class Connector(ABC):
         """
         raise PlatformError(self.platform, "push", "this channel does not push messages")
 
+    def parse_pushes(self, headers: dict[str, str], body: bytes) -> list[PushMessage]:
+        """Every message in a push (platforms that batch messages override this)."""
+        return [self.parse_push(headers, body)]
+
+    #: what the platform expects back for a push it should not resend (None: a JSON answer will do)
+    push_ack: bytes | None = None
+
     def refresh_token(self) -> None:
         """Get a new access token (platforms with tokens override this)."""
         raise PlatformError(self.platform, "auth", "access token expired and this platform cannot refresh it")

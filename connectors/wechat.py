@@ -105,6 +105,7 @@ class WechatConnector(Connector):
 
     platform = PLATFORM
     max_window = timedelta(days=7)
+    push_ack = b"success"  # WeChat resends a callback (up to 10 times) unless it reads "success"
 
     # --- transport ----------------------------------------------------------------------------------
     def _post(self, path: str, body: dict[str, Any], *, token: bool = True) -> bytes:

@@ -154,9 +154,10 @@ def warehouse_changes(stored: StoredVersion, inbound: InboundOrder) -> list[str]
         kinds.append("address")
     if [(i["sku"], i["qty"]) for i in stored.items] != [(ln.sku, ln.qty) for ln in inbound.lines]:
         kinds.append("items")
-    if any(ln.line_status in ("refunding", "refunded") for ln in inbound.lines) and not any(
+    refund_started = any(ln.line_status in ("refunding", "refunded") for ln in inbound.lines) and not any(
         i.get("line_status") in ("refunding", "refunded") for i in stored.items
-    ):
+    )
+    if refund_started and "cancel" not in kinds:  # a cancelled paid order refunds its lines: one change, not two
         kinds.append("refund")
     return kinds
 

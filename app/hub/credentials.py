@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
-from connectors.base import Credentials
+from connectors.base import Connector, Credentials
 
 log = logging.getLogger(__name__)
 SERVICE = "OrderHub"
@@ -69,6 +69,36 @@ class FileStore:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, ensure_ascii=False)
             os.replace(tmp, self.path)
+
+
+_refresh_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def wire(connector: Connector, store: CredentialStore, ref: str | None) -> Connector:
+    """Persist refreshed tokens, and refresh each shop's token in one place at a time.
+
+    Pollers and push handlers each hold a connector; when both find the token expired at once,
+    the second must adopt the token the first just got (a refresh token can be single-use, and
+    WeChat invalidates the previous token on every fetch), not refresh again.
+    """
+    if not ref:
+        return connector
+    with _locks_guard:
+        lock = _refresh_locks.setdefault(ref, threading.Lock())
+    refresh = connector.refresh_token
+
+    def refresh_once() -> None:
+        with lock:
+            latest = store.get(ref)
+            if latest is not None and latest.access_token != connector.credentials.access_token:
+                connector.credentials = latest  # someone else refreshed meanwhile
+                return
+            refresh()
+
+    connector.refresh_token = refresh_once  # type: ignore[method-assign]
+    connector.on_credentials_changed = lambda creds: store.put(ref, creds)
+    return connector
 
 
 def open_store(data_dir: Path, *, prefer_keyring: bool = True) -> CredentialStore:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from app.bootstrap import OrderHub
-from app.hub.credentials import CredentialStore
+from app.hub.credentials import CredentialStore, wire
 from app.hub.pollers import ingest_raw
 from app.services import ingest, shop_sync
 from app.services.shop_sync import ShopConfig
@@ -67,18 +67,27 @@ class Receiver:
         return 200, {"ok": True, "order_no": outcome.order_no, "verdict": outcome.verdict}
 
     def _push(self, shop: ShopConfig, creds: Credentials, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
-        connector = self.factory(shop, creds)
+        connector = wire(self.factory(shop, creds), self.credentials, shop.credentials_ref)
         try:
-            message = connector.parse_push(headers, body)
-            if not ingest.first_sight(self.app.uow(), shop.platform, message.msg_id, message.topic):
-                return 200, {"ok": True, "duplicate": True}
-            raw = connector.fetch(message.platform_order_no)
-            result = ingest_raw(self.app, shop, connector, [raw])
+            messages = connector.parse_pushes(headers, body)  # 抖店 batches several messages in one push
+            outcomes = []
+            for message in messages:
+                if not ingest.first_sight(self.app.uow(), shop.platform, message.msg_id, message.topic):
+                    outcomes.append({"msg_id": message.msg_id, "duplicate": True})
+                    continue
+                outcome = ingest_raw(self.app, shop, connector, [connector.fetch(message.platform_order_no)]).outcomes[0]
+                outcomes.append({"msg_id": message.msg_id, "verdict": outcome.verdict, "order_no": outcome.order_no,
+                                 "interception": outcome.interception})
+            ack = connector.push_ack
         finally:
             connector.close()
-        outcome = result.outcomes[0]
-        return 200, {"ok": True, "verdict": outcome.verdict, "order_no": outcome.order_no,
-                     "interception": outcome.interception}
+        answer: dict[str, object] = {"ok": True, "messages": outcomes}
+        if ack is not None:
+            answer[RAW_REPLY] = ack  # the platform's own "received" answer, so it does not resend
+        return 200, answer
+
+
+RAW_REPLY = "__raw_reply__"
 
 
 class ReceiverServer:
@@ -102,9 +111,10 @@ class ReceiverServer:
                 except Exception as err:  # never crash the receiver on one bad request
                     log.exception("receiver failed")
                     status, answer = 500, {"ok": False, "message": f"处理失败，请稍后重试（{type(err).__name__}）"}
-                data = json.dumps(answer, ensure_ascii=False).encode()
+                raw = answer.pop(RAW_REPLY, None)
+                data = raw if isinstance(raw, bytes) else json.dumps(answer, ensure_ascii=False).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Type", "application/json; charset=utf-8" if raw is None else "text/plain")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

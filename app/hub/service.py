@@ -19,7 +19,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.bootstrap import OrderHub
-from app.hub.credentials import CredentialStore
+from app.hub.credentials import CredentialStore, wire
 from app.hub.pollers import OVERLAP, PollReport, poll_once
 from app.services import shop_sync
 from app.services.shop_sync import ShopConfig
@@ -113,11 +113,7 @@ class Hub:
         return claimed
 
     def _connector(self, shop: ShopConfig, creds: Credentials) -> Connector:
-        connector = self.factory(shop, creds)
-        if shop.credentials_ref:
-            ref = shop.credentials_ref
-            connector.on_credentials_changed = lambda c: self.credentials.put(ref, c)
-        return connector
+        return wire(self.factory(shop, creds), self.credentials, shop.credentials_ref)
 
     def start(self) -> Hub:
         def loop() -> None:
