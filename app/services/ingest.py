@@ -237,6 +237,20 @@ def _count_ingested(session: Any, shop_id: int, n: int) -> None:
             set_={"orders_ingested": ShopSyncState.__table__.c.orders_ingested + n}))
 
 
+def fill_ext(uow: UnitOfWork, order_no: str, values: dict[str, str]) -> None:
+    """Extension attributes that arrive after the order, from another API (达人佣金比例 from the
+    settlement API, 淘客ID from the affiliate API): added or updated, the order's version bumped so
+    stations see the change."""
+    with uow:
+        order = uow.session.execute(sa.select(Order).where(Order.order_no == order_no).with_for_update()).scalar_one_or_none()
+        if order is None:
+            raise NotFound(what="order", key=order_no)
+        _upsert_ext(uow.session, [{"order_id": order.id, "platform": order.platform, "key": k, "value": v}
+                                  for k, v in values.items()])
+        order.version += 1  # an ext change is a change of the order: change feed and version move
+        uow.commit()
+
+
 def first_sight(uow: UnitOfWork, source: str, msg_id: str, topic: str) -> bool:
     """Record a pushed message id; False if it was seen before (pushes may repeat)."""
     with uow:
