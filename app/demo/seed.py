@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from psycopg.types.json import Jsonb
 
 from app.db import migrate
+from app.db.bulk import copy_rows
 from app.db.models import Base, Order
 from app.demo.company import generate
 from app.domain.actor import Actor
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
 from app.services import audit
-from app.services.audit import jsonable
 
 if TYPE_CHECKING:
     from app.bootstrap import OrderHub
@@ -27,7 +25,6 @@ if TYPE_CHECKING:
 # sequence moved past the highest id afterwards.
 TABLES = ("users", "shops", "warehouses", "platform_field_defs", "skus", "bins", "stock", "orders",
           "order_ext_attrs", "shipments", "tracking_events", "invoices", "after_sales_cases", "raw_payloads", "outbox")
-JSON_COLUMNS = {("orders", "items"), ("after_sales_cases", "lines"), ("outbox", "payload")}
 
 
 @dataclass(frozen=True)
@@ -39,24 +36,6 @@ class SeedReport:
     counts: dict[str, int]
     seed: int | None = None
     anchor: datetime | None = None
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(jsonable(value), ensure_ascii=False)
-
-
-def copy_rows(session: Any, table: str, rows: list[dict[str, Any]]) -> None:
-    """COPY ``rows`` into ``table`` (the fastest path PostgreSQL has); triggers still fire."""
-    if not rows:
-        return
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(k for k in row if k not in columns)
-    raw = session.connection().connection.driver_connection
-    wrap = [(table, c) in JSON_COLUMNS for c in columns]
-    with raw.cursor() as cur, cur.copy(f'COPY {table} ({", ".join(columns)}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([Jsonb(row.get(c), dumps=_dumps) if j else row.get(c) for c, j in zip(columns, wrap, strict=True)])
 
 
 def _counts(session: Any) -> dict[str, int]:

@@ -8,6 +8,7 @@ import secrets
 import signal
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,6 +50,7 @@ def register(sub: Any) -> None:
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--app-key", default="sim-app-key")
     sim.add_argument("--app-secret", default="sim-app-secret")
+    sim.add_argument("--preload", type=int, default=0, help="启动时预置的订单数 / orders placed before it starts")
 
     quarantine = sub.add_parser("quarantine", help="隔离报文 / quarantined payloads")
     q_sub = quarantine.add_subparsers(dest="quarantine_command", required=True)
@@ -66,11 +68,14 @@ def run(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
 
 def _simulate(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     world = SimWorld(args.platform, seed=args.seed)
+    if args.preload:
+        world.create(args.preload, at=world.now() - timedelta(minutes=10))
     creds = Credentials(app_key=args.app_key, app_secret=args.app_secret, access_token="sim-token")
     sim = simulator_module(args.platform).make_simulator(world, creds)
     server = SimServer(sim.handle, port=args.port).start()
     animator = Animator(world, rate=args.rate)
-    animator.start()
+    if args.rate > 0:  # --rate 0: a still shop (benchmarks), no new orders and no changes
+        animator.start()
     print(render("SIM_RUNNING", lang, platform=code_label("platform", args.platform, lang), url=server.url,
                  app_key=args.app_key))
     _wait_for_interrupt(None)

@@ -175,7 +175,8 @@ class SimWorld:
             buyer_token="".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(24)),
             receiver_name=name, receiver_phone=phone, province=province.name, city=city.name,
             district=rng.choice(city.districts), detail=f"{rng.choice(city.streets or ('人民路',))}{rng.randint(1, 999)}号",
-            discount=discount, paid_at=at + timedelta(seconds=rng.randint(3, 90)) if paid else None,
+            # paid a little after ordering, but never in the future (a live order is paid "now")
+            discount=discount, paid_at=min(at + timedelta(seconds=rng.randint(3, 90)), self.now()) if paid else None,
             buyer_note=rng.choice(cat["buyer_notes"]) if rng.random() < 0.1 else "",
         )
         if order.paid_at:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -23,7 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from app.bootstrap import bootstrap  # noqa: E402
 from app.db.models import Order, Shop  # noqa: E402
-from app.demo.seed import copy_rows  # noqa: E402
+from app.db.bulk import copy_rows  # noqa: E402
 from app.hub.credentials import FileStore  # noqa: E402
 from app.hub.pollers import poll_once  # noqa: E402
 from app.hub.registry import connector_for, simulator_module  # noqa: E402
@@ -39,28 +41,29 @@ from connectors.simulators.world import SimWorld  # noqa: E402
 def setup_shop(app, store, platform: str, world: SimWorld, code: str):
     creds = Credentials(app_key="1234567890123456789", app_secret="bench-secret", access_token="t", refresh_token="r")
     server = SimServer(simulator_module(platform).make_simulator(world, creds).handle).start()
-    ref = f"orderhub:shop:{code}"
-    store.put(ref, creds)
-    with app.uow() as uow:
-        shop = Shop(code=code, name=f"压测店铺{code}", platform=platform, api_base_url=server.url, credentials_ref=ref,
-                    platform_shop_id="77001", poll_interval_s=15)
-        uow.session.add(shop)
-        uow.commit()
-    config = next(s for s in shop_sync.enabled_shops(app.uow()) if s.code == code)
-    return server, config
+    return server, _shop(app, store, platform, code, server.url, creds)
 
 
 def throughput(app, store, platform: str, n: int) -> dict[str, float]:
-    world = SimWorld(platform, seed=5)
-    world.create(n, at=world.now() - timedelta(minutes=10))
-    server, config = setup_shop(app, store, platform, world, "BENCH-T")
-    connector = connector_for(config, store.get(config.credentials_ref))
-    started = time.perf_counter()
-    report = poll_once(app, config, connector)
-    took = time.perf_counter() - started
-    assert report.error is None, report.error
-    # The physical baseline: the same order rows, normalised once, written by a plain COPY.
-    raws = list(connector.changed_orders(world.now() - timedelta(minutes=30), world.now()))
+    """The platform runs in its own process (as a real platform is not inside the hub's)."""
+    port = _free_port()
+    sim = subprocess.Popen([sys.executable, "-m", "app", "simulate", platform, "--port", str(port), "--rate", "0",
+                            "--preload", str(n), "--app-key", "1234567890123456789", "--app-secret", "bench-secret"],
+                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        sim.stdout.readline()  # "…模拟器已在 http://127.0.0.1:port 运行…"
+        creds = Credentials(app_key="1234567890123456789", app_secret="bench-secret", access_token="sim-token")
+        config = _shop(app, store, platform, "BENCH-T", f"http://127.0.0.1:{port}", creds)
+        connector = connector_for(config, store.get(config.credentials_ref))
+        started = time.perf_counter()
+        report = poll_once(app, config, connector)
+        took = time.perf_counter() - started
+        assert report.error is None, report.error
+        # The physical baseline: the same order rows, normalised once, written by a plain COPY.
+        raws = list(connector.changed_orders(datetime.now(UTC) - timedelta(minutes=30), datetime.now(UTC)))
+    finally:
+        sim.terminate()
+        sim.wait(10)
     rows = [_order_row(config.id, connector.normalise(r), "x" * 64) | {"order_no": f"C{i}", "version": 1,
                                                                         "platform_order_no": f"copy-{i}"}
             for i, r in enumerate(raws)]
@@ -69,11 +72,29 @@ def throughput(app, store, platform: str, n: int) -> dict[str, float]:
         copy_rows(uow.session, "orders", rows)
         uow.commit()
         copy_took = time.perf_counter() - t0
-    server.stop()
     connector.close()
+    with app.uow() as uow:  # this shop's simulator is gone: the latency hub must not poll it
+        uow.session.execute(sa.update(Shop).where(Shop.id == config.id).values(enabled=False))
+        uow.commit()
     return {"orders": report.stored, "seconds": round(took, 3), "orders_per_s": round(report.stored / took, 1),
             "copy_seconds": round(copy_took, 3), "copy_orders_per_s": round(len(rows) / copy_took, 1),
             "ratio_ingest_to_copy_time": round(took / copy_took, 1)}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _shop(app, store, platform: str, code: str, url: str, creds: Credentials):
+    ref = f"orderhub:shop:{code}"
+    store.put(ref, creds)
+    with app.uow() as uow:
+        uow.session.add(Shop(code=code, name=f"压测店铺{code}", platform=platform, api_base_url=url,
+                             credentials_ref=ref, platform_shop_id="77001", poll_interval_s=15))
+        uow.commit()
+    return next(s for s in shop_sync.enabled_shops(app.uow()) if s.code == code)
 
 
 def latency(app, store, platform: str, seconds: float, poll_interval: float) -> dict[str, float]:

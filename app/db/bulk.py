@@ -1,0 +1,52 @@
+"""Bulk writes with COPY, the fastest path PostgreSQL has (row triggers still fire)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+
+from app.db.models import Base
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(_plain(value), ensure_ascii=False)
+
+
+def copy_rows(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
+    """COPY ``rows`` (dicts keyed by column name) into ``table`` inside the session's transaction."""
+    if not rows:
+        return
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    table_def = Base.metadata.tables[table]
+    wrap = [isinstance(table_def.c[c].type, JSONB) for c in columns]
+    raw = session.connection().connection.driver_connection
+    statement = f'COPY {table} ({", ".join(columns)}) FROM STDIN'
+    try:
+        with raw.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([Jsonb(row.get(c), dumps=_dumps) if j else row.get(c)
+                                for c, j in zip(columns, wrap, strict=True)])
+    except psycopg.errors.IntegrityError as err:  # same exception type as the ORM paths raise
+        raise sa_exc.IntegrityError(statement, None, err) from err
