@@ -186,15 +186,15 @@ def _quarantine(args: argparse.Namespace, settings: Settings, lang: Lang) -> int
 
 
 def _normaliser_for(app: OrderHub, payload_id: int, settings: Settings) -> Any:
+    """The shop's own normaliser (reading a payload needs no secrets, only the platform's format)."""
     with app.uow() as uow:
         shop_id = uow.session.scalar(sa.text("SELECT shop_id FROM raw_payloads WHERE id = :i"), {"i": payload_id})
     shop = next((s for s in shop_sync.enabled_shops(app.uow()) if s.id == shop_id), None)
-    store = open_store(settings.data_dir)
-    creds = store.get(shop.credentials_ref or "") if shop else None
-    if shop is None or creds is None:
+    if shop is None:
         from app.domain.errors import NotFound
 
-        raise NotFound(what="shop", key=str(shop_id))
+        raise NotFound(what="payload", key=str(payload_id))
+    creds = open_store(settings.data_dir).get(shop.credentials_ref or "") or Credentials(app_key="", app_secret="")
     if shop.platform == "pos":
         return PosReceiver(shop.code, creds.app_secret).normalise
     connector = connector_for(shop, creds)
