@@ -49,9 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     orders.add_argument("--limit", type=int, default=20)
     orders.add_argument("--json", action="store_true", help="每行一个 JSON 对象 / one JSON object per line")
 
+    from app import cli_routing
     from app.hub import commands as hub_commands
 
     hub_commands.register(sub)
+    cli_routing.register(sub)
     return parser
 
 
@@ -64,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers = {"db": _db, "audit": _audit, "demo": _demo, "orders": _orders}
     handlers |= {name: hub_commands.run for name in hub_commands.HANDLED}
+    from app import cli_routing
+
+    handlers |= cli_routing.HANDLERS
     if args.command is None:
         _parser().print_help()
         return 0

@@ -496,3 +496,7 @@ class InboundMessage(Base):
     msg_id: Mapped[str] = mapped_column(String(128))
     topic: Mapped[str] = mapped_column(String(80))
     received_at: Mapped[datetime] = _now()
+
+
+# Tables declared in their own modules join the same metadata (Alembic and the schema test see them).
+import app.db.routing_models  # noqa: E402,F401

@@ -13,6 +13,7 @@ from app.db import migrate
 from app.db.bulk import copy_rows
 from app.db.models import Base, Order
 from app.demo.company import generate
+from app.demo.rules import seed_rules
 from app.domain.actor import Actor
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
@@ -69,6 +70,7 @@ def seed_demo(hub: OrderHub, *, seed: int = 20261125, n_orders: int = 3000, rese
             if column is not None and column.autoincrement and company.tables.get(table):
                 session.execute(sa.text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+        seed_rules(session)  # the brand's routing rules, as saved in the rule editor (audited)
         for row in company.audit:
             actor = Actor(row["operator"], row["station"], row["station_ip"])
             audit.record(session, actor, row["action"], row["entity_type"], row["entity_id"],

@@ -99,6 +99,49 @@ FIELDS: dict[str, dict[str, FieldDef]] = {
     "order": ORDER_FIELDS,
     "item": ITEM_FIELDS,
     "audit": AUDIT_FIELDS,
+    # Routing rules (issue #4): inputs a rule can test beyond the order's own fields.
+    "rule": _fields(
+        FieldDef("region", "大区", "Sales region"),
+        FieldDef("discount_amount", "优惠金额", "Discount", "money"),
+        FieldDef("ordered_hour", "下单时段（点）", "Hour ordered", "int"),
+        FieldDef("item.sku", "商品编码", "SKU"),
+        FieldDef("item.style", "款号", "Style"),
+        FieldDef("item.name", "商品名称", "Product"),
+        FieldDef("item.color", "颜色", "Colour"),
+        FieldDef("item.size", "尺码", "Size"),
+        FieldDef("item.qty", "单行数量", "Line quantity", "int"),
+        FieldDef("items.total_qty", "商品总件数", "Total pieces", "int"),
+        FieldDef("items.line_count", "商品行数", "Number of lines", "int"),
+        FieldDef("items.has_gift", "已含赠品", "Already has a gift", "bool"),
+        FieldDef("customer.order_count", "客户历史订单数", "Customer's previous orders", "int"),
+        FieldDef("stock.min_available", "各仓合计可用库存（最紧的商品）", "Free stock, all warehouses (tightest item)", "int"),
+    ),
+    # A routing rule as the rule list and the rule editor show it.
+    "rule_def": _fields(
+        FieldDef("code", "规则编号", "Rule code"),
+        FieldDef("name", "规则名称", "Rule name"),
+        FieldDef("version", "版本", "Version", "int"),
+        FieldDef("priority", "优先级", "Priority", "int"),
+        FieldDef("enabled", "是否启用", "Enabled", "bool"),
+        FieldDef("condition", "条件", "Condition"),
+        FieldDef("actions", "动作", "Actions"),
+        FieldDef("author", "最后修改人", "Last changed by"),
+        FieldDef("updated_at", "最后修改时间", "Last changed", "datetime"),
+        FieldDef("note", "修改说明", "Change note"),
+    ),
+    # Keys inside audit before/after records that are not order fields, as the trace shows them.
+    "trace": _fields(
+        FieldDef("case_no", "售后单号", "After-sales case no."),
+        FieldDef("holds", "挂起原因", "Holds"),
+        FieldDef("intercept", "需拦截", "Interception"),
+    ),
+    # Columns of a rule dry run.
+    "dry_run": _fields(
+        FieldDef("outcome", "分配结果", "Outcome"),
+        FieldDef("today", "当前规则", "Today's rules"),
+        FieldDef("draft", "试用规则后", "With the draft", "int"),
+        FieldDef("change", "变化", "Change", "int"),
+    ),
 }
 
 # Coded values → (zh, en). Keys are what the database stores.
@@ -179,6 +222,11 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "after_sales.open": ("发起售后", "After-sales opened"),
         "after_sales.transition": ("售后流转", "After-sales step"),
         "invoice.red_flush": ("发票红冲", "Invoice red-flushed"),
+        "rule.save": ("保存路由规则", "Routing rule saved"),
+        "rule.enable": ("启用路由规则", "Routing rule enabled"),
+        "rule.disable": ("停用路由规则", "Routing rule disabled"),
+        "order.hold_release": ("解除挂起", "Hold released"),
+        "order.hold": ("人工挂起订单", "Order put on hold"),
     },
     "change_kind": {
         "cancel": ("订单取消", "Order cancelled"),
@@ -207,6 +255,70 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
     "payload_status": {
         "parsed": ("已解析", "Parsed"),
         "quarantined": ("已隔离", "Quarantined"),
+    },
+    # Routing rules, allocation and reservations (issue #4).
+    "rule_op": {
+        "eq": ("等于", "is"),
+        "ne": ("不等于", "is not"),
+        "in": ("属于", "is one of"),
+        "not_in": ("不属于", "is none of"),
+        "gt": ("大于", "is more than"),
+        "gte": ("大于等于", "is at least"),
+        "lt": ("小于", "is less than"),
+        "lte": ("小于等于", "is at most"),
+        "between": ("介于", "is between"),
+        "contains": ("包含", "contains"),
+        "contains_any": ("包含任一", "contains any of"),
+        "starts_with": ("开头是", "starts with"),
+        "is_empty": ("为空", "is empty"),
+        "not_empty": ("不为空", "is filled in"),
+    },
+    "rule_action": {
+        "choose_warehouse": ("指定发货仓", "Choose warehouse"),
+        "set_ship_by": ("设置最晚发货时间", "Set ship-by deadline"),
+        "bind_invoice": ("绑定电子发票", "Bind e-invoice"),
+        "add_gift": ("添加赠品", "Add gift"),
+        "hold": ("挂起待审核", "Hold for review"),
+    },
+    "rule_value_kind": {
+        "text": ("文字", "text"),
+        "code": ("可选值之一", "one of the listed values"),
+        "money": ("金额（如 299.00）", "an amount (e.g. 299.00)"),
+        "decimal": ("数字（如 12.5）", "a number (e.g. 12.5)"),
+        "percent": ("百分比数字（如 20）", "a percentage (e.g. 20)"),
+        "int": ("整数", "a whole number"),
+        "datetime": ("时间（如 2026-11-25T10:00）", "a time (e.g. 2026-11-25T10:00)"),
+        "bool": ("是或否", "yes or no"),
+    },
+    "hold_reason": {
+        "risky_address": ("风险地址", "Risky address"),
+        "abnormal_amount": ("金额异常", "Abnormal amount"),
+        "bulk_quantity": ("件数异常", "Unusual quantity"),
+        "address_incomplete": ("地址不完整", "Incomplete address"),
+        "stock_protection": ("库存保护", "Stock protection"),
+        "manual": ("人工挂起", "Held by hand"),
+    },
+    "routing_outcome": {
+        "allocated": ("已分配发货仓", "Warehouse assigned"),
+        "split": ("已拆单发货", "Split across warehouses"),
+        "held": ("挂起待审核", "Held for review"),
+        "shortage": ("缺货待补", "Out of stock"),
+        "released": ("已释放预留库存", "Reservation released"),
+        "unchanged": ("无变化", "Unchanged"),
+        "skipped": ("无需分配", "Not for routing"),
+    },
+    "routing_trigger": {
+        "new": ("新订单", "New order"),
+        "changed": ("订单变更", "Order changed"),
+        "items": ("商品变更", "Items changed"),
+        "cancel": ("订单取消", "Order cancelled"),
+        "hold_release": ("解除挂起", "Hold released"),
+        "manual": ("手动重新分配", "Re-routed by hand"),
+    },
+    "reservation_status": {
+        "active": ("已预留", "Reserved"),
+        "released": ("已释放", "Released"),
+        "consumed": ("已出库", "Shipped"),
     },
 }
 

@@ -12,7 +12,9 @@ from typing import Any
 
 from app.bootstrap import OrderHub
 from app.domain.fields import code_label
-from app.services import ingest, shop_sync
+from app.domain.actor import SYSTEM
+from app.domain.errors import BusinessError
+from app.services import ingest, routing, shop_sync
 from app.services.shop_sync import ShopConfig
 from connectors.base import Connector, PlatformError, RawOrder, plan_windows, utc_now
 
@@ -55,9 +57,19 @@ def failure_message(shop: ShopConfig, err: PlatformError, retries: int) -> str:
 
 
 def ingest_raw(hub: OrderHub, shop: ShopConfig, connector: Connector, raws: list[RawOrder]) -> ingest.BatchResult:
+    """Store a page, then route what is new or changed (warehouse, stock, deadlines, gifts, holds)."""
     payloads = [ingest.Payload(r.kind, r.body) for r in raws]
-    return ingest.ingest_batch(hub.uow(), shop_id=shop.id, source=shop.platform, payloads=payloads,
-                               normalise=lambda body: connector.normalise(RawOrder("", body, "")))
+    result = ingest.ingest_batch(hub.uow(), shop_id=shop.id, source=shop.platform, payloads=payloads,
+                                 normalise=lambda body: connector.normalise(RawOrder("", body, "")))
+    changed = [o.order_no for o in result.outcomes if o.verdict in ("new", "apply") and o.order_no]
+    if changed:
+        # Routing failing (e.g. a lock conflict) must not lose the stored orders: they are routed
+        # again on their next change, and `orderhub route` routes whatever is waiting.
+        try:
+            routing.route_orders(hub.uow(), changed, SYSTEM)
+        except BusinessError as err:
+            log.warning("routing after intake deferred: %s", err.message())
+    return result
 
 
 def _pages(raws: Iterator[RawOrder]) -> Iterator[list[RawOrder]]:

@@ -167,7 +167,8 @@ def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int
         current = stored.get(key)
         version = None if current is None else StoredVersion(
             OrderStatus(current.status), current.platform_updated_at, current.receiver_address,
-            tuple(current.items), current.payload_sha256, current.receiver_fingerprint)
+            tuple(i for i in current.items if not i.get("gift_rule")), current.payload_sha256,
+            current.receiver_fingerprint)
         verdict = judge(version, inbound, sha)
         if verdict == Verdict.NEW:
             inserts.append((inbound, sha, payload_id))
@@ -212,8 +213,12 @@ def _update(session: Any, order: Order, stored: StoredVersion, inbound: InboundO
     changes = warehouse_changes(stored, inbound)
     interception = is_interception(stored, changes)
     before = {"status": order.status, "receiver_address": order.receiver_address, "version": order.version}
+    # Gift lines added by a routing rule are ours, not the platform's: keep them.
+    added = [dict(i) for i in order.items if i.get("gift_rule")]
     for column, value in _order_row(order.shop_id, inbound, sha).items():
         setattr(order, column, value)
+    if added:
+        order.items = order.items + [i | {"line_no": len(order.items) + n} for n, i in enumerate(added, 1)]
     order.status = next_status(stored.status, inbound.status).value
     session.flush()
     _upsert_ext(session, [{"order_id": order.id, "platform": inbound.platform, "key": k, "value": v}

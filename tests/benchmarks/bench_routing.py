@@ -1,0 +1,286 @@
+"""Routing figures: rule evaluation in memory, and allocation with stock reservation against PostgreSQL.
+
+Run: /work/venv/bin/python tests/benchmarks/bench_routing.py [--orders 10000] [--route 6000] [--hubs 2]
+
+1. Evaluation: 10,000 demo orders against 50 rules (the demo company's 18 plus 32 more in the
+   same style), in memory — building each order's facts (items, extension attributes, region,
+   customer history, stock levels) and evaluating every rule. Target: over 10,000 orders/s.
+2. Allocation: paid orders routed on the embedded PostgreSQL with those 50 rules — evaluate,
+   choose warehouse(s), lock and reserve stock, write the decision and reservations, update the
+   order — as the hub does it (a batch of 100 per transaction), one order per transaction, and
+   with several hub processes at once. Target: over 1,000 orders/s. The books are checked after
+   (reserved = active reservations ≤ on hand).
+
+Prints a human summary, then one JSON line (last) with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from app.demo.company import generate  # noqa: E402
+from app.demo.rules import DEMO_RULES  # noqa: E402
+from app.domain.actor import Actor  # noqa: E402
+from app.domain.allocation import StockLevel  # noqa: E402
+from app.domain.rules import Rule, RuleSet, Vocabulary  # noqa: E402
+from app.services.rule_book import RuleDraft, check_draft  # noqa: E402
+
+ANCHOR = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
+ACTOR = Actor("system:bench", "bench")
+
+
+def extra_rules(n: int = 32) -> list[RuleDraft]:
+    """More rules of the kinds a brand accumulates: per style, per city, per creator, per amount band, per hour."""
+    styles = [f"{p}26{i:02d}" for p, i in zip("TWJQDSYKLPCBHMNR", range(1, 17), strict=False)]
+    cities = ["杭州市", "宁波市", "苏州市", "南京市", "合肥市", "广州市", "深圳市", "成都市", "武汉市", "西安市"]
+    out = []
+    for i in range(n):
+        kind = i % 5
+        if kind == 0:
+            cond = {"field": "item.style", "op": "in", "value": styles[i % 16: i % 16 + 2]}
+            act = [{"type": "choose_warehouse", "warehouses": ["HZ", "HF", "GZ"]}]
+        elif kind == 1:
+            cond = {"all": [{"field": "city", "op": "in", "value": cities[i % 10: i % 10 + 3]},
+                            {"field": "paid_amount", "op": "gte", "value": f"{100 + i * 10}.00"}]}
+            act = [{"type": "set_ship_by", "hours": 24 + i}]
+        elif kind == 2:
+            cond = {"all": [{"field": "platform", "op": "eq", "value": "douyin"},
+                            {"field": "ext.author_commission_rate", "op": "gte", "value": str(10 + i % 4 * 5)}]}
+            act = [{"type": "set_ship_by", "hours": 6 + i % 6}]
+        elif kind == 3:
+            cond = {"any": [{"field": "paid_amount", "op": "between", "value": [f"{500 + i}.00", f"{800 + i}.00"]},
+                            {"field": "items.total_qty", "op": "gte", "value": 6 + i % 5}]}
+            act = [{"type": "bind_invoice"}]
+        else:
+            cond = {"all": [{"field": "ordered_hour", "op": "between", "value": [i % 24, min(23, i % 24 + 2)]},
+                            {"not": {"field": "region", "op": "in", "value": ["华东"]}}]}
+            act = [{"type": "set_ship_by", "hours": 36}]
+        out.append(RuleDraft(f"R-BENCH-{i:02d}", f"压测规则 {i:02d}", cond, act, 60 + i))
+    return out
+
+
+def all_drafts() -> list[tuple[Actor, RuleDraft]]:
+    latest: dict[str, tuple[Actor, RuleDraft]] = {}
+    for actor, draft in DEMO_RULES:
+        latest[draft.code] = (actor, draft)
+    enabled = sum(1 for _, d in latest.values() if d.enabled)
+    # 50 enabled rules (the switched-off demo rule comes on top and is never evaluated)
+    return list(latest.values()) + [(ACTOR, d) for d in extra_rules(50 - enabled)]
+
+
+def evaluation(n_orders: int) -> dict[str, Any]:
+    """Rule evaluation for ``n_orders`` demo orders against 50 rules, in memory."""
+    from app.services.routing import order_facts
+
+    company = generate(seed=20261125, anchor=ANCHOR, n_orders=n_orders)
+    t = company.tables
+    vocab = Vocabulary.build(
+        ext_fields=[(r["key"], r["label_zh"], r["label_en"], r["value_type"]) for r in t["platform_field_defs"]],
+        warehouses=[(w["code"], w["name"]) for w in t["warehouses"]], shops=[(s["code"], s["name"]) for s in t["shops"]],
+        skus=[(s["sku_code"], s["name"]) for s in t["skus"]])
+    rules = []
+    for n, (_, d) in enumerate(all_drafts(), 1):
+        cond, actions = check_draft(d, vocab)  # every rule passes the same check as when saved
+        if d.enabled:
+            rules.append(Rule(d.code, d.name, 1, d.priority, cond, tuple(actions), n))
+    ruleset = RuleSet(rules, vocab)
+    shop_code = {s["id"]: s["code"] for s in t["shops"]}
+    wh_code = {w["id"]: w["code"] for w in t["warehouses"]}
+    sku_code = {s["id"]: s["sku_code"] for s in t["skus"]}
+    ext: dict[int, dict[str, str]] = defaultdict(dict)
+    for e in t["order_ext_attrs"]:
+        ext[e["order_id"]][e["key"]] = e["value"]
+    stock = {}
+    for row in t["stock"]:
+        stock[(wh_code[row["warehouse_id"]], sku_code[row["sku_id"]])] = StockLevel(row["on_hand"], row["reserved"],
+                                                                                     row["safety_stock"])
+    history = Counter(o["customer_id"] for o in t["orders"])
+    rows = [dict(o, shop=shop_code[o["shop_id"]], warehouse=wh_code.get(o["warehouse_id"]), ext=ext.get(o["id"]),
+                 platform_status=None)
+            for o in t["orders"][:n_orders]]
+    warehouses = [w["code"] for w in t["warehouses"]]
+    started = time.perf_counter()
+    fired = 0
+    for row in rows:
+        facts = order_facts(row, ruleset, history=history[row["customer_id"]] - 1, stock=stock, warehouses=warehouses)
+        fired += len(ruleset.evaluate(facts).fired)
+    total = time.perf_counter() - started
+    facts_list = [order_facts(row, ruleset, history=history[row["customer_id"]] - 1, stock=stock, warehouses=warehouses)
+                  for row in rows]
+    started = time.perf_counter()
+    for facts in facts_list:
+        ruleset.evaluate(facts)
+    only = time.perf_counter() - started
+    return {"orders": len(rows), "rules": len(ruleset), "rules_fired_per_order": round(fired / len(rows), 2),
+            "orders_per_s": round(len(rows) / total), "evaluate_only_orders_per_s": round(len(rows) / only),
+            "us_per_order": round(total / len(rows) * 1e6, 1)}
+
+
+# --- allocation against PostgreSQL --------------------------------------------------------------
+
+def _prepare(hub: Any, n_paid: int) -> list[str]:
+    """Demo master data and stock, the 50 rules, and ``n_paid`` fresh paid orders (copied from demo orders)."""
+    from app.demo.seed import seed_demo
+    from app.services import rule_book
+
+    seed_demo(hub, seed=20261125, n_orders=3000, anchor=ANCHOR, reset=True)
+    with hub.engine.begin() as conn:
+        # Enough stock that most orders allocate (the realistic write path), safety stock as seeded.
+        conn.execute(sa.text("UPDATE stock SET on_hand = on_hand + 100000"))
+        conn.execute(sa.text(
+            "INSERT INTO orders (order_no, platform, platform_order_no, shop_id, ordered_at, paid_at, customer_id, items,"
+            " original_amount, paid_amount, status, invoice_status, receiver_name, receiver_phone, receiver_phone_tail,"
+            " receiver_address, province, city, district, ship_by, buyer_note, version)"
+            " SELECT 'B' || lpad(g::text, 9, '0'), o.platform, 'B' || g || '-' || o.platform_order_no, o.shop_id,"
+            " o.ordered_at, coalesce(o.paid_at, o.ordered_at), o.customer_id, o.items, o.original_amount, o.paid_amount,"
+            " 'paid', 'none', o.receiver_name, o.receiver_phone, o.receiver_phone_tail, o.receiver_address, o.province,"
+            " o.city, o.district, o.ship_by, o.buyer_note, 1"
+            " FROM generate_series(1, :n) g JOIN orders o ON o.id = 1 + (g * 7919) % 3000"
+            " WHERE o.platform <> 'pos'"), {"n": n_paid})
+        conn.execute(sa.text("ANALYZE"))
+    with hub.uow() as uow:
+        vocab = rule_book.load_vocabulary(uow.session)
+        for actor, draft in all_drafts():
+            rule_book.save_in(uow.session, draft, actor, vocab)
+        uow.commit()
+        return list(uow.session.scalars(sa.text("SELECT order_no FROM orders WHERE order_no LIKE 'B%' ORDER BY id")))
+
+
+def _route(hub: Any, order_nos: list[str], batch: int) -> Counter[str]:
+    from app.services import routing
+
+    outcomes: Counter[str] = Counter()
+    for start in range(0, len(order_nos), batch):
+        for r in routing.route_orders(hub.uow(), order_nos[start:start + batch], ACTOR):
+            outcomes[r.outcome] += 1
+    return outcomes
+
+
+def _hub_process(url: str, order_nos: list[str], batch: int, go: Any, out: Any) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    from app.services import routing
+    from app.services.unit_of_work import UnitOfWork
+
+    engine = sa.create_engine(url, pool_size=1)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with engine.connect():
+        pass
+    go.wait()
+    outcomes: Counter[str] = Counter()
+    for start in range(0, len(order_nos), batch):
+        for r in routing.route_orders(UnitOfWork(factory), order_nos[start:start + batch], ACTOR):
+            outcomes[r.outcome] += 1
+    engine.dispose()
+    out.put(dict(outcomes))
+
+
+def _books(hub: Any) -> dict[str, int]:
+    with hub.engine.connect() as conn:
+        bad = conn.scalar(sa.text(
+            "SELECT count(*) FROM stock s LEFT JOIN (SELECT stock_id, sum(qty) AS q FROM stock_reservations"
+            " WHERE status = 'active' GROUP BY stock_id) r ON r.stock_id = s.id"
+            " WHERE s.reserved > s.on_hand OR (r.q IS NOT NULL AND s.reserved < r.q)"))
+        decisions = conn.scalar(sa.text("SELECT count(*) FROM routing_decisions"))
+    return {"stock_rows_out_of_balance": int(bad), "decisions": int(decisions)}
+
+
+def allocation(n_paid: int, hubs: int) -> dict[str, Any]:
+    from app.bootstrap import bootstrap
+    from app.settings import Settings
+
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="orderhub-bench-") as folder:
+        hub = bootstrap(Settings(data_dir=Path(folder), station_name="bench"))
+        try:
+            order_nos = _prepare(hub, n_paid)
+            third = len(order_nos) // 3
+            parts = {"batch_100": order_nos[:third], "single": order_nos[third:third + min(third, 1500)],
+                     "hubs": order_nos[2 * third:]}
+            started = time.perf_counter()
+            outcomes = _route(hub, parts["batch_100"], 100)
+            seconds = time.perf_counter() - started
+            results["one_hub_batch_100"] = {"orders": len(parts["batch_100"]), "seconds": round(seconds, 2),
+                                            "orders_per_s": round(len(parts["batch_100"]) / seconds),
+                                            "outcomes": dict(outcomes)}
+            started = time.perf_counter()
+            outcomes = _route(hub, parts["single"], 1)
+            seconds = time.perf_counter() - started
+            results["one_hub_one_order_per_transaction"] = {
+                "orders": len(parts["single"]), "seconds": round(seconds, 2),
+                "orders_per_s": round(len(parts["single"]) / seconds), "outcomes": dict(outcomes)}
+            url = hub.engine.url.render_as_string(hide_password=False)
+            ctx = mp.get_context("spawn")
+            go, out = ctx.Event(), ctx.Queue()
+            procs = [ctx.Process(target=_hub_process, args=(url, parts["hubs"][i::hubs], 100, go, out))
+                     for i in range(hubs)]
+            for p in procs:
+                p.start()
+            time.sleep(3)  # let every process import and connect before the clock starts
+            started = time.perf_counter()
+            go.set()
+            merged: Counter[str] = Counter()
+            for _ in procs:
+                merged.update(out.get(timeout=600))
+            seconds = time.perf_counter() - started
+            for p in procs:
+                p.join()
+            results[f"{hubs}_hubs_batch_100"] = {"orders": len(parts["hubs"]), "seconds": round(seconds, 2),
+                                                 "orders_per_s": round(len(parts["hubs"]) / seconds),
+                                                 "outcomes": dict(merged)}
+            results["books"] = _books(hub)
+            from app.services.trace import order_story
+
+            samples = []
+            for no in order_nos[:: max(1, len(order_nos) // 50)]:
+                t0 = time.perf_counter()
+                order_story(hub.uow(), no)
+                samples.append((time.perf_counter() - t0) * 1000)
+            results["trace_ms"] = {"p50": round(statistics.median(samples), 1), "max": round(max(samples), 1)}
+        finally:
+            hub.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=10_000, help="orders for the in-memory evaluation")
+    parser.add_argument("--route", type=int, default=6_000, help="paid orders to route against PostgreSQL")
+    parser.add_argument("--hubs", type=int, default=max(2, min(4, os.cpu_count() or 2)))
+    args = parser.parse_args()
+    ev = evaluation(args.orders)
+    print(f"rule evaluation: {ev['orders']:,} orders × {ev['rules']} rules: {ev['orders_per_s']:,} orders/s "
+          f"(facts + evaluation; evaluation alone {ev['evaluate_only_orders_per_s']:,}/s), "
+          f"{ev['rules_fired_per_order']} rules fire per order")
+    al = allocation(args.route, args.hubs)
+    for key, value in al.items():
+        if isinstance(value, dict) and "orders_per_s" in value:
+            print(f"allocation ({key}): {value['orders']:,} orders in {value['seconds']} s = {value['orders_per_s']:,} orders/s "
+                  f"{value['outcomes']}")
+    print(f"books: {al['books']}; trace: {al['trace_ms']} ms")
+    headline = al["one_hub_batch_100"]["orders_per_s"]
+    figures = {"evaluation": ev, "allocation": al, "cpus": os.cpu_count(),
+               "targets": {"evaluation_orders_per_s": 10_000, "allocation_orders_per_s": 1_000},
+               "met": {"evaluation": ev["orders_per_s"] > 10_000, "allocation": headline > 1_000,
+                       "no_oversell": al["books"]["stock_rows_out_of_balance"] == 0}}
+    print(json.dumps(figures, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
