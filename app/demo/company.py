@@ -174,7 +174,7 @@ class _Generator:
             if local_day < self.anchor:
                 return local_day.astimezone(self.anchor.tzinfo)
 
-    def _platform_no(self, platform: str, shop: dict[str, Any], at: datetime) -> str:
+    def _platform_no(self, platform: str, shop: dict[str, Any], at: datetime, n: int) -> str:
         rng, local = self.rng, at.astimezone(CST)
         return {
             "taobao": lambda: "3" + _digits(rng, 18),
@@ -182,7 +182,8 @@ class _Generator:
             "douyin": lambda: "69" + _digits(rng, 17),
             "wechat": lambda: "3718" + _digits(rng, 15),
             "pdd": lambda: local.strftime("%y%m%d-") + _digits(rng, 15),
-            "pos": lambda: shop["code"].split("-", 1)[1].replace("-", "") + local.strftime("%Y%m%d") + _digits(rng, 4),
+            # a till numbers its receipts; the order number keeps them unique across the week
+            "pos": lambda: shop["code"].split("-", 1)[1].replace("-", "") + local.strftime("%Y%m%d") + f"{n:05d}",
         }[platform]()
 
     def _order(self, n: int, shop: dict[str, Any], ordered_at: datetime, repeat_pool: list[str],
@@ -211,7 +212,7 @@ class _Generator:
         masked = platform in ("taobao", "tmall", "douyin", "pdd")
         order = {
             "id": n, "order_no": f"OH{ordered_at.astimezone(CST):%y%m%d}{n:06d}", "platform": platform,
-            "platform_order_no": self._platform_no(platform, shop, ordered_at), "shop_id": shop["id"],
+            "platform_order_no": self._platform_no(platform, shop, ordered_at, n), "shop_id": shop["id"],
             "ordered_at": ordered_at, "paid_at": paid_at,
             "customer_id": rng.choice(repeat_pool) if rng.random() < 0.2 else f"C{_digits(rng, 10)}",
             "items": items, "original_amount": original, "paid_amount": paid, "status": status,
