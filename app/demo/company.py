@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,6 +40,9 @@ class DemoCompany:
     anchor: datetime
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     audit: list[dict[str, Any]] = field(default_factory=list)
+    # Orders the warehouse is working on are not written as 配货中: they arrive paid and the
+    # seeder routes them through the real rules, so their warehouse, reservation and trace agree.
+    to_route: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {name: len(rows) for name, rows in self.tables.items()} | {"audit_log": len(self.audit)}
@@ -135,7 +138,14 @@ class _Generator:
 
     def _place(self) -> tuple[dict[str, Any], dict[str, Any], str, str]:
         provinces = self.regions.provinces
-        province = self.rng.choices(provinces, weights=[p.weight for p in provinces])[0]
+        if not hasattr(self, "_unvisited"):
+            self._unvisited = list(provinces)  # every province gets at least one order, even 西藏 and 澳门
+        if self._unvisited and self.rng.random() < 0.05:
+            province = self._unvisited.pop()
+        else:
+            province = self.rng.choices(provinces, weights=[p.weight for p in provinces])[0]
+            if province in self._unvisited:
+                self._unvisited.remove(province)
         city = self.rng.choice(province.cities)
         district = self.rng.choice(city.districts)
         street = self.rng.choice(city.streets) if city.streets else "人民路"
@@ -162,7 +172,6 @@ class _Generator:
             ext.extend(self._ext(order))
         for order in list(orders):
             self._afterlife(order)
-        self._reserve()
 
     def _moment(self) -> datetime:
         rng = self.rng
@@ -206,6 +215,9 @@ class _Generator:
                           "is_gift": True, "line_status": "normal"})
         age_h = (self.anchor - ordered_at).total_seconds() / 3600
         status = self._status(platform, age_h)
+        picking = status == "allocating"
+        if picking:
+            status = "paid"
         paid_at = None if status == "pending_payment" else ordered_at + timedelta(seconds=rng.randint(5, 600))
         province, city, district, street = self._place()
         name, phone = self._person()
@@ -240,6 +252,8 @@ class _Generator:
                 order["warehouse_id"] = wh["id"]
         if platform == "wechat" and status not in ("pending_payment", "cancelled"):
             order["invoice_status"] = "pending"
+        if picking:
+            self.out.to_route.append(order["order_no"])
         return order
 
     def _discount(self, platform: str, original: Decimal) -> Decimal:
@@ -437,9 +451,10 @@ class _Generator:
         exchange = dict(original, id=n, order_no=f"OH{ordered_at.astimezone(CST):%y%m%d}{n:06d}",
                         platform_order_no=original["platform_order_no"] + "-HH", ordered_at=ordered_at,
                         paid_at=ordered_at, items=items, original_amount=Decimal("0.00"), paid_amount=Decimal("0.00"),
-                        status="allocating", tracking_no=None, invoice_status="none", buyer_note="换货单：换大一码",
+                        status="paid", tracking_no=None, invoice_status="none", buyer_note="换货单：换大一码",
                         seller_note=f"原订单 {original['order_no']} 尺码调换", ship_by=ordered_at + timedelta(hours=24))
         self.t["orders"].append(exchange)
+        self.out.to_route.append(exchange["order_no"])
         return n
 
     def _audit_row(self, operator: str, action: str, order: dict[str, Any], basis: str,
@@ -463,23 +478,25 @@ class _Generator:
         self.out.audit.append(self._audit_row("xiaomei", "order.address_change", order, basis, before,
                                               {"receiver_address": order["receiver_address"]}))
 
-    def _reserve(self) -> None:
-        """Stock reserved for orders being picked, so on-hand, reserved and orders agree."""
-        need: Counter[tuple[int, int]] = Counter()
-        sku_id = {s["sku_code"]: s["id"] for s in self.t["skus"]}
-        for order in self.t["orders"]:
-            if order["status"] == "allocating" and order["warehouse_id"]:
-                for it in order["items"]:
-                    need[(sku_id[it["sku"]], order["warehouse_id"])] += it["qty"]
-        for key, qty in need.items():
-            row = self.stock_index.get(key)
-            if row is None:  # the cloud warehouse does not carry it: it comes from 杭州自营仓 stock
-                row = self.stock_index[(key[0], 1)]
-            row["reserved"] += qty
-            row["on_hand"] = max(row["on_hand"], row["reserved"] + self.rng.randint(0, 20))
+    def _ensure_red_flush(self) -> None:
+        """Finance must see the blue → red chain at least once, whatever the dice said."""
+        if any(i["kind"] == "red" for i in self.t["invoices"]):
+            return
+        by_id = {o["id"]: o for o in self.t["orders"]}
+        case = next((c for c in self.t["after_sales_cases"] if c["kind"] == "return_refund"), None)
+        if case is None:
+            return
+        order = by_id[case["order_id"]]
+        blue = next((i for i in self.t["invoices"] if i["order_id"] == order["id"] and i["kind"] == "blue"), None)
+        blue = blue or self._invoice(order)
+        case["state"] = "refunded"
+        line = next(it for it in order["items"] if it["line_no"] == case["lines"][0]["line_no"])
+        line["line_status"] = "refunded"
+        self._invoice(order, kind="red", of=blue)
 
     def extras(self) -> None:
         """A few payloads in quarantine and outbox messages, as an admin would find them."""
+        self._ensure_red_flush()
         bad = [
             ("douyin", "order.detail", b'{"code":10000,"data":{"shop_order_list":[{"order_id":"6921',
              "JSON 解析失败：报文在第 56 个字符处被截断"),

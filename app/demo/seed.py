@@ -17,7 +17,7 @@ from app.demo.rules import seed_rules
 from app.domain.actor import Actor
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
-from app.services import audit
+from app.services import audit, routing
 
 if TYPE_CHECKING:
     from app.bootstrap import OrderHub
@@ -76,7 +76,10 @@ def seed_demo(hub: OrderHub, *, seed: int = 20261125, n_orders: int = 3000, rese
             audit.record(session, actor, row["action"], row["entity_type"], row["entity_id"],
                          basis=row["basis"], before=row["before"], after=row["after"])
         uow.commit()
-        return SeedReport(True, time.perf_counter() - started, _counts(session), seed, anchor)
+    # Orders being picked get their warehouse and reservation from the real rules, as the hub would.
+    routing.route_orders(hub.uow(), company.to_route, Actor("system:demo", "demo"))
+    with hub.uow() as uow:
+        return SeedReport(True, time.perf_counter() - started, _counts(uow.session), seed, anchor)
 
 
 SUMMARY = ("shops", "warehouses", "bins", "skus", "orders", "shipments", "tracking_events", "invoices",

@@ -117,7 +117,13 @@ def change_status(
             _notify_warehouse(uow, order, kind="cancel" if target == OrderStatus.CANCELLED else "after_sales")
         view = OrderView.of(order)
         uow.commit()
-        return view
+    if target == OrderStatus.CANCELLED:
+        # Give the stock back. A separate transaction: the cancellation stands even if this has to
+        # wait (the hub re-routes cancelled orders it finds still holding stock).
+        from app.services import routing
+
+        routing.release_reservation(uow, order_no, actor, trigger="cancel")
+    return view
 
 
 def cancel(uow: UnitOfWork, order_no: str, *, expected_version: int, actor: Actor, basis: str | None) -> OrderView:
