@@ -1,4 +1,8 @@
-"""Schema migrations with Alembic, run programmatically (on start and by `orderhub db upgrade`)."""
+"""Schema migrations with Alembic, run programmatically (on start and by `orderhub db upgrade`).
+
+Independent features may add migrations on separate branches (each revising the same parent);
+upgrading always applies every head, and the schema's version is the set of heads, shown joined.
+"""
 
 from __future__ import annotations
 
@@ -23,22 +27,27 @@ def alembic_config(engine: Engine | None = None) -> Config:
     return cfg
 
 
+def _show(heads: tuple[str, ...] | list[str]) -> str:
+    return "+".join(sorted(heads))
+
+
 def head_revision() -> str:
-    """The newest revision the code knows."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    """The newest revision(s) the code knows."""
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert heads
+    return _show(heads)
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at (None for an empty database)."""
+    """The revision(s) the database is at (None for an empty database)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return _show(heads) if heads else None
 
 
-def upgrade(engine: Engine, revision: str = "head") -> str:
-    """Bring the schema to ``revision``; a database already there is left alone. Returns the revision."""
-    if current_revision(engine) != head_revision() or revision != "head":
+def upgrade(engine: Engine, revision: str = "heads") -> str:
+    """Bring the schema to ``revision`` (every head by default); a database already there is left alone."""
+    if current_revision(engine) != head_revision() or revision != "heads":
         command.upgrade(alembic_config(engine), revision)
     rev = current_revision(engine)
     assert rev is not None
