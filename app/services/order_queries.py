@@ -44,6 +44,22 @@ class OrderFilter:
     shop_id: int | None = None
     province: str | None = None
     warehouse_id: int | None = None
+    search: str | None = None  # 订单号 / 平台订单号 / 手机号（含后四位）/ 物流单号 / 收货人
+
+
+def _search(term: str) -> sa.ColumnElement[bool]:
+    """One box finds an order by any handle customer service is given on the phone.
+
+    Every branch can use an index: order no. and platform order no. (unique), tracking no.,
+    the phone's last four digits (platforms mask the rest), the receiver as stored.
+    """
+    term = term.strip()
+    digits = "".join(ch for ch in term if ch.isdigit())
+    options = [Order.order_no == term.upper(), Order.platform_order_no == term, Order.tracking_no == term.upper(),
+               Order.receiver_name == term]
+    if len(digits) >= 4 and len(digits) == len(term):
+        options.append(Order.receiver_phone_tail == digits[-4:])
+    return sa.or_(*options)
 
 
 def _statement(flt: OrderFilter) -> sa.Select[tuple]:
@@ -62,6 +78,8 @@ def _statement(flt: OrderFilter) -> sa.Select[tuple]:
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if flt.search:
+        stmt = stmt.where(_search(flt.search))
     return stmt
 
 
