@@ -128,15 +128,23 @@ def _demo(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
         report = seed.seed_demo(hub, seed=args.seed, n_orders=args.orders, reset=args.reset)
         print(seed.describe(report, lang))
         if not args.no_gui:
-            try:
-                from app.ui import station  # type: ignore[attr-defined]
-            except ImportError:
+            if _no_screen():
                 print(render("DEMO_NO_WINDOW", lang))
             else:
+                from app.ui import station
+
                 return int(station.run(hub))
     finally:
         hub.close()
     return 0
+
+
+def _no_screen() -> bool:
+    """A Linux box with no display (a server, CI): Qt would abort, so say so instead."""
+    import os
+
+    return (sys.platform.startswith("linux") and not os.environ.get("DISPLAY")
+            and not os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"))
 
 
 def _orders(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:

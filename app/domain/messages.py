@@ -58,8 +58,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "DB_UPGRADED": ("数据库结构已是最新版本 {revision}（{seconds:.2f} 秒）", "Schema is at the newest version {revision} ({seconds:.2f} s)"),
     "DB_STATUS": ("当前版本：{current}  最新版本：{head}", "current: {current}  newest: {head}"),
     "DEMO_NO_WINDOW": (
-        "（工作站窗口尚未提供：用 `orderhub orders` 查看订单）",
-        "(The station window is not available yet: use `orderhub orders`.)",
+        "（这台机器没有图形界面，未打开工作站窗口：可用 `orderhub orders` 查看订单）",
+        "(No screen on this machine, so no station window: use `orderhub orders` to see orders.)",
     ),
     "DEMO_SEEDED": ("演示公司「小树苗童装」已生成（种子 {seed}，用时 {seconds:.1f} 秒）",
                     "Demo company 小树苗童装 seeded (seed {seed}, {seconds:.1f} s)"),

@@ -1,0 +1,80 @@
+"""客服工作台: the order list with its filter bar and one search box."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+from app.domain.fields import CODE_LISTS, Lang, code_label, label
+from app.services.order_queries import OrderFilter, OrderRow, list_orders
+from app.services.unit_of_work import UnitOfWork
+from app.ui.order_table import OrderTableModel
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+class CustomerServiceWorkspace(QWidget):
+    """Filters and search re-query the database; the table fetches more rows as it scrolls."""
+
+    order_opened = Signal(str)  # an order no.: the drill-down opens it
+
+    def __init__(self, uow: UowFactory, lang: Lang = "zh", parent: Any = None) -> None:
+        super().__init__(parent)
+        self._uow, self._lang = uow, lang
+        self._filter = OrderFilter()
+        self.search = QLineEdit(placeholderText=self._t("搜索：订单号 / 平台订单号 / 手机后四位 / 物流单号 / 收货人",
+                                                        "Search: order no. / platform order no. / phone last 4 / tracking no."))
+        self.search.setClearButtonEnabled(True)
+        self.status = self._combo("order_status", label("order", "status", lang))
+        self.platform = self._combo("platform", label("order", "platform", lang))
+        self.count = QLabel()
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 3)
+        for caption, combo in ((label("order", "status", lang), self.status), (label("order", "platform", lang), self.platform)):
+            bar.addWidget(QLabel(caption))
+            bar.addWidget(combo, 1)
+        bar.addWidget(self.count)
+        self.model = OrderTableModel(self._page, lang, self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setAlternatingRowColors(True)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.table)
+        self.search.returnPressed.connect(self._apply)
+        self.search.textChanged.connect(lambda text: self._apply() if not text else None)
+        self.status.currentIndexChanged.connect(self._apply)
+        self.platform.currentIndexChanged.connect(self._apply)
+        self.table.doubleClicked.connect(lambda idx: self.order_opened.emit(self.model.row_at(idx.row()).order_no))
+        self._apply()
+
+    def _t(self, zh: str, en: str) -> str:
+        return zh if self._lang == "zh" else en
+
+    def _combo(self, codes: str, caption: str) -> QComboBox:
+        combo = QComboBox()
+        combo.addItem(self._t("全部", "All"), None)
+        for code in CODE_LISTS[codes]:
+            combo.addItem(code_label(codes, code, self._lang), code)
+        combo.setAccessibleName(caption)
+        return combo
+
+    def _page(self, after: Any, n: int) -> list[OrderRow]:
+        return list_orders(self._uow(), self._filter, limit=n, after=after)
+
+    def _apply(self, *_: Any) -> None:
+        self._filter = replace(self._filter, status=self.status.currentData(), platform=self.platform.currentData(),
+                               search=self.search.text().strip() or None)
+        self.model.set_query(self._page)
+        shown = self.model.rowCount()
+        more = "+" if self.model.canFetchMore() else ""
+        self.count.setText(self._t(f"{shown}{more} 单", f"{shown}{more} orders"))
+        self.table.setCurrentIndex(self.model.index(0, 0))

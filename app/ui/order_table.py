@@ -1,0 +1,133 @@
+"""The order list as a Qt model: columns declared once, rows fetched page by page (keyset), never in data()."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from app.domain.clock import local
+from app.domain.fields import Lang, code_label, label
+from app.services.order_queries import OrderRow
+
+Index = QModelIndex | QPersistentModelIndex
+# A page of rows after the given (下单时间, id), at most n of them: the model's only way to data.
+PageQuery = Callable[[tuple[datetime, int] | None, int], list[OrderRow]]
+
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the frozen OrderRow
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a sortable value (Decimal, datetime)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: which field, how its value is shown, where it sits."""
+
+    key: str
+    value: Callable[[OrderRow], Any]
+    show: Callable[[Any, Lang], str]
+    align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+
+
+def _text(v: Any, lang: Lang) -> str:
+    return "" if v is None else str(v)
+
+
+def _money(v: Decimal, lang: Lang) -> str:
+    return f"¥{v:,.2f}"
+
+
+def _when(v: datetime | None, lang: Lang) -> str:
+    return "" if v is None else local(v).strftime("%m-%d %H:%M")
+
+
+def _coded(codes: str) -> Callable[[Any, Lang], str]:
+    return lambda v, lang: code_label(codes, v, lang)
+
+
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+COLUMNS: tuple[Column, ...] = (
+    Column("order_no", lambda r: r.order_no, _text),
+    Column("platform", lambda r: r.platform, _coded("platform")),
+    Column("shop", lambda r: r.shop, _text),
+    Column("ordered_at", lambda r: r.ordered_at, _when),
+    Column("status", lambda r: r.status, _coded("order_status")),
+    Column("paid_amount", lambda r: r.paid_amount, _money, RIGHT),
+    Column("province", lambda r: r.province, _text),
+    Column("warehouse", lambda r: r.warehouse, _text),
+    Column("ship_by", lambda r: r.ship_by, _when),
+    Column("tracking_no", lambda r: r.tracking_no, _text),
+)
+
+
+class OrderTableModel(QAbstractTableModel):
+    """Rows come from ``query`` a page at a time as the view scrolls; a new filter means a new query.
+
+    ``data()`` only reads rows already fetched, so painting never waits for the database.
+    """
+
+    PAGE = 200
+
+    def __init__(self, query: PageQuery, lang: Lang = "zh", parent: Any = None) -> None:
+        super().__init__(parent)
+        self._query, self._lang = query, lang
+        self._rows: list[OrderRow] = []
+        self._exhausted = False
+
+    # --- paging ------------------------------------------------------------------------------------
+    def set_query(self, query: PageQuery) -> None:
+        """Start over with another filter (re-query, never filter half-loaded rows)."""
+        self.beginResetModel()
+        self._query, self._rows, self._exhausted = query, [], False
+        self.endResetModel()
+        if self.canFetchMore(QModelIndex()):
+            self.fetchMore(QModelIndex())
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: N802, B008
+        return not parent.isValid() and not self._exhausted
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: N802, B008
+        if parent.isValid() or self._exhausted:
+            return
+        after = (self._rows[-1].ordered_at, self._rows[-1].id) if self._rows else None
+        page = self._query(after, self.PAGE)
+        if len(page) < self.PAGE:
+            self._exhausted = True
+        if page:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)  # last is inclusive
+            self._rows.extend(page)
+            self.endInsertRows()
+
+    # --- the model ---------------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
+            return label("order", COLUMNS[section].key, self._lang)
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)) or not (0 <= index.column() < len(COLUMNS)):
+            return None
+        row, column = self._rows[index.row()], COLUMNS[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.show(column.value(row), self._lang)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(column.align.value)
+        if role == ROW_ROLE:
+            return row
+        if role == SORT_ROLE:
+            return column.value(row)
+        return None
+
+    def row_at(self, row: int) -> OrderRow:
+        return self._rows[row]
