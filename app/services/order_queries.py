@@ -103,3 +103,18 @@ def count_orders(uow: UnitOfWork, flt: OrderFilter = OrderFilter()) -> int:
     """How many orders match ``flt``."""
     with uow:
         return int(uow.session.scalar(sa.select(sa.func.count()).select_from(_statement(flt).subquery())) or 0)
+
+
+def counts_by_province(uow: UnitOfWork, flt: OrderFilter = OrderFilter()) -> dict[str, int]:
+    """How many orders match ``flt`` in each province (the province filter itself is ignored)."""
+    base = _statement(_without_province(flt)).subquery()
+    with uow:
+        rows = uow.session.execute(sa.select(base.c.province, sa.func.count()).where(base.c.province.is_not(None))
+                                   .group_by(base.c.province))
+        return {province: int(n) for province, n in rows}
+
+
+def _without_province(flt: OrderFilter) -> OrderFilter:
+    from dataclasses import replace
+
+    return replace(flt, province=None)

@@ -7,11 +7,14 @@ from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView,
+                               QVBoxLayout, QWidget)
 
 from app.domain.fields import CODE_LISTS, Lang, code_label, label
-from app.services.order_queries import OrderFilter, OrderRow, list_orders
+from app.services.order_queries import OrderFilter, OrderRow, counts_by_province, list_orders
 from app.services.unit_of_work import UnitOfWork
+from app.ui.order_map import OrderMap
 from app.ui.order_table import OrderTableModel
 
 UowFactory = Callable[[], UnitOfWork]
@@ -33,7 +36,7 @@ class CustomerServiceWorkspace(QWidget):
         self.platform = self._combo("platform", label("order", "platform", lang))
         self.count = QLabel()
         bar = QHBoxLayout()
-        bar.addWidget(self.search, 3)
+        bar.addWidget(self.search, 2)
         for caption, combo in ((label("order", "status", lang), self.status), (label("order", "platform", lang), self.platform)):
             bar.addWidget(QLabel(caption))
             bar.addWidget(combo, 1)
@@ -46,9 +49,19 @@ class CustomerServiceWorkspace(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setAlternatingRowColors(True)
+        self.map = OrderMap()
+        self.province = QLabel()
+        self.province.setMinimumWidth(self.province.fontMetrics().horizontalAdvance("省份：新疆维吾尔自治区") + 8)
+        bar.insertWidget(bar.count() - 1, self.province)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.table)
+        split.addWidget(self.map)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
-        layout.addWidget(self.table)
+        layout.addWidget(split, 1)  # the list and the map take every spare pixel, the bar stays one line
+        self.map.province_clicked.connect(self._province_clicked)
         self.search.returnPressed.connect(self._apply)
         self.search.textChanged.connect(lambda text: self._apply() if not text else None)
         self.status.currentIndexChanged.connect(self._apply)
@@ -65,14 +78,23 @@ class CustomerServiceWorkspace(QWidget):
         for code in CODE_LISTS[codes]:
             combo.addItem(code_label(codes, code, self._lang), code)
         combo.setAccessibleName(caption)
+        combo.setMaximumWidth(combo.fontMetrics().horizontalAdvance("售后中 Awaiting payment") + 40)
         return combo
 
     def _page(self, after: Any, n: int) -> list[OrderRow]:
         return list_orders(self._uow(), self._filter, limit=n, after=after)
 
+    def _province_clicked(self, name: str) -> None:
+        """Clicking a province narrows the list to it; clicking it again shows every province."""
+        self._filter = replace(self._filter, province=None if self._filter.province == name else name)
+        self._apply()
+
     def _apply(self, *_: Any) -> None:
         self._filter = replace(self._filter, status=self.status.currentData(), platform=self.platform.currentData(),
                                search=self.search.text().strip() or None)
+        self.map.set_counts(counts_by_province(self._uow(), self._filter), self._filter.province)
+        where = self._filter.province
+        self.province.setText((f"{label('order', 'province', self._lang)}：{where}") if where else "")
         self.model.set_query(self._page)
         shown = self.model.rowCount()
         more = "+" if self.model.canFetchMore() else ""

@@ -72,3 +72,28 @@ def test_the_station_window_renders_chinese_and_is_saved_for_a_look(qtbot, demo_
     assert path.stat().st_size > 20_000
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["客服", "仓库", "主管", "配置"]
     assert len(COLUMNS) == window.cs.model.columnCount()
+
+
+def test_clicking_a_province_on_the_map_narrows_the_list_and_clicking_again_widens_it(qtbot, demo_hub, cjk_font, shots_dir):
+    ws = CustomerServiceWorkspace(demo_hub.uow)
+    qtbot.addWidget(ws)
+    ws.resize(1400, 760)
+    ws.show()
+    qtbot.waitExposed(ws)
+    everything = ws.model.rowCount()
+    point = ws.map.screen_point("浙江省").toPoint()
+    assert ws.map.province_at(ws.map.screen_point("浙江省")) == "浙江省"
+    qtbot.mouseClick(ws.map, Qt.MouseButton.LeftButton, pos=point)
+    provinces = {ws.model.row_at(r).province for r in range(ws.model.rowCount())}
+    assert provinces == {"浙江省"} and "省份：浙江省" in ws.province.text()
+    assert ws.grab().save(str(Path(shots_dir) / "cs-map-zhejiang.png"))
+    qtbot.mouseClick(ws.map, Qt.MouseButton.LeftButton, pos=point)
+    assert ws.model.rowCount() == everything and ws.province.text() == ""
+
+
+def test_taiwan_and_the_south_china_sea_islands_are_on_the_map():
+    from app.ui.order_map import geometry
+
+    names = {p.name for p in geometry().provinces}
+    assert {"台湾省", "香港特别行政区", "澳门特别行政区", "西藏自治区"} <= names and len(names) == 34
+    assert len(geometry().lines) >= 4  # the dash line and the other special lines of official maps
