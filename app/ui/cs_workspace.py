@@ -84,6 +84,10 @@ class CustomerServiceWorkspace(QWidget):
     def _page(self, after: Any, n: int) -> list[OrderRow]:
         return list_orders(self._uow(), self._filter, limit=n, after=after)
 
+    def refresh(self) -> None:
+        """Re-query with the same filter (after a change made from this station)."""
+        self._apply()
+
     def _province_clicked(self, name: str) -> None:
         """Clicking a province narrows the list to it; clicking it again shows every province."""
         self._filter = replace(self._filter, province=None if self._filter.province == name else name)

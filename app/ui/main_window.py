@@ -6,8 +6,10 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
 
+from app.domain.actor import Actor
 from app.domain.fields import Lang
 from app.ui.cs_workspace import CustomerServiceWorkspace, UowFactory
+from app.ui.order_drill_down import OrderDrillDown
 
 ROLES = (("cs", "客服", "Customer service"), ("warehouse", "仓库", "Warehouse"),
          ("supervisor", "主管", "Supervisor"), ("admin", "配置", "Admin"))
@@ -17,8 +19,10 @@ class StationWindow(QMainWindow):
     """Only the customer-service workspace is built so far; the others say what is coming."""
 
     def __init__(self, uow: UowFactory, *, operator: str, station: str, database: str, lang: Lang = "zh",
-                 parent: Any = None) -> None:
+                 actor: Actor | None = None, parent: Any = None) -> None:
         super().__init__(parent)
+        self._uow, self._lang = uow, lang
+        self._actor = actor or Actor(operator, station)
         zh = lang == "zh"
         self.setWindowTitle("OrderHub 订单中枢" if zh else "OrderHub")
         self.tabs = QTabWidget()
@@ -27,9 +31,30 @@ class StationWindow(QMainWindow):
             page: QWidget = self.cs if key == "cs" else QLabel(
                 ("该工作台将在后续版本提供" if zh else "This workspace comes in a later release"))
             self.tabs.addTab(page, zh_name if zh else en_name)
+        self.tabs.setTabsClosable(True)
+        for n in range(len(ROLES)):  # role workspaces stay; order tabs can be closed
+            # hide the close button (passing None to setTabButton trips a PySide refcount bug)
+            button = self.tabs.tabBar().tabButton(n, self.tabs.tabBar().ButtonPosition.RightSide)
+            if button is not None:
+                button.hide()
+        self.tabs.tabCloseRequested.connect(lambda n: self.tabs.removeTab(n) if n >= len(ROLES) else None)
+        self.cs.order_opened.connect(self.open_order)
         self.setCentralWidget(self.tabs)
         self.connection = QLabel(("已连接：" if zh else "Connected: ") + database)
         self.person = QLabel(("操作人：" if zh else "Operator: ") + f"{operator} · {station}")
         self.statusBar().addWidget(self.person)
         self.statusBar().addPermanentWidget(self.connection)
         self.resize(1280, 760)
+
+    def open_order(self, order_no: str) -> OrderDrillDown:
+        """The order's drill-down in its own tab (reused if it is already open)."""
+        for n in range(len(ROLES), self.tabs.count()):
+            page = self.tabs.widget(n)
+            if isinstance(page, OrderDrillDown) and page.detail is not None and page.detail.order_no == order_no:
+                self.tabs.setCurrentIndex(n)
+                return page
+        view = OrderDrillDown(self._uow, self._actor, lang=self._lang)
+        view.show_order(order_no)
+        view.order_changed.connect(lambda _: self.cs.refresh())
+        self.tabs.setCurrentIndex(self.tabs.addTab(view, order_no))
+        return view

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
 GEOJSON = Path(__file__).resolve().parents[2] / "resources" / "map" / "china.geojson"
@@ -69,6 +69,12 @@ def geometry() -> Geometry:
     return Geometry(tuple(provinces), tuple(lines))
 
 
+@cache
+def _paths() -> dict[str, QPainterPath]:
+    """Province outlines as painter paths, built once per process and shared by every map."""
+    return {p.name: OrderMap._path(p.rings) for p in geometry().provinces}
+
+
 def _bounds(box: tuple[float, float, float, float]) -> QRectF:
     west, south, east, north = box
     pts = [albers(lon, lat) for lon in (west, (west + east) / 2, east) for lat in (south, north)]
@@ -87,15 +93,17 @@ class OrderMap(QWidget):
         self._counts: dict[str, int] = {}
         self._selected: str | None = None
         self._geo = geometry()
-        self._paths = {p.name: self._path(p.rings) for p in self._geo.provinces}
+        self._paths = _paths()
+        self._lines = [QPolygonF([QPointF(x, y) for x, y in line]) for line in self._geo.lines]
 
     @staticmethod
     def _path(rings: tuple[tuple[tuple[float, float], ...], ...]) -> QPainterPath:
+        # One addPolygon per ring, not a lineTo per point: fewer calls, and PySide6 6.12 mis-counts
+        # references on the None that void methods such as lineTo return, which crashes after
+        # a few hundred thousand calls.
         path = QPainterPath()
         for ring in rings:
-            path.moveTo(*ring[0])
-            for x, y in ring[1:]:
-                path.lineTo(x, y)
+            path.addPolygon(QPolygonF([QPointF(x, y) for x, y in ring]))
             path.closeSubpath()
         return path
 
@@ -149,9 +157,8 @@ class OrderMap(QWidget):
                 painter.setBrush(self._colour(name))
                 painter.drawPath(path)
             painter.setPen(QPen(QColor("#5b6b7f"), 1.2 / scale, Qt.PenStyle.SolidLine))
-            for line in self._geo.lines:
-                for a, b in zip(line, line[1:], strict=False):
-                    painter.drawLine(QPointF(*a), QPointF(*b))
+            for line in self._lines:
+                painter.drawPolyline(line)
             painter.restore()
         self._labels(painter, mw, ms)
         painter.end()

@@ -19,6 +19,6 @@ def run(hub: OrderHub, operator: str = "xiaomei") -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     fonts.install(app)  # type: ignore[arg-type]
     window = StationWindow(hub.uow, operator=operator, station=hub.settings.station_name, database=hub.target.masked(),
-                           lang="en" if hub.settings.language == "en" else "zh")
+                           lang="en" if hub.settings.language == "en" else "zh", actor=hub.actor(operator))
     window.show()
     return app.exec()

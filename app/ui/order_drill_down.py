@@ -1,0 +1,205 @@
+"""订单穿透视图: one order, its whole story, each layer expandable; cancel and address change from here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QTableWidget, QTableWidgetItem, QToolBox, QVBoxLayout, QWidget)
+
+from app.domain.actor import Actor
+from app.domain.clock import local
+from app.domain.errors import BusinessError
+from app.domain.fields import ITEM_FIELDS, Lang, code_label, label
+from app.services import orders
+from app.services.drill_down import OrderDetail, order_detail
+from app.services.unit_of_work import UnitOfWork
+
+ITEM_COLUMNS = ("sku", "name", "color", "size", "qty", "unit_price", "paid", "is_gift", "line_status")
+
+
+def _when(moment: Any) -> str:
+    return local(moment).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+class OrderDrillDown(QWidget):
+    """Shows one order; actions go through the same service functions as everywhere else."""
+
+    order_changed = Signal(str)
+
+    def __init__(self, uow: Callable[[], UnitOfWork], actor: Actor, *, role: str = "cs", lang: Lang = "zh",
+                 parent: Any = None) -> None:
+        super().__init__(parent)
+        self._uow, self._actor, self._role, self._lang = uow, actor, role, lang
+        self.detail: OrderDetail | None = None
+        self.title = QLabel()
+        self.title.setStyleSheet("font-size: 16pt; font-weight: bold;")
+        self.header = QGridLayout()
+        self.items = QTableWidget(0, len(ITEM_COLUMNS))
+        self.items.setHorizontalHeaderLabels([ITEM_FIELDS[k].label(lang) for k in ITEM_COLUMNS])
+        self.items.verticalHeader().setVisible(False)
+        self.items.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.layers = QToolBox()
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.cancel_button = QPushButton(self._t("取消订单", "Cancel order"))
+        self.address_button = QPushButton(self._t("修改地址", "Change address"))
+        self.cancel_button.clicked.connect(self._ask_cancel)
+        self.address_button.clicked.connect(self._ask_address)
+        actions = QHBoxLayout()
+        actions.addWidget(self.message, 1)
+        actions.addWidget(self.address_button)
+        actions.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(self.header)
+        layout.addWidget(self.items)
+        layout.addWidget(self.layers, 1)
+        layout.addLayout(actions)
+
+    def _t(self, zh: str, en: str) -> str:
+        return zh if self._lang == "zh" else en
+
+    # --- showing -------------------------------------------------------------------------------------
+    def show_order(self, order_no: str) -> None:
+        try:
+            self.detail = order_detail(self._uow(), order_no, role=self._role, lang=self._lang)
+        except BusinessError as err:
+            self.message.setText(err.message(self._lang))
+            return
+        d, lang = self.detail, self._lang
+        self.title.setText(f"{label('order', 'order_no', lang)} {d.order_no}　"
+                           f"{code_label('order_status', d.status, lang)}")
+        while self.header.count():
+            taken = self.header.takeAt(0)
+            if taken.widget():
+                taken.widget().deleteLater()
+        pairs = [
+            (label("order", "platform", lang), code_label("platform", d.platform, lang)),
+            (label("order", "shop", lang), d.shop),
+            (label("order", "ordered_at", lang), _when(d.ordered_at)),
+            (label("order", "original_amount", lang), f"¥{d.original_amount:,.2f}"),
+            (label("order", "paid_amount", lang), f"¥{d.paid_amount:,.2f}"),
+            (label("order", "invoice_status", lang), code_label("invoice_status", d.invoice_status, lang)),
+            (label("order", "warehouse", lang), d.warehouse or "-"),
+            (label("order", "ship_by", lang), _when(d.ship_by)),
+            (label("order", "tracking_no", lang), d.tracking_no or "-"),
+            (label("order", "receiver_name", lang), d.receiver.name or "-"),
+            (label("order", "receiver_phone", lang), d.receiver.phone or "-"),
+            (label("order", "receiver_address", lang), d.receiver.address or "-"),
+            (label("order", "buyer_note", lang), d.buyer_note or "-"),
+        ] + [(f.label(lang), f"{f.value}%" if f.value_type == "percent" else f.value) for f in d.ext]
+        for n, (caption, value) in enumerate(pairs):
+            row, col = divmod(n, 3)
+            key, val = QLabel(f"{caption}："), QLabel(value)
+            key.setStyleSheet("color: #5b6b7f;")
+            val.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.header.addWidget(key, row, col * 2)
+            self.header.addWidget(val, row, col * 2 + 1)
+        self._fill_items(d)
+        self._fill_layers(d)
+        closed = d.status in ("shipped", "completed", "cancelled")
+        self.cancel_button.setEnabled(d.status in ("pending_payment", "paid", "allocating", "after_sales"))
+        self.address_button.setEnabled(not closed)
+
+    def _fill_items(self, d: OrderDetail) -> None:
+        self.items.setRowCount(len(d.items))
+        for r, item in enumerate(d.items):
+            for c, key in enumerate(ITEM_COLUMNS):
+                value = item.get(key)
+                if key == "is_gift":
+                    text = self._t("赠品", "gift") if value else ""
+                elif key == "line_status":
+                    text = code_label("line_status", value, self._lang)
+                elif key in ("unit_price", "paid"):
+                    text = f"¥{value}"
+                else:
+                    text = "" if value is None else str(value)
+                self.items.setItem(r, c, QTableWidgetItem(text))
+        self.items.resizeColumnsToContents()
+        self.items.setMaximumHeight(36 + 30 * max(1, len(d.items)))
+
+    def _fill_layers(self, d: OrderDetail) -> None:
+        while self.layers.count():
+            self.layers.removeItem(0)
+        t = self._t
+        tracking = [f"{_when(n.occurred_at)}　{n.location}　{n.description}"
+                    + (f"　{t('快递员', 'courier')} {n.courier_name} {n.courier_phone or ''}" if n.courier_name else "")
+                    for n in d.tracking]
+        if d.tracking:
+            tracking.insert(0, t(f"{d.tracking[0].carrier} {d.tracking[0].tracking_no}　当前位置：{d.tracking[0].location}",
+                                 f"{d.tracking[0].carrier} {d.tracking[0].tracking_no}  now at: {d.tracking[0].location}"))
+        scans = [f"〔{s.operator[:1].upper()}〕 {s.operator}　{_when(s.scanned_at)}　{code_label('scan_action', s.action, self._lang)}"
+                 f"　{s.barcode}" + (f"　{t('箱号', 'box')} {s.box_no}" if s.box_no else "") for s in d.scans]
+        invoices = [f"{code_label('invoice_kind', i.kind, self._lang)}　{i.invoice_no}　¥{i.amount:,.2f}　{_when(i.issued_at)}　{i.title}"
+                    + (t(f"　红冲原发票 {i.red_flush_of}（红字确认单 {i.red_confirmation_no}）",
+                         f"  flushes {i.red_flush_of} (confirmation {i.red_confirmation_no})") if i.red_flush_of else "")
+                    + (t("　待重开", "  to be re-issued") if i.reissue_pending else "") for i in d.invoices]
+        for title, lines, empty in (
+            (t("物流轨迹", "Logistics"), tracking, t("还没有物流信息", "No tracking yet")),
+            (t("仓库作业记录", "Warehouse log"), scans, t("仓库还没有扫描记录", "No warehouse scans yet")),
+            (t("财务", "Finance"), invoices, t("没有发票", "No invoices")),
+            (t("规则与变更", "Rules and changes"), d.story_text.splitlines(), ""),
+        ):
+            text = QLabel("\n".join(lines) if lines else empty)
+            text.setWordWrap(True)
+            text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.layers.addItem(text, f"{title}（{len(lines)}）" if lines else title)
+
+    # --- actions -------------------------------------------------------------------------------------
+    def cancel_order(self, basis: str) -> bool:
+        """Cancel with a basis; the outcome (or the refusal, in business words) shows under the order."""
+        return self._act(lambda v: orders.cancel(self._uow(), self.detail.order_no, expected_version=v,  # type: ignore[union-attr]
+                                                 actor=self._actor, basis=basis), self._t("订单已取消", "Order cancelled"))
+
+    def change_address(self, name: str, phone: str, address: str, basis: str) -> bool:
+        change = orders.AddressChange(name, phone, address)
+        return self._act(lambda v: orders.change_address(self._uow(), self.detail.order_no, change,  # type: ignore[union-attr]
+                                                         expected_version=v, actor=self._actor, basis=basis),
+                         self._t("收货地址已修改", "Address changed"))
+
+    def _act(self, command: Callable[[int], Any], done: str) -> bool:
+        assert self.detail is not None
+        order_no = self.detail.order_no
+        try:
+            command(self.detail.version)
+        except BusinessError as err:
+            self.message.setText(err.message(self._lang))
+            self.message.setStyleSheet("color: #c0392b;")
+            return False
+        self.show_order(order_no)
+        self.message.setText(done)
+        self.message.setStyleSheet("color: #1e7b34;")
+        self.order_changed.emit(order_no)
+        return True
+
+    def _ask_cancel(self) -> None:
+        basis = self._ask([(self._t("原始依据（工单号、聊天记录或截图）", "Basis (ticket, chat, screenshot)"), "")])
+        if basis is not None:
+            self.cancel_order(basis[0])
+
+    def _ask_address(self) -> None:
+        d = self.detail
+        if d is None:
+            return
+        answer = self._ask([(label("order", "receiver_name", self._lang), d.receiver.name),
+                            (label("order", "receiver_phone", self._lang), d.receiver.phone),
+                            (label("order", "receiver_address", self._lang), d.receiver.address),
+                            (self._t("原始依据（工单号、聊天记录或截图）", "Basis (ticket, chat, screenshot)"), "")])
+        if answer is not None:
+            self.change_address(*answer)
+
+    def _ask(self, fields: list[tuple[str, str]]) -> list[str] | None:
+        dialog = QDialog(self)
+        form = QFormLayout(dialog)
+        edits = [QLineEdit(value) for _, value in fields]
+        for (caption, _), edit in zip(fields, edits, strict=True):
+            form.addRow(caption, edit)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form.addRow(buttons)
+        return [e.text() for e in edits] if dialog.exec() == QDialog.DialogCode.Accepted else None
