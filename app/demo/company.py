@@ -103,6 +103,7 @@ class _Generator:
                              "barcode": ean13(f"6939990{c_no + 1:02d}{s_no + 1:03d}")})
         self.t["skus"] = [{"id": i, **s} for i, s in enumerate(skus, 1)]
         self.sellable = [s for s in self.t["skus"] if not s["is_gift_item"]]
+        self.barcode_of = {s["sku_code"]: s["barcode"] for s in self.t["skus"]}
         self.gifts = [s for s in self.t["skus"] if s["is_gift_item"]]
         self._bins_and_stock()
 
@@ -349,6 +350,7 @@ class _Generator:
                     "tracking_no": tracking_no, "warehouse_id": wh["id"], "status": "in_transit",
                     "shipped_at": shipped_at, "delivered_at": None}
         self.t["shipments"].append(shipment)
+        self._scans(order, wh, shipped_at)
         centres = self.cat["province_centres"]
         origin, dest = centres[wh["province"]], centres.get(order["province"], centres["浙江省"])
         courier_a, courier_b = self._person(), self._person()
@@ -378,6 +380,25 @@ class _Generator:
             if state == "delivered":
                 shipment["delivered_at"] = at
         return shipment
+
+    def _scans(self, order: dict[str, Any], wh: dict[str, Any], shipped_at: datetime) -> None:
+        """Who picked, packed and dispatched the parcel (仓库扫描日志), minutes before it left."""
+        rng = self.rng
+        picker = rng.choice(["li.sf", "zhao.j"])
+        sku_barcode = self.barcode_of
+        at = shipped_at - timedelta(minutes=rng.uniform(40, 120))
+        scans = self.t.setdefault("scan_log", [])
+        for it in order["items"]:
+            at += timedelta(seconds=rng.uniform(20, 90))
+            scans.append({"id": len(scans) + 1, "warehouse_id": wh["id"], "order_id": order["id"], "action": "pick",
+                          "barcode": sku_barcode[it["sku"]], "box_no": None, "operator": picker,
+                          "station": f"{wh['name']}-拣货枪{rng.randint(1, 6):02d}", "scanned_at": at})
+        box = f"BX{order['id']:07d}"
+        for action, operator, barcode, gap in (("pack", "chen.bz", box, 600), ("ship", "chen.bz", order["tracking_no"], 900)):
+            at += timedelta(seconds=rng.uniform(60, gap))
+            scans.append({"id": len(scans) + 1, "warehouse_id": wh["id"], "order_id": order["id"], "action": action,
+                          "barcode": barcode, "box_no": box, "operator": operator,
+                          "station": f"{wh['name']}-打包台{rng.randint(1, 3)}", "scanned_at": min(at, shipped_at)})
 
     def _invoice(self, order: dict[str, Any], *, kind: str = "blue", of: dict[str, Any] | None = None) -> dict[str, Any]:
         rng = self.rng

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # Insert order: parents before children. Tables whose ids the generator assigns get their
 # sequence moved past the highest id afterwards.
 TABLES = ("users", "shops", "warehouses", "platform_field_defs", "skus", "bins", "stock", "orders",
-          "order_ext_attrs", "shipments", "tracking_events", "invoices", "after_sales_cases", "raw_payloads", "outbox")
+          "order_ext_attrs", "shipments", "tracking_events", "scan_log", "invoices", "after_sales_cases", "raw_payloads", "outbox")
 
 
 @dataclass(frozen=True)

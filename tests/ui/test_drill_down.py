@@ -38,6 +38,7 @@ def test_a_delivered_order_shows_every_tracking_node_with_courier_and_its_invoic
     detail = view.detail
     assert detail.order_no == no and len(detail.tracking) >= 5
     assert any(n.courier_name and n.courier_phone for n in detail.tracking)
+    assert {s.action for s in detail.scans} == {"pick", "pack", "ship"}  # who scanned which box when
     titles = [view.layers.itemText(i) for i in range(view.layers.count())]
     assert titles[0].startswith("物流轨迹（") and titles[3].startswith("规则与变更")
     view.layers.setCurrentIndex(0)
