@@ -228,6 +228,14 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "order.hold_release": ("解除挂起", "Hold released"),
         "order.hold": ("人工挂起订单", "Order put on hold"),
     },
+    "role": {
+        "cs": ("客服", "Customer service"),
+        "cs_lead": ("客服组长", "CS lead"),
+        "picker": ("拣货员", "Picker"),
+        "wh_lead": ("仓管班长", "Warehouse lead"),
+        "supervisor": ("运营总监", "Operations director"),
+        "admin": ("实施 / 运营", "Administrator"),
+    },
     "change_kind": {
         "cancel": ("订单取消", "Order cancelled"),
         "address": ("收货地址变更", "Address changed"),

@@ -58,6 +58,7 @@ class CustomerServiceWorkspace(QWidget):
         split.addWidget(self.map)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([900, 500])  # the list is what customer service reads all day
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(split, 1)  # the list and the map take every spare pixel, the bar stays one line

@@ -7,10 +7,12 @@ from typing import Any
 from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
 
 from app.domain.actor import Actor
-from app.domain.fields import Lang
+from app.domain.fields import Lang, code_label
 from app.ui.cs_workspace import CustomerServiceWorkspace, UowFactory
 from app.ui.order_drill_down import OrderDrillDown
 
+_WORKSPACE = {"cs": "cs", "cs_lead": "cs", "picker": "warehouse", "wh_lead": "warehouse", "supervisor": "supervisor",
+              "admin": "admin"}
 ROLES = (("cs", "客服", "Customer service"), ("warehouse", "仓库", "Warehouse"),
          ("supervisor", "主管", "Supervisor"), ("admin", "配置", "Admin"))
 
@@ -19,9 +21,9 @@ class StationWindow(QMainWindow):
     """Only the customer-service workspace is built so far; the others say what is coming."""
 
     def __init__(self, uow: UowFactory, *, operator: str, station: str, database: str, lang: Lang = "zh",
-                 actor: Actor | None = None, parent: Any = None) -> None:
+                 actor: Actor | None = None, role: str = "cs", parent: Any = None) -> None:
         super().__init__(parent)
-        self._uow, self._lang = uow, lang
+        self._uow, self._lang, self._role = uow, lang, role
         self._actor = actor or Actor(operator, station)
         zh = lang == "zh"
         self.setWindowTitle("OrderHub 订单中枢" if zh else "OrderHub")
@@ -39,9 +41,11 @@ class StationWindow(QMainWindow):
                 button.hide()
         self.tabs.tabCloseRequested.connect(lambda n: self.tabs.removeTab(n) if n >= len(ROLES) else None)
         self.cs.order_opened.connect(self.open_order)
+        self.tabs.setCurrentIndex(next((n for n, (key, _, _) in enumerate(ROLES) if key == _WORKSPACE.get(role)), 0))
         self.setCentralWidget(self.tabs)
         self.connection = QLabel(("已连接：" if zh else "Connected: ") + database)
-        self.person = QLabel(("操作人：" if zh else "Operator: ") + f"{operator} · {station}")
+        self.person = QLabel(("操作人：" if zh else "Operator: ")
+                             + f"{operator}（{code_label('role', role, lang)}）· {station}")
         self.statusBar().addWidget(self.person)
         self.statusBar().addPermanentWidget(self.connection)
         self.resize(1280, 760)
@@ -53,7 +57,7 @@ class StationWindow(QMainWindow):
             if isinstance(page, OrderDrillDown) and page.detail is not None and page.detail.order_no == order_no:
                 self.tabs.setCurrentIndex(n)
                 return page
-        view = OrderDrillDown(self._uow, self._actor, lang=self._lang)
+        view = OrderDrillDown(self._uow, self._actor, role=self._role, lang=self._lang)
         view.show_order(order_no)
         view.order_changed.connect(lambda _: self.cs.refresh())
         self.tabs.setCurrentIndex(self.tabs.addTab(view, order_no))

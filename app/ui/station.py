@@ -8,17 +8,23 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QApplication
 
 from app.ui import fonts
+from app.services.users import list_users
+from app.ui.login import LoginDialog
 from app.ui.main_window import StationWindow
 
 if TYPE_CHECKING:
     from app.bootstrap import OrderHub
 
 
-def run(hub: OrderHub, operator: str = "xiaomei") -> int:
-    """Open the station for ``operator`` and run until the window closes."""
+def run(hub: OrderHub) -> int:
+    """Sign in, open the station, run until the window closes."""
     app = QApplication.instance() or QApplication(sys.argv)
     fonts.install(app)  # type: ignore[arg-type]
-    window = StationWindow(hub.uow, operator=operator, station=hub.settings.station_name, database=hub.target.masked(),
-                           lang="en" if hub.settings.language == "en" else "zh", actor=hub.actor(operator))
+    login = LoginDialog(list_users(hub.uow()), "en" if hub.settings.language == "en" else "zh")
+    if login.exec() != LoginDialog.DialogCode.Accepted:
+        return 0
+    user, lang = login.chosen()
+    window = StationWindow(hub.uow, operator=user.display_name, station=hub.settings.station_name,
+                           database=hub.target.masked(), lang=lang, actor=hub.actor(user.login), role=user.role)
     window.show()
     return app.exec()

@@ -87,3 +87,26 @@ def test_the_drill_down_opens_fast(demo_hub):
     no = _order(demo_hub, "status = 'after_sales'")
     detail = order_detail(demo_hub.uow(), no)
     assert detail.seconds < 0.2, detail.seconds
+
+
+def test_signing_in_lists_people_with_their_roles_and_the_window_speaks_english_on_request(qtbot, demo_hub, cjk_font,
+                                                                                         shots_dir):
+    from app.services.users import list_users
+    from app.ui.login import LoginDialog
+
+    dialog = LoginDialog(list_users(demo_hub.uow()))
+    qtbot.addWidget(dialog)
+    names = [dialog.users.itemText(i) for i in range(dialog.users.count())]
+    assert "小美（客服）" in names and "李师傅（拣货员）" in names
+    dialog.users.setCurrentIndex(names.index("王组长（客服组长）"))
+    dialog.language.setCurrentIndex(1)
+    user, lang = dialog.chosen()
+    assert (user.login, lang) == ("wang.zz", "en")
+    window = StationWindow(demo_hub.uow, operator=user.display_name, station="CS-01", database="built-in",
+                           lang=lang, actor=CS, role=user.role)
+    qtbot.addWidget(window)
+    window.resize(1400, 800)
+    header = window.cs.model.headerData(4, __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.Orientation.Horizontal)
+    assert header == "Current order stage" and window.tabs.tabText(0) == "Customer service"
+    assert "CS lead" in window.person.text()
+    assert window.grab().save(str(Path(shots_dir) / "cs-english.png"))
