@@ -173,6 +173,10 @@ class Order(Base):
         Index("ix_orders_tracking_no", "tracking_no"),
         Index("ix_orders_customer_id", "customer_id"),
         Index("ix_orders_receiver_phone_tail", "receiver_phone_tail"),
+        Index("ix_orders_platform_order_no", "platform_order_no"),  # search box: without it an OR scans every row
+        Index("ix_orders_receiver_name", "receiver_name"),
+        # the order map counts by province under the status/platform filter: index-only scans
+        Index("ix_orders_status_platform_province", "status", "platform", "province"),
         Index("ix_orders_province", "province"),
         Index("ix_orders_warehouse_status", "warehouse_id", "status"),
     )

@@ -29,6 +29,8 @@ class CustomerServiceWorkspace(QWidget):
         super().__init__(parent)
         self._uow, self._lang = uow, lang
         self._filter = OrderFilter()
+        self._map_shape: tuple[str | None, ...] | None = None
+        self._counts: dict[str, int] = {}
         self.search = QLineEdit(placeholderText=self._t("搜索：订单号 / 平台订单号 / 手机后四位 / 物流单号 / 收货人",
                                                         "Search: order no. / platform order no. / phone last 4 / tracking no."))
         self.search.setClearButtonEnabled(True)
@@ -46,8 +48,13 @@ class CustomerServiceWorkspace(QWidget):
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        # Sized once from the first rows, then left alone: ResizeToContents re-measures every
+        # loaded row on each change (12,000 data() calls per filter click).
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setResizeContentsPrecision(50)
+        header.setStretchLastSection(True)
+        self._sized = False
         self.table.setAlternatingRowColors(True)
         self.map = OrderMap()
         self.province = QLabel()
@@ -97,11 +104,18 @@ class CustomerServiceWorkspace(QWidget):
     def _apply(self, *_: Any) -> None:
         self._filter = replace(self._filter, status=self.status.currentData(), platform=self.platform.currentData(),
                                search=self.search.text().strip() or None)
-        self.map.set_counts(counts_by_province(self._uow(), self._filter), self._filter.province)
+        shape = (self._filter.status, self._filter.platform)
+        if shape != self._map_shape:  # counts follow stage and platform; a search or a province click needs none
+            self._map_shape = shape
+            self._counts = counts_by_province(self._uow(), replace(self._filter, search=None))
+        self.map.set_counts(self._counts, self._filter.province)
         where = self._filter.province
         self.province.setText((f"{label('order', 'province', self._lang)}：{where}") if where else "")
         self.model.set_query(self._page)
         shown = self.model.rowCount()
         more = "+" if self.model.canFetchMore() else ""
         self.count.setText(self._t(f"{shown}{more} 单", f"{shown}{more} orders"))
+        if not self._sized and self.model.rowCount():
+            self.table.resizeColumnsToContents()
+            self._sized = True
         self.table.setCurrentIndex(self.model.index(0, 0))

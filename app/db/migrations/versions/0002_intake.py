@@ -66,10 +66,17 @@ def upgrade() -> None:
     op.add_column('orders', sa.Column('platform_status', sa.String(length=40), nullable=True))
     op.add_column('orders', sa.Column('payload_sha256', sa.String(length=64), nullable=True))
     op.add_column('orders', sa.Column('receiver_fingerprint', sa.String(length=64), nullable=True))
+    # The customer-service search box ORs several handles; every branch needs an index.
+    op.create_index('ix_orders_platform_order_no', 'orders', ['platform_order_no'], unique=False)
+    op.create_index('ix_orders_receiver_name', 'orders', ['receiver_name'], unique=False)
+    op.create_index('ix_orders_status_platform_province', 'orders', ['status', 'platform', 'province'], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_index('ix_orders_status_platform_province', table_name='orders')
+    op.drop_index('ix_orders_receiver_name', table_name='orders')
+    op.drop_index('ix_orders_platform_order_no', table_name='orders')
     op.drop_column('orders', 'receiver_fingerprint')
     op.drop_column('orders', 'payload_sha256')
     op.drop_column('orders', 'platform_status')
