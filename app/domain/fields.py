@@ -219,6 +219,7 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "order.address_change": ("修改收货地址", "Address changed"),
         "order.status_override": ("人工调整订单环节", "Stage set by hand"),
         "order.status_change": ("订单环节变更", "Stage changed"),
+        "order.warehouse_note": ("给仓库留言", "Note for the warehouse"),
         "after_sales.open": ("发起售后", "After-sales opened"),
         "after_sales.transition": ("售后流转", "After-sales step"),
         "invoice.red_flush": ("发票红冲", "Invoice red-flushed"),

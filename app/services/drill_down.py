@@ -79,6 +79,7 @@ class OrderDetail:
     ship_by: datetime | None
     tracking_no: str | None
     buyer_note: str | None
+    seller_note: str | None
     receiver: Receiver
     items: tuple[dict[str, Any], ...]
     ext: tuple[ExtField, ...]
@@ -117,7 +118,7 @@ def order_detail(uow: UnitOfWork, order_no: str, *, role: str = "cs", lang: Lang
         order_no=o["order_no"], platform=o["platform"], shop=o["shop_name"], status=o["status"], version=o["version"],
         ordered_at=o["ordered_at"], original_amount=o["original_amount"], paid_amount=o["paid_amount"],
         invoice_status=o["invoice_status"], warehouse=o["warehouse_name"], ship_by=o["ship_by"],
-        tracking_no=o["tracking_no"], buyer_note=o["buyer_note"],
+        tracking_no=o["tracking_no"], buyer_note=o["buyer_note"], seller_note=o["seller_note"],
         receiver=receiver_for(role, o["receiver_name"], o["receiver_phone"], o["receiver_address"]),
         items=tuple(o["items"]), ext=tuple(ext), tracking=tuple(nodes), scans=tuple(scans), invoices=tuple(invoices),
         story_text=trace.render_story(story, lang), seconds=time.perf_counter() - started)

@@ -204,3 +204,28 @@ def _notify_warehouse(uow: UnitOfWork, order: Order, *, kind: str) -> None:
             payload={"order_no": order.order_no, "kind": kind, "version": order.version, "warehouse_id": order.warehouse_id},
         )
     )
+
+
+def add_warehouse_note(uow: UnitOfWork, order_no: str, text: str, *, expected_version: int, actor: Actor) -> OrderView:
+    """A note for the people packing this order (「请勿放干燥剂」): kept on the order with who wrote it
+    and when; if picking has started, the picker gets it as a change notice.
+
+    Raises:
+        InvalidValue: an empty note.
+    """
+    from app.domain.clock import local, now
+    from app.domain.errors import InvalidValue
+
+    text = text.strip()
+    if not text:
+        raise InvalidValue(field=code_label("audit_action", "order.warehouse_note"), value="", reason="备注不能为空")
+    with uow:
+        order = _load_for_update(uow, order_no, expected_version)
+        stamp = f"[{local(now()):%m-%d %H:%M} {actor.operator}] {text}"
+        order.seller_note = f"{order.seller_note}\n{stamp}" if order.seller_note else stamp
+        uow.session.flush()
+        if OrderStatus(order.status) in WAREHOUSE_ACTIVE:
+            _notify_warehouse(uow, order, kind="note")
+        view = OrderView.of(order)
+        uow.commit()
+        return view

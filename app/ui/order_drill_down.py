@@ -46,10 +46,13 @@ class OrderDrillDown(QWidget):
         self.message.setWordWrap(True)
         self.cancel_button = QPushButton(self._t("取消订单", "Cancel order"))
         self.address_button = QPushButton(self._t("修改地址", "Change address"))
+        self.note_button = QPushButton(self._t("给仓库留言", "Note for warehouse"))
+        self.note_button.clicked.connect(self._ask_note)
         self.cancel_button.clicked.connect(self._ask_cancel)
         self.address_button.clicked.connect(self._ask_address)
         actions = QHBoxLayout()
         actions.addWidget(self.message, 1)
+        actions.addWidget(self.note_button)
         actions.addWidget(self.address_button)
         actions.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
@@ -90,6 +93,7 @@ class OrderDrillDown(QWidget):
             (label("order", "receiver_phone", lang), d.receiver.phone or "-"),
             (label("order", "receiver_address", lang), d.receiver.address or "-"),
             (label("order", "buyer_note", lang), d.buyer_note or "-"),
+            (label("order", "seller_note", lang), (d.seller_note or "-").replace("\n", "；")),
         ] + [(f.label(lang), f"{f.value}%" if f.value_type == "percent" else f.value) for f in d.ext]
         for n, (caption, value) in enumerate(pairs):
             row, col = divmod(n, 3)
@@ -103,6 +107,7 @@ class OrderDrillDown(QWidget):
         closed = d.status in ("shipped", "completed", "cancelled")
         self.cancel_button.setEnabled(d.status in ("pending_payment", "paid", "allocating", "after_sales"))
         self.address_button.setEnabled(not closed)
+        self.note_button.setEnabled(d.status not in ("completed", "cancelled"))
 
     def _fill_items(self, d: OrderDetail) -> None:
         self.items.setRowCount(len(d.items))
@@ -175,6 +180,16 @@ class OrderDrillDown(QWidget):
         self.message.setStyleSheet("color: #1e7b34;")
         self.order_changed.emit(order_no)
         return True
+
+    def add_note(self, text: str) -> bool:
+        return self._act(lambda v: orders.add_warehouse_note(self._uow(), self.detail.order_no, text,  # type: ignore[union-attr]
+                                                             expected_version=v, actor=self._actor),
+                         self._t("留言已发给仓库", "Note sent to the warehouse"))
+
+    def _ask_note(self) -> None:
+        answer = self._ask([(self._t("给仓库的留言", "Note for the warehouse"), "")])
+        if answer is not None:
+            self.add_note(answer[0])
 
     def _ask_cancel(self) -> None:
         basis = self._ask([(self._t("原始依据（工单号、聊天记录或截图）", "Basis (ticket, chat, screenshot)"), "")])

@@ -110,3 +110,18 @@ def test_signing_in_lists_people_with_their_roles_and_the_window_speaks_english_
     assert header == "Current order stage" and window.tabs.tabText(0) == "Customer service"
     assert "CS lead" in window.person.text()
     assert window.grab().save(str(Path(shots_dir) / "cs-english.png"))
+
+
+def test_a_note_for_the_warehouse_reaches_the_picker_when_picking_has_started(qtbot, demo_hub, cjk_font):
+    no = _order(demo_hub, "status = 'allocating'")
+    window = StationWindow(demo_hub.uow, operator="xiaomei", station="客服工作台-01", database="内置数据库", actor=CS)
+    qtbot.addWidget(window)
+    view = window.open_order(no)
+    assert not view.add_note("   ")
+    assert "备注不能为空" in view.message.text()
+    assert view.add_note("请勿放干燥剂")
+    assert view.detail.seller_note.endswith("xiaomei] 请勿放干燥剂")
+    with demo_hub.uow() as uow:
+        kinds = list(uow.session.scalars(sa.text("SELECT payload->>'kind' FROM outbox WHERE topic = 'warehouse.interception'"
+                                                 " AND payload->>'order_no' = :n"), {"n": no}))
+    assert kinds == ["note"]
