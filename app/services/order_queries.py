@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from app.db.models import Order, Shop, Warehouse
+from app.db.models import Order, Shipment, Shop, TrackingEvent, Warehouse
 from app.services.unit_of_work import UnitOfWork
 
 
@@ -118,3 +118,16 @@ def _without_province(flt: OrderFilter) -> OrderFilter:
     from dataclasses import replace
 
     return replace(flt, province=None)
+
+
+def courier_positions(uow: UnitOfWork, flt: OrderFilter = OrderFilter(), limit: int = 500) -> list[tuple[float, float]]:
+    """Where parcels still on the road were last seen (lon, lat of their newest tracking node)."""
+    base = _statement(_without_province(flt)).subquery()
+    latest = (sa.select(TrackingEvent.lon, TrackingEvent.lat).where(TrackingEvent.shipment_id == Shipment.id)
+              .order_by(TrackingEvent.occurred_at.desc()).limit(1).lateral())
+    stmt = (sa.select(latest.c.lon, latest.c.lat).select_from(Shipment).join(latest, sa.true())
+            .where(Shipment.status.in_(("in_transit", "delivering")), latest.c.lon.is_not(None),
+                   Shipment.order_id.in_(sa.select(base.c.id)))
+            .limit(limit))
+    with uow:
+        return [(float(lon), float(lat)) for lon, lat in uow.session.execute(stmt)]

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLin
                                QVBoxLayout, QWidget)
 
 from app.domain.fields import CODE_LISTS, Lang, code_label, label
-from app.services.order_queries import OrderFilter, OrderRow, counts_by_province, list_orders
+from app.services.order_queries import OrderFilter, OrderRow, counts_by_province, courier_positions, list_orders
 from app.services.unit_of_work import UnitOfWork
 from app.ui.order_map import OrderMap
 from app.ui.order_table import OrderTableModel
@@ -108,6 +108,7 @@ class CustomerServiceWorkspace(QWidget):
         if shape != self._map_shape:  # counts follow stage and platform; a search or a province click needs none
             self._map_shape = shape
             self._counts = counts_by_province(self._uow(), replace(self._filter, search=None))
+            self.map.set_couriers(courier_positions(self._uow(), replace(self._filter, search=None)))
         self.map.set_counts(self._counts, self._filter.province)
         where = self._filter.province
         self.province.setText((f"{label('order', 'province', self._lang)}：{where}") if where else "")

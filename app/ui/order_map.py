@@ -92,6 +92,7 @@ class OrderMap(QWidget):
         self.setMinimumSize(360, 300)
         self._counts: dict[str, int] = {}
         self._selected: str | None = None
+        self._couriers: list[tuple[float, float]] = []
         self._geo = geometry()
         self._paths = _paths()
         self._lines = [QPolygonF([QPointF(x, y) for x, y in line]) for line in self._geo.lines]
@@ -109,6 +110,11 @@ class OrderMap(QWidget):
 
     def set_counts(self, counts: dict[str, int], selected: str | None = None) -> None:
         self._counts, self._selected = dict(counts), selected
+        self.update()
+
+    def set_couriers(self, positions: list[tuple[float, float]]) -> None:
+        """Parcels on the road: where each was last seen (lon, lat), drawn as small dots."""
+        self._couriers = [albers(lon, lat) for lon, lat in positions]
         self.update()
 
     # --- geometry on screen --------------------------------------------------------------------------
@@ -159,6 +165,10 @@ class OrderMap(QWidget):
             painter.setPen(QPen(QColor("#5b6b7f"), 1.2 / scale, Qt.PenStyle.SolidLine))
             for line in self._lines:
                 painter.drawPolyline(line)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(230, 126, 34, 200))  # couriers: orange, half see-through
+            for x, y in self._couriers:
+                painter.drawEllipse(QPointF(x, y), 2.5 / scale, 2.5 / scale)
             painter.restore()
         self._labels(painter, mw, ms)
         painter.end()
