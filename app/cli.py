@@ -7,12 +7,12 @@ import json
 import logging
 import sys
 import time
-import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from app.cli_table import table
 from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS, Lang, code_from_label, code_label, label
 from app.domain.messages import Coded, render
@@ -170,7 +170,7 @@ def _orders(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
             print(json.dumps(rec, ensure_ascii=False))
         return 0
     headers = [label("order", "shop" if c == "shop" else c, lang) for c in LIST_COLUMNS]
-    print(_table(headers, [[rec[h] for h in headers] for rec in records]))
+    print(table(headers, [[rec[h] for h in headers] for rec in records]))
     return 0
 
 
@@ -199,17 +199,6 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max([_width(h)] + [_width(r[i]) for r in rows]) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c + " " * (w - _width(c)) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 if __name__ == "__main__":

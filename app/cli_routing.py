@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from app.cli_table import table
 from app.domain.clock import local
 from app.domain.errors import BusinessError
 from app.domain.fields import Lang, label
@@ -62,17 +62,6 @@ def _hub(settings: Settings) -> Any:
     return bootstrap(settings)
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    widths = [max([_width(h)] + [_width(r[i]) for r in rows]) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c + " " * (w - _width(c)) for c, w in zip(cells, widths, strict=True)).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
 def trace_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
@@ -120,7 +109,7 @@ def _list(args: argparse.Namespace, hub: Any, lang: Lang) -> int:
             print(json.dumps({label("rule_def", k, lang): val for k, val in rec.items()}, ensure_ascii=False))
         return 0
     shown = keys + (("note",) if args.rules_command == "history" else ())
-    print(_table([label("rule_def", k, lang) for k in shown], [[r[k] for k in shown] for r in records]))
+    print(table([label("rule_def", k, lang) for k in shown], [[r[k] for k in shown] for r in records]))
     return 0
 
 
@@ -141,7 +130,7 @@ def _dry_run(args: argparse.Namespace, hub: Any, lang: Lang) -> int:
     headers = [label("dry_run", k, lang) for k in ("outcome", "today", "draft", "change")]
     rows = [[outcome_label(r.outcome, report.vocab, lang), str(r.today), str(r.draft), f"{r.change:+d}" if r.change else "0"]
             for r in report.rows]
-    print(_table(headers, rows))
+    print(table(headers, rows))
     return 0
 
 
