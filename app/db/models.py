@@ -333,6 +333,9 @@ class Invoice(Base):
     red_flush_of_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     red_confirmation_no: Mapped[str | None] = mapped_column(String(40))
     reissue_pending: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # The buyer confirmed use of / booked the invoice (用途确认/入账确认): a red-flush then needs their
+    # confirmation, and only then may it be partial (数电票 rules).
+    buyer_confirmed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class AfterSalesCase(Base):
@@ -504,3 +507,4 @@ class InboundMessage(Base):
 
 # Tables declared in their own modules join the same metadata (Alembic and the schema test see them).
 import app.db.routing_models  # noqa: E402,F401
+import app.db.after_sales_models  # noqa: E402,F401

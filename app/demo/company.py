@@ -424,15 +424,16 @@ class _Generator:
         response = requested + timedelta(seconds=min(3600, rng.lognormvariate(4.6, 0.6)))  # median ≈ 100 s
         closed = order["status"] == "completed"
         state = "closed" if closed else {
-            "exchange": rng.choice(["requested", "approved", "exchange_created"]),
+            "exchange": rng.choice(["requested", "out_of_stock", "exchange_created"]),
             "return_refund": rng.choice(["requested", "awaiting_return", "received", "refunded"]),
             "refund_only": rng.choice(["requested", "refunded"]),
-            "reship": rng.choice(["approved", "reshipped"]),
+            "reship": rng.choice(["requested", "reshipped"]),
         }[kind]
         line = next(it for it in order["items"] if not it["is_gift"])
         case = {"id": len(self.t["after_sales_cases"]) + 1, "case_no": f"AS{order['order_no'][2:]}",
                 "order_id": order["id"], "kind": kind, "state": state, "flow_version": 1,
-                "lines": [{"line_no": line["line_no"], "sku": line["sku"], "qty": 1}],
+                "lines": [{"line_no": line["line_no"], "sku": line["sku"], "name": line["name"], "color": line["color"],
+                           "size": line["size"], "qty": 1, "paid": str(line["paid"])}],
                 "reason": {"exchange": "尺码偏小，想换大一码", "return_refund": "颜色与图片不符",
                            "refund_only": "少发一件，协商仅退款", "reship": "包裹内缺少一条裤子"}[kind],
                 "refund_amount": line["paid"] if kind in ("return_refund", "refund_only") else None,
@@ -545,7 +546,10 @@ class _Generator:
         if by_status["after_sales"]:
             o = by_status["after_sales"][0]
             self.t["outbox"].append({"id": len(self.t["outbox"]) + 1, "topic": "sms", "dedupe_key": f"sms:as:{o['order_no']}",
-                                     "payload": {"template": "SMS_AFTER_SALES", "order_no": o["order_no"]},
+                                     "payload": {"phone": "13957100000", "template": "return_approved",
+                                                 "template_code": "SMS_467890102", "case_no": f"AS{o['order_no'][2:]}",
+                                                 "params": {"case_no": f"AS{o['order_no'][2:]}"},
+                                                 "out_id": f"sms:as:{o['order_no']}"},
                                      "status": "failed", "attempts": 3, "last_error": "短信网关超时（已重试 3 次）"})
 
 

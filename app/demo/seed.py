@@ -12,12 +12,13 @@ import sqlalchemy as sa
 from app.db import migrate
 from app.db.bulk import copy_rows
 from app.db.models import Base, Order
+from app.demo.after_sales_flows import FLOWS as AFTER_SALES_FLOWS
 from app.demo.company import generate
-from app.demo.rules import seed_rules
+from app.demo.rules import ADMIN, seed_rules
 from app.domain.actor import Actor
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
-from app.services import audit, routing
+from app.services import after_sales_flows, audit, routing
 
 if TYPE_CHECKING:
     from app.bootstrap import OrderHub
@@ -76,6 +77,9 @@ def seed_demo(hub: OrderHub, *, seed: int = 20261125, n_orders: int = 3000, rese
             audit.record(session, actor, row["action"], row["entity_type"], row["entity_id"],
                          basis=row["basis"], before=row["before"], after=row["after"])
         uow.commit()
+    # The after-sales flows, saved by the admin as version 1 (the demo's open cases run on them).
+    for definition in AFTER_SALES_FLOWS:
+        after_sales_flows.save(hub.uow(), definition, ADMIN, note="演示公司初始售后流程")
     # Orders being picked get their warehouse and reservation from the real rules, as the hub would.
     routing.route_orders(hub.uow(), company.to_route, Actor("system:demo", "demo"))
     with hub.uow() as uow:

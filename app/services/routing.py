@@ -576,6 +576,11 @@ def route_orders(uow: UnitOfWork, order_nos: Sequence[str], actor: Actor, *, tri
     raise AssertionError("unreachable")
 
 
+def route_in(session: Session, order_nos: Sequence[str], actor: Actor, *, trigger: str | None = None) -> list[RoutingResult]:
+    """Route inside the caller's transaction (after-sales creates an exchange order and reserves it in one step)."""
+    return _route(session, order_nos, actor, trigger, None)
+
+
 def route_order(uow: UnitOfWork, order_no: str, actor: Actor, *, trigger: str | None = None) -> RoutingResult:
     """Route one order: evaluate the enabled rules, choose warehouse(s), reserve stock, write the decision.
 
