@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
 
     hub_commands.register(sub)
     cli_routing.register(sub)
+    from app import cli_after_sales
+
+    cli_after_sales.register(sub)
     return parser
 
 
@@ -69,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app import cli_routing
 
     handlers |= cli_routing.HANDLERS
+    from app import cli_after_sales
+
+    handlers |= cli_after_sales.HANDLERS
     if args.command is None:
         _parser().print_help()
         return 0

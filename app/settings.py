@@ -49,6 +49,19 @@ class Settings:
         metadata={"title": ("工作站名称", "Station name"), "env": "ORDERHUB_STATION_NAME"},
     )
 
+    sms_gateway_url: str = field(
+        default="https://dysmsapi.aliyuncs.com",
+        metadata={"title": ("短信网关地址", "SMS gateway URL"), "env": "ORDERHUB_SMS_GATEWAY_URL"},
+    )
+    sms_access_key_id: str | None = field(
+        default=None,
+        metadata={"title": ("短信 AccessKey ID（密钥存于凭据库）", "SMS AccessKey ID (secret in the credential store)"),
+                  "env": "ORDERHUB_SMS_ACCESS_KEY_ID"},
+    )
+    sms_sign_name: str | None = field(
+        default=None, metadata={"title": ("短信签名", "SMS signature name"), "env": "ORDERHUB_SMS_SIGN_NAME"},
+    )
+
     @property
     def uses_embedded_database(self) -> bool:
         return not self.database_url

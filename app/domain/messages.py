@@ -276,6 +276,9 @@ NOUNS: dict[str, tuple[str, str]] = {
     "warehouse": ("仓库", "warehouse"),
     "sku": ("商品", "product"),
     "payload": ("隔离报文", "quarantined payload"),
+    "after_sales_case": ("售后单", "after-sales case"),
+    "red_letter": ("红字确认单", "red-letter confirmation"),
+    "outbox": ("待发送消息", "outbox message"),
 }
 
 

@@ -19,6 +19,7 @@ from app.domain.clock import local
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
 from app.hub.credentials import open_store
+from app.hub.outbox_worker import SMS_CREDENTIALS_REF, OutboxWorker
 from app.hub.receiver import Receiver, ReceiverServer
 from app.hub.registry import PLATFORMS, connector_for, simulator_module
 from app.hub.service import Hub
@@ -30,6 +31,7 @@ from connectors.simulators.animator import Animator
 from connectors.simulators.pos import PosStoreSimulator
 from connectors.simulators.server import SimServer
 from connectors.simulators.world import SimWorld
+from connectors.sms import AliyunSms
 
 log = logging.getLogger(__name__)
 
@@ -144,18 +146,39 @@ def _hub(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     if args.simulate:
         running = start_simulated_company(app, store, receiver.url)
     hub = Hub(app, connector_for, store, poll_interval=args.poll_interval).start()
+    worker = OutboxWorker(app, _sms_client(settings, store, running, simulate=args.simulate))
+    worker.start()
     print(render("HUB_RUNNING", lang, hub_id=hub.hub_id, url=receiver.url))
     stop = threading.Event()
     reporter = threading.Thread(target=_report, args=(app, stop, lang), daemon=True)
     reporter.start()
     _wait_for_interrupt(args.run_for)
     stop.set()
+    worker.stop()
     hub.stop()
     receiver.stop()
     for thing in running:
         thing.stop()
     app.close()
     return 0
+
+
+def _sms_client(settings: Settings, store: Any, running: list[Any], *, simulate: bool) -> AliyunSms | None:
+    """The SMS gateway client: the configured account, or (demo) a loopback gateway with the brand's templates."""
+    if simulate:
+        from app.demo.after_sales_flows import SIGN_NAME, SMS_TEMPLATE_TEXTS
+        from connectors.simulators.sms import SmsGatewaySimulator
+
+        key, secret = "LTAI5tOrderHubDemo", secrets.token_hex(16)
+        server = SimServer(SmsGatewaySimulator(keys={key: secret}, sign_names={SIGN_NAME},
+                                               templates=dict(SMS_TEMPLATE_TEXTS)).handle).start()
+        running.append(server)
+        return AliyunSms(server.url, key, secret, SIGN_NAME)
+    creds = store.get(SMS_CREDENTIALS_REF)
+    if not (settings.sms_access_key_id and settings.sms_sign_name and creds):
+        log.info("no SMS gateway configured: SMS stay queued in the outbox")
+        return None
+    return AliyunSms(settings.sms_gateway_url, settings.sms_access_key_id, creds.app_secret, settings.sms_sign_name)
 
 
 def _report(app: OrderHub, stop: threading.Event, lang: Lang) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -102,3 +103,20 @@ def test_a_refused_sms_fails_visibly_and_a_malformed_one_never_crashes_the_sende
                                                                         statuses=("failed",))}
     assert "isv.SMS_TEMPLATE_ILLEGAL" in next(v for k, v in failed.items() if k.startswith("sms:AS"))
     assert "缺少 phone" in failed["sms:broken"]
+
+
+def test_the_hubs_outbox_worker_sends_and_watches_the_red_letter_clock(company: Company, gateway):
+    from app.hub.outbox_worker import OutboxWorker
+
+    sim, client = gateway
+    _exchange_with_sms(company)
+    worker = OutboxWorker(company.hub, client, every=0.05)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not sim.delivered and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop_event.set()
+        worker.join(5)
+    assert len(sim.delivered) == 1 and "换货单" in sim.delivered[0].content
