@@ -335,3 +335,20 @@ def first_response(uow: UnitOfWork, *, since: datetime | None = None, until: dat
             q = q.where(AfterSalesCase.requested_at < until)
         waits = [float(w) for w in uow.session.scalars(q)]
         return ResponseTime(statistics.median(waits) if waits else None, len(waits))
+
+
+def exchange_sizes(uow: UnitOfWork, order_no: str, line_no: int) -> list[tuple[str, int]]:
+    """The sizes a line's item comes in (same style and colour, its own size left out) with free units now."""
+    with uow:
+        s = uow.session
+        order = s.scalars(sa.select(Order).where(Order.order_no == order_no)).first()
+        if order is None:
+            raise NotFound(what="order", key=order_no)
+        item = next((it for it in order.items if int(it["line_no"]) == line_no), None)
+        if item is None:
+            raise LineUnknown(order_no=order_no, line_no=line_no)
+        cur = s.execute(sa.select(Sku.style_code, Sku.color, Sku.id).where(Sku.sku_code == item["sku"])).one()
+        rows = s.execute(sa.select(Sku.sku_code, Sku.size).where(Sku.style_code == cur.style_code, Sku.color == cur.color,
+                                                                 Sku.sku_code != item["sku"]).order_by(Sku.id)).all()
+        free = actions.stock_free(s, [r.sku_code for r in rows], lock=False)
+        return [(r.size, free.get(r.sku_code, 0)) for r in rows]

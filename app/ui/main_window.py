@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QWidget
 
 from app.domain.actor import Actor
 from app.domain.fields import Lang, code_label
 from app.ui.cs_workspace import CustomerServiceWorkspace, UowFactory
+from app.ui.notices_panel import NoticesPanel
 from app.ui.order_drill_down import OrderDrillDown
 
 _WORKSPACE = {"cs": "cs", "cs_lead": "cs", "picker": "warehouse", "wh_lead": "warehouse", "supervisor": "supervisor",
@@ -43,6 +45,18 @@ class StationWindow(QMainWindow):
         self.cs.order_opened.connect(self.open_order)
         self.tabs.setCurrentIndex(next((n for n, (key, _, _) in enumerate(ROLES) if key == _WORKSPACE.get(role)), 0))
         self.setCentralWidget(self.tabs)
+        # 提醒: procurement alerts and customer-service notices from after-sales, always in view.
+        self.notices = NoticesPanel(uow, self._actor, lang=lang)
+        self.notices_dock = QDockWidget("提醒" if zh else "Notices")
+        self.notices_dock.setObjectName("notices")
+        self.notices_dock.setWidget(self.notices)
+        self.notices_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                                      | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.notices_dock)
+        self.resizeDocks([self.notices_dock], [150], Qt.Orientation.Vertical)
+        self.notices_timer = QTimer(self)
+        self.notices_timer.timeout.connect(self.notices.refresh)
+        self.notices_timer.start(30_000)
         self.connection = QLabel(("已连接：" if zh else "Connected: ") + database)
         self.person = QLabel(("操作人：" if zh else "Operator: ")
                              + f"{operator}（{code_label('role', role, lang)}）· {station}")
@@ -59,6 +73,6 @@ class StationWindow(QMainWindow):
                 return page
         view = OrderDrillDown(self._uow, self._actor, role=self._role, lang=self._lang)
         view.show_order(order_no)
-        view.order_changed.connect(lambda _: self.cs.refresh())
+        view.order_changed.connect(lambda _: (self.cs.refresh(), self.notices.refresh()))
         self.tabs.setCurrentIndex(self.tabs.addTab(view, order_no))
         return view

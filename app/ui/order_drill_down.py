@@ -47,11 +47,14 @@ class OrderDrillDown(QWidget):
         self.cancel_button = QPushButton(self._t("取消订单", "Cancel order"))
         self.address_button = QPushButton(self._t("修改地址", "Change address"))
         self.note_button = QPushButton(self._t("给仓库留言", "Note for warehouse"))
+        self.after_sales_button = QPushButton(self._t("售后", "After-sales"))
+        self.after_sales_button.clicked.connect(self.open_after_sales)
         self.note_button.clicked.connect(self._ask_note)
         self.cancel_button.clicked.connect(self._ask_cancel)
         self.address_button.clicked.connect(self._ask_address)
         actions = QHBoxLayout()
         actions.addWidget(self.message, 1)
+        actions.addWidget(self.after_sales_button)
         actions.addWidget(self.note_button)
         actions.addWidget(self.address_button)
         actions.addWidget(self.cancel_button)
@@ -78,6 +81,7 @@ class OrderDrillDown(QWidget):
         while self.header.count():
             taken = self.header.takeAt(0)
             if taken.widget():
+                taken.widget().hide()  # a refresh must not paint over the old labels until Qt deletes them
                 taken.widget().deleteLater()
         pairs = [
             (label("order", "platform", lang), code_label("platform", d.platform, lang)),
@@ -108,6 +112,7 @@ class OrderDrillDown(QWidget):
         self.cancel_button.setEnabled(d.status in ("pending_payment", "paid", "allocating", "after_sales"))
         self.address_button.setEnabled(not closed)
         self.note_button.setEnabled(d.status not in ("completed", "cancelled"))
+        self.after_sales_button.setEnabled(d.status not in ("pending_payment", "cancelled"))
 
     def _fill_items(self, d: OrderDetail) -> None:
         self.items.setRowCount(len(d.items))
@@ -128,7 +133,10 @@ class OrderDrillDown(QWidget):
 
     def _fill_layers(self, d: OrderDetail) -> None:
         while self.layers.count():
-            self.layers.removeItem(0)
+            page = self.layers.widget(0)
+            self.layers.removeItem(0)  # removeItem only unlists the page: hide and delete it too
+            page.hide()
+            page.deleteLater()
         t = self._t
         tracking = [f"{_when(n.occurred_at)}　{n.location}　{n.description}"
                     + (f"　{t('快递员', 'courier')} {n.courier_name} {n.courier_phone or ''}" if n.courier_name else "")
@@ -185,6 +193,18 @@ class OrderDrillDown(QWidget):
         return self._act(lambda v: orders.add_warehouse_note(self._uow(), self.detail.order_no, text,  # type: ignore[union-attr]
                                                              expected_version=v, actor=self._actor),
                          self._t("留言已发给仓库", "Note sent to the warehouse"))
+
+    def open_after_sales(self, *, modal: bool = True) -> Any:
+        """The order's after-sales cases in a window: open one, take the steps its flow allows."""
+        from app.ui.after_sales_panel import AfterSalesDialog
+
+        if self.detail is None:
+            return None
+        dialog = AfterSalesDialog(self._uow, self._actor, self.detail.order_no, lang=self._lang, parent=self)
+        dialog.panel.changed.connect(lambda no: (self.show_order(no), self.order_changed.emit(no)))
+        if modal:
+            dialog.exec()
+        return dialog
 
     def _ask_note(self) -> None:
         answer = self._ask([(self._t("给仓库的留言", "Note for the warehouse"), "")])

@@ -192,3 +192,40 @@ def test_history_is_append_only(company: Company):
     _open(company, order_no, "return_refund", [{"line_no": 1}])
     with company.hub.engine.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="append-only"):
         conn.execute(sa.text("UPDATE after_sales_events SET operator = 'someone'"))
+
+
+@pytest.mark.parametrize("kind", ["exchange", "return_refund", "refund_only", "reship"])
+def test_every_kind_can_be_rejected_at_the_request_with_a_basis_and_the_line_goes_back(company: Company, kind):
+    order_no = company.order([(TEE, 1, "69.00")])
+    line = {"line_no": 1, "qty": 1} | ({"new_size": "120"} if kind == "exchange" else {})
+    case = _open(company, order_no, kind, [line])
+    with pytest.raises(BusinessError):
+        _go(company, case, "reject")  # a refusal is a key change: it needs its basis
+    case = _go(company, case, "reject", basis="超过售后期限（签收后第 16 天）")
+    assert case.state == "rejected" and case.allowed_steps == () and case.closed_at is not None
+    assert company.items(order_no)[0]["line_status"] == "normal"
+    assert company.scalar("SELECT status FROM orders WHERE order_no = :o", o=order_no) == "shipped"
+    assert company.scalar("SELECT basis FROM after_sales_events e JOIN after_sales_cases c ON c.id = e.case_id "
+                          "WHERE c.case_no = :c AND e.step = 'reject'", c=case.case_no) == "超过售后期限（签收后第 16 天）"
+
+
+def test_an_exchange_closes_once_its_order_exists_and_the_original_goes_back(company: Company):
+    order_no = company.order([(TEE, 1, "69.00")])
+    company.stock("T2601-01-120", 1)
+    case = _go(company, _open(company, order_no, "exchange", [{"line_no": 1, "new_size": "120"}]), "check_stock")
+    closed = _go(company, case, "close")
+    assert closed.state == "closed" and closed.allowed_steps == ()
+    assert company.scalar("SELECT status FROM orders WHERE order_no = :o", o=order_no) == "shipped"
+    assert company.items(order_no)[0]["line_status"] == "exchanged"
+
+
+def test_refund_only_after_shipping_red_flushes_as_a_sales_allowance(company: Company):
+    order_no = company.order([(TEE, 1, "69.00"), (HOODIE, 1, "129.00")], buyer_confirmed=True)
+    case = _go(company, _open(company, order_no, "refund_only", [{"line_no": 1}]), "refund", basis="少发一件，协商仅退款")
+    (conf,) = case.red_letters
+    assert conf["state"] == "02" and conf["partial"] is True  # 销售折让 (04) may be partial once the buyer confirmed
+    assert company.scalar("SELECT reason FROM red_letter_confirmations WHERE confirm_no = :c", c=conf["confirm_no"]) == "04"
+    red_letter.move(company.hub.uow(), conf["confirm_no"], "05", CS, basis="购方否认")
+    case = after_sales.case(company.hub.uow(), case.case_no)
+    assert case.allowed_steps == ("redo_red_flush", "close")
+    assert _go(company, case, "redo_red_flush").red_letters[-1]["state"] == "02"
