@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QWid
 from app.domain.actor import Actor
 from app.domain.fields import Lang, code_label
 from app.ui.cs_workspace import CustomerServiceWorkspace, UowFactory
+from app.ui.flow_editor import FlowEditor
 from app.ui.notices_panel import NoticesPanel
 from app.ui.order_drill_down import OrderDrillDown
 
@@ -31,8 +32,9 @@ class StationWindow(QMainWindow):
         self.setWindowTitle("OrderHub 订单中枢" if zh else "OrderHub")
         self.tabs = QTabWidget()
         self.cs = CustomerServiceWorkspace(uow, lang)
+        self.admin = FlowEditor(uow, self._actor, lang=lang)  # 配置: after-sales flows (more settings to come)
         for key, zh_name, en_name in ROLES:
-            page: QWidget = self.cs if key == "cs" else QLabel(
+            page: QWidget = self.cs if key == "cs" else self.admin if key == "admin" else QLabel(
                 ("该工作台将在后续版本提供" if zh else "This workspace comes in a later release"))
             self.tabs.addTab(page, zh_name if zh else en_name)
         self.tabs.setTabsClosable(True)

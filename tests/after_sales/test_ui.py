@@ -90,3 +90,37 @@ def test_procurement_and_customer_service_notices_are_visible_and_can_be_handled
     panel.resize(900, 300)
     SHOTS.mkdir(parents=True, exist_ok=True)
     assert panel.grab().save(str(SHOTS / "cs-notices.png"))
+
+
+def test_an_admin_edits_a_flow_checks_it_and_saves_a_new_version(qtbot, company: Company, fonts):
+    import json
+
+    from app.ui.flow_editor import FlowEditor
+    from tests.after_sales.conftest import ADMIN
+
+    editor = FlowEditor(company.hub.uow, ADMIN)
+    qtbot.addWidget(editor)
+    editor.flow.setCurrentIndex(editor.flow.findData("exchange"))
+    assert "当前第 1 版" in editor.version.text()
+    outline = editor.preview.toPlainText()
+    assert "「查库存并处理」 客户已申请 / 缺货待补 → 已生成换货单　条件：新尺码有库存" in outline
+    assert "stock_available" not in outline and "create_linked_order" not in outline
+
+    data = json.loads(editor.text.toPlainText())
+    data["transitions"][0]["guards"].append({"guard": "moon_is_full"})
+    editor.text.setPlainText(json.dumps(data, ensure_ascii=False))
+    assert not editor.check() and "条件名称不认识" in editor.message.text()
+    assert not editor.save()
+    editor.text.setPlainText("{ not json")
+    assert not editor.check() and "不是有效的 JSON" in editor.message.text()
+
+    data["transitions"][0]["guards"].pop()
+    data["transitions"][0]["needs_basis"] = True
+    editor.text.setPlainText(json.dumps(data, ensure_ascii=False))
+    editor.note.setText("换货前须客户确认")
+    assert editor.check() and editor.save()
+    assert "第 2 版" in editor.message.text() and "当前第 2 版" in editor.version.text()
+    editor.resize(1200, 700)
+    editor.show()
+    qtbot.waitExposed(editor)
+    assert editor.grab().save(str(SHOTS / "admin-flow-editor.png"))
