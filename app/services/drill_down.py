@@ -60,6 +60,8 @@ class InvoiceLine:
     red_flush_of: str | None
     red_confirmation_no: str | None
     reissue_pending: bool
+    tax_amount: Decimal | None = None
+    buyer_tax_no: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,8 @@ def order_detail(uow: UnitOfWork, order_no: str, *, role: str = "cs", lang: Lang
             "SELECT scanned_at, operator, station, action, barcode, box_no FROM scan_log WHERE order_id = :o"
             " ORDER BY scanned_at DESC"), {"o": o["id"]})]
     invoices = [InvoiceLine(i["invoice_no"], i["kind"], i["amount"], i["issued_at"], i["title"], i["blue_no"],
-                            i["red_confirmation_no"], i["reissue_pending"]) for i in story.invoices]
+                            i["red_confirmation_no"], i["reissue_pending"], i.get("tax_amount"), i.get("buyer_tax_no"))
+                for i in story.invoices]
     return OrderDetail(
         order_no=o["order_no"], platform=o["platform"], shop=o["shop_name"], status=o["status"], version=o["version"],
         ordered_at=o["ordered_at"], original_amount=o["original_amount"], paid_amount=o["paid_amount"],

@@ -16,6 +16,7 @@ from app.domain.fields import ITEM_FIELDS, Lang, code_label, label
 from app.services import orders
 from app.services.drill_down import OrderDetail, order_detail
 from app.services.unit_of_work import UnitOfWork
+from app.ui.invoice_thumbnail import InvoiceThumbnail
 
 ITEM_COLUMNS = ("sku", "name", "color", "size", "qty", "unit_price", "paid", "is_gift", "line_status")
 
@@ -34,6 +35,7 @@ class OrderDrillDown(QWidget):
         super().__init__(parent)
         self._uow, self._actor, self._role, self._lang = uow, actor, role, lang
         self.detail: OrderDetail | None = None
+        self.invoice_thumbnails: list[InvoiceThumbnail] = []
         self.title = QLabel()
         self.title.setStyleSheet("font-size: 16pt; font-weight: bold;")
         self.header = QGridLayout()
@@ -160,7 +162,19 @@ class OrderDrillDown(QWidget):
             text.setWordWrap(True)
             text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self.layers.addItem(text, f"{title}（{len(lines)}）" if lines else title)
+            page: QWidget = text
+            if title == t("财务", "Finance") and d.invoices:
+                page = QWidget()
+                column = QVBoxLayout(page)
+                column.addWidget(text)
+                row = QHBoxLayout()
+                self.invoice_thumbnails = [InvoiceThumbnail(i, d.shop) for i in d.invoices]
+                for thumb in self.invoice_thumbnails:
+                    row.addWidget(thumb)
+                row.addStretch(1)
+                column.addLayout(row)
+                column.addStretch(1)
+            self.layers.addItem(page, f"{title}（{len(lines)}）" if lines else title)
 
     # --- actions -------------------------------------------------------------------------------------
     def cancel_order(self, basis: str) -> bool:

@@ -124,3 +124,28 @@ def test_an_admin_edits_a_flow_checks_it_and_saves_a_new_version(qtbot, company:
     editor.show()
     qtbot.waitExposed(editor)
     assert editor.grab().save(str(SHOTS / "admin-flow-editor.png"))
+
+
+def test_the_finance_layer_shows_a_picture_of_each_invoice(qtbot, company: Company, fonts):
+    from app.services import after_sales
+    from app.ui.invoice_thumbnail import capital_yuan
+
+    order_no = company.order([("T2601-01-110", 1, "69.00"), ("W2602-01-120", 1, "260.00")])
+    case = after_sales.open_case(company.hub.uow(), order_no, "refund_only", [{"line_no": 1}], actor=CS, reason="少发")
+    after_sales.step(company.hub.uow(), case.case_no, "refund", expected_version=case.version, actor=CS, basis="协商仅退款")
+    window = StationWindow(company.hub.uow, operator="xiaomei", station="客服工作台-01", database="内置数据库", actor=CS)
+    qtbot.addWidget(window)
+    view = window.open_order(order_no)
+    assert [t.invoice.kind for t in view.invoice_thumbnails] == ["blue", "red"]
+    red = view.invoice_thumbnails[1]
+    assert red.pixmap().width() == 180 and red.invoice.red_flush_of == view.invoice_thumbnails[0].invoice.invoice_no
+    big = red.show_large(modal=False)
+    qtbot.addWidget(big)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert big.grab().save(str(SHOTS / "cs-invoice-red.png"))
+    assert capital_yuan(red.invoice.amount) == "（负数）叁佰贰拾玖元整"
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    view.layers.setCurrentIndex(2)
+    assert window.grab().save(str(SHOTS / "cs-drill-down-finance.png"))
