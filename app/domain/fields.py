@@ -404,6 +404,19 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "released": ("已释放", "Released"),
         "consumed": ("已出库", "Shipped"),
     },
+    # --- sync (issue #6) ---
+    "sync_command": {
+        "order.cancel": ("取消订单", "Cancel order"),
+        "order.change_address": ("修改收货地址", "Change delivery address"),
+        "order.add_warehouse_note": ("给仓库留言", "Note for the warehouse"),
+        "order.change_status": ("变更订单环节", "Change order stage"),
+    },
+    "sync_outcome": {
+        "pending": ("待提交", "Waiting to be sent"),
+        "accepted": ("已生效", "Applied"),
+        "rejected": ("未被接受", "Not accepted"),
+        "acknowledged": ("已知悉", "Seen"),
+    },
 }
 
 

@@ -268,6 +268,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "OUTBOX_ROW": ("#{id}  {topic}  {status}  已尝试 {attempts} 次  {key}  {error}", "#{id}  {topic}  {status}  tried {attempts}×  {key}  {error}"),
     "OUTBOX_DISPATCHED": ("短信发送：成功 {sent}，稍后重试 {retry}，失败 {failed}", "SMS: {sent} sent, {retry} to retry, {failed} failed"),
     "SMS_FAILED": ("短信网关拒绝：{code} {message}", "The SMS gateway refused: {code} {message}"),
+    # --- sync (issue #6) ---
+    "SYNC_STATUS_ONLINE": ("在线：订单实时更新", "Online: orders update live"),
+    "SYNC_STATUS_SYNCING": ("正在同步：{pending} 条改动提交中", "Syncing: {pending} changes being sent"),
+    "SYNC_STATUS_OFFLINE": (
+        "离线：可查看和搜索本机已有订单，改动已保存在本机，恢复连接后自动提交（待提交 {pending} 条）",
+        "Offline: orders on this station can be viewed and searched; changes are saved here and sent "
+        "automatically when the connection is back ({pending} waiting)",
+    ),
+    "SYNC_REJECTED_COUNT": ("{count} 条改动未被接受，请查看", "{count} changes were not accepted; please review"),
+    "SYNC_COMMAND_REJECTED": ("您的「{action}」（订单 {order_no}）未执行：{reason}",
+                              "Your “{action}” (order {order_no}) was not applied: {reason}"),
+    "SYNC_ORDER_NOW": ("订单现在为「{status}」（第 {version} 版）", "The order is now “{status}” (version {version})"),
+    "SYNC_SAVED": ("已保存在本机，正在提交", "Saved on this station; being sent"),
+    "SYNC_UNKNOWN_COMMAND": ("服务器不认识改动「{name}」（工作站版本较新？），未执行",
+                             "The server does not know the change “{name}” (is this station newer?); nothing was done"),
+    "SYNC_COMMAND_INVALID": ("改动「{name}」内容不完整或无效（{detail}），未执行",
+                             "The change “{name}” is incomplete or invalid ({detail}); nothing was done"),
 }
 
 # Nouns used inside messages.

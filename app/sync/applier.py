@@ -1,0 +1,192 @@
+"""The server side of a station command: applied at most once per UUID, recorded in the same transaction.
+
+A :class:`RecordingUnitOfWork` writes the ``applied_commands`` row just before the service's
+own commit, so the command's changes and the record of them commit together or not at all. A
+UUID that is already recorded returns the recorded outcome and changes nothing, however often
+a station replays it (a replay killed between the server's commit and the station hearing of it
+is the everyday case, not the exception).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.domain.errors import BusinessError
+from app.domain.messages import Coded, render
+from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
+from app.sync.commands import Command, CommandSpec, spec_for
+
+ACCEPTED, REJECTED = "accepted", "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the server did with a command; ``result`` is JSON (order state after, or the refusal)."""
+
+    command_id: uuid.UUID
+    outcome: str
+    result: dict[str, Any]
+    duplicate: bool = False
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome == ACCEPTED
+
+    def reason(self, lang: str = "zh") -> str:
+        """Why a rejected command was refused, in business language."""
+        return reason_text(self.result, lang)
+
+
+def encode_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A business error's facts as JSON, coded values kept coded so each reader sees their language."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, Coded):
+            out[key] = {"$coded": [value.codes, value.value]}
+        elif isinstance(value, (list, tuple)):
+            out[key] = [{"$coded": [v.codes, v.value]} if isinstance(v, Coded) else str(v) for v in value]
+        elif isinstance(value, (int, float, str, bool)) or value is None:
+            out[key] = value
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and "$coded" in value:
+        return Coded(*value["$coded"])
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def reason_text(result: dict[str, Any], lang: str = "zh") -> str:
+    """Render a recorded refusal (``{"code", "params"}``) in ``lang``."""
+    if "code" not in result:
+        return ""
+    return render(result["code"], lang, **{k: _decode(v) for k, v in (result.get("params") or {}).items()})
+
+
+class RecordingUnitOfWork(UnitOfWork):
+    """A unit of work whose first commit also records the command as accepted (same transaction).
+
+    Later commits (a service may run a follow-up transaction, e.g. giving stock back after a
+    cancellation) are ordinary: the command was already recorded with its main change.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], command: Command, spec: CommandSpec) -> None:
+        super().__init__(session_factory)
+        self._command, self._spec = command, spec
+        self.recorded: dict[str, Any] | None = None
+
+    def commit(self) -> None:
+        if self.recorded is None:
+            result = _order_state(self.session, self._spec.order_no(self._command.args))
+            _insert(self.session, self._command, ACCEPTED, result)
+            self.session.commit()
+            self.recorded = result
+            return
+        self.session.commit()
+
+
+def _order_state(session: Session, order_no: str | None) -> dict[str, Any]:
+    if not order_no:
+        return {}
+    row = session.execute(sa.text("SELECT status, version, change_seq FROM orders WHERE order_no = :o"),
+                          {"o": order_no}).one_or_none()
+    if row is None:
+        return {"order_no": order_no}
+    return {"order_no": order_no, "status": row.status, "version": row.version, "change_seq": row.change_seq}
+
+
+def _insert(session: Session, command: Command, outcome: str, result: dict[str, Any], *, keep_first: bool = False) -> None:
+    session.execute(
+        sa.text("INSERT INTO applied_commands (command_id, name, station, operator, outcome, result, created_at) "
+                "VALUES (:id, :name, :station, :operator, :outcome, CAST(:result AS jsonb), :created_at)"
+                + (" ON CONFLICT (command_id) DO NOTHING" if keep_first else "")),
+        {"id": command.id, "name": command.name, "station": command.station, "operator": command.operator,
+         "outcome": outcome, "result": json.dumps(result, ensure_ascii=False), "created_at": command.created_at},
+    )
+
+
+def recorded(session_factory: sessionmaker[Session], command_id: uuid.UUID) -> Outcome | None:
+    """The recorded outcome of ``command_id``, if the server has seen it."""
+    with UnitOfWork(session_factory) as uow:
+        row = uow.session.execute(sa.text("SELECT outcome, result FROM applied_commands WHERE command_id = :id"),
+                                  {"id": command_id}).one_or_none()
+    return None if row is None else Outcome(command_id, row.outcome, dict(row.result), duplicate=True)
+
+
+def apply(session_factory: sessionmaker[Session], command: Command) -> Outcome:
+    """Apply ``command`` unless its UUID was applied before; refusals are recorded too.
+
+    Raises:
+        DatabaseUnavailable: the database went away; whether the command landed is decided by
+            the next attempt, which finds its record or applies it (never both, never twice).
+    """
+    seen = recorded(session_factory, command.id)
+    if seen is not None:
+        return seen
+    spec = spec_for(command.name)
+    if spec is None:
+        return _reject(session_factory, command, {"code": "SYNC_UNKNOWN_COMMAND", "params": {"name": command.name}})
+    uow = RecordingUnitOfWork(session_factory, command, spec)
+    try:
+        spec.handler(uow, dict(command.args), command.actor)
+    except DatabaseUnavailable:
+        raise
+    except BusinessError as err:
+        if uow.recorded is not None:  # refused in a follow-up transaction: the command itself stands
+            return Outcome(command.id, ACCEPTED, uow.recorded)
+        refusal = {"code": err.code, "params": encode_params(err.params)}
+        return _reject(session_factory, command, refusal, spec.order_no(command.args))
+    except (KeyError, TypeError, ValueError) as err:
+        if uow.recorded is not None:
+            raise
+        refusal = {"code": "SYNC_COMMAND_INVALID", "params": {"name": command.name, "detail": f"{type(err).__name__}: {err}"[:200]}}
+        return _reject(session_factory, command, refusal, spec.order_no(command.args))
+    except sa_exc.IntegrityError as err:
+        if uow.recorded is None and _is_duplicate_record(err):
+            # the same UUID committed concurrently (two replays racing): its outcome stands
+            again = recorded(session_factory, command.id)
+            if again is not None:
+                return again
+        raise
+    assert uow.recorded is not None, f"{command.name} finished without committing"
+    return Outcome(command.id, ACCEPTED, uow.recorded)
+
+
+def _is_duplicate_record(err: sa_exc.IntegrityError) -> bool:
+    return "applied_commands" in str(err.orig)
+
+
+def _reject(session_factory: sessionmaker[Session], command: Command, refusal: dict[str, Any],
+            order_no: str | None = None) -> Outcome:
+    """Record a refusal, with what the order looks like now (what happened instead)."""
+    with UnitOfWork(session_factory) as uow:
+        refusal = refusal | {"now": _order_state(uow.session, order_no)}
+        _insert(uow.session, command, REJECTED, refusal, keep_first=True)  # a racing twin's outcome stands
+        uow.commit()
+    final = recorded(session_factory, command.id)
+    assert final is not None
+    return Outcome(command.id, final.outcome, final.result)
+
+
+def refusal_text(name: str, order_no: str | None, result: dict[str, Any], lang: str = "zh") -> str:
+    """What the person who made a refused command is told: what they tried, why not, what the order is now."""
+    from app.domain.fields import code_label
+
+    text = render("SYNC_COMMAND_REJECTED", lang, action=code_label("sync_command", name, lang),
+                  order_no=order_no or "-", reason=reason_text(result, lang))
+    now_ = result.get("now") or {}
+    if "status" in now_:
+        text += ("。" if lang == "zh" else ". ") + render(
+            "SYNC_ORDER_NOW", lang, status=Coded("order_status", now_["status"]), version=now_["version"])
+    return text
