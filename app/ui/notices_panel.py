@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTableWidget, QT
 
 from app.domain.actor import Actor
 from app.domain.clock import local
+from app.domain.errors import BusinessError
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
 from app.services import outbox
@@ -49,7 +50,11 @@ class NoticesPanel(QWidget):
         return render(p["message"], self._lang, **(p.get("params") or {})) if p.get("message") else row["dedupe_key"]
 
     def refresh(self) -> None:
-        self.rows = outbox.listing(self._uow(), topics=self._topics, statuses=("pending",))
+        try:
+            self.rows = outbox.listing(self._uow(), topics=self._topics, statuses=("pending",))
+        except BusinessError as err:  # the database is away: say so, keep what was shown, try again next time
+            self.count.setText(err.message(self._lang))
+            return
         self.table.setRowCount(len(self.rows))
         for r, row in enumerate(self.rows):
             for c, text in enumerate((f"{local(row['created_at']):%m-%d %H:%M}",
@@ -62,5 +67,9 @@ class NoticesPanel(QWidget):
     def acknowledge_selected(self) -> None:
         row = self.table.currentRow()
         if 0 <= row < len(self.rows):
-            outbox.acknowledge(self._uow(), self.rows[row]["id"], self._actor)
+            try:
+                outbox.acknowledge(self._uow(), self.rows[row]["id"], self._actor)
+            except BusinessError as err:
+                self.count.setText(err.message(self._lang))
+                return
             self.refresh()
