@@ -1,0 +1,137 @@
+"""Pulling the change feed into the cache, behind a cursor that a late committer cannot jump.
+
+Change numbers come from one sequence and are drawn *before* commit, so a transaction that
+commits late can carry a smaller number than one the station has already seen. Advancing the
+cursor to "the highest number seen" would skip it for ever. Instead every pull notes
+(L = the sequence's last value, X = the next transaction id not yet started) and the cursor
+only moves up to an L once a later pull's snapshot shows every transaction older than its X
+finished (``pg_snapshot_xmin >= X``): by then every number up to L is either committed and
+visible to that pull, or was rolled back. Rows above the cursor are simply pulled again (the
+cache ignores images it already holds), so the cursor lags by one pull and costs a few rows.
+
+X is read in a statement *after* the rows, so a writer that had drawn its number but not yet
+been given a transaction id when L was read has one by then.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from app.db.models import Order, Shop, Warehouse
+from app.services.order_queries import _search
+from app.sync.cache import OPEN_WORK, OrderCache
+from app.sync.local_db import LocalDb
+
+PAGE = 5000
+MAX_MARKS = 64
+
+_ROW = (sa.select(Order.id, Order.order_no, Order.platform, Order.platform_order_no, Shop.name.label("shop"),
+                  Order.ordered_at, Order.customer_id, Order.original_amount, Order.paid_amount, Order.status,
+                  Order.tracking_no, Order.invoice_status, Order.province, Order.city,
+                  Warehouse.name.label("warehouse"), Order.warehouse_id, Order.ship_by, Order.version,
+                  Order.change_seq, Order.receiver_name, Order.receiver_phone_tail)
+        .join(Shop, Shop.id == Order.shop_id).outerjoin(Warehouse, Warehouse.id == Order.warehouse_id))
+
+_LAST = sa.text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM order_change_seq")
+_XMIN = sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+_XMAX = sa.text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+
+
+class FeedNotSettled(Exception):
+    """A long transaction elsewhere keeps the first load from finding a safe starting point; try again."""
+
+
+class ChangeFeed:
+    """The station's cursor and the pulls that advance it."""
+
+    def __init__(self, db: LocalDb, cache: OrderCache) -> None:
+        self._db, self._cache = db, cache
+
+    @property
+    def cursor(self) -> int | None:
+        raw = self._db.meta("cursor")
+        return None if raw is None or self._db.meta("scope") != self._cache.scope.key() else int(raw)
+
+    def _marks(self) -> list[tuple[int, int]]:
+        return [tuple(m) for m in json.loads(self._db.meta("marks") or "[]")]  # type: ignore[misc]
+
+    def _save(self, cursor: int, marks: list[tuple[int, int]]) -> None:
+        conn = self._db.connect()
+        with conn:
+            self._db.set_meta(conn, "cursor", str(cursor))
+            self._db.set_meta(conn, "marks", json.dumps(marks[-MAX_MARKS:]))
+            self._db.set_meta(conn, "scope", self._cache.scope.key())
+
+    def pull(self, engine: Engine) -> set[str]:
+        """Bring the cache up to date; returns the order nos that changed in it."""
+        cursor = self.cursor
+        if cursor is None:
+            return self._first_load(engine)
+        with engine.connect() as conn:
+            rr = conn.execution_options(isolation_level="REPEATABLE READ")
+            with rr.begin():
+                xmin = int(rr.scalar(_XMIN))
+                last = int(rr.scalar(_LAST))
+                rows = _pages(rr, Order.change_seq > cursor)
+            xmax = int(conn.scalar(_XMAX))
+            conn.rollback()
+        marks = self._marks()
+        settled = [m for m in marks if m[1] <= xmin]
+        if settled:
+            cursor = max(cursor, *(m[0] for m in settled))
+        changed = self._cache.apply(rows)
+        self._save(cursor, [m for m in marks if m[1] > xmin] + [(last, xmax)])
+        return changed
+
+    def _first_load(self, engine: Engine, settle_seconds: float = 10.0) -> set[str]:
+        """Start from a point below which every change has settled, then load the scope whole."""
+        with engine.connect() as conn:
+            last = int(conn.scalar(_LAST))
+            xmax = int(conn.scalar(_XMAX))
+            conn.rollback()
+            deadline = time.monotonic() + settle_seconds
+            while int(conn.scalar(_XMIN)) < xmax:
+                conn.rollback()
+                if time.monotonic() > deadline:
+                    raise FeedNotSettled()
+                time.sleep(0.05)
+            conn.rollback()
+            scope = self._cache.scope
+            if scope.kind == "warehouse":
+                where = sa.and_(Order.warehouse_id == scope.warehouse_id, Order.status.in_(OPEN_WORK))
+            else:
+                where = Order.ordered_at >= scope.since()
+            rr = conn.execution_options(isolation_level="REPEATABLE READ")
+            with rr.begin():
+                rows = _pages(rr, where)
+        if self._db.meta("scope") != scope.key():
+            self._cache.clear()
+        changed = self._cache.apply(rows)
+        self._save(last, [])
+        return changed
+
+    def search(self, engine: Engine, term: str, limit: int = 50) -> set[str]:
+        """Look ``term`` up on the server and keep what it finds (customer service searched for it)."""
+        with engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(
+                _ROW.where(_search(term)).order_by(Order.ordered_at.desc(), Order.id.desc()).limit(limit))]
+            conn.rollback()
+        return self._cache.apply(rows, searched=True)
+
+
+def _pages(conn: Connection, where: Any) -> list[dict[str, Any]]:
+    """Every row matching ``where`` in change order, fetched a page at a time in one snapshot."""
+    out: list[dict[str, Any]] = []
+    after = -1
+    while True:
+        page = [dict(r._mapping) for r in conn.execute(
+            _ROW.where(where, Order.change_seq > after).order_by(Order.change_seq).limit(PAGE))]
+        out.extend(page)
+        if len(page) < PAGE:
+            return out
+        after = page[-1]["change_seq"]

@@ -1,0 +1,101 @@
+"""The station's own SQLite file (outbox, order cache, feed cursor): WAL, fsync'd on every commit.
+
+``synchronous=FULL`` in WAL mode makes each commit durable before it returns, so once the UI
+says "saved" a power cut or a killed process cannot lose the command. Each thread gets its own
+connection (SQLite connections are not shared across threads); WAL lets the GUI read while
+the sync worker writes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    command_id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    args TEXT NOT NULL,
+    order_no TEXT,
+    after_id TEXT,
+    base_version INTEGER,
+    operator TEXT NOT NULL,
+    station TEXT NOT NULL,
+    station_ip TEXT,
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'accepted', 'rejected', 'acknowledged')),
+    result TEXT,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS ix_outbox_state ON outbox (state, seq);
+CREATE INDEX IF NOT EXISTS ix_outbox_order ON outbox (order_no, seq);
+CREATE TABLE IF NOT EXISTS orders_cache (
+    id INTEGER PRIMARY KEY,
+    order_no TEXT NOT NULL UNIQUE,
+    platform TEXT NOT NULL,
+    platform_order_no TEXT NOT NULL,
+    shop TEXT NOT NULL,
+    ordered_at TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    original_amount TEXT NOT NULL,
+    paid_amount TEXT NOT NULL,
+    status TEXT NOT NULL,
+    tracking_no TEXT,
+    invoice_status TEXT NOT NULL,
+    province TEXT,
+    city TEXT,
+    warehouse TEXT,
+    warehouse_id INTEGER,
+    ship_by TEXT,
+    version INTEGER NOT NULL,
+    change_seq INTEGER NOT NULL,
+    receiver_name TEXT,
+    receiver_phone_tail TEXT,
+    searched INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS ix_cache_ordered ON orders_cache (ordered_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS ix_cache_phone_tail ON orders_cache (receiver_phone_tail);
+CREATE INDEX IF NOT EXISTS ix_cache_tracking ON orders_cache (tracking_no);
+CREATE INDEX IF NOT EXISTS ix_cache_receiver ON orders_cache (receiver_name);
+CREATE INDEX IF NOT EXISTS ix_cache_platform_no ON orders_cache (platform_order_no);
+CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class LocalDb:
+    """One SQLite file, one connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self.connect() as conn:
+            conn.executescript(SCHEMA)
+
+    def connect(self) -> sqlite3.Connection:
+        """This thread's connection (``with db.connect() as c:`` commits or rolls back)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level="DEFERRED")
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def meta(self, key: str) -> str | None:
+        row = self.connect().execute("SELECT value FROM sync_meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, conn: sqlite3.Connection, key: str, value: str) -> None:
+        conn.execute("INSERT INTO sync_meta (key, value) VALUES (?, ?) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

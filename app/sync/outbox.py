@@ -1,0 +1,119 @@
+"""The station's outbox: every write waits here (durably) until the server has applied or refused it.
+
+Commands replay strictly in the order they were made. A command on an order that already has
+an earlier command of this station waiting is chained to it: the version it expects is the
+version the earlier command leaves behind, known only when that one has been applied.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.domain.clock import now
+from app.sync.commands import Command, spec_for
+from app.sync.local_db import LocalDb
+
+PENDING, ACCEPTED, REJECTED, ACKNOWLEDGED = "pending", "accepted", "rejected", "acknowledged"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A command as the station keeps it, with what became of it."""
+
+    seq: int
+    command: Command
+    order_no: str | None
+    after_id: str | None
+    base_version: int | None
+    state: str
+    result: dict[str, Any] | None
+
+
+class Outbox:
+    """Queue commands durably; hand them out in order; record each outcome."""
+
+    def __init__(self, db: LocalDb) -> None:
+        self._db = db
+
+    def add(self, command: Command) -> OutboxEntry:
+        """Store ``command``; when this returns, it is on disk (fsync'd) — the UI may say "saved"."""
+        spec = spec_for(command.name)
+        order_no = spec.order_no(command.args) if spec else None
+        base = command.args.get("expected_version")
+        conn = self._db.connect()
+        with conn:
+            conn.execute("BEGIN IMMEDIATE")
+            after = None
+            if order_no is not None:
+                prior = conn.execute("SELECT command_id FROM outbox WHERE order_no = ? AND state = 'pending' "
+                                     "ORDER BY seq DESC LIMIT 1", (order_no,)).fetchone()
+                after = prior[0] if prior else None
+            cur = conn.execute(
+                "INSERT INTO outbox (command_id, name, args, order_no, after_id, base_version, operator, station, "
+                "station_ip, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (str(command.id), command.name, json.dumps(command.args, ensure_ascii=False), order_no, after,
+                 base, command.operator, command.station, command.station_ip, command.created_at.isoformat()))
+        return OutboxEntry(int(cur.lastrowid or 0), command, order_no, after, base, PENDING, None)
+
+    def pending(self, limit: int = 500) -> list[OutboxEntry]:
+        """The oldest commands still waiting, in the order they were made."""
+        rows = self._db.connect().execute("SELECT * FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
+                                          (limit,)).fetchall()
+        return [_entry(r) for r in rows]
+
+    def resolved_args(self, entry: OutboxEntry) -> dict[str, Any]:
+        """The arguments to send: a chained command expects the version its predecessor left behind.
+
+        If the predecessor was refused, the order never reached that version, so the command
+        keeps the version its maker saw (the server re-validates it either way).
+        """
+        args = dict(entry.command.args)
+        if entry.after_id is not None:
+            row = self._db.connect().execute("SELECT state, result FROM outbox WHERE command_id = ?",
+                                             (entry.after_id,)).fetchone()
+            if row is not None and row["state"] in (ACCEPTED, ACKNOWLEDGED) and row["result"]:
+                version = json.loads(row["result"]).get("version")
+                if version is not None:
+                    args["expected_version"] = version
+        return args
+
+    def finish(self, command_id: uuid.UUID, outcome: str, result: dict[str, Any]) -> None:
+        """Record the server's answer (durably, before the next command is sent)."""
+        conn = self._db.connect()
+        with conn:
+            conn.execute("UPDATE outbox SET state = ?, result = ?, finished_at = ? WHERE command_id = ?",
+                         (outcome, json.dumps(result, ensure_ascii=False), now().isoformat(), str(command_id)))
+
+    def acknowledge(self, command_id: uuid.UUID | str) -> None:
+        """The person has seen that their command was refused; it leaves the list."""
+        conn = self._db.connect()
+        with conn:
+            conn.execute("UPDATE outbox SET state = 'acknowledged' WHERE command_id = ? AND state = 'rejected'",
+                         (str(command_id),))
+
+    def rejected(self) -> list[OutboxEntry]:
+        """Refused commands nobody has acknowledged yet (the UI lists them)."""
+        rows = self._db.connect().execute("SELECT * FROM outbox WHERE state = 'rejected' ORDER BY seq").fetchall()
+        return [_entry(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._db.connect().execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall()
+        return {state: int(n) for state, n in rows}
+
+    def entry(self, command_id: uuid.UUID | str) -> OutboxEntry | None:
+        row = self._db.connect().execute("SELECT * FROM outbox WHERE command_id = ?", (str(command_id),)).fetchone()
+        return None if row is None else _entry(row)
+
+    def all(self) -> list[OutboxEntry]:
+        return [_entry(r) for r in self._db.connect().execute("SELECT * FROM outbox ORDER BY seq").fetchall()]
+
+
+def _entry(row: Any) -> OutboxEntry:
+    command = Command(row["name"], json.loads(row["args"]), row["operator"], row["station"], row["station_ip"],
+                      uuid.UUID(row["command_id"]), datetime.fromisoformat(row["created_at"]))
+    return OutboxEntry(row["seq"], command, row["order_no"], row["after_id"], row["base_version"], row["state"],
+                       json.loads(row["result"]) if row["result"] else None)

@@ -1,0 +1,297 @@
+"""A station's sync worker: replays the outbox, listens for changes, pulls them, reports its state.
+
+Everything that touches the network runs on one worker thread; the GUI only writes commands
+to the local outbox (durable, milliseconds) and reads the local cache. A watchdog cuts the
+worker's sockets when a call hangs longer than ``op_timeout`` (a stalled link answers
+nothing and errors nothing), so a dead network becomes "offline" within seconds and the
+worker reconnects with backoff on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import select
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import sessionmaker
+
+from app.db.engine import normalise_url
+from app.domain.actor import Actor
+from app.domain.messages import render
+from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
+from app.sync import applier
+from app.sync.cache import OrderCache, Scope
+from app.sync.commands import Command
+from app.sync.feed import ChangeFeed, FeedNotSettled
+from app.sync.local_db import LocalDb
+from app.sync.outbox import Outbox, OutboxEntry
+
+log = logging.getLogger(__name__)
+
+ONLINE, OFFLINE, SYNCING = "online", "offline", "syncing"
+NETWORK_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, DatabaseUnavailable, psycopg.OperationalError,
+                  psycopg.InterfaceError, OSError, FeedNotSettled)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What the status bar shows: the link, the commands waiting, the refusals not yet seen."""
+
+    state: str
+    pending: int = 0
+    rejected: int = 0
+
+    def text(self, lang: str = "zh") -> str:
+        line = render(f"SYNC_STATUS_{self.state.upper()}", lang, pending=self.pending)
+        if self.rejected:
+            line += ("；" if lang == "zh" else "; ") + render("SYNC_REJECTED_COUNT", lang, count=self.rejected)
+        return line
+
+
+def libpq_conninfo(url: URL) -> str:
+    """The SQLAlchemy URL as a libpq URI (socket folder as ``host=`` query, as libpq expects)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class StationSync:
+    """Owns the station's SQLite file and the worker thread; callbacks run on the worker thread."""
+
+    def __init__(self, database_url: URL | str, data_dir: Path, scope: Scope = Scope(), *,
+                 pull_interval: float = 2.0, op_timeout: float = 5.0, connect_timeout: int = 3,
+                 max_backoff: float = 3.0, file_name: str = "station.sqlite3",
+                 on_status: Callable[[SyncStatus], None] | None = None,
+                 on_orders_changed: Callable[[set[str]], None] | None = None,
+                 on_command_finished: Callable[[OutboxEntry, applier.Outcome], None] | None = None) -> None:
+        self.url = normalise_url(database_url) if isinstance(database_url, str) else database_url
+        self.db = LocalDb(Path(data_dir) / file_name)
+        self.outbox, self.cache = Outbox(self.db), OrderCache(self.db, scope)
+        self.feed = ChangeFeed(self.db, self.cache)
+        self.pull_interval, self.op_timeout, self.max_backoff = pull_interval, op_timeout, max_backoff
+        self.on_status, self.on_orders_changed, self.on_command_finished = on_status, on_orders_changed, on_command_finished
+        self._engine = sa.create_engine(self.url, pool_pre_ping=True, pool_size=2, max_overflow=2,
+                                        connect_args={"connect_timeout": connect_timeout})
+        self._sockets: weakref.WeakSet[Any] = weakref.WeakSet()
+        event.listen(self._engine, "connect", lambda dbapi, _rec: self._sockets.add(dbapi))
+        self.session_factory = sessionmaker(self._engine, expire_on_commit=False)
+        self._connect_timeout = connect_timeout
+        self._listener: psycopg.Connection | None = None
+        self._requests: queue.Queue[tuple[Callable[[Callable[[], UnitOfWork]], Any], Callable[[Any], None] | None]] = queue.Queue()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._stop = threading.Event()
+        self._busy_since: float | None = None
+        self._thread: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self.status = SyncStatus(OFFLINE, self._count("pending"), self._count("rejected"))
+
+    # --- the GUI side: never touches the network ------------------------------------------------
+    def submit(self, actor: Actor, name: str, args: dict[str, Any]) -> OutboxEntry:
+        """Queue a command; when this returns it is saved on this station and will reach the server."""
+        entry = self.outbox.add(Command.made_by(actor, name, args))
+        self._report(SYNCING if self.status.state != OFFLINE else OFFLINE)
+        self.wake()
+        return entry
+
+    def acknowledge(self, command_id: Any) -> None:
+        """The person has seen a refusal; it leaves the list and the count."""
+        self.outbox.acknowledge(command_id)
+        self._report(self.status.state)
+
+    def request_search(self, term: str) -> None:
+        """Ask the server for ``term`` too; hits land in the cache and are announced as changes."""
+        self.call(lambda _uow: self._announce(self.feed.search(self._engine, term)))
+
+    def call(self, work: Callable[[Callable[[], UnitOfWork]], Any], done: Callable[[Any], None] | None = None) -> None:
+        """Run ``work(uow_factory)`` on the worker when online; ``done`` gets the result or the error."""
+        self._requests.put((work, done))
+        self.wake()
+
+    def wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="station-sync", daemon=True)
+        self._watchdog = threading.Thread(target=self._watch, name="station-sync-watchdog", daemon=True)
+        self._thread.start()
+        self._watchdog.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._watchdog is not None:
+            self._watchdog.join(timeout)
+        self._disconnect()
+        self._engine.dispose()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    # --- one round, also usable synchronously (tests, command line) ----------------------------
+    def sync_once(self) -> set[str]:
+        """Connect if needed, replay the outbox, serve requests, pull changes. Raises on network errors."""
+        if self._listener is None:
+            self._connect()
+        self.replay()
+        self._serve_requests()
+        with self._guard():
+            changed = self.feed.pull(self._engine)
+        self._announce(changed)
+        self._report(ONLINE if not self._count("pending") else SYNCING)
+        return changed
+
+    def replay(self) -> int:
+        """Send every waiting command, oldest first, recording each outcome before the next."""
+        done = 0
+        while not self._stop.is_set():
+            batch = self.outbox.pending(200)
+            if not batch:
+                return done
+            self._report(SYNCING)
+            for entry in batch:
+                command = replace(entry.command, args=self.outbox.resolved_args(entry))
+                with self._guard():
+                    outcome = applier.apply(self.session_factory, command)
+                self.outbox.finish(command.id, outcome.outcome, outcome.result)
+                done += 1
+                if self.on_command_finished is not None:
+                    self.on_command_finished(entry, outcome)
+                if self._stop.is_set():
+                    return done
+        return done
+
+    # --- the worker ---------------------------------------------------------------------------------
+    def _run(self) -> None:
+        backoff = 0.25
+        while not self._stop.is_set():
+            try:
+                self.sync_once()
+                backoff = 0.25
+                while not self._stop.is_set():
+                    self._wait(self.pull_interval)
+                    self.sync_once()
+            except NETWORK_ERRORS as err:
+                log.info("station sync offline: %s", err)
+            except Exception:  # a bug must not kill the worker: show offline, keep trying
+                log.exception("station sync round failed")
+            self._disconnect()
+            self._report(OFFLINE)
+            self._fail_requests()
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    def _connect(self) -> None:
+        with self._guard():
+            conn = psycopg.connect(libpq_conninfo(self.url), autocommit=True, connect_timeout=self._connect_timeout)
+            self._sockets.add(conn)
+            conn.execute("LISTEN order_changes")
+        self._listener = conn
+
+    def _disconnect(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection may fail any way it likes
+                pass
+            self._listener = None
+        self._engine.dispose()
+
+    def _wait(self, timeout: float) -> None:
+        """Sleep until a notification, a local request, or ``timeout`` (the periodic pull)."""
+        assert self._listener is not None
+        readable, _, _ = select.select([self._listener.fileno(), self._wake_r], [], [], timeout)
+        if self._wake_r in readable:
+            try:
+                while os.read(self._wake_r, 4096):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+        if self._listener.fileno() in readable:
+            with self._guard():
+                for _ in self._listener.notifies(timeout=0.0):
+                    pass
+
+    def _serve_requests(self) -> None:
+        while True:
+            try:
+                work, done = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                with self._guard():
+                    result = work(lambda: UnitOfWork(self.session_factory))
+            except NETWORK_ERRORS as err:
+                self._requests.put((work, done))  # not served: keep it for the next connection
+                raise err
+            except Exception as err:  # noqa: BLE001 - handed to the caller, who shows it
+                result = err
+            if done is not None:
+                done(result)
+
+    def _fail_requests(self) -> None:
+        """Offline: reads are answered from the cache already; searches and calls wait for the link."""
+
+    def _announce(self, changed: set[str]) -> set[str]:
+        if changed and self.on_orders_changed is not None:
+            self.on_orders_changed(changed)
+        return changed
+
+    def _count(self, state: str) -> int:
+        return self.outbox.counts().get(state, 0)
+
+    def _report(self, state: str) -> None:
+        counts = self.outbox.counts()
+        status = SyncStatus(state, counts.get("pending", 0), counts.get("rejected", 0))
+        if status != self.status:
+            self.status = status
+            if self.on_status is not None:
+                self.on_status(status)
+
+    # --- the watchdog -------------------------------------------------------------------------------
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        self._busy_since = time.monotonic()
+        try:
+            yield
+        finally:
+            self._busy_since = None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            since = self._busy_since
+            if since is not None and time.monotonic() - since > self.op_timeout:
+                log.warning("database call hung for %.1f s: cutting the connection", self.op_timeout)
+                self._busy_since = None
+                for conn in list(self._sockets):
+                    _cut(conn)
+
+
+def _cut(conn: Any) -> None:
+    """Shut the socket under a connection down, so a read blocked on it returns an error at once."""
+    try:
+        fd = conn.fileno()
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except Exception:  # noqa: BLE001 - already closed is fine
+        pass
