@@ -354,6 +354,23 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "kind": ("流程编号必须是售后类型之一", "the flow code must be an after-sales kind"),
         "sms_template": ("短信模板未登记或参数不认识", "an SMS template is not registered or names unknown values"),
     },
+    # The customer-service filter bar (issue #7).
+    "sla_risk": {
+        "overdue": ("已超时未发货", "Overdue, not shipped"),
+        "due_soon": ("2小时内到期", "Due within 2 hours"),
+        "on_track": ("时间充裕", "On track"),
+    },
+    "hour_band": {
+        "0-6": ("凌晨 0–6 点", "Night 0–6"),
+        "6-12": ("上午 6–12 点", "Morning 6–12"),
+        "12-18": ("下午 12–18 点", "Afternoon 12–18"),
+        "18-22": ("晚间 18–22 点", "Evening 18–22"),
+        "22-24": ("深夜 22–24 点", "Late night 22–24"),
+    },
+    "map_measure": {
+        "count": ("按订单数", "By order count"),
+        "exception_rate": ("按异常率", "By exception rate"),
+    },
     "as_guard": {
         "order_shipped": ("订单已发货", "the order has shipped"),
         "stock_available": ("新尺码有库存", "the new size is in stock"),

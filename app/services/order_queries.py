@@ -45,6 +45,23 @@ class OrderFilter:
     province: str | None = None
     warehouse_id: int | None = None
     search: str | None = None  # 订单号 / 平台订单号 / 手机号（含后四位）/ 物流单号 / 收货人
+    hours: tuple[int, int] | None = None  # 下单时段: local (China) hour of day, start inclusive, end exclusive
+    risk: str | None = None  # 超时风险: a ``sla_risk`` code
+
+
+#: 超时风险 "due soon": not shipped and the ship-by deadline within this many hours.
+DUE_SOON_HOURS = 2
+OPEN_STAGES = ("paid", "allocating")
+
+
+def _risk(code: str) -> sa.ColumnElement[bool]:
+    now = sa.func.now()
+    unshipped = Order.status.in_(OPEN_STAGES)
+    if code == "overdue":
+        return sa.and_(unshipped, Order.ship_by < now)
+    if code == "due_soon":
+        return sa.and_(unshipped, Order.ship_by >= now, Order.ship_by < now + sa.text(f"interval '{DUE_SOON_HOURS} hours'"))
+    return sa.and_(unshipped, Order.ship_by >= now + sa.text(f"interval '{DUE_SOON_HOURS} hours'"))  # on_track
 
 
 def _search(term: str) -> sa.ColumnElement[bool]:
@@ -80,6 +97,11 @@ def _statement(flt: OrderFilter) -> sa.Select[tuple]:
             stmt = stmt.where(column == value)
     if flt.search:
         stmt = stmt.where(_search(flt.search))
+    if flt.hours is not None:
+        hour = sa.extract("hour", sa.func.timezone("Asia/Shanghai", Order.ordered_at))
+        stmt = stmt.where(hour >= flt.hours[0], hour < flt.hours[1])
+    if flt.risk is not None:
+        stmt = stmt.where(_risk(flt.risk))
     return stmt
 
 
@@ -112,6 +134,33 @@ def counts_by_province(uow: UnitOfWork, flt: OrderFilter = OrderFilter()) -> dic
         rows = uow.session.execute(sa.select(base.c.province, sa.func.count()).where(base.c.province.is_not(None))
                                    .group_by(base.c.province))
         return {province: int(n) for province, n in rows}
+
+
+def exception_rates_by_province(uow: UnitOfWork, flt: OrderFilter = OrderFilter()) -> dict[str, float]:
+    """Share of each province's orders (under ``flt``) that need attention: unshipped past the
+    ship-by deadline, or in after-sales."""
+    base = _statement(_without_province(flt)).subquery()
+    exceptional = sa.or_(base.c.status == "after_sales",
+                         sa.and_(base.c.status.in_(OPEN_STAGES), base.c.ship_by < sa.func.now()))
+    with uow:
+        rows = uow.session.execute(sa.select(base.c.province, sa.func.count(), sa.func.count().filter(exceptional))
+                                   .where(base.c.province.is_not(None)).group_by(base.c.province))
+        return {province: int(bad) / int(n) for province, n, bad in rows if n}
+
+
+@dataclass(frozen=True, slots=True)
+class FilterChoices:
+    """What the filter bar offers besides the code lists: this company's shops and warehouses."""
+
+    shops: tuple[tuple[int, str], ...]
+    warehouses: tuple[tuple[int, str], ...]
+
+
+def filter_choices(uow: UnitOfWork) -> FilterChoices:
+    with uow:
+        s = uow.session
+        return FilterChoices(tuple((i, n) for i, n in s.execute(sa.select(Shop.id, Shop.name).order_by(Shop.id))),
+                             tuple((i, n) for i, n in s.execute(sa.select(Warehouse.id, Warehouse.name).order_by(Warehouse.id))))
 
 
 def _without_province(flt: OrderFilter) -> OrderFilter:

@@ -12,10 +12,12 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLin
                                QVBoxLayout, QWidget)
 
 from app.domain.fields import CODE_LISTS, Lang, code_label, label
-from app.services.order_queries import OrderFilter, OrderRow, counts_by_province, courier_positions, list_orders
+from app.services.order_queries import (OrderFilter, OrderRow, counts_by_province, courier_positions,
+                                        exception_rates_by_province, filter_choices, list_orders)
 from app.services.unit_of_work import UnitOfWork
 from app.ui.order_map import OrderMap
 from app.ui.order_table import OrderTableModel
+from app.ui.sync_status import SyncBridge
 
 UowFactory = Callable[[], UnitOfWork]
 
@@ -25,9 +27,10 @@ class CustomerServiceWorkspace(QWidget):
 
     order_opened = Signal(str)  # an order no.: the drill-down opens it
 
-    def __init__(self, uow: UowFactory, lang: Lang = "zh", parent: Any = None) -> None:
+    def __init__(self, uow: UowFactory, lang: Lang = "zh", parent: Any = None, *, sync: SyncBridge | None = None) -> None:
         super().__init__(parent)
-        self._uow, self._lang = uow, lang
+        # with a station sync the list reads the local cache (never the network) and follows live changes
+        self._uow, self._lang, self._sync = uow, lang, sync
         self._filter = OrderFilter()
         self._map_shape: tuple[str | None, ...] | None = None
         self._counts: dict[str, int] = {}
@@ -36,13 +39,25 @@ class CustomerServiceWorkspace(QWidget):
         self.search.setClearButtonEnabled(True)
         self.status = self._combo("order_status", label("order", "status", lang))
         self.platform = self._combo("platform", label("order", "platform", lang))
+        choices = filter_choices(uow())
+        self.shop = self._choices(choices.shops, label("order", "shop", lang))
+        self.warehouse = self._choices(choices.warehouses, label("order", "warehouse", lang))
+        self.hours = self._combo("hour_band", self._t("下单时段", "Ordered at"))
+        self.risk = self._combo("sla_risk", self._t("超时风险", "Deadline risk"))
+        self.measure = QComboBox()
+        for code in CODE_LISTS["map_measure"]:
+            self.measure.addItem(code_label("map_measure", code, lang), code)
         self.count = QLabel()
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.count)
         bar = QHBoxLayout()
-        bar.addWidget(self.search, 2)
-        for caption, combo in ((label("order", "status", lang), self.status), (label("order", "platform", lang), self.platform)):
+        for caption, combo in ((label("order", "status", lang), self.status), (label("order", "platform", lang), self.platform),
+                               (label("order", "shop", lang), self.shop), (label("order", "warehouse", lang), self.warehouse),
+                               (self._t("下单时段", "Ordered at"), self.hours), (self._t("超时风险", "Deadline risk"), self.risk),
+                               (self._t("地图", "Map"), self.measure)):
             bar.addWidget(QLabel(caption))
             bar.addWidget(combo, 1)
-        bar.addWidget(self.count)
         self.model = OrderTableModel(self._page, lang, self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -59,7 +74,7 @@ class CustomerServiceWorkspace(QWidget):
         self.map = OrderMap()
         self.province = QLabel()
         self.province.setMinimumWidth(self.province.fontMetrics().horizontalAdvance("省份：新疆维吾尔自治区") + 8)
-        bar.insertWidget(bar.count() - 1, self.province)
+        top.insertWidget(1, self.province)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(self.map)
@@ -67,13 +82,17 @@ class CustomerServiceWorkspace(QWidget):
         split.setStretchFactor(1, 2)
         split.setSizes([900, 500])  # the list is what customer service reads all day
         layout = QVBoxLayout(self)
+        layout.addLayout(top)
         layout.addLayout(bar)
         layout.addWidget(split, 1)  # the list and the map take every spare pixel, the bar stays one line
         self.map.province_clicked.connect(self._province_clicked)
         self.search.returnPressed.connect(self._apply)
+        if sync is not None:
+            self.search.returnPressed.connect(self._search_server)
+            sync.orders_changed.connect(self._orders_changed)
         self.search.textChanged.connect(lambda text: self._apply() if not text else None)
-        self.status.currentIndexChanged.connect(self._apply)
-        self.platform.currentIndexChanged.connect(self._apply)
+        for combo in (self.status, self.platform, self.shop, self.warehouse, self.hours, self.risk, self.measure):
+            combo.currentIndexChanged.connect(self._apply)
         self.table.doubleClicked.connect(lambda idx: self.order_opened.emit(self.model.row_at(idx.row()).order_no))
         self._apply()
 
@@ -89,12 +108,32 @@ class CustomerServiceWorkspace(QWidget):
         combo.setMaximumWidth(combo.fontMetrics().horizontalAdvance("售后中 Awaiting payment") + 40)
         return combo
 
+    def _choices(self, options: tuple[tuple[int, str], ...], caption: str) -> QComboBox:
+        combo = QComboBox()
+        combo.addItem(self._t("全部", "All"), None)
+        for key, name in options:
+            combo.addItem(name, key)
+        combo.setAccessibleName(caption)
+        combo.setMaximumWidth(combo.fontMetrics().horizontalAdvance("小树苗童装抖音旗舰店") + 40)
+        return combo
+
     def _page(self, after: Any, n: int) -> list[OrderRow]:
+        if self._sync is not None:
+            return self._sync.cache.list_orders(self._filter, limit=n, after=after)
         return list_orders(self._uow(), self._filter, limit=n, after=after)
 
     def refresh(self) -> None:
         """Re-query with the same filter (after a change made from this station)."""
         self._apply()
+
+    def _search_server(self) -> None:
+        """Offline the cache answers alone; online the server is asked too and its hits join the cache."""
+        if self._sync is not None and self.search.text().strip():
+            self._sync.station.request_search(self.search.text().strip())
+
+    def _orders_changed(self, _order_nos: object) -> None:
+        """Another station (or this one's outbox) changed orders: the list follows without a refresh."""
+        self.model.reload()
 
     def _province_clicked(self, name: str) -> None:
         """Clicking a province narrows the list to it; clicking it again shows every province."""
@@ -102,14 +141,23 @@ class CustomerServiceWorkspace(QWidget):
         self._apply()
 
     def _apply(self, *_: Any) -> None:
+        band = self.hours.currentData()
         self._filter = replace(self._filter, status=self.status.currentData(), platform=self.platform.currentData(),
-                               search=self.search.text().strip() or None)
-        shape = (self._filter.status, self._filter.platform)
-        if shape != self._map_shape:  # counts follow stage and platform; a search or a province click needs none
+                               shop_id=self.shop.currentData(), warehouse_id=self.warehouse.currentData(),
+                               hours=tuple(int(h) for h in band.split("-")) if band else None,
+                               risk=self.risk.currentData(), search=self.search.text().strip() or None)
+        measure = self.measure.currentData()
+        shape = (replace(self._filter, search=None, province=None), measure)
+        if shape != self._map_shape:  # the map follows the filters; a search or a province click needs no re-count
             self._map_shape = shape
-            self._counts = counts_by_province(self._uow(), replace(self._filter, search=None))
-            self.map.set_couriers(courier_positions(self._uow(), replace(self._filter, search=None)))
-        self.map.set_counts(self._counts, self._filter.province)
+            unsearched = replace(self._filter, search=None)
+            if measure == "exception_rate":
+                self._counts = exception_rates_by_province(self._uow(), unsearched)
+            else:
+                self._counts = counts_by_province(self._uow(), unsearched)
+            self.map.set_couriers(courier_positions(self._uow(), unsearched))
+        self.map.set_counts(self._counts, self._filter.province,
+                            fmt=(lambda r: f"{r:.0%}") if measure == "exception_rate" else (lambda n: str(int(n))))
         where = self._filter.province
         self.province.setText((f"{label('order', 'province', self._lang)}：{where}") if where else "")
         self.model.set_query(self._page)

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -90,7 +91,8 @@ class OrderMap(QWidget):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.setMinimumSize(360, 300)
-        self._counts: dict[str, int] = {}
+        self._counts: dict[str, float] = {}
+        self._fmt: Callable[[float], str] = lambda n: str(int(n))
         self._selected: str | None = None
         self._couriers: list[tuple[float, float]] = []
         self._geo = geometry()
@@ -108,8 +110,10 @@ class OrderMap(QWidget):
             path.closeSubpath()
         return path
 
-    def set_counts(self, counts: dict[str, int], selected: str | None = None) -> None:
-        self._counts, self._selected = dict(counts), selected
+    def set_counts(self, counts: dict[str, float], selected: str | None = None, *,
+                   fmt: Callable[[float], str] = lambda n: str(int(n))) -> None:
+        """Colour provinces by ``counts`` (order counts, or rates with ``fmt`` such as a percentage)."""
+        self._counts, self._selected, self._fmt = dict(counts), selected, fmt
         self.update()
 
     def set_couriers(self, positions: list[tuple[float, float]]) -> None:
@@ -183,7 +187,7 @@ class OrderMap(QWidget):
             x = screen.left() + (p.label[0] - world.left()) * sx
             y = screen.bottom() - (p.label[1] - world.top()) * sy
             if screen.contains(QPointF(x, y)):
-                painter.drawText(QRectF(x - 40, y - 9, 80, 18), Qt.AlignmentFlag.AlignCenter, f"{p.short}{n}")
+                painter.drawText(QRectF(x - 40, y - 9, 80, 18), Qt.AlignmentFlag.AlignCenter, f"{p.short}{self._fmt(n)}")
 
     # --- clicks --------------------------------------------------------------------------------------
     def province_at(self, point: QPointF) -> str | None:
