@@ -23,17 +23,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db.models import Base, Money
-
-
-def _now() -> Any:
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+from app.db.models import Base, Money, _now
 
 
 class AfterSalesFlow(Base):

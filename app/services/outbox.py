@@ -84,12 +84,17 @@ def settle(session: Session, outbox_id: int, *, sent: bool, error: str | None = 
     return row.status
 
 
+def _locked(uow: UnitOfWork, outbox_id: int) -> OutboxMessage:
+    row = uow.session.get(OutboxMessage, outbox_id, with_for_update=True)
+    if row is None:
+        raise NotFound(what="outbox", key=str(outbox_id))
+    return row
+
+
 def retry(uow: UnitOfWork, outbox_id: int, actor: Actor) -> None:
     """Put a failed message back in the queue now (an admin fixed the cause)."""
     with uow:
-        row = uow.session.get(OutboxMessage, outbox_id, with_for_update=True)
-        if row is None:
-            raise NotFound(what="outbox", key=str(outbox_id))
+        row = _locked(uow, outbox_id)
         if row.status == "failed":
             row.status, row.next_attempt_at = "pending", sa.func.now()
         uow.commit()
@@ -98,9 +103,7 @@ def retry(uow: UnitOfWork, outbox_id: int, actor: Actor) -> None:
 def acknowledge(uow: UnitOfWork, outbox_id: int, actor: Actor) -> None:
     """A message meant for people (procurement alert, customer-service notice) was read and handled."""
     with uow:
-        row = uow.session.get(OutboxMessage, outbox_id, with_for_update=True)
-        if row is None:
-            raise NotFound(what="outbox", key=str(outbox_id))
+        row = _locked(uow, outbox_id)
         if row.status == "pending":
             row.status, row.sent_at = "sent", sa.func.now()
             row.payload = {**row.payload, "handled_by": actor.operator}

@@ -96,6 +96,12 @@ def main() -> None:
             ws.status.setCurrentIndex(0)
             ws.platform.setCurrentIndex(0)
 
+        def toggle(combo, data):
+            def go() -> None:  # on, then off again: two re-queries (list + map)
+                combo.setCurrentIndex(combo.findData(data))
+                combo.setCurrentIndex(0)
+            return go
+
         def search(term: str):
             def go() -> None:
                 ws.search.setText(term)
@@ -107,6 +113,11 @@ def main() -> None:
             "orders": total,
             "cold_start_s": {"runs": cold, "median": statistics.median(cold)},
             "filter_status_then_platform_then_clear_4_requeries": _timed(filter_status_platform),
+            "filter_shop_on_off_2_requeries": _timed(toggle(ws.shop, ws.shop.itemData(1))),
+            "filter_warehouse_on_off_2_requeries": _timed(toggle(ws.warehouse, ws.warehouse.itemData(1))),
+            "filter_hour_band_on_off_2_requeries": _timed(toggle(ws.hours, "18-22")),
+            "filter_deadline_risk_on_off_2_requeries": _timed(toggle(ws.risk, "overdue")),
+            "map_by_exception_rate_on_off": _timed(lambda: (ws.measure.setCurrentIndex(1), ws.measure.setCurrentIndex(0))),
             "search_order_no": _timed(search(some.order_no)),
             "search_tracking_no": _timed(search(some.tracking_no)),
             "search_phone_last4": _timed(search(some.receiver_phone_tail)),
