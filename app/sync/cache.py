@@ -112,6 +112,18 @@ class OrderCache:
                 params.append(value)
         if flt.shop_id is not None:  # the cache keeps the shop's name, not its id
             clauses.append("0 = 1")
+        hours = getattr(flt, "hours", None)  # 下单时段, China local hour (UTC+8) of the stored UTC time
+        if hours is not None:
+            clauses.append("((CAST(strftime('%H', ordered_at) AS INTEGER) + 8) % 24) BETWEEN ? AND ?")
+            params += [hours[0], hours[1] - 1]
+        risk = getattr(flt, "risk", None)  # 超时风险, as order_queries defines it
+        if risk is not None:
+            unshipped = "status IN ('paid', 'allocating') AND ship_by IS NOT NULL"
+            stamp, soon = _stamp(now()), _stamp(now() + timedelta(hours=2))
+            clauses.append({"overdue": f"({unshipped} AND ship_by < ?)",
+                            "due_soon": f"({unshipped} AND ship_by >= ? AND ship_by < ?)"}.get(
+                risk, f"({unshipped} AND ship_by >= ?)"))
+            params += {"overdue": [stamp], "due_soon": [stamp, soon]}.get(risk, [soon])
         if flt.search:
             term = flt.search.strip()
             digits = "".join(ch for ch in term if ch.isdigit())

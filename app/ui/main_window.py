@@ -13,6 +13,7 @@ from app.ui.cs_workspace import CustomerServiceWorkspace, UowFactory
 from app.ui.flow_editor import FlowEditor
 from app.ui.notices_panel import NoticesPanel
 from app.ui.order_drill_down import OrderDrillDown
+from app.ui.sync_status import SyncBridge, SyncStatusWidget
 
 _WORKSPACE = {"cs": "cs", "cs_lead": "cs", "picker": "warehouse", "wh_lead": "warehouse", "supervisor": "supervisor",
               "admin": "admin"}
@@ -24,14 +25,15 @@ class StationWindow(QMainWindow):
     """Only the customer-service workspace is built so far; the others say what is coming."""
 
     def __init__(self, uow: UowFactory, *, operator: str, station: str, database: str, lang: Lang = "zh",
-                 actor: Actor | None = None, role: str = "cs", parent: Any = None) -> None:
+                 actor: Actor | None = None, role: str = "cs", parent: Any = None,
+                 sync: SyncBridge | None = None) -> None:
         super().__init__(parent)
         self._uow, self._lang, self._role = uow, lang, role
         self._actor = actor or Actor(operator, station)
         zh = lang == "zh"
         self.setWindowTitle("OrderHub 订单中枢" if zh else "OrderHub")
         self.tabs = QTabWidget()
-        self.cs = CustomerServiceWorkspace(uow, lang)
+        self.cs = CustomerServiceWorkspace(uow, lang, sync=sync)
         self.admin = FlowEditor(uow, self._actor, lang=lang)  # 配置: after-sales flows (more settings to come)
         for key, zh_name, en_name in ROLES:
             page: QWidget = self.cs if key == "cs" else self.admin if key == "admin" else QLabel(
@@ -64,6 +66,11 @@ class StationWindow(QMainWindow):
                              + f"{operator}（{code_label('role', role, lang)}）· {station}")
         self.statusBar().addWidget(self.person)
         self.statusBar().addPermanentWidget(self.connection)
+        # 在线 / 离线 / 正在同步 and the changes waiting: the station works on through a network drop
+        self.sync_status = SyncStatusWidget(sync, lang) if sync is not None else None
+        if self.sync_status is not None:
+            self.statusBar().addPermanentWidget(self.sync_status)
+            self.connection.setText(("数据库：" if zh else "Database: ") + database)  # the link state is the widget's
         self.resize(1280, 760)
 
     def open_order(self, order_no: str) -> OrderDrillDown:
@@ -78,3 +85,8 @@ class StationWindow(QMainWindow):
         view.order_changed.connect(lambda _: (self.cs.refresh(), self.notices.refresh()))
         self.tabs.setCurrentIndex(self.tabs.addTab(view, order_no))
         return view
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        self.notices_timer.stop()
+        self.cs.shutdown()  # no database work may outlive the window
+        super().closeEvent(event)

@@ -102,6 +102,19 @@ class OrderTableModel(QAbstractTableModel):
             self._rows.extend(page)
             self.endInsertRows()
 
+    def reload(self) -> None:
+        """Re-read as many rows as are shown (another station changed orders): rows that stay put are
+        updated in place, so the selection and the scroll position survive; otherwise start over."""
+        fresh = self._query(None, max(len(self._rows), self.PAGE))
+        if [r.id for r in fresh] == [r.id for r in self._rows]:
+            if fresh != self._rows:
+                self._rows = fresh
+                self.dataChanged.emit(self.index(0, 0), self.index(len(fresh) - 1, len(COLUMNS) - 1))
+            return
+        self.beginResetModel()
+        self._rows, self._exhausted = fresh, len(fresh) < max(len(self._rows), self.PAGE)
+        self.endResetModel()
+
     # --- the model ---------------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(self._rows)

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QApplication
 
+from app.sync.cache import Scope
+from app.sync.station_sync import StationSync
 from app.ui import fonts
 from app.services.users import list_users
 from app.ui.login import LoginDialog
 from app.ui.main_window import StationWindow
+from app.ui.sync_status import SyncBridge
 
 if TYPE_CHECKING:
     from app.bootstrap import OrderHub
@@ -24,7 +27,15 @@ def run(hub: OrderHub) -> int:
     if login.exec() != LoginDialog.DialogCode.Accepted:
         return 0
     user, lang = login.chosen()
+    # the station's own file (outbox, cache) lives in its data folder; the worker reconnects by itself
+    station_sync = StationSync(hub.engine.url, hub.settings.data_dir, Scope("cs"))
+    bridge = SyncBridge(station_sync)
     window = StationWindow(hub.uow, operator=user.display_name, station=hub.settings.station_name,
-                           database=hub.target.masked(), lang=lang, actor=hub.actor(user.login), role=user.role)
+                           database=hub.target.masked(), lang=lang, actor=hub.actor(user.login), role=user.role,
+                           sync=bridge)
+    station_sync.start()
     window.show()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        station_sync.stop()
