@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView,
                                QVBoxLayout, QWidget)
 
+from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS, Lang, code_label, label
 from app.services.order_queries import (OrderFilter, OrderRow, counts_by_province, courier_positions,
                                         exception_rates_by_province, filter_choices, list_orders)
@@ -26,6 +26,7 @@ class CustomerServiceWorkspace(QWidget):
     """Filters and search re-query the database; the table fetches more rows as it scrolls."""
 
     order_opened = Signal(str)  # an order no.: the drill-down opens it
+    _map_ready = Signal(int, object)  # (generation, (counts, couriers, measure)) from the map worker
 
     def __init__(self, uow: UowFactory, lang: Lang = "zh", parent: Any = None, *, sync: SyncBridge | None = None) -> None:
         super().__init__(parent)
@@ -33,7 +34,13 @@ class CustomerServiceWorkspace(QWidget):
         self._uow, self._lang, self._sync = uow, lang, sync
         self._filter = OrderFilter()
         self._map_shape: tuple[str | None, ...] | None = None
-        self._counts: dict[str, int] = {}
+        self._counts: dict[str, float] = {}
+        self._measure = "count"
+        self._map_generation = 0
+        self.map_pending = False
+        self._map_ready.connect(self._map_arrived, Qt.ConnectionType.QueuedConnection)
+        self._pool = QThreadPool(self)  # the map's worker; waited for on close so no query outlives the window
+        self._pool.setMaxThreadCount(1)
         self.search = QLineEdit(placeholderText=self._t("搜索：订单号 / 平台订单号 / 手机后四位 / 物流单号 / 收货人",
                                                         "Search: order no. / platform order no. / phone last 4 / tracking no."))
         self.search.setClearButtonEnabled(True)
@@ -117,6 +124,54 @@ class CustomerServiceWorkspace(QWidget):
         combo.setMaximumWidth(combo.fontMetrics().horizontalAdvance("小树苗童装抖音旗舰店") + 40)
         return combo
 
+    def _recount_map(self, flt: OrderFilter, measure: str) -> None:
+        """Re-count the map on a worker thread: the list answers at once, the map follows (a group-by
+        over 200,000 orders takes longer than a person should wait for their list)."""
+        self._map_generation += 1
+        generation, uow = self._map_generation, self._uow
+
+        def work() -> None:
+            try:
+                counts: dict[str, float] = (exception_rates_by_province(uow(), flt) if measure == "exception_rate"
+                                            else dict(counts_by_province(uow(), flt)))
+                couriers = courier_positions(uow(), flt)
+            except BusinessError:
+                return  # the database is away: keep the old map; the next filter change tries again
+            self._map_ready.emit(generation, (counts, couriers, measure))
+
+        self.map_pending = True
+        self._pool.start(work)
+
+    def _map_arrived(self, generation: int, result: Any) -> None:
+        if generation != self._map_generation:
+            return  # an older filter's answer, overtaken by a newer one
+        self._counts, couriers, self._measure = result
+        self.map.set_couriers(couriers)
+        self.map_pending = False
+        self._show_map()
+
+    def _show_map(self) -> None:
+        fmt = (lambda r: f"{r:.0%}") if self._measure == "exception_rate" else (lambda n: str(int(n)))
+        self.map.set_counts(self._counts, self._filter.province, fmt=fmt)
+
+    def shutdown(self) -> None:
+        """Stop taking map work and wait for a running count to finish (the window is closing)."""
+        self._map_generation += 1
+        self._pool.clear()
+        self._pool.waitForDone(10_000)
+        self.map_pending = False
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        self.shutdown()
+        super().closeEvent(event)
+
+    def wait_for_map(self, timeout_ms: int = 10_000) -> bool:
+        """Tests and benchmarks: let the map's worker finish (events are processed meanwhile)."""
+        deadline = QDeadlineTimer(timeout_ms)
+        while self.map_pending and not deadline.hasExpired():
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        return not self.map_pending
+
     def _page(self, after: Any, n: int) -> list[OrderRow]:
         if self._sync is not None:
             return self._sync.cache.list_orders(self._filter, limit=n, after=after)
@@ -150,14 +205,9 @@ class CustomerServiceWorkspace(QWidget):
         shape = (replace(self._filter, search=None, province=None), measure)
         if shape != self._map_shape:  # the map follows the filters; a search or a province click needs no re-count
             self._map_shape = shape
-            unsearched = replace(self._filter, search=None)
-            if measure == "exception_rate":
-                self._counts = exception_rates_by_province(self._uow(), unsearched)
-            else:
-                self._counts = counts_by_province(self._uow(), unsearched)
-            self.map.set_couriers(courier_positions(self._uow(), unsearched))
-        self.map.set_counts(self._counts, self._filter.province,
-                            fmt=(lambda r: f"{r:.0%}") if measure == "exception_rate" else (lambda n: str(int(n))))
+            self._recount_map(replace(self._filter, search=None), measure)
+        else:
+            self._show_map()
         where = self._filter.province
         self.province.setText((f"{label('order', 'province', self._lang)}：{where}") if where else "")
         self.model.set_query(self._page)

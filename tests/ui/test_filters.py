@@ -67,10 +67,12 @@ def test_the_map_colours_by_exception_rate_on_request(qtbot, demo_hub, cjk_font,
     ws.resize(1500, 760)
     ws.show()
     qtbot.waitExposed(ws)
+    assert ws.wait_for_map()
     counts = dict(ws.map._counts)
     placed = [r for r in _rows(ws) if r.province]  # store sales (POS) have no delivery province
     assert all(isinstance(v, int) for v in counts.values()) and sum(counts.values()) == len(placed)
     _pick(ws.measure, "exception_rate")
+    assert ws.wait_for_map()
     rates = ws.map._counts
     assert rates and all(0 <= v <= 1 for v in rates.values()) and any(v > 0 for v in rates.values())
     assert ws.map._fmt(0.25) == "25%"

@@ -67,6 +67,7 @@ def test_the_station_window_renders_chinese_and_is_saved_for_a_look(qtbot, demo_
     window.show()
     qtbot.waitExposed(window)
     assert cjk_font == "OrderHub Sans"
+    assert window.cs.wait_for_map()
     path = Path(shots_dir) / "cs-order-list.png"
     assert window.grab().save(str(path))
     assert path.stat().st_size > 20_000
@@ -81,6 +82,7 @@ def test_clicking_a_province_on_the_map_narrows_the_list_and_clicking_again_wide
     ws.show()
     qtbot.waitExposed(ws)
     everything = ws.model.rowCount()
+    assert ws.wait_for_map()
     assert len(ws.map._couriers) > 10  # parcels on the road show where they were last seen
     point = ws.map.screen_point("浙江省").toPoint()
     assert ws.map.province_at(ws.map.screen_point("浙江省")) == "浙江省"
