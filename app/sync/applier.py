@@ -124,14 +124,18 @@ def recorded(session_factory: sessionmaker[Session], command_id: uuid.UUID) -> O
     return None if row is None else Outcome(command_id, row.outcome, dict(row.result), duplicate=True)
 
 
-def apply(session_factory: sessionmaker[Session], command: Command) -> Outcome:
+def apply(session_factory: sessionmaker[Session], command: Command, *, look_first: bool = True) -> Outcome:
     """Apply ``command`` unless its UUID was applied before; refusals are recorded too.
+
+    ``look_first=False`` skips the up-front look-up (one round trip) for a command that cannot
+    have been sent before; it stays safe either way, because the record's primary key makes a
+    second commit of the same UUID fail and roll back with everything it changed.
 
     Raises:
         DatabaseUnavailable: the database went away; whether the command landed is decided by
             the next attempt, which finds its record or applies it (never both, never twice).
     """
-    seen = recorded(session_factory, command.id)
+    seen = recorded(session_factory, command.id) if look_first else None
     if seen is not None:
         return seen
     spec = spec_for(command.name)

@@ -45,6 +45,7 @@ class Outbox:
         order_no = spec.order_no(command.args) if spec else None
         base = command.args.get("expected_version")
         conn = self._db.connect()
+        conn.execute("PRAGMA synchronous=FULL")  # durable before "saved", whichever thread adds it
         with conn:
             conn.execute("BEGIN IMMEDIATE")
             after = None
