@@ -97,7 +97,8 @@ class StationSync:
         self._busy_since: float | None = None
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
-        self.status = SyncStatus(OFFLINE, self._count("pending"), self._count("rejected"))
+        # "syncing" until the first round has answered: a station starting up is not yet known to be offline
+        self.status = SyncStatus(SYNCING, self._count("pending"), self._count("rejected"))
 
     # --- the GUI side: never touches the network ------------------------------------------------
     def submit(self, actor: Actor, name: str, args: dict[str, Any]) -> OutboxEntry:
@@ -204,8 +205,7 @@ class StationSync:
             except Exception:  # a bug must not kill the worker: show offline, keep trying
                 log.exception("station sync round failed")
             self._disconnect()
-            self._report(OFFLINE)
-            self._fail_requests()
+            self._report(OFFLINE)  # searches and calls stay queued for the next connection
             self._stop.wait(backoff)
             backoff = min(backoff * 2, self.max_backoff)
 
@@ -256,9 +256,6 @@ class StationSync:
                 result = err
             if done is not None:
                 done(result)
-
-    def _fail_requests(self) -> None:
-        """Offline: reads are answered from the cache already; searches and calls wait for the link."""
 
     def _announce(self, changed: set[str]) -> set[str]:
         if changed and self.on_orders_changed is not None:
