@@ -1,7 +1,6 @@
 """Station commands on the real database: applied at most once per UUID, refusals recorded with what happened instead."""
 
 import threading
-import uuid
 
 import pytest
 import sqlalchemy as sa

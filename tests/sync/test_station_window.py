@@ -1,7 +1,6 @@
 """The station window with sync: live list, status in the status bar, refusals shown, and a GUI that never waits."""
 
 import os
-import time
 
 import pytest
 from PySide6.QtCore import QElapsedTimer, QTimer
@@ -11,7 +10,6 @@ from app.ui import fonts
 from app.ui.main_window import StationWindow
 from app.ui.sync_status import SyncBridge
 from tests.support.factories import make_order
-from tests.sync.conftest import wait_for
 from tests.sync.proxy import LoopbackProxy
 from tests.sync.test_commands import CS
 
