@@ -50,9 +50,14 @@ class Outbox:
             conn.execute("BEGIN IMMEDIATE")
             after = None
             if order_no is not None:
-                prior = conn.execute("SELECT command_id FROM outbox WHERE order_no = ? AND state = 'pending' "
-                                     "ORDER BY seq DESC LIMIT 1", (order_no,)).fetchone()
-                after = prior[0] if prior else None
+                # The maker saw version ``base``; if this station's last command on the order was made on
+                # that same version (still waiting, or applied before the cache caught up), the new one
+                # follows it rather than conflicting with this station's own change.
+                prior = conn.execute("SELECT command_id, state, base_version FROM outbox WHERE order_no = ? "
+                                     "AND state IN ('pending', 'accepted') ORDER BY seq DESC LIMIT 1",
+                                     (order_no,)).fetchone()
+                if prior is not None and (prior["state"] == PENDING or prior["base_version"] == base):
+                    after = prior["command_id"]
             cur = conn.execute(
                 "INSERT INTO outbox (command_id, name, args, order_no, after_id, base_version, operator, station, "
                 "station_ip, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

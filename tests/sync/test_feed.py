@@ -80,3 +80,17 @@ def test_a_warehouse_station_keeps_its_open_work_and_drops_what_leaves_it(hub, t
     orders.change_status(hub.uow(), mine, "shipped", expected_version=v, actor=CS)
     feed.pull(hub.engine)
     assert cache.get(mine) is None
+
+
+def test_two_quick_changes_on_one_order_follow_each_other_rather_than_conflict(hub, make_station):
+    order_no, version = make_order(hub, "paid")
+    station = make_station(hub.engine.url)
+    wait_online(station)
+    seen = station.cache.get(order_no).version
+    station.submit(CS, "order.add_warehouse_note", {"order_no": order_no, "expected_version": seen, "text": "一"})
+    wait_for(lambda: station.outbox.counts().get("accepted") == 1, 10, "first applied")
+    # made on the same screen, before the list caught up: it follows this station's own change
+    station.submit(CS, "order.add_warehouse_note", {"order_no": order_no, "expected_version": seen, "text": "二"})
+    wait_online(station)
+    assert station.outbox.counts() == {"accepted": 2}
+    wait_for(lambda: station.cache.get(order_no).version == version + 2, 5, "cache caught up")
