@@ -3,20 +3,23 @@
 Change numbers come from one sequence and are drawn *before* commit, so a transaction that
 commits late can carry a smaller number than one the station has already seen. Advancing the
 cursor to "the highest number seen" would skip it for ever. Instead every pull notes
-(L = the sequence's last value, X = the next transaction id not yet started) and the cursor
-only moves up to an L once a later pull's snapshot shows every transaction older than its X
-finished (``pg_snapshot_xmin >= X``): by then every number up to L is either committed and
-visible to that pull, or was rolled back. Rows above the cursor are simply pulled again (the
-cache ignores images it already holds), so the cursor lags by one pull and costs a few rows.
+(L = the sequence's last value, X = a transaction id taken after L was read) and the cursor
+only moves up to an L once a later pull's snapshot shows every transaction up to X finished
+(``pg_snapshot_xmin > X``): every number up to L was drawn by a transaction older than X, so by
+then it is either committed and visible to that pull, or was rolled back. Rows above the cursor
+are simply pulled again (the cache ignores images it already holds), so the cursor lags by one
+pull and costs a few rows.
 
-X is read in a statement *after* the rows, so a writer that had drawn its number but not yet
-been given a transaction id when L was read has one by then.
+X is taken *after* the rows are read, so a writer that had drawn its number but not yet been
+given a transaction id when L was read (the trigger runs just before the row is written) has one
+by then. The price is one transaction id per pull.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,7 +42,9 @@ _ROW = (sa.select(Order.id, Order.order_no, Order.platform, Order.platform_order
 
 _LAST = sa.text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM order_change_seq")
 _XMIN = sa.text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-_XMAX = sa.text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+# A transaction id of our own, taken after L was read: every id below it was handed out before.
+# (Not the snapshot's xmax: that is "newest *completed* + 1" and can equal a running writer's id.)
+_NEXT = sa.text("SELECT pg_current_xact_id()::text::bigint")
 
 
 class FeedNotSettled(Exception):
@@ -49,8 +54,9 @@ class FeedNotSettled(Exception):
 class ChangeFeed:
     """The station's cursor and the pulls that advance it."""
 
-    def __init__(self, db: LocalDb, cache: OrderCache) -> None:
+    def __init__(self, db: LocalDb, cache: OrderCache, progress: Callable[[], None] = lambda: None) -> None:
         self._db, self._cache = db, cache
+        self._progress = progress  # called per page: a long first load is progress, not a hang
 
     @property
     def cursor(self) -> int | None:
@@ -77,25 +83,25 @@ class ChangeFeed:
             with rr.begin():
                 xmin = int(rr.scalar(_XMIN))
                 last = int(rr.scalar(_LAST))
-                rows = _pages(rr, Order.change_seq > cursor)
-            xmax = int(conn.scalar(_XMAX))
-            conn.rollback()
+                rows = _pages(rr, Order.change_seq > cursor, self._progress)
+            xid = int(conn.scalar(_NEXT))
+            conn.commit()
         marks = self._marks()
-        settled = [m for m in marks if m[1] <= xmin]
+        settled = [m for m in marks if m[1] < xmin]
         if settled:
             cursor = max(cursor, *(m[0] for m in settled))
         changed = self._cache.apply(rows)
-        self._save(cursor, [m for m in marks if m[1] > xmin] + [(last, xmax)])
+        self._save(cursor, [m for m in marks if m[1] >= xmin] + [(last, xid)])
         return changed
 
-    def _first_load(self, engine: Engine, settle_seconds: float = 10.0) -> set[str]:
+    def _first_load(self, engine: Engine, settle_seconds: float = 2.0) -> set[str]:
         """Start from a point below which every change has settled, then load the scope whole."""
         with engine.connect() as conn:
             last = int(conn.scalar(_LAST))
-            xmax = int(conn.scalar(_XMAX))
-            conn.rollback()
+            xid = int(conn.scalar(_NEXT))
+            conn.commit()
             deadline = time.monotonic() + settle_seconds
-            while int(conn.scalar(_XMIN)) < xmax:
+            while int(conn.scalar(_XMIN)) <= xid:
                 conn.rollback()
                 if time.monotonic() > deadline:
                     raise FeedNotSettled()
@@ -108,7 +114,7 @@ class ChangeFeed:
                 where = Order.ordered_at >= scope.since()
             rr = conn.execution_options(isolation_level="REPEATABLE READ")
             with rr.begin():
-                rows = _pages(rr, where)
+                rows = _pages(rr, where, self._progress)
         if self._db.meta("scope") != scope.key():
             self._cache.clear()
         changed = self._cache.apply(rows)
@@ -124,7 +130,7 @@ class ChangeFeed:
         return self._cache.apply(rows, searched=True)
 
 
-def _pages(conn: Connection, where: Any) -> list[dict[str, Any]]:
+def _pages(conn: Connection, where: Any, progress: Callable[[], None]) -> list[dict[str, Any]]:
     """Every row matching ``where`` in change order, fetched a page at a time in one snapshot."""
     out: list[dict[str, Any]] = []
     after = -1
@@ -132,6 +138,7 @@ def _pages(conn: Connection, where: Any) -> list[dict[str, Any]]:
         page = [dict(r._mapping) for r in conn.execute(
             _ROW.where(where, Order.change_seq > after).order_by(Order.change_seq).limit(PAGE))]
         out.extend(page)
+        progress()
         if len(page) < PAGE:
             return out
         after = page[-1]["change_seq"]

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 ONLINE, OFFLINE, SYNCING = "online", "offline", "syncing"
 NETWORK_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, DatabaseUnavailable, psycopg.OperationalError,
-                  psycopg.InterfaceError, OSError, FeedNotSettled)
+                  psycopg.InterfaceError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +80,11 @@ class StationSync:
         self.url = normalise_url(database_url) if isinstance(database_url, str) else database_url
         self.db = LocalDb(Path(data_dir) / file_name)
         self.outbox, self.cache = Outbox(self.db), OrderCache(self.db, scope)
-        self.feed = ChangeFeed(self.db, self.cache)
+        self.feed = ChangeFeed(self.db, self.cache, progress=self._touch)
         self.pull_interval, self.op_timeout, self.max_backoff = pull_interval, op_timeout, max_backoff
         self.on_status, self.on_orders_changed, self.on_command_finished = on_status, on_orders_changed, on_command_finished
-        self._engine = sa.create_engine(self.url, pool_pre_ping=True, pool_size=2, max_overflow=2,
+        # no pre-ping: any failure disposes the whole pool and the round starts over on fresh connections
+        self._engine = sa.create_engine(self.url, pool_pre_ping=False, pool_size=2, max_overflow=2,
                                         connect_args={"connect_timeout": connect_timeout})
         self._sockets: weakref.WeakSet[Any] = weakref.WeakSet()
         event.listen(self._engine, "connect", lambda dbapi, _rec: self._sockets.add(dbapi))
@@ -156,8 +157,12 @@ class StationSync:
             self._connect()
         self.replay()
         self._serve_requests()
-        with self._guard():
-            changed = self.feed.pull(self._engine)
+        try:
+            with self._guard():
+                changed = self.feed.pull(self._engine)
+        except FeedNotSettled:  # a long transaction elsewhere: connected, just not caught up yet
+            self._report(SYNCING)
+            return set()
         self._announce(changed)
         self._report(ONLINE if not self._count("pending") else SYNCING)
         return changed
@@ -282,14 +287,27 @@ class StationSync:
         finally:
             self._busy_since = None
 
+    def _touch(self) -> None:
+        """A long call that is making progress (a page arrived) is not a hung one."""
+        if self._busy_since is not None:
+            self._busy_since = time.monotonic()
+
     def _watch(self) -> None:
         while not self._stop.wait(0.2):
             since = self._busy_since
             if since is not None and time.monotonic() - since > self.op_timeout:
                 log.warning("database call hung for %.1f s: cutting the connection", self.op_timeout)
                 self._busy_since = None
-                for conn in list(self._sockets):
+                for conn in _snapshot(self._sockets):
                     _cut(conn)
+
+
+def _snapshot(sockets: weakref.WeakSet[Any]) -> list[Any]:
+    while True:
+        try:
+            return list(sockets)
+        except RuntimeError:  # the worker added a connection meanwhile
+            continue
 
 
 def _cut(conn: Any) -> None:

@@ -94,3 +94,20 @@ def test_two_quick_changes_on_one_order_follow_each_other_rather_than_conflict(h
     wait_online(station)
     assert station.outbox.counts() == {"accepted": 2}
     wait_for(lambda: station.cache.get(order_no).version == version + 2, 5, "cache caught up")
+
+
+def test_a_station_starting_during_a_long_transaction_waits_for_it_rather_than_skip_it(hub, make_station):
+    order_no, version = make_order(hub, "paid")
+    slow = hub.engine.connect()
+    slow.execute(sa.text("UPDATE orders SET seller_note = '长事务' WHERE order_no = :o"), {"o": order_no})
+    try:
+        station = make_station(hub.engine.url)
+        import time
+
+        time.sleep(3.0)
+        assert station.status.state == "syncing" and station.feed.cursor is None  # no unsafe starting point
+    finally:
+        slow.commit()
+        slow.close()
+    wait_online(station)
+    assert station.cache.get(order_no).version == version + 1
