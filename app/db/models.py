@@ -508,4 +508,5 @@ class InboundMessage(Base):
 # Tables declared in their own modules join the same metadata (Alembic and the schema test see them).
 import app.db.routing_models  # noqa: E402,F401
 import app.db.after_sales_models  # noqa: E402,F401
+import app.db.warehouse_models  # noqa: E402,F401
 import app.db.sync_models  # noqa: E402,F401

@@ -142,6 +142,34 @@ FIELDS: dict[str, dict[str, FieldDef]] = {
         FieldDef("draft", "试用规则后", "With the draft", "int"),
         FieldDef("change", "变化", "Change", "int"),
     ),
+    # --- warehouse (issue #8) ---
+    "wave": _fields(
+        FieldDef("wave_no", "波次号", "Wave no."),
+        FieldDef("warehouse", "仓库", "Warehouse"),
+        FieldDef("status", "波次状态", "Wave status", "code", "wave_status"),
+        FieldDef("order_count", "订单数", "Orders", "int"),
+        FieldDef("piece_count", "件数", "Pieces", "int"),
+        FieldDef("zones", "库区", "Zones"),
+        FieldDef("earliest_ship_by", "最早发货截止", "Earliest ship-by", "datetime"),
+        FieldDef("created_by", "创建人", "Created by"),
+        FieldDef("created_at", "创建时间", "Created at", "datetime"),
+        FieldDef("printed_at", "打印时间", "Printed at", "datetime"),
+    ),
+    "pick": _fields(
+        FieldDef("bin_code", "库位", "Bin"),
+        FieldDef("bin_coords", "库位坐标", "Bin location"),
+        FieldDef("sku", "商品编码", "SKU"),
+        FieldDef("name", "商品名称", "Product"),
+        FieldDef("spec", "颜色/尺码", "Colour/size"),
+        FieldDef("scanned", "已扫", "Scanned", "int"),
+        FieldDef("needed", "应拣", "To pick", "int"),
+        FieldDef("priority", "优先级", "Priority", "code", "pick_priority"),
+        FieldDef("picker", "拣货员", "Picker"),
+        FieldDef("box_no", "箱号", "Box no."),
+        FieldDef("notice", "变更通知", "Change notice"),
+        FieldDef("done", "今日已完成", "Done today", "int"),
+        FieldDef("waiting", "待拣", "Waiting", "int"),
+    ),
 }
 
 # Coded values → (zh, en). Keys are what the database stores.
@@ -232,6 +260,14 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "order.hold": ("人工挂起订单", "Order put on hold"),
         "after_sales.flow_save": ("保存售后流程", "After-sales flow saved"),
         "red_letter.change": ("红字确认单状态变更", "Red-letter confirmation changed"),
+        # --- warehouse (issue #8) ---
+        "wave.create": ("创建波次", "Wave created"),
+        "slip.print": ("打印拣货单", "Pick slips printed"),
+        "slip.reprint": ("补打拣货单", "Pick slip reprinted"),
+        "pick.confirm": ("拣货完成", "Pick confirmed"),
+        "pick.ship": ("扫描出库", "Dispatched by scan"),
+        "pick.stop": ("停止拣货", "Pick stopped"),
+        "notice.acknowledge": ("确认变更通知", "Change notice acknowledged"),
     },
     "role": {
         "cs": ("客服", "Customer service"),
@@ -246,6 +282,9 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "address": ("收货地址变更", "Address changed"),
         "items": ("商品变更", "Items changed"),
         "refund": ("买家申请退款", "Refund requested"),
+        # --- warehouse (issue #8): station-side changes folded into the same notice ---
+        "note": ("仓库留言", "Note for the warehouse"),
+        "after_sales": ("转入售后", "Moved to after-sales"),
     },
     "outbox_status": {
         "pending": ("待发送", "Waiting"),
@@ -433,6 +472,38 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "accepted": ("已生效", "Applied"),
         "rejected": ("未被接受", "Not accepted"),
         "acknowledged": ("已知悉", "Seen"),
+    },
+    # --- warehouse (issue #8) ---
+    "wave_status": {
+        "open": ("拣货中", "Being picked"),
+        "closed": ("已完成", "Done"),
+    },
+    "pick_status": {
+        "picking": ("拣货中", "Picking"),
+        "confirmed": ("已拣完待出库", "Picked, to dispatch"),
+        "shipped": ("已出库", "Dispatched"),
+        "stopped": ("已停止", "Stopped"),
+    },
+    "pick_priority": {
+        "urgent": ("加急", "Urgent"),
+        "normal": ("普通", "Normal"),
+    },
+    "scan_refusal": {
+        "wrong_item": ("拿错商品", "Wrong item"),
+        "too_many": ("多拿", "One too many"),
+        "cancelled": ("订单已取消", "Order cancelled"),
+        "no_pick": ("未先扫订单", "No order opened"),
+        "unknown": ("无法识别", "Not recognised"),
+        "notice_open": ("有未确认的变更通知", "Change notice not yet acknowledged"),
+        "not_ready": ("订单不在待拣环节", "Order not ready to pick"),
+        "taken": ("他人正在拣货", "Being picked by someone else"),
+        "bad_tracking": ("快递单号无效", "Not a tracking number"),
+    },
+    "slip_profile": {
+        "a5": ("A5 宽幅热敏（6 英寸）", "A5 wide thermal (6 in)"),
+        "4in": ("4 英寸热敏", "4-inch thermal"),
+        "80mm": ("80 毫米热敏", "80 mm thermal"),
+        "58mm": ("58 毫米热敏", "58 mm thermal"),
     },
 }
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.db.bulk import copy_rows
-from app.db.models import ChangeNotice, InboundMessage, Order, OrderExtAttr, RawPayload, ShopSyncState
+from app.db.models import InboundMessage, Order, OrderExtAttr, RawPayload, ShopSyncState
 from app.domain.actor import SYSTEM
 from app.domain.clock import CST
 from app.domain.errors import NotFound
@@ -237,21 +237,9 @@ def _update(session: Any, order: Order, stored: StoredVersion, inbound: InboundO
 
 def _fold_notice(session: Any, order: Order, changes: list[str], interception: bool) -> None:
     """One open notice per order: a fifth change in ten seconds extends it instead of adding another."""
-    change = {"at": datetime.now(UTC).isoformat(), "kinds": changes, "version": order.version,
-              "status": order.status, "receiver_address": order.receiver_address}
-    stmt = pg_insert(ChangeNotice).values(order_id=order.id, warehouse_id=order.warehouse_id, interception=interception,
-                                          kinds=changes, changes=[change], change_count=1)
-    existing = ChangeNotice.__table__.c
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=[existing.order_id], index_where=existing.status == "open",
-        set_={
-            "kinds": sa.text("(SELECT jsonb_agg(DISTINCT k ORDER BY k) FROM jsonb_array_elements_text("
-                             "change_notices.kinds || excluded.kinds) AS k)"),
-            "changes": existing.changes.op("||")(stmt.excluded.changes),
-            "change_count": existing.change_count + 1,
-            "interception": existing.interception | stmt.excluded.interception,
-            "last_at": sa.func.now(),
-        }))
+    from app.services import change_notices
+
+    change_notices.fold(session, order, changes, interception=interception, by=f"platform:{order.platform}")
 
 
 def _count_ingested(session: Any, shop_id: int, n: int) -> None:

@@ -114,7 +114,8 @@ def change_status(
                 basis=basis, before=before, after=_snapshot(order, "status", "version") | {"intercept": step.intercept},
             )
         if step.intercept:
-            _notify_warehouse(uow, order, kind="cancel" if target == OrderStatus.CANCELLED else "after_sales")
+            _notify_warehouse(uow, order, kind="cancel" if target == OrderStatus.CANCELLED else "after_sales",
+                              by=actor.operator)
         view = OrderView.of(order)
         uow.commit()
     if target == OrderStatus.CANCELLED:
@@ -184,7 +185,7 @@ def change_address(
         audit.record(uow.session, actor, "order.address_change", "order", order.order_no, basis=basis,
                      before=before, after=_snapshot(order, *ADDRESS_FIELDS, "version") | {"intercept": intercept})
         if intercept:
-            _notify_warehouse(uow, order, kind="address")
+            _notify_warehouse(uow, order, kind="address", by=actor.operator)
         view = OrderView.of(order)
         uow.commit()
         return view
@@ -195,8 +196,14 @@ def _phone_tail(phone: str | None) -> str | None:
     return digits[-4:] if len(digits) >= 4 else None
 
 
-def _notify_warehouse(uow: UnitOfWork, order: Order, *, kind: str) -> None:
-    """Queue an interception notice for the warehouse (the warehouse station folds them per order)."""
+def _notify_warehouse(uow: UnitOfWork, order: Order, *, kind: str, by: str | None = None,
+                      detail: str | None = None) -> None:
+    """Tell the warehouse: folded into the order's one open change notice (the same function ingest
+    uses for platform changes), and queued in the outbox for systems outside the hub."""
+    from app.services import change_notices
+
+    change_notices.fold(uow.session, order, [kind], interception=kind in ("cancel", "after_sales", "address"),
+                        by=by, detail=detail)
     uow.session.add(
         OutboxMessage(
             topic="warehouse.interception",
@@ -225,7 +232,7 @@ def add_warehouse_note(uow: UnitOfWork, order_no: str, text: str, *, expected_ve
         order.seller_note = f"{order.seller_note}\n{stamp}" if order.seller_note else stamp
         uow.session.flush()
         if OrderStatus(order.status) in WAREHOUSE_ACTIVE:
-            _notify_warehouse(uow, order, kind="note")
+            _notify_warehouse(uow, order, kind="note", by=actor.operator, detail=text)
         view = OrderView.of(order)
         uow.commit()
         return view

@@ -1,0 +1,200 @@
+"""Pick slips from the database: what a picker needs on paper, as :class:`app.domain.slip.PickSlip` data.
+
+The lines come in pick-path order (the ``pick_sequence`` of each line's bin), so a picker walks
+the warehouse once. A line's bin is the one its stock was reserved from; an order routed before
+bins were known falls back to the SKU's first bin on the path in that warehouse. Printing itself
+(layout, ESC/POS, the job queue) is the ``printers`` package's work; this module only fills the
+slip and records what was sent (a reprint audited with who and why).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.db.models import Bin, Order, Shop, Sku, Stock, Warehouse
+from app.db.routing_models import RoutingRule, StockReservation
+from app.db.warehouse_models import SlipPrint, Wave, WaveOrder
+from app.domain.actor import Actor
+from app.domain.clock import now
+from app.domain.errors import NotFound
+from app.domain.fields import code_label
+from app.domain.slip import PickSlip, SlipLine
+from app.services import audit
+from app.services.unit_of_work import UnitOfWork
+
+# Lines a picker must not pick: money already back with the customer, or the line is on hold.
+NOT_TO_PICK = frozenset({"refunding", "refunded", "frozen", "exchanged"})
+# Orders due within this many hours print as 加急 (and sort first in a wave).
+URGENT_WITHIN = timedelta(hours=4)
+# Customer and seller notes worth printing for the packer: packing, gifts, wrapping, labels, the parcel.
+# Everything else (「什么时候发货」, 「好评返现」) stays on screen for customer service, off the slip.
+PACKING_WORDS = ("干燥剂", "赠品", "袜子", "包装", "礼盒", "礼品", "贺卡", "卡片", "吊牌", "标签", "发票", "塞", "多放", "别放",
+                 "不要放", "勿放", "请勿", "不要", "分开", "一起", "纸箱", "盒子", "袋", "防压", "易碎", "气泡", "加急", "顺丰",
+                 "快递", "价格", "小票", "清单")
+_STAMP = re.compile(r"^\[[^\]]*\]\s*")  # 「[11-25 10:30 xiaomei] 」 written by add_warehouse_note
+
+
+def packing_notes(*notes: str | None) -> tuple[str, ...]:
+    """The lines of buyer and seller notes that matter to packing, without who-wrote-it stamps."""
+    out: list[str] = []
+    for note in notes:
+        for raw in re.split(r"[\n;；]+", note or ""):
+            text = _STAMP.sub("", raw).strip()
+            if text and any(w in text for w in PACKING_WORDS) and text not in out:
+                out.append(text)
+    return tuple(out)
+
+
+def priority_of(ship_by: datetime | None, notes: Iterable[str] = (), *, at: datetime | None = None) -> str:
+    """"urgent" when the ship-by deadline is near (or passed) or a note asks for 加急; else "normal"."""
+    if ship_by is not None and ship_by - (at or now()) <= URGENT_WITHIN:
+        return "urgent"
+    return "urgent" if any("加急" in n for n in notes) else "normal"
+
+
+def bin_coords(zone: str, aisle: int, rack: int, level: int) -> str:
+    return f"{zone}区 {aisle}排 {rack}架 {level}层"
+
+
+_NO_BIN = ("—", "未分配库位", 1_000_000, "")
+
+
+def order_lines(session: Session, order: Order) -> list[SlipLine]:
+    """The order's lines to pick, each with barcode and bin, sorted along the pick path."""
+    items = [it for it in order.items if it.get("line_status", "normal") not in NOT_TO_PICK and int(it.get("qty", 0)) > 0]
+    codes = sorted({str(it["sku"]) for it in items})
+    skus = {r.sku_code: r for r in session.execute(
+        sa.select(Sku.id, Sku.sku_code, Sku.barcode, Sku.name, Sku.color, Sku.size).where(Sku.sku_code.in_(codes)))}
+    reserved: dict[int, tuple[str, str, int, str]] = {}
+    for r in session.execute(
+            sa.select(StockReservation.line_no, Bin.code, Bin.zone, Bin.aisle, Bin.rack, Bin.level, Bin.pick_sequence)
+            .join(Stock, Stock.id == StockReservation.stock_id).join(Bin, Bin.id == Stock.bin_id)
+            .where(StockReservation.order_id == order.id, StockReservation.status == "active")
+            .order_by(Bin.pick_sequence)):
+        reserved.setdefault(r.line_no, (r.code, bin_coords(r.zone, r.aisle, r.rack, r.level), r.pick_sequence, r.zone))
+    first_bin: dict[int, tuple[str, str, int, str]] = {}
+    if order.warehouse_id is not None and skus:
+        for r in session.execute(
+                sa.select(Stock.sku_id, Bin.code, Bin.zone, Bin.aisle, Bin.rack, Bin.level, Bin.pick_sequence)
+                .join(Bin, Bin.id == Stock.bin_id)
+                .where(Stock.warehouse_id == order.warehouse_id, Stock.sku_id.in_([s.id for s in skus.values()]))
+                .order_by(Bin.pick_sequence)):
+            first_bin.setdefault(r.sku_id, (r.code, bin_coords(r.zone, r.aisle, r.rack, r.level), r.pick_sequence, r.zone))
+    lines = []
+    for it in items:
+        sku = skus.get(str(it["sku"]))
+        where = reserved.get(int(it.get("line_no", 0))) or (first_bin.get(sku.id) if sku else None) or _NO_BIN
+        lines.append(SlipLine(
+            sku_code=str(it["sku"]), barcode=sku.barcode if sku else str(it["sku"]),
+            name=sku.name if sku else str(it.get("name", "")), color=sku.color if sku else str(it.get("color", "")),
+            size=sku.size if sku else str(it.get("size", "")), quantity=int(it["qty"]), bin_code=where[0],
+            bin_coords=where[1], pick_sequence=where[2], is_gift=bool(it.get("is_gift"))))
+    lines.sort(key=lambda line: (line.pick_sequence, line.bin_code, line.sku_code))
+    return lines
+
+
+def first_zone(lines: Sequence[SlipLine]) -> str:
+    """The zone where the pick path starts ("" for an order without bins)."""
+    return lines[0].bin_code.split("-")[0] if lines and lines[0].bin_code != _NO_BIN[0] else ""
+
+
+def _gifts(session: Session, order: Order) -> tuple[str, ...]:
+    gift_lines = [it for it in order.items if it.get("is_gift") and it.get("line_status", "normal") not in NOT_TO_PICK]
+    rules = {str(it["gift_rule"]) for it in gift_lines if it.get("gift_rule")}
+    names = dict(session.execute(sa.select(RoutingRule.code, RoutingRule.name).where(RoutingRule.code.in_(rules))).all()
+                 ) if rules else {}
+    out = []
+    for it in gift_lines:
+        why = names.get(str(it.get("gift_rule")), "")
+        out.append(f"{why + '：' if why else ''}{it.get('name', it['sku'])} {it.get('color', '')} ×{int(it['qty'])}".strip())
+    return tuple(out)
+
+
+def slip_for(session: Session, order: Order, *, wave_no: str | None = None, picker: str | None = None,
+             reprint: bool = False, reason: str | None = None, at: datetime | None = None) -> PickSlip:
+    """One order's slip, read in the caller's transaction."""
+    shop, warehouse = session.execute(
+        sa.select(Shop.name, Warehouse.name).select_from(Order).join(Shop, Shop.id == Order.shop_id)
+        .outerjoin(Warehouse, Warehouse.id == Order.warehouse_id).where(Order.id == order.id)).one()
+    notes = packing_notes(order.buyer_note, order.seller_note)
+    return PickSlip(
+        order_no=order.order_no, platform=code_label("platform", order.platform), shop=shop, warehouse=warehouse or "",
+        priority=code_label("pick_priority", priority_of(order.ship_by, notes, at=at)), ship_by=order.ship_by,
+        lines=tuple(order_lines(session, order)), gifts=_gifts(session, order), notes=notes, wave_no=wave_no,
+        picker=picker, reprint=reprint, reprint_reason=reason if reprint else None, printed_at=at or now())
+
+
+def _wave_no_of(session: Session, order_id: int) -> str | None:
+    return session.scalar(sa.select(Wave.wave_no).join(WaveOrder, WaveOrder.wave_id == Wave.id)
+                          .where(WaveOrder.order_id == order_id).order_by(Wave.id.desc()).limit(1))
+
+
+def build_slip(uow: UnitOfWork, order_no: str, *, picker: str | None = None) -> PickSlip:
+    """The slip of one order as it would print now (no record is written)."""
+    with uow:
+        order = uow.session.execute(sa.select(Order).where(Order.order_no == order_no)).scalar_one_or_none()
+        if order is None:
+            raise NotFound(what="order", key=order_no)
+        return slip_for(uow.session, order, wave_no=_wave_no_of(uow.session, order.id), picker=picker)
+
+
+def wave_slips(uow: UnitOfWork, wave_no: str, *, picker: str | None = None) -> list[PickSlip]:
+    """Every slip of a wave, in the wave's order."""
+    with uow:
+        wave = uow.session.execute(sa.select(Wave).where(Wave.wave_no == wave_no)).scalar_one_or_none()
+        if wave is None:
+            raise NotFound(what="wave", key=wave_no)
+        orders = uow.session.execute(sa.select(Order).join(WaveOrder, WaveOrder.order_id == Order.id)
+                                     .where(WaveOrder.wave_id == wave.id).order_by(WaveOrder.position)).scalars().all()
+        at = now()
+        return [slip_for(uow.session, o, wave_no=wave_no, picker=picker, at=at) for o in orders]
+
+
+def record_prints(uow: UnitOfWork, slips: Sequence[PickSlip], jobs: Mapping[str, str | None], actor: Actor, *,
+                  profile: str) -> None:
+    """Record slips sent to a printer (``jobs``: order no. → the printer queue's job id).
+
+    A reprint is a key change: it needs a reason and is audited with who and why, so a second
+    copy of a slip in the warehouse can always be explained.
+    """
+    with uow:
+        s = uow.session
+        ids = dict(s.execute(sa.select(Order.order_no, Order.id).where(Order.order_no.in_([x.order_no for x in slips]))).all())
+        waves = dict(s.execute(sa.select(Wave.wave_no, Wave.id).where(
+            Wave.wave_no.in_({x.wave_no for x in slips if x.wave_no}))).all())
+        for slip in slips:
+            reason = audit.require_basis(actor, slip.reprint_reason, code_label("audit_action", "slip.reprint")) \
+                if slip.reprint else None
+            s.add(SlipPrint(order_id=ids[slip.order_no], wave_id=waves.get(slip.wave_no or ""), reprint=slip.reprint,
+                            reason=reason, profile=profile, job_id=jobs.get(slip.order_no), printed_by=actor.operator,
+                            station=actor.station))
+            if slip.reprint:
+                audit.record(s, actor, "slip.reprint", "order", slip.order_no, basis=reason, before=None,
+                             after={"job_id": jobs.get(slip.order_no), "profile": profile, "wave_no": slip.wave_no})
+        printed = {x.wave_no for x in slips if x.wave_no and not x.reprint}
+        if printed:
+            s.execute(sa.update(Wave).where(Wave.wave_no.in_(printed), Wave.printed_at.is_(None)).values(printed_at=sa.func.now()))
+            for wave_no in sorted(printed):
+                audit.record(s, actor, "slip.print", "wave", wave_no, basis=None, before=None,
+                             after={"count": sum(1 for x in slips if x.wave_no == wave_no), "profile": profile})
+        uow.commit()
+
+
+def reprint_slip(uow: UnitOfWork, order_no: str, actor: Actor, reason: str | None) -> PickSlip:
+    """The slip again, marked 「补打」 with the reason (checked before anything is printed)."""
+    reason = audit.require_basis(actor, reason, code_label("audit_action", "slip.reprint"))
+    slip = build_slip(uow, order_no)
+    return replace(slip, reprint=True, reprint_reason=reason)
+
+
+def slip_count(session: Session, order_ids: Iterable[int]) -> dict[int, int]:
+    """How many slips were printed per order (first print and reprints)."""
+    rows = session.execute(sa.select(SlipPrint.order_id, sa.func.count()).where(SlipPrint.order_id.in_(list(order_ids)))
+                           .group_by(SlipPrint.order_id))
+    return {r[0]: r[1] for r in rows}
+

@@ -1,0 +1,244 @@
+"""Barcode scanners at the station: USB scanners that type like a keyboard, and serial scanners.
+
+A USB scanner sends a code as key presses a few milliseconds apart, ending with Enter; a person
+types at best about 30 ms apart. :class:`KeyboardScanFilter` sits on the whole application, holds
+back printable key presses for a moment, and decides by the gaps between them: a fast run ending
+in Enter is a scan (emitted as :attr:`scanned`, never typed into a field); anything slower is
+handed on, unchanged and in order, to the widget it was meant for. Nothing is lost either way.
+
+:class:`SerialScanReader` reads a serial scanner (pyserial) on its own thread and emits the same
+signal, so the station treats both alike. :class:`ScanWorker` answers scans one after another on
+a worker thread: scans that come faster than the database answers wait in its queue (Qt's queued
+connection, first in first out), and the window keeps painting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+
+_ENTER = (0x01000004, 0x01000005)  # Qt.Key_Return, Qt.Key_Enter
+_NO_TEXT_MODIFIERS = 0x04000000 | 0x08000000 | 0x10000000  # Control, Alt, Meta: shortcuts, not characters
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerSettings:
+    """How the station tells a scanner from a person (defaults suit common USB scanners).
+
+    Attributes:
+        max_gap_ms: keys closer than this belong to one scan burst.
+        typing_gap_ms: a person types keys at least this far apart (documentation of the margin;
+            anything between ``max_gap_ms`` and it is treated as typing).
+        min_length: shorter bursts are typing, even if fast (a quick double key press).
+        hold_ms: how long a held key may wait for a following scanner key before it is typed.
+    """
+
+    max_gap_ms: float = 20.0
+    typing_gap_ms: float = 30.0
+    min_length: int = 4
+    hold_ms: float = 25.0
+
+
+def is_scan(gaps_ms: list[float], length: int, settings: ScannerSettings) -> bool:
+    """A burst is a scan when it is long enough and every gap (including the one before Enter) is short."""
+    return length >= settings.min_length and all(g <= settings.max_gap_ms for g in gaps_ms)
+
+
+def _now_ms() -> float:
+    return time.perf_counter_ns() / 1e6
+
+
+class KeyboardScanFilter(QObject):
+    """An application-wide event filter that turns keyboard-scanner bursts into :attr:`scanned`."""
+
+    scanned = Signal(str)
+
+    def __init__(self, settings: ScannerSettings | None = None, parent: QObject | None = None,
+                 clock: Callable[[], float] = _now_ms) -> None:
+        super().__init__(parent)
+        self.settings = settings or ScannerSettings()
+        self._clock = clock
+        self._held: list[tuple[Any, int, Any, str, float]] = []  # (target, key, modifiers, text, at ms)
+        self._swallowed_releases: dict[int, int] = {}
+        self._replaying = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._hold_expired)
+        self.installed_on: QApplication | None = None
+
+    def install(self, app: QApplication | None = None) -> KeyboardScanFilter:
+        self.installed_on = app or QApplication.instance()  # type: ignore[assignment]
+        assert self.installed_on is not None
+        self.installed_on.installEventFilter(self)
+        return self
+
+    def uninstall(self) -> None:
+        if self.installed_on is not None:
+            self.installed_on.removeEventFilter(self)
+            self.installed_on = None
+        self._timer.stop()
+        self._type_held()
+
+    # -- the filter ----------------------------------------------------------------------------
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        kind = event.type()
+        if self._replaying or kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            return False
+        assert isinstance(event, QKeyEvent)
+        key = event.key()
+        if kind == QEvent.Type.KeyRelease:
+            if self._swallowed_releases.get(key):
+                self._swallowed_releases[key] -= 1
+                return True
+            return False
+        at = self._clock()
+        text = event.text()
+        if key in _ENTER:
+            if self._held and is_scan(self._gaps(at), len(self._held), self.settings):
+                code = "".join(h[3] for h in self._held)
+                self._held.clear()
+                self._timer.stop()
+                self._swallowed_releases[key] = self._swallowed_releases.get(key, 0) + 1
+                self.scanned.emit(code)
+                return True
+            self._type_held()
+            return False
+        if not text or not text.isprintable() or int(event.modifiers().value) & _NO_TEXT_MODIFIERS:
+            self._type_held()
+            return False
+        if self._held and at - self._held[-1][4] > self.settings.max_gap_ms:
+            self._type_held()  # too slow to belong to the held burst: those were typed
+        self._held.append((obj, key, event.modifiers(), text, at))
+        self._swallowed_releases[key] = self._swallowed_releases.get(key, 0) + 1
+        self._timer.start(int(max(self.settings.hold_ms, 1)))
+        return True
+
+    def _gaps(self, enter_at: float) -> list[float]:
+        times = [h[4] for h in self._held] + [enter_at]
+        return [b - a for a, b in zip(times, times[1:])]
+
+    def _hold_expired(self) -> None:
+        if self._held and self._clock() - self._held[-1][4] < self.settings.max_gap_ms:
+            self._timer.start(int(self.settings.max_gap_ms))  # the loop was busy; keys may still be coming
+            return
+        self._type_held()
+
+    def _type_held(self) -> None:
+        """Hand held keys on to the widgets they were meant for, in order (they were typing)."""
+        held, self._held = self._held, []
+        self._timer.stop()
+        self._replaying = True
+        try:
+            for target, key, modifiers, text, _ in held:
+                if target is None:
+                    continue
+                QApplication.sendEvent(target, QKeyEvent(QEvent.Type.KeyPress, key, modifiers, text))
+                QApplication.sendEvent(target, QKeyEvent(QEvent.Type.KeyRelease, key, modifiers, text))
+        finally:
+            self._replaying = False
+
+    @property
+    def holding(self) -> int:
+        return len(self._held)
+
+
+class SerialScanReader(QThread):
+    """Reads a serial scanner (pyserial) line by line and emits each code as :attr:`scanned`."""
+
+    scanned = Signal(str)
+    failed = Signal(str)
+    opened = Signal()  # the port is open: from now on nothing the scanner sends is missed
+
+    def __init__(self, port: str, baudrate: int = 9600, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.port, self.baudrate = port, baudrate
+        self._stop = False
+
+    def run(self) -> None:
+        import serial  # pyserial; imported here so stations without a serial scanner do not need it
+
+        try:
+            device = serial.Serial(self.port, self.baudrate, timeout=0.05)
+        except (serial.SerialException, OSError) as err:
+            self.failed.emit(str(err))
+            return
+        self.opened.emit()
+        buffer = bytearray()
+        try:
+            while not self._stop:
+                try:
+                    chunk = device.read(256)
+                except (serial.SerialException, OSError) as err:
+                    self.failed.emit(str(err))
+                    return
+                if not chunk:
+                    continue
+                buffer.extend(chunk)
+                while True:
+                    cut = min((i for i in (buffer.find(b"\r"), buffer.find(b"\n")) if i >= 0), default=-1)
+                    if cut < 0:
+                        break
+                    line, buffer = bytes(buffer[:cut]), buffer[cut + 1:]
+                    code = line.decode("utf-8", errors="replace").strip()
+                    if code:
+                        self.scanned.emit(code)
+        finally:
+            device.close()
+
+    def stop(self) -> None:
+        self._stop = True
+        self.wait(2000)
+
+
+class ScanWorker(QObject):
+    """Answers scans in arrival order on its own thread: ``submit`` queues, ``answered`` reports.
+
+    ``handler(code)`` does the work (a service call with its own transaction) and returns the
+    answer; an exception is reported as ``failed`` with the code, so a scan is never silently dropped.
+    """
+
+    answered = Signal(int, str, object)
+    failed = Signal(int, str, object)
+    _submitted = Signal(int, str)
+
+    def __init__(self, handler: Callable[[str], Any]) -> None:
+        super().__init__()
+        self._handler = handler
+        self._seq = 0
+        self.done = 0
+        self._thread = QThread()
+        self._thread.setObjectName("scan-worker")
+        self.moveToThread(self._thread)
+        self._submitted.connect(self._handle)
+        self._thread.start()
+
+    def submit(self, code: str) -> int:
+        """Queue a scan; returns its sequence number (answers come back in the same order)."""
+        self._seq += 1
+        self._submitted.emit(self._seq, code)
+        return self._seq
+
+    @property
+    def waiting(self) -> int:
+        return self._seq - self.done
+
+    @Slot(int, str)
+    def _handle(self, seq: int, code: str) -> None:
+        try:
+            result = self._handler(code)
+        except Exception as err:  # noqa: BLE001 - reported to the station, never lost
+            self.done += 1
+            self.failed.emit(seq, code, err)
+            return
+        self.done += 1
+        self.answered.emit(seq, code, result)
+
+    def shutdown(self) -> None:
+        self._thread.quit()
+        self._thread.wait(5000)
