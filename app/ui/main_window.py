@@ -59,7 +59,9 @@ class StationWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.notices_dock)
         self.resizeDocks([self.notices_dock], [150], Qt.Orientation.Vertical)
         self.notices_timer = QTimer(self)
-        self.notices_timer.timeout.connect(self.notices.refresh)
+        # with a station sync, the periodic refresh only asks the database while the link is known good
+        self.notices_timer.timeout.connect(
+            lambda: self.notices.refresh() if sync is None or sync.station.status.state == "online" else None)
         self.notices_timer.start(30_000)
         self.connection = QLabel(("已连接：" if zh else "Connected: ") + database)
         self.person = QLabel(("操作人：" if zh else "Operator: ")

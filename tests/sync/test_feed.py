@@ -1,5 +1,6 @@
 """The change feed reaches a station's cache: live, without a refresh, and never skipping a late committer."""
 
+import pytest
 import sqlalchemy as sa
 
 from app.services import orders
@@ -111,3 +112,27 @@ def test_a_station_starting_during_a_long_transaction_waits_for_it_rather_than_s
         slow.close()
     wait_online(station)
     assert station.cache.get(order_no).version == version + 1
+
+
+@pytest.mark.parametrize("flt", [
+    OrderFilter(), OrderFilter(status="paid"), OrderFilter(platform="taobao"), OrderFilter(province="浙江省"),
+    OrderFilter(search="5678"), OrderFilter(status="allocating", platform="douyin"), OrderFilter(hours=(0, 12)),
+    OrderFilter(hours=(12, 18)),
+], ids=lambda f: repr(f)[12:60])
+def test_the_cache_lists_what_the_server_lists_for_the_same_filter(hub, tmp_path, flt):
+    from app.services.order_queries import list_orders
+
+    for n, (status, platform) in enumerate([("paid", "douyin"), ("allocating", "douyin"), ("paid", "taobao"),
+                                            ("shipped", "taobao"), ("allocating", "douyin"), ("cancelled", "pdd")]):
+        make_order(hub, status, platform=platform)
+    with hub.engine.begin() as conn:  # spread over the last days, inside the customer-service window
+        conn.execute(sa.text("UPDATE orders SET ordered_at = now() - (id % 5) * interval '13 hours', "
+                             "province = CASE WHEN id % 2 = 0 THEN '浙江省' ELSE '广东省' END"))
+    db = LocalDb(tmp_path / "s.sqlite3")
+    cache = OrderCache(db, Scope())
+    ChangeFeed(db, cache).pull(hub.engine)
+    assert cache.list_orders(flt, limit=3) == list_orders(hub.uow(), flt, limit=3)
+    first = cache.list_orders(flt, limit=3)
+    if first:
+        after = (first[-1].ordered_at, first[-1].id)
+        assert cache.list_orders(flt, limit=3, after=after) == list_orders(hub.uow(), flt, limit=3, after=after)

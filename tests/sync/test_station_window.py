@@ -57,6 +57,8 @@ def test_a_refused_change_is_shown_to_its_maker_until_acknowledged(qtbot, qapp, 
     dialog = window.sync_status.show_refused()
     text = dialog.list.item(0).text()
     assert "给仓库留言" in text and order_no in text and "已被他人修改" in text and "已取消" in text
+    os.makedirs(SHOTS, exist_ok=True)
+    dialog.grab().save(f"{SHOTS}/sync_refused_changes.png")
     dialog.acknowledge.click()
     qtbot.waitUntil(lambda: not window.sync_status.review.isVisible(), timeout=2_000)
     assert station.outbox.counts() == {"acknowledged": 1}
