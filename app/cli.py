@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     from app import cli_after_sales
 
     cli_after_sales.register(sub)
+    from app import cli_warehouse  # --- warehouse (issue #8) ---
+
+    cli_warehouse.register(sub)
     return parser
 
 
@@ -75,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app import cli_after_sales
 
     handlers |= cli_after_sales.HANDLERS
+    from app import cli_warehouse  # --- warehouse (issue #8) ---
+
+    handlers |= cli_warehouse.HANDLERS
     if args.command is None:
         _parser().print_help()
         return 0

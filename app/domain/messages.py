@@ -318,7 +318,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PICK_TAKEN": ("订单 {order_no} 正由 {picker} 拣货，不能同时拣同一单", "Order {order_no} is being picked by {picker}"),
     "PICK_ALREADY_PICKED": ("订单 {order_no} 已拣货完成，请扫描快递单号出库", "Order {order_no} is already picked; scan the tracking number"),
     "PICK_ALREADY_SHIPPED": ("订单 {order_no} 已出库（快递单号 {tracking_no}），无需再拣", "Order {order_no} has already left ({tracking_no})"),
-    "PICK_NOTICE_OPEN": ("⚠ 订单 {order_no} 有变更：{summary}。请先在“变更通知”中确认后再继续拣货（条码未计数）",
+    "PICK_NOTICE_OPEN": ("⚠ 订单 {order_no} 有变更：{summary}。请先在「变更通知」确认（本次未计数）",
                          "⚠ Order {order_no} changed: {summary}. Acknowledge the change notice before picking on (not counted)"),
     "PICK_BAD_TRACKING": ("「{barcode}」不是有效的快递单号（应为 8–32 位字母或数字），订单 {order_no} 未出库",
                           "“{barcode}” is not a valid tracking number (8–32 letters or digits); order {order_no} not dispatched"),

@@ -175,3 +175,11 @@ def close_if_done(session: Session, wave_id: int) -> bool:
     session.execute(sa.update(Wave).where(Wave.id == wave_id, Wave.status == "open")
                     .values(status="closed", closed_at=sa.func.now()))
     return True
+
+
+def warehouses(uow: UnitOfWork) -> list[tuple[int, str, str]]:
+    """Enabled warehouses as (id, code, name), own warehouses first: the station's choice of where it is."""
+    with uow:
+        return [tuple(r) for r in uow.session.execute(  # type: ignore[misc]
+            sa.select(Warehouse.id, Warehouse.code, Warehouse.name).where(Warehouse.enabled)
+            .order_by(Warehouse.kind.desc(), Warehouse.id))]

@@ -14,6 +14,7 @@ from app.ui.flow_editor import FlowEditor
 from app.ui.notices_panel import NoticesPanel
 from app.ui.order_drill_down import OrderDrillDown
 from app.ui.sync_status import SyncBridge, SyncStatusWidget
+from app.ui.warehouse_station import WarehouseStation
 
 _WORKSPACE = {"cs": "cs", "cs_lead": "cs", "picker": "warehouse", "wh_lead": "warehouse", "supervisor": "supervisor",
               "admin": "admin"}
@@ -35,9 +36,13 @@ class StationWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.cs = CustomerServiceWorkspace(uow, lang, sync=sync)
         self.admin = FlowEditor(uow, self._actor, lang=lang)  # 配置: after-sales flows (more settings to come)
+        # 仓库: the warehouse station for warehouse roles only (it listens to the scanner application-wide)
+        self.warehouse: WarehouseStation | None = (
+            WarehouseStation(uow, self._actor, role=role, lang=lang) if _WORKSPACE.get(role) == "warehouse" else None)
         for key, zh_name, en_name in ROLES:
-            page: QWidget = self.cs if key == "cs" else self.admin if key == "admin" else QLabel(
-                ("该工作台将在后续版本提供" if zh else "This workspace comes in a later release"))
+            page: QWidget = self.cs if key == "cs" else self.admin if key == "admin" else (
+                self.warehouse if key == "warehouse" and self.warehouse is not None else QLabel(
+                    ("该工作台将在后续版本提供" if zh else "This workspace comes in a later release")))
             self.tabs.addTab(page, zh_name if zh else en_name)
         self.tabs.setTabsClosable(True)
         for n in range(len(ROLES)):  # role workspaces stay; order tabs can be closed
@@ -91,4 +96,6 @@ class StationWindow(QMainWindow):
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         self.notices_timer.stop()
         self.cs.shutdown()  # no database work may outlive the window
+        if self.warehouse is not None:
+            self.warehouse.shutdown()
         super().closeEvent(event)

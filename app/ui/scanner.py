@@ -199,15 +199,17 @@ class SerialScanReader(QThread):
 class ScanWorker(QObject):
     """Answers scans in arrival order on its own thread: ``submit`` queues, ``answered`` reports.
 
-    ``handler(code)`` does the work (a service call with its own transaction) and returns the
-    answer; an exception is reported as ``failed`` with the code, so a scan is never silently dropped.
+    ``handler(code, context)`` does the work (a service call with its own transaction) and returns
+    the answer; ``context`` is whatever the station attached when the scan came in (the box number
+    then, say), so the worker never reads widgets. An exception is reported as ``failed`` with the
+    code, so a scan is never silently dropped.
     """
 
     answered = Signal(int, str, object)
     failed = Signal(int, str, object)
-    _submitted = Signal(int, str)
+    _submitted = Signal(int, str, object)
 
-    def __init__(self, handler: Callable[[str], Any]) -> None:
+    def __init__(self, handler: Callable[[str, Any], Any]) -> None:
         super().__init__()
         self._handler = handler
         self._seq = 0
@@ -218,20 +220,20 @@ class ScanWorker(QObject):
         self._submitted.connect(self._handle)
         self._thread.start()
 
-    def submit(self, code: str) -> int:
+    def submit(self, code: str, context: Any = None) -> int:
         """Queue a scan; returns its sequence number (answers come back in the same order)."""
         self._seq += 1
-        self._submitted.emit(self._seq, code)
+        self._submitted.emit(self._seq, code, context)
         return self._seq
 
     @property
     def waiting(self) -> int:
         return self._seq - self.done
 
-    @Slot(int, str)
-    def _handle(self, seq: int, code: str) -> None:
+    @Slot(int, str, object)
+    def _handle(self, seq: int, code: str, context: Any) -> None:
         try:
-            result = self._handler(code)
+            result = self._handler(code, context)
         except Exception as err:  # noqa: BLE001 - reported to the station, never lost
             self.done += 1
             self.failed.emit(seq, code, err)

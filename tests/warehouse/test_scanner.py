@@ -91,7 +91,7 @@ def test_the_rule_is_gaps_and_length():
 def test_scans_faster_than_answers_wait_in_the_worker_queue_and_none_is_lost(qtbot):
     answered: list[tuple[int, str]] = []
 
-    def slow(code: str) -> str:
+    def slow(code: str, context: object) -> str:
         time.sleep(0.005)
         return code.upper()
 
