@@ -15,7 +15,7 @@ from typing import Any
 
 from app.domain.actor import Actor
 from app.domain.clock import now
-from app.services import orders
+from app.services import after_sales, orders
 from app.services.unit_of_work import UnitOfWork
 
 # handler(uow, args, actor) -> whatever the service returns (an OrderView or a plain dict)
@@ -102,3 +102,18 @@ register("order.cancel", _cancel)
 register("order.change_address", _change_address)
 register("order.add_warehouse_note", _add_warehouse_note)
 register("order.change_status", _change_status)
+
+
+# --- after-sales (issue #5): no order chaining — a step's expected version is the case's, not the order's.
+def _after_sales_open(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any:
+    return after_sales.open_case(uow, a["order_no"], a["kind"], a["lines"], actor=actor, reason=a["reason"],
+                                 basis=a.get("basis"), contact_phone=a.get("contact_phone"))
+
+
+def _after_sales_step(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any:
+    return after_sales.step(uow, a["case_no"], a["step"], expected_version=int(a["expected_version"]), actor=actor,
+                            basis=a.get("basis"), params=a.get("params") or {})
+
+
+register("after_sales.open", _after_sales_open, order_key=None)
+register("after_sales.step", _after_sales_step, order_key=None)

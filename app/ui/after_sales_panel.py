@@ -32,9 +32,14 @@ class AfterSalesPanel(QWidget):
     changed = Signal(str)  # order no.
 
     def __init__(self, uow: Callable[[], UnitOfWork], actor: Actor, order_no: str, *, lang: Lang = "zh",
-                 parent: Any = None) -> None:
+                 parent: Any = None, sync: Any = None) -> None:
         super().__init__(parent)
         self._uow, self._actor, self._lang, self.order_no = uow, actor, lang, order_no
+        # With a station sync, opening a case and taking a step are commands in the station's outbox.
+        self._sync = sync
+        self._waiting: dict[Any, str | None] = {}
+        if sync is not None:
+            sync.command_finished.connect(self._command_finished)
         self.cases: list[after_sales.CaseView] = []
         self.case_list = QListWidget()
         self.case_list.currentRowChanged.connect(self._show_case)
@@ -126,15 +131,28 @@ class AfterSalesPanel(QWidget):
         c = self.current
         if c is None:
             return False
-        return self._act(lambda: after_sales.step(self._uow(), c.case_no, step, expected_version=c.version,
+        args = {"order_no": self.order_no, "case_no": c.case_no, "step": step, "expected_version": c.version,
+                "basis": basis, "params": {"passed": passed}}
+        return self._act("after_sales.step", args,
+                         lambda: after_sales.step(self._uow(), c.case_no, step, expected_version=c.version,
                                                   actor=self._actor, basis=basis, params={"passed": passed}), c.case_no)
 
     def open_case(self, kind: str, lines: list[dict[str, Any]], *, reason: str, basis: str | None = None,
                   phone: str | None = None) -> bool:
-        return self._act(lambda: after_sales.open_case(self._uow(), self.order_no, kind, lines, actor=self._actor,
+        args = {"order_no": self.order_no, "kind": kind, "lines": lines, "reason": reason, "basis": basis,
+                "contact_phone": phone or None}
+        return self._act("after_sales.open", args,
+                         lambda: after_sales.open_case(self._uow(), self.order_no, kind, lines, actor=self._actor,
                                                        reason=reason, basis=basis, contact_phone=phone or None), None)
 
-    def _act(self, command: Callable[[], after_sales.CaseView], case_no: str | None) -> bool:
+    def _act(self, name: str, args: dict[str, Any], command: Callable[[], after_sales.CaseView],
+             case_no: str | None) -> bool:
+        if self._sync is not None:
+            entry = self._sync.submit(self._actor, name, args)
+            self._waiting[entry.command.id] = case_no
+            self.message.setText(self._t("已保存在本工作站，正在同步…", "Saved on this station; syncing…"))
+            self.message.setStyleSheet("color: #8a6d00;")
+            return True
         try:
             view = command()
         except BusinessError as err:
@@ -149,6 +167,26 @@ class AfterSalesPanel(QWidget):
         self.message.setStyleSheet("color: #1e7b34;")
         self.changed.emit(self.order_no)
         return True
+
+    def _command_finished(self, entry: Any, outcome: Any) -> None:
+        if entry.command.id not in self._waiting:
+            return
+        case_no = self._waiting.pop(entry.command.id)
+        try:
+            self.refresh(case_no)
+        except BusinessError as err:
+            self.message.setText(err.message(self._lang))
+            return
+        if outcome.accepted:
+            c = self.current
+            self.message.setText(render("AS_CASE_STEPPED", self._lang, case_no=c.case_no,
+                                        step=code_label("as_step", c.events[-1]["step"], self._lang),
+                                        state=code_label("after_sales_state", c.state, self._lang)) if c else "")
+            self.message.setStyleSheet("color: #1e7b34;")
+            self.changed.emit(self.order_no)
+        else:
+            self.message.setText(outcome.reason(self._lang))
+            self.message.setStyleSheet("color: #c0392b; font-weight: bold;")
 
     def _ask_step(self, step: str) -> None:
         basis = None
@@ -239,11 +277,11 @@ class AfterSalesDialog(QDialog):
     """The panel in its own window, opened from the order's drill-down."""
 
     def __init__(self, uow: Callable[[], UnitOfWork], actor: Actor, order_no: str, *, lang: Lang = "zh",
-                 parent: Any = None) -> None:
+                 parent: Any = None, sync: Any = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(("售后 " if lang == "zh" else "After-sales ") + order_no)
         self.setWindowModality(Qt.WindowModality.WindowModal)
-        self.panel = AfterSalesPanel(uow, actor, order_no, lang=lang, parent=self)
+        self.panel = AfterSalesPanel(uow, actor, order_no, lang=lang, parent=self, sync=sync)
         layout = QVBoxLayout(self)
         layout.addWidget(self.panel)
         self.resize(900, 600)

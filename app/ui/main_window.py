@@ -35,6 +35,7 @@ class StationWindow(QMainWindow):
         self.setWindowTitle("OrderHub 订单中枢" if zh else "OrderHub")
         self.tabs = QTabWidget()
         self.cs = CustomerServiceWorkspace(uow, lang, sync=sync)
+        self._sync = sync
         self.admin = FlowEditor(uow, self._actor, lang=lang)  # 配置: after-sales flows (more settings to come)
         # 仓库: the warehouse station for warehouse roles only (it listens to the scanner application-wide)
         self.warehouse: WarehouseStation | None = (
@@ -87,7 +88,7 @@ class StationWindow(QMainWindow):
             if isinstance(page, OrderDrillDown) and page.detail is not None and page.detail.order_no == order_no:
                 self.tabs.setCurrentIndex(n)
                 return page
-        view = OrderDrillDown(self._uow, self._actor, role=self._role, lang=self._lang)
+        view = OrderDrillDown(self._uow, self._actor, role=self._role, lang=self._lang, sync=self._sync)
         view.show_order(order_no)
         view.order_changed.connect(lambda _: (self.cs.refresh(), self.notices.refresh()))
         self.tabs.setCurrentIndex(self.tabs.addTab(view, order_no))

@@ -31,9 +31,15 @@ class OrderDrillDown(QWidget):
     order_changed = Signal(str)
 
     def __init__(self, uow: Callable[[], UnitOfWork], actor: Actor, *, role: str = "cs", lang: Lang = "zh",
-                 parent: Any = None) -> None:
+                 parent: Any = None, sync: Any = None) -> None:
         super().__init__(parent)
         self._uow, self._actor, self._role, self._lang = uow, actor, role, lang
+        # With a station sync every write is a command in the station's outbox (saved on disk, replayed
+        # in order when the link is back); its outcome comes back through ``command_finished``.
+        self._sync = sync
+        self._waiting: dict[Any, str] = {}
+        if sync is not None:
+            sync.command_finished.connect(self._command_finished)
         self.detail: OrderDetail | None = None
         self.invoice_thumbnails: list[InvoiceThumbnail] = []
         self.title = QLabel()
@@ -179,32 +185,55 @@ class OrderDrillDown(QWidget):
     # --- actions -------------------------------------------------------------------------------------
     def cancel_order(self, basis: str) -> bool:
         """Cancel with a basis; the outcome (or the refusal, in business words) shows under the order."""
-        return self._act(lambda v: orders.cancel(self._uow(), self.detail.order_no, expected_version=v,  # type: ignore[union-attr]
+        return self._act("order.cancel", {"basis": basis},
+                         lambda v: orders.cancel(self._uow(), self.detail.order_no, expected_version=v,  # type: ignore[union-attr]
                                                  actor=self._actor, basis=basis), self._t("订单已取消", "Order cancelled"))
 
     def change_address(self, name: str, phone: str, address: str, basis: str) -> bool:
         change = orders.AddressChange(name, phone, address)
-        return self._act(lambda v: orders.change_address(self._uow(), self.detail.order_no, change,  # type: ignore[union-attr]
+        return self._act("order.change_address", {"receiver_name": name, "receiver_phone": phone,
+                                                  "receiver_address": address, "basis": basis},
+                         lambda v: orders.change_address(self._uow(), self.detail.order_no, change,  # type: ignore[union-attr]
                                                          expected_version=v, actor=self._actor, basis=basis),
                          self._t("收货地址已修改", "Address changed"))
 
-    def _act(self, command: Callable[[int], Any], done: str) -> bool:
+    def _act(self, name: str, args: dict[str, Any], command: Callable[[int], Any], done: str) -> bool:
         assert self.detail is not None
         order_no = self.detail.order_no
+        if self._sync is not None:
+            entry = self._sync.submit(self._actor, name, {"order_no": order_no, "expected_version": self.detail.version,
+                                                          **args})
+            self._waiting[entry.command.id] = done
+            self._say(self._t("已保存在本工作站，正在同步…", "Saved on this station; syncing…"), "#8a6d00")
+            return True
         try:
             command(self.detail.version)
         except BusinessError as err:
-            self.message.setText(err.message(self._lang))
-            self.message.setStyleSheet("color: #c0392b;")
+            self._say(err.message(self._lang), "#c0392b")
             return False
         self.show_order(order_no)
-        self.message.setText(done)
-        self.message.setStyleSheet("color: #1e7b34;")
+        self._say(done, "#1e7b34")
         self.order_changed.emit(order_no)
         return True
 
+    def _command_finished(self, entry: Any, outcome: Any) -> None:
+        done = self._waiting.pop(entry.command.id, None)
+        if done is None or self.detail is None:
+            return
+        if outcome.accepted:
+            self.show_order(self.detail.order_no)
+            self._say(done, "#1e7b34")
+            self.order_changed.emit(self.detail.order_no)
+        else:
+            self._say(outcome.reason(self._lang), "#c0392b")
+
+    def _say(self, text: str, colour: str) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet(f"color: {colour};")
+
     def add_note(self, text: str) -> bool:
-        return self._act(lambda v: orders.add_warehouse_note(self._uow(), self.detail.order_no, text,  # type: ignore[union-attr]
+        return self._act("order.add_warehouse_note", {"text": text},
+                         lambda v: orders.add_warehouse_note(self._uow(), self.detail.order_no, text,  # type: ignore[union-attr]
                                                              expected_version=v, actor=self._actor),
                          self._t("留言已发给仓库", "Note sent to the warehouse"))
 
@@ -214,7 +243,8 @@ class OrderDrillDown(QWidget):
 
         if self.detail is None:
             return None
-        dialog = AfterSalesDialog(self._uow, self._actor, self.detail.order_no, lang=self._lang, parent=self)
+        dialog = AfterSalesDialog(self._uow, self._actor, self.detail.order_no, lang=self._lang, parent=self,
+                                  sync=self._sync)
         dialog.panel.changed.connect(lambda no: (self.show_order(no), self.order_changed.emit(no)))
         if modal:
             dialog.exec()
