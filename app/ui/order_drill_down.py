@@ -41,6 +41,7 @@ class OrderDrillDown(QWidget):
         if sync is not None:
             sync.command_finished.connect(self._command_finished)
         self.detail: OrderDetail | None = None
+        self.cached: Any = None  # an OrderRow from the station's cache while offline
         self.invoice_thumbnails: list[InvoiceThumbnail] = []
         self.title = QLabel()
         self.title.setStyleSheet("font-size: 16pt; font-weight: bold;")
@@ -78,11 +79,18 @@ class OrderDrillDown(QWidget):
 
     # --- showing -------------------------------------------------------------------------------------
     def show_order(self, order_no: str) -> None:
+        if self._sync is not None and self._sync.station.status.state == "offline":
+            cached = self._sync.cache.get(order_no)
+            if cached is not None:  # the link is down: show what this station keeps, and say so
+                self._show_cached(cached)
+                return
         try:
             self.detail = order_detail(self._uow(), order_no, role=self._role, lang=self._lang)
         except BusinessError as err:
             self.message.setText(err.message(self._lang))
             return
+        self.cached = None
+        self.items.setVisible(True)
         d, lang = self.detail, self._lang
         self.title.setText(f"{label('order', 'order_no', lang)} {d.order_no}　"
                            f"{code_label('order_status', d.status, lang)}")
@@ -121,6 +129,49 @@ class OrderDrillDown(QWidget):
         self.address_button.setEnabled(not closed)
         self.note_button.setEnabled(d.status not in ("completed", "cancelled"))
         self.after_sales_button.setEnabled(d.status not in ("pending_payment", "cancelled"))
+
+    def _show_cached(self, row: Any) -> None:
+        """Offline: the order as this station's cache has it; writes still queue in the outbox."""
+        lang = self._lang
+        self.cached = row
+        self.title.setText(f"{label('order', 'order_no', lang)} {row.order_no}　{code_label('order_status', row.status, lang)}")
+        while self.header.count():
+            taken = self.header.takeAt(0)
+            if taken.widget():
+                taken.widget().hide()
+                taken.widget().deleteLater()
+        pairs = [(label("order", "platform", lang), code_label("platform", row.platform, lang)),
+                 (label("order", "shop", lang), row.shop), (label("order", "ordered_at", lang), _when(row.ordered_at)),
+                 (label("order", "paid_amount", lang), f"¥{row.paid_amount:,.2f}"),
+                 (label("order", "invoice_status", lang), code_label("invoice_status", row.invoice_status, lang)),
+                 (label("order", "warehouse", lang), row.warehouse or "-"), (label("order", "ship_by", lang), _when(row.ship_by)),
+                 (label("order", "tracking_no", lang), row.tracking_no or "-"),
+                 (label("order", "province", lang), row.province or "-")]
+        for n, (caption, value) in enumerate(pairs):
+            r, c = divmod(n, 3)
+            self.header.addWidget(QLabel(f"{caption}："), r, c * 2)
+            self.header.addWidget(QLabel(value), r, c * 2 + 1)
+        self.items.setRowCount(0)
+        self.items.setVisible(False)  # the lines are not in the cache: no empty grid pretending otherwise
+        while self.layers.count():
+            page = self.layers.widget(0)
+            self.layers.removeItem(0)
+            page.hide()
+            page.deleteLater()
+        self._say(self._t("离线：显示本工作站缓存的订单信息；商品明细、物流、仓库记录与发票联网后显示。您的改动会先保存在本工作站，联网后自动提交",
+                          "Offline: showing what this station keeps; items, logistics, warehouse log and invoices "
+                          "come back with the link. Changes are saved here and sent when it returns"), "#8a6d00")
+        self.cancel_button.setEnabled(row.status in ("pending_payment", "paid", "allocating", "after_sales"))
+        self.address_button.setEnabled(row.status not in ("shipped", "completed", "cancelled"))
+        self.note_button.setEnabled(row.status not in ("completed", "cancelled"))
+        self.after_sales_button.setEnabled(False)  # needs the order's lines
+
+    def _current(self) -> tuple[str, int]:
+        """(order no., version) of what is on screen, from the server or, offline, from the cache."""
+        if self.cached is not None:
+            return self.cached.order_no, self.cached.version
+        assert self.detail is not None
+        return self.detail.order_no, self.detail.version
 
     def _fill_items(self, d: OrderDetail) -> None:
         self.items.setRowCount(len(d.items))
@@ -186,28 +237,26 @@ class OrderDrillDown(QWidget):
     def cancel_order(self, basis: str) -> bool:
         """Cancel with a basis; the outcome (or the refusal, in business words) shows under the order."""
         return self._act("order.cancel", {"basis": basis},
-                         lambda v: orders.cancel(self._uow(), self.detail.order_no, expected_version=v,  # type: ignore[union-attr]
+                         lambda v: orders.cancel(self._uow(), self._current()[0], expected_version=v,
                                                  actor=self._actor, basis=basis), self._t("订单已取消", "Order cancelled"))
 
     def change_address(self, name: str, phone: str, address: str, basis: str) -> bool:
         change = orders.AddressChange(name, phone, address)
         return self._act("order.change_address", {"receiver_name": name, "receiver_phone": phone,
                                                   "receiver_address": address, "basis": basis},
-                         lambda v: orders.change_address(self._uow(), self.detail.order_no, change,  # type: ignore[union-attr]
+                         lambda v: orders.change_address(self._uow(), self._current()[0], change,
                                                          expected_version=v, actor=self._actor, basis=basis),
                          self._t("收货地址已修改", "Address changed"))
 
     def _act(self, name: str, args: dict[str, Any], command: Callable[[int], Any], done: str) -> bool:
-        assert self.detail is not None
-        order_no = self.detail.order_no
+        order_no, version = self._current()
         if self._sync is not None:
-            entry = self._sync.submit(self._actor, name, {"order_no": order_no, "expected_version": self.detail.version,
-                                                          **args})
+            entry = self._sync.submit(self._actor, name, {"order_no": order_no, "expected_version": version, **args})
             self._waiting[entry.command.id] = done
             self._say(self._t("已保存在本工作站，正在同步…", "Saved on this station; syncing…"), "#8a6d00")
             return True
         try:
-            command(self.detail.version)
+            command(version)
         except BusinessError as err:
             self._say(err.message(self._lang), "#c0392b")
             return False
@@ -218,12 +267,13 @@ class OrderDrillDown(QWidget):
 
     def _command_finished(self, entry: Any, outcome: Any) -> None:
         done = self._waiting.pop(entry.command.id, None)
-        if done is None or self.detail is None:
+        if done is None or (self.detail is None and self.cached is None):
             return
+        order_no = self._current()[0]
         if outcome.accepted:
-            self.show_order(self.detail.order_no)
+            self.show_order(order_no)
             self._say(done, "#1e7b34")
-            self.order_changed.emit(self.detail.order_no)
+            self.order_changed.emit(order_no)
         else:
             self._say(outcome.reason(self._lang), "#c0392b")
 
@@ -233,7 +283,7 @@ class OrderDrillDown(QWidget):
 
     def add_note(self, text: str) -> bool:
         return self._act("order.add_warehouse_note", {"text": text},
-                         lambda v: orders.add_warehouse_note(self._uow(), self.detail.order_no, text,  # type: ignore[union-attr]
+                         lambda v: orders.add_warehouse_note(self._uow(), self._current()[0], text,
                                                              expected_version=v, actor=self._actor),
                          self._t("留言已发给仓库", "Note sent to the warehouse"))
 

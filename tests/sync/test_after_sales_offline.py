@@ -68,3 +68,41 @@ def test_a_drill_down_change_refused_by_the_server_is_shown_in_words(qtbot, qapp
     assert view.add_note("请勿放干燥剂")
     assert "已保存在本工作站" in view.message.text()
     qtbot.waitUntil(lambda: "已被他人修改" in view.message.text() or "已取消" in view.message.text(), timeout=15_000)
+
+
+@pytest.mark.slow
+def test_offline_the_drill_down_shows_the_cached_order_and_a_note_waits_for_the_link(qtbot, qapp, hub, make_station):
+    from tests.support.factories import make_order
+
+    order_no, _ = make_order(hub, "allocating")
+    proxy = LoopbackProxy.to(hub.engine.url)
+    try:
+        station = make_station(proxy.url(hub.engine.url), start=False, op_timeout=1.5, connect_timeout=1)
+        fonts.install(qapp)
+        window = StationWindow(hub.uow, operator="xiaomei", station="客服工作台-01", database="内置数据库", actor=CS,
+                               sync=SyncBridge(station))
+        qtbot.addWidget(window)
+        station.start()
+        wait_online(station, 20)
+        station.request_search(order_no)  # customer service looked it up: now it is in this station's cache
+        wait_for(lambda: station.cache.get(order_no) is not None, 15, "cached")
+        proxy.drop()
+        wait_for(lambda: station.status.state == OFFLINE, 15, "offline")
+        view = window.open_order(order_no)
+        assert view.cached is not None and "离线：显示本工作站缓存的订单信息" in view.message.text()
+        assert order_no in view.title.text() and view.note_button.isEnabled()
+        assert view.add_note("到货后先打电话")
+        assert station.status.pending == 1
+        window.resize(1300, 700)
+        window.show()
+        qtbot.waitExposed(window)
+        window.grab().save("/tmp/orderhub-screens/sync_drill_down_offline.png")
+        proxy.resume()
+        qtbot.waitUntil(lambda: "留言已发给仓库" in view.message.text(), timeout=30_000)
+        assert view.detail is not None and view.cached is None  # back online: the full story again
+    finally:
+        proxy.close()
+    with hub.uow() as uow:
+        import sqlalchemy as sa
+        note = uow.session.scalar(sa.text("SELECT seller_note FROM orders WHERE order_no = :o"), {"o": order_no})
+    assert note.endswith("到货后先打电话")
