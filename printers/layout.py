@@ -157,8 +157,7 @@ class SlipLayout:
 def qr_modules(payload: str) -> int:
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
     code.add_data(payload.encode("utf-8"))
-    code.make(fit=True)
-    return code.modules_count
+    return code.best_fit() * 4 + 17  # the version only: no mask search (that is the printer's job)
 
 
 def _fmt_time(moment) -> str:
