@@ -79,8 +79,11 @@ class Backend:
     def open(self) -> None:
         try:
             self.device.open()
-        except (EscposError, OSError, ValueError) as exc:
-            raise PrinterIOError(_detail(exc)) from exc
+        except (EscposError, OSError, ValueError) as exc:  # pyusb's NoBackendError is a ValueError
+            detail = _detail(exc)
+            if isinstance(self, UsbBackend) and not detail.startswith("PRINTER_DETAIL_"):
+                detail = "PRINTER_DETAIL_NO_USB"
+            raise PrinterIOError(detail) from exc
 
     def close(self) -> None:
         try:
@@ -109,17 +112,21 @@ class Backend:
             except (EscposError, OSError, AssertionError) as exc:
                 raise PrinterIOError(_detail(exc)) from exc
             if not got:
-                raise PrinterIOError("no status answer")
+                raise PrinterIOError("PRINTER_DETAIL_NO_ANSWER")
             answers.append(got[-1])
         return PrinterStatus.from_bytes(*answers)
 
 
 def _detail(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "timed out"
-    return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    """A message code (``PRINTER_DETAIL_*``) for the failures people meet, else the system's words."""
+    text = str(exc).strip()
+    if isinstance(exc, ConnectionRefusedError) or "Connection refused" in text:
+        return "PRINTER_DETAIL_REFUSED"
+    if isinstance(exc, (socket.timeout, TimeoutError)) or "timed out" in text:
+        return "PRINTER_DETAIL_TIMEOUT"
+    if "No backend available" in text or "USB" in type(exc).__name__ or "not found" in text.lower():
+        return "PRINTER_DETAIL_NO_USB" if "usb" in (text + type(exc).__name__).lower() else text
+    return text.splitlines()[-1] if text else type(exc).__name__
 
 
 class NetworkBackend(Backend):

@@ -62,7 +62,12 @@ class PrintJob:
 
     def problem(self, lang: str = "zh") -> str | None:
         """The job's current problem in plain words, or None."""
-        return render(self.problem_code, lang, **self.problem_params) if self.problem_code else None
+        if not self.problem_code:
+            return None
+        params = dict(self.problem_params)
+        if str(params.get("detail", "")).startswith("PRINTER_DETAIL_"):
+            params["detail"] = render(params["detail"], lang)
+        return render(self.problem_code, lang, **params)
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,7 +110,7 @@ def test_an_unreachable_printer_keeps_the_slip_and_says_which_printer(tmp_path, 
     job_id = q.submit("TB1", slip_bytes).job_id
     assert q.run_once() == []
     assert q.job(job_id).state == "queued"
-    assert "连不上打印机「二楼打印机」" in q.problem() and "TB1 仍在队列中" in q.problem()
+    assert "连不上打印机「二楼打印机」（打印机拒绝连接" in q.problem() and "TB1 仍在队列中" in q.problem()
     q.close()
 
 
