@@ -31,7 +31,8 @@ def run(hub: OrderHub) -> int:
     station_sync = StationSync(hub.engine.url, hub.settings.data_dir, Scope("cs"))
     bridge = SyncBridge(station_sync)
     window = StationWindow(hub.uow, operator=user.display_name, station=hub.settings.station_name,
-                           database=hub.target.masked(), lang=lang, actor=hub.actor(user.login), role=user.role,
+                           database=(("内置数据库（本机）" if lang == "zh" else "built-in database (this computer)")
+                                     if hub.target.embedded else hub.target.masked()), lang=lang, actor=hub.actor(user.login), role=user.role,
                            sync=bridge)
     station_sync.start()
     window.show()
