@@ -78,11 +78,13 @@ def order_lines(session: Session, order: Order) -> list[SlipLine]:
             .order_by(Bin.pick_sequence)):
         reserved.setdefault(r.line_no, (r.code, bin_coords(r.zone, r.aisle, r.rack, r.level), r.pick_sequence, r.zone))
     first_bin: dict[int, tuple[str, str, int, str]] = {}
-    if order.warehouse_id is not None and skus:
+    unplaced = [skus[str(it["sku"])].id for it in items
+                if int(it.get("line_no", 0)) not in reserved and str(it["sku"]) in skus]
+    if order.warehouse_id is not None and unplaced:  # only lines without a reserved bin need a look-up
         for r in session.execute(
                 sa.select(Stock.sku_id, Bin.code, Bin.zone, Bin.aisle, Bin.rack, Bin.level, Bin.pick_sequence)
                 .join(Bin, Bin.id == Stock.bin_id)
-                .where(Stock.warehouse_id == order.warehouse_id, Stock.sku_id.in_([s.id for s in skus.values()]))
+                .where(Stock.warehouse_id == order.warehouse_id, Stock.sku_id.in_(unplaced))
                 .order_by(Bin.pick_sequence)):
             first_bin.setdefault(r.sku_id, (r.code, bin_coords(r.zone, r.aisle, r.rack, r.level), r.pick_sequence, r.zone))
     lines = []

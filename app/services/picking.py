@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -251,11 +251,11 @@ def _next(uow: UnitOfWork, code: str, actor: Actor, box_no: str | None) -> ScanR
 
 
 def _item(s: Session, pick: Pick, order: Order, code: str, actor: Actor, box_no: str | None) -> ScanResult:
-    notice = open_notice_for(s, order.id)
-    if notice is not None:
-        _refuse(s, pick, order.id, code, "notice_open", actor)
-        return _refused("PICK_NOTICE_OPEN", _view(s, pick, order), order_no=order.order_no, summary=notice.summary())
+    # One read of the order's lines per scan; the answer is that view with the one count moved.
     view = _view(s, pick, order)
+    if view.notice is not None:
+        _refuse(s, pick, order.id, code, "notice_open", actor)
+        return _refused("PICK_NOTICE_OPEN", view, order_no=order.order_no, summary=view.notice.summary())
     line = next((x for x in view.lines if code in (x.barcode, x.sku_code)), None)
     if line is None:
         _refuse(s, pick, order.id, code, "wrong_item", actor)
@@ -266,13 +266,13 @@ def _item(s: Session, pick: Pick, order: Order, code: str, actor: Actor, box_no:
     if line.scanned >= line.needed:
         _refuse(s, pick, order.id, code, "too_many", actor)
         return _refused("PICK_TOO_MANY", view, name=line.name, spec=line.spec, needed=line.needed)
-    pick.scanned = dict(pick.scanned) | {line.barcode: line.scanned + 1}
+    counted = replace(line, scanned=line.scanned + 1)
+    pick.scanned = dict(pick.scanned) | {line.barcode: counted.scanned}
     s.add(ScanLog(warehouse_id=pick.warehouse_id, order_id=order.id, action="pick", barcode=code, box_no=pick.box_no,
                   operator=actor.operator, station=actor.station))
-    s.flush()
-    view = _view(s, pick, order)
+    view = replace(view, lines=tuple(counted if x is line else x for x in view.lines))
     if view.scanned_total < view.total:
-        counted = next(x for x in view.lines if x.barcode == line.barcode)
+        s.flush()
         return ScanResult("item", True, "PICK_ITEM_OK", {"name": counted.name, "spec": counted.spec,
                                                          "scanned": counted.scanned, "needed": counted.needed}, view)
     pick.status, pick.confirmed_at = "confirmed", sa.func.clock_timestamp()
@@ -282,8 +282,7 @@ def _item(s: Session, pick: Pick, order: Order, code: str, actor: Actor, box_no:
     audit.record(s, actor, "pick.confirm", "order", order.order_no, basis=None, before={"pick_status": "picking"},
                  after={"pick_status": "confirmed", "box_no": pick.box_no, "pieces": view.total,
                         "scanned": dict(pick.scanned)})
-    s.flush()
-    view = _view(s, pick, order)
+    view = replace(view, status="confirmed", box_no=pick.box_no)
     return ScanResult("confirmed", True, "PICK_CONFIRMED", {"order_no": order.order_no, "total": view.total,
                                                             "box_no": pick.box_no}, view)
 

@@ -37,17 +37,28 @@ class ScannerSettings:
             anything between ``max_gap_ms`` and it is treated as typing).
         min_length: shorter bursts are typing, even if fast (a quick double key press).
         hold_ms: how long a held key may wait for a following scanner key before it is typed.
+        stall_ms: one longer gap inside a burst already under way (at least 3 fast keys) is the
+            machine being busy, not a person: tolerated once per scan, up to this long.
     """
 
     max_gap_ms: float = 20.0
     typing_gap_ms: float = 30.0
     min_length: int = 4
     hold_ms: float = 25.0
+    stall_ms: float = 150.0
 
 
 def is_scan(gaps_ms: list[float], length: int, settings: ScannerSettings) -> bool:
-    """A burst is a scan when it is long enough and every gap (including the one before Enter) is short."""
-    return length >= settings.min_length and all(g <= settings.max_gap_ms for g in gaps_ms)
+    """A burst is a scan when it is long enough and its gaps (including the one before Enter) are short,
+    but for at most one stall after the burst was clearly under way."""
+    slow = [n for n, g in enumerate(gaps_ms) if g > settings.max_gap_ms]
+    if length < settings.min_length or len(slow) > 1:
+        return False
+    return not slow or (slow[0] >= 3 and gaps_ms[slow[0]] <= settings.stall_ms)
+
+
+def _burst_under_way(gaps_ms: list[float], settings: ScannerSettings) -> bool:
+    return len(gaps_ms) >= 3 and all(g <= settings.max_gap_ms for g in gaps_ms)
 
 
 def _now_ms() -> float:
@@ -97,7 +108,12 @@ class KeyboardScanFilter(QObject):
                 self._swallowed_releases[key] -= 1
                 return True
             return False
-        at = self._clock()
+        # The window system's own time stamp when there is one (a busy GUI thread does not squeeze
+        # a person's typing into a burst); synthesised events carry none, so the clock is used then.
+        stamp = event.timestamp()
+        at = float(stamp) if stamp else self._clock()
+        if stamp and self._held and self._held[-1][4] > at + 10_000:  # clock source changed under us
+            self._type_held()
         text = event.text()
         if key in _ENTER:
             if self._held and is_scan(self._gaps(at), len(self._held), self.settings):
@@ -112,21 +128,26 @@ class KeyboardScanFilter(QObject):
         if not text or not text.isprintable() or int(event.modifiers().value) & _NO_TEXT_MODIFIERS:
             self._type_held()
             return False
-        if self._held and at - self._held[-1][4] > self.settings.max_gap_ms:
-            self._type_held()  # too slow to belong to the held burst: those were typed
+        if self._held:
+            gap = at - self._held[-1][4]
+            if gap > self.settings.max_gap_ms and not (
+                    gap <= self.settings.stall_ms and _burst_under_way(self._gaps(), self.settings)):
+                self._type_held()  # too slow to belong to the held burst: those were typed
         self._held.append((obj, key, event.modifiers(), text, at))
         self._swallowed_releases[key] = self._swallowed_releases.get(key, 0) + 1
-        self._timer.start(int(max(self.settings.hold_ms, 1)))
+        self._arm()
         return True
 
-    def _gaps(self, enter_at: float) -> list[float]:
-        times = [h[4] for h in self._held] + [enter_at]
+    def _gaps(self, enter_at: float | None = None) -> list[float]:
+        times = [h[4] for h in self._held] + ([enter_at] if enter_at is not None else [])
         return [b - a for a, b in zip(times, times[1:])]
 
+    def _arm(self) -> None:
+        """Wait briefly for the next key; longer once a scan is clearly under way (Enter is coming)."""
+        under_way = len(self._held) >= 4 and _burst_under_way(self._gaps()[:3], self.settings)
+        self._timer.start(int(max(self.settings.stall_ms if under_way else self.settings.hold_ms, 1)))
+
     def _hold_expired(self) -> None:
-        if self._held and self._clock() - self._held[-1][4] < self.settings.max_gap_ms:
-            self._timer.start(int(self.settings.max_gap_ms))  # the loop was busy; keys may still be coming
-            return
         self._type_held()
 
     def _type_held(self) -> None:

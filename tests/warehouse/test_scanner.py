@@ -123,3 +123,11 @@ def test_a_serial_scanner_on_a_pty_emits_the_same_codes(qtbot):
         os.close(master)
         os.close(slave)
     assert got == ["OH:O:OH261125900001", "6901234500011", "6901234500028"]
+
+
+def test_one_stall_inside_a_scan_under_way_is_still_a_scan_but_typing_before_a_scan_is_not_glued_to_it():
+    s = ScannerSettings(max_gap_ms=20, stall_ms=150, min_length=4)
+    assert is_scan([2, 2, 2, 60, 2, 2], 7, s)  # the machine hiccupped mid-scan
+    assert not is_scan([2, 60, 2, 2, 2], 6, s)  # too early to know it was a scan
+    assert not is_scan([2, 2, 2, 60, 2, 60, 2], 8, s)  # two stalls: a person
+    assert not is_scan([2, 2, 2, 200, 2], 6, s)  # far too long a pause

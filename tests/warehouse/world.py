@@ -39,7 +39,7 @@ class WarehouseWorld:
     shop_id: int
 
 
-def build(hub: OrderHub) -> WarehouseWorld:
+def build(hub: OrderHub, *, on_hand: int = 100) -> WarehouseWorld:
     with hub.uow() as uow:
         s = uow.session
         wh = Warehouse(code="HZ", name="杭州自营仓", kind="own", province="浙江省", city="杭州市", address="杭州市余杭区良睦路1288号")
@@ -53,7 +53,7 @@ def build(hub: OrderHub) -> WarehouseWorld:
                     x=Decimal(aisle * 4), y=Decimal(rack), pick_sequence=seq)
             s.add_all([sku, b])
             s.flush()
-            s.add(Stock(sku_id=sku.id, warehouse_id=wh.id, bin_id=b.id, on_hand=100))
+            s.add(Stock(sku_id=sku.id, warehouse_id=wh.id, bin_id=b.id, on_hand=on_hand))
         uow.commit()
         return WarehouseWorld(hub, wh.id, shop.id)
 
