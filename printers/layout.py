@@ -8,6 +8,7 @@ two-byte Chinese mode prints every two-byte code full-width, punctuation such as
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -24,6 +25,12 @@ ROW_GAP = 6  # dots of line spacing under a text row (ESC 3 = cell height + gap)
 QUIET_MODULES = 4  # QR quiet zone on every side, in modules (ISO/IEC 18004)
 
 
+def columns(dots: int, scale: int = 1) -> int:
+    """Cells a text row may use: one less than the line holds. A row that fills the line exactly
+    makes many printers print it at once and then feed again at the LF (an empty line)."""
+    return dots // (FONT_A[0] * scale) - 1
+
+
 def char_cells(char: str) -> int:
     """Grid cells a character takes: 1 for printable ASCII, 2 for everything else."""
     return 1 if 0x20 <= ord(char) < 0x7F else 2
@@ -33,20 +40,33 @@ def display_width(text: str) -> int:
     return sum(char_cells(c) for c in text)
 
 
+_TOKENS = re.compile(r"[!-~]+|.", re.S)  # a run of visible ASCII (SKU, size, number) or one character
+
+
 def wrap(text: str, cols: int) -> list[str]:
-    """``text`` cut into rows of at most ``cols`` cells, by display width (a hanzi is two cells)."""
+    """``text`` cut into rows of at most ``cols`` cells, by display width (a hanzi is two cells).
+
+    Hanzi break anywhere; an ASCII word (a SKU code, "110cm") moves to the next row whole
+    unless it is longer than a row by itself.
+    """
+    cols = max(cols, 2)
     rows: list[str] = []
     row, used = "", 0
-    for char in text:
-        w = char_cells(char)
-        if used + w > cols and row:
+    for token in _TOKENS.findall(text):
+        w = display_width(token)
+        if used + w > cols and row.strip():
             rows.append(row.rstrip())
             row, used = "", 0
-            if char == " ":
+            if token.isspace():
                 continue
-        row += char
+        while w > cols:  # a word longer than a row: break it by characters
+            room = cols - used
+            rows.append(row + token[:room])
+            row, used, token = "", 0, token[room:]
+            w = len(token)
+        row += token
         used += w
-    if row or not rows:
+    if row.strip() or not rows:
         rows.append(row.rstrip())
     return rows
 
@@ -180,7 +200,7 @@ def _item(n: int, line: SlipLine, profile: PaperProfile, lang: str) -> list[Bloc
     dots = profile.checked_dots()
     wide = dots >= 832
     big = 2 if dots >= 576 else 1
-    cols1, colsb = dots // FONT_A[0], dots // (FONT_A[0] * big)
+    cols1, colsb = columns(dots), columns(dots, big)
     qty = render("SLIP_QTY", lang, quantity=line.quantity)
     gift = render("SLIP_GIFT_MARK", lang) if line.is_gift else ""
     spec = " / ".join(s for s in (line.color, line.size) if s)
@@ -192,7 +212,11 @@ def _item(n: int, line: SlipLine, profile: PaperProfile, lang: str) -> list[Bloc
         out += _columns(f"{n}. {line.bin_code}", qty, colsb, scale=big, bold=True)
         out += _para(line.bin_coords, cols1)
         out += _para(f"{gift}{line.name}", cols1, bold=True)
-        out += _para(f"{spec}  SKU {line.sku_code}", cols1)
+        sku = f"SKU {line.sku_code}"
+        if display_width(f"{spec}  {sku}") <= cols1:
+            out.append(Text(f"{spec}  {sku}"))
+        else:  # keep "SKU" with its code: spec on one row, the code on the next
+            out += _para(spec, cols1) + _para(sku, cols1)
     out.append(_barcode(line.barcode, dots, 40 if wide else 56))
     return out
 
@@ -215,7 +239,7 @@ def lay_out(slip: PickSlip, profile: PaperProfile, lang: str = "zh") -> SlipLayo
     every page repeating the order number and QR and saying 「第n页/共m页」.
     """
     dots = profile.checked_dots()
-    cols1 = dots // FONT_A[0]
+    cols1 = columns(dots)
     big = 2 if dots >= 576 else 1
     rule = Rule()
     module = 5 if dots >= 832 else 4 if dots >= 576 else 3
@@ -228,10 +252,10 @@ def lay_out(slip: PickSlip, profile: PaperProfile, lang: str = "zh") -> SlipLayo
             header += _para(render("SLIP_REPRINT_REASON", lang, reason=slip.reprint_reason), cols1, align="center")
     title = render("SLIP_TITLE", lang)
     if dots >= 832:  # wide: title, order no. and priority share the big top row
-        header += _columns(f"{title}  {slip.order_no}", slip.priority, dots // (FONT_A[0] * 2), scale=2, bold=True)
+        header += _columns(f"{title}  {slip.order_no}", slip.priority, columns(dots, 2), scale=2, bold=True)
         header.append(Qr(slip.order_qr, module))
     else:
-        header += _columns(title, slip.priority, dots // (FONT_A[0] * 2), scale=2, bold=True)
+        header += _columns(title, slip.priority, columns(dots, 2), scale=2, bold=True)
         header.append(Qr(slip.order_qr, module))
         header.append(Text(slip.order_no, scale=big, bold=True, align="center"))
     header += _para(render("SLIP_PLATFORM", lang, platform=slip.platform, shop=slip.shop), cols1)
@@ -268,7 +292,7 @@ def _paginate(slip, profile, header, chunks, lang) -> tuple[tuple[Block, ...], .
     flat = header + [b for chunk in chunks for b in chunk]
     if limit is None or sum(b.height for b in flat) <= limit:
         return (tuple(flat),)
-    cols1 = profile.checked_dots() // FONT_A[0]
+    cols1 = columns(profile.checked_dots())
     marker_height = Text("").height
     # Continuation pages repeat what identifies the order; the marker row is filled in below.
     cont = [b for b in header if isinstance(b, Qr) or (isinstance(b, Text) and b.invert)]

@@ -44,17 +44,20 @@ def test_each_profile_states_its_dots_and_characters_per_line(key, dots, font_a,
 
 def test_chinese_text_wraps_by_display_width_with_hanzi_as_two_columns():
     assert wrap("儿童加绒卫衣abc", 6) == ["儿童加", "绒卫衣", "abc"]
-    assert wrap("SKU XSM-2600 袜子", 10) == ["SKU XSM-26", "00 袜子"]
+    assert wrap("SKU XSM-2600 袜子", 10) == ["SKU", "XSM-2600", "袜子"]  # codes are not cut
+    assert wrap("燕麦色 / 110cm  SKU XSM-2600-110", 31) == ["燕麦色 / 110cm  SKU", "XSM-2600-110"]
+    assert wrap("ABCDEFGHIJKL", 5) == ["ABCDE", "FGHIJ", "KL"]  # unless longer than a row
     assert display_width("×1，。") == 7
 
 
 @pytest.mark.parametrize("key", sorted(PROFILES))
-def test_no_text_row_is_wider_than_the_paper(key):
+def test_no_text_row_fills_the_whole_line(key):
+    """A row exactly as wide as the paper prints, then the LF feeds an empty line on many printers."""
     p = PROFILES[key]
-    layout = lay_out(make_slip(8, reprint=True), p)
-    for block in layout.blocks:
-        if isinstance(block, Text):
-            assert display_width(block.text) * 12 * block.scale <= p.dots, block
+    layout = lay_out(make_slip(8, reprint=True, name="儿童加绒加厚连帽卫衣 恐龙印花 秋冬新款 男女童通用 宽松版型"), p)
+    widths = [display_width(b.text) * 12 * b.scale for b in layout.blocks if isinstance(b, Text)]
+    assert max(widths) < p.dots
+    assert max(widths) >= p.dots - 24 * 2  # and the room is used
 
 
 def test_a_typical_six_line_order_fits_one_a5_page_on_the_six_inch_printer():
