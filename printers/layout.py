@@ -40,6 +40,15 @@ def display_width(text: str) -> int:
     return sum(char_cells(c) for c in text)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(text: str) -> str:
+    """``text`` with control characters (line breaks, tabs, ESC…) as spaces: a byte 1B in a name
+    must never reach the printer as a command."""
+    return _CONTROL.sub(" ", text)
+
+
 _TOKENS = re.compile(r"[!-~]+|.", re.S)  # a run of visible ASCII (SKU, size, number) or one character
 
 
@@ -50,6 +59,7 @@ def wrap(text: str, cols: int) -> list[str]:
     unless it is longer than a row by itself.
     """
     cols = max(cols, 2)
+    text = clean(text)
     rows: list[str] = []
     row, used = "", 0
     for token in _TOKENS.findall(text):
@@ -186,6 +196,7 @@ def _fmt_time(moment) -> str:
 
 def _columns(left: str, right: str, cols: int, *, scale: int = 1, bold: bool = False) -> list[Text]:
     """Left text and right text on one row (right-aligned); when both do not fit, two rows."""
+    left, right = clean(left), clean(right)
     gap = cols - display_width(left) - display_width(right)
     if gap >= 1:
         return [Text(left + " " * gap + right, scale, bold)]
@@ -257,7 +268,7 @@ def lay_out(slip: PickSlip, profile: PaperProfile, lang: str = "zh") -> SlipLayo
     else:
         header += _columns(title, slip.priority, columns(dots, 2), scale=2, bold=True)
         header.append(Qr(slip.order_qr, module))
-        header.append(Text(slip.order_no, scale=big, bold=True, align="center"))
+        header += _para(slip.order_no, columns(dots, big), scale=big, bold=True, align="center")
     header += _para(render("SLIP_PLATFORM", lang, platform=slip.platform, shop=slip.shop), cols1)
     ship_by = render("SLIP_SHIP_BY", lang, ship_by=_fmt_time(slip.ship_by))
     header += _columns(ship_by, render("SLIP_PRIORITY", lang, priority=slip.priority), cols1, bold=True)
@@ -296,7 +307,7 @@ def _paginate(slip, profile, header, chunks, lang) -> tuple[tuple[Block, ...], .
     marker_height = Text("").height
     # Continuation pages repeat what identifies the order; the marker row is filled in below.
     cont = [b for b in header if isinstance(b, Qr) or (isinstance(b, Text) and b.invert)]
-    cont.append(Text(slip.order_no, scale=2, bold=True, align="center"))
+    cont += _para(slip.order_no, columns(profile.checked_dots(), 2), scale=2, bold=True, align="center")
     pages: list[list[Block]] = [list(header)]
     for chunk in chunks:
         used = sum(b.height for b in pages[-1])
