@@ -257,8 +257,11 @@ def lay_out(slip: PickSlip, profile: PaperProfile, lang: str = "zh") -> SlipLayo
 
     header: list[Block] = []
     if slip.reprint:
-        header.append(Text(render("SLIP_REPRINT", lang), scale=3 if dots >= 576 else 2, bold=True,
-                           align="center", invert=True))
+        # White on black across the whole width: GS B reverses spaces too, so padding makes a band.
+        scale = 3 if dots >= 576 else 2
+        word = render("SLIP_REPRINT", lang)
+        pad = max(0, (columns(dots, scale) - display_width(word)) // 2)
+        header.append(Text(" " * pad + word + " " * pad, scale=scale, bold=True, align="center", invert=True))
         if slip.reprint_reason:
             header += _para(render("SLIP_REPRINT_REASON", lang, reason=slip.reprint_reason), cols1, align="center")
     title = render("SLIP_TITLE", lang)
@@ -271,7 +274,7 @@ def lay_out(slip: PickSlip, profile: PaperProfile, lang: str = "zh") -> SlipLayo
         header += _para(slip.order_no, columns(dots, big), scale=big, bold=True, align="center")
     header += _para(render("SLIP_PLATFORM", lang, platform=slip.platform, shop=slip.shop), cols1)
     ship_by = render("SLIP_SHIP_BY", lang, ship_by=_fmt_time(slip.ship_by))
-    header += _columns(ship_by, render("SLIP_PRIORITY", lang, priority=slip.priority), cols1, bold=True)
+    header += _para(ship_by, cols1, bold=True)  # the priority is already big in the title row
     if slip.wave_no or slip.picker or slip.printed_at:
         wave = render("SLIP_WAVE", lang, wave_no=slip.wave_no or "—", picker=slip.picker or "—")
         at = render("SLIP_PRINTED_AT", lang, at=_fmt_time(slip.printed_at)) if slip.printed_at else ""
