@@ -69,6 +69,16 @@ def test_a_typical_six_line_order_fits_one_a5_page_on_the_six_inch_printer():
     assert len(reprint.pages) == 1 and reprint.page_height(0) <= A5_HEIGHT_DOTS
 
 
+def test_seven_and_eight_line_orders_still_fit_one_a5_page_with_compact_bin_rows():
+    six = lay_out(make_slip(6), PROFILES["a5_6inch"])
+    assert any(isinstance(b, Text) and b.scale == 2 and "A-01-01-1" in b.text for b in six.blocks)
+    for n in (7, 8):
+        layout = lay_out(make_slip(n), PROFILES["a5_6inch"])
+        assert len(layout.pages) == 1 and layout.page_height(0) <= A5_HEIGHT_DOTS
+        bin_row = next(b for b in layout.blocks if isinstance(b, Text) and "A-01-01-1" in b.text)
+        assert bin_row.scale == 1 and bin_row.bold
+
+
 def test_a_long_order_continues_on_further_a5_pages_each_marked_and_identified():
     slip = make_slip(15)
     layout = lay_out(slip, PROFILES["a5_6inch"])
