@@ -62,6 +62,31 @@ class Settings:
         default=None, metadata={"title": ("短信签名", "SMS signature name"), "env": "ORDERHUB_SMS_SIGN_NAME"},
     )
 
+    # --- warehouse (issue #8) ---
+    slip_printer: str | None = field(
+        default=None,
+        metadata={"title": ("拣货单打印机（如 network:192.168.1.50:9100、usb:0x0416:0x5011、serial:/dev/ttyUSB0:9600、"
+                            "file:/路径/slips.bin）", "Pick-slip printer (network:HOST:PORT, usb:VID:PID, serial:PORT:BAUD, "
+                            "file:PATH)"), "env": "ORDERHUB_SLIP_PRINTER"},
+    )
+    slip_profile: str = field(
+        default="a5", metadata={"title": ("拣货单纸宽（a5 / 4in / 80mm / 58mm）", "Pick-slip paper (a5 / 4in / 80mm / 58mm)"),
+                                "env": "ORDERHUB_SLIP_PROFILE"},
+    )
+    scanner_max_gap_ms: float = field(
+        default=20.0, metadata={"title": ("扫码枪按键最大间隔（毫秒，更慢即视为手工输入）",
+                                          "Scanner: longest gap between keys (ms; slower is typing)"),
+                                "env": "ORDERHUB_SCANNER_MAX_GAP_MS"},
+    )
+    scanner_typing_gap_ms: float = field(
+        default=30.0, metadata={"title": ("手工输入的最短按键间隔（毫秒）", "Typing: shortest gap between keys (ms)"),
+                                "env": "ORDERHUB_SCANNER_TYPING_GAP_MS"},
+    )
+    scanner_serial_port: str | None = field(
+        default=None, metadata={"title": ("串口扫码枪端口（如 /dev/ttyUSB0 或 COM3）", "Serial scanner port"),
+                                "env": "ORDERHUB_SCANNER_SERIAL_PORT"},
+    )
+
     @property
     def uses_embedded_database(self) -> bool:
         return not self.database_url

@@ -296,6 +296,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "SLIP_REPRINTED": ("订单 {order_no} 的拣货单已补打", "Pick slip for order {order_no} reprinted"),
     "SLIP_WRITTEN": ("拣货单已写入 {out}（{size} 字节，{profile}），预览图 {preview}",
                      "Pick slip written to {out} ({size} bytes, {profile}); preview {preview}"),
+    "PRINTER_NOT_SET": ("本工作站还没有设置拣货单打印机（设置项「拣货单打印机」），拣货单未打印",
+                        "No pick-slip printer is set for this station (setting “Pick-slip printer”); nothing was printed"),
     "PRINTERS_MISSING": ("打印模块尚未安装，拣货单无法排版打印", "The printing module is not installed; slips cannot be laid out"),
     "PICK_OPENED": ("开始拣货：订单 {order_no}，共 {total} 件，请按库位顺序扫描商品条码",
                     "Picking order {order_no}: {total} pieces; scan each item's barcode in bin order"),

@@ -10,9 +10,11 @@ slip and records what was sent (a reprint audited with who and why).
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import replace
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -21,8 +23,9 @@ from app.db.routing_models import RoutingRule, StockReservation
 from app.db.warehouse_models import SlipPrint, Wave, WaveOrder
 from app.domain.actor import Actor
 from app.domain.clock import now
-from app.domain.errors import NotFound
+from app.domain.errors import InvalidValue, NotFound
 from app.domain.fields import code_label
+from app.domain.messages import render
 from app.domain.slip import PickSlip, SlipLine
 from app.services import audit
 from app.services.unit_of_work import UnitOfWork
@@ -200,3 +203,119 @@ def slip_count(session: Session, order_ids: Iterable[int]) -> dict[int, int]:
                            .group_by(SlipPrint.order_id))
     return {r[0]: r[1] for r in rows}
 
+
+
+# -- printing: the slips of a wave (or one 补打) laid out once and queued for the station's printer --------
+
+PAPER = {"a5": "a5_6inch", "4in": "4inch", "80mm": "80mm", "58mm": "58mm"}  # names people use → printers' profiles
+
+
+def parse_printer(spec: str) -> tuple[str, dict[str, Any]]:
+    """A printer setting as (kind, arguments): ``network:HOST[:PORT]``, ``usb:VID:PID``,
+    ``serial:PORT[:BAUD]``, ``file:PATH``.
+
+    Raises:
+        InvalidValue: a setting that names no printer.
+    """
+    kind, _, rest = spec.partition(":")
+    try:
+        if kind == "network":
+            host, _, port = rest.partition(":")
+            return kind, {"host": host, "port": int(port or 9100)}
+        if kind == "usb":
+            vid, _, pid = rest.partition(":")
+            return kind, {"vendor_id": int(vid, 0), "product_id": int(pid, 0)}
+        if kind == "serial":
+            port, _, baud = rest.rpartition(":") if rest.rsplit(":", 1)[-1].isdigit() else (rest, "", "")
+            return kind, {"port": port, "baudrate": int(baud or 9600)}
+        if kind == "file" and rest:
+            return kind, {"path": rest}
+    except ValueError:
+        pass
+    raise InvalidValue(field="拣货单打印机", value=spec, reason="应为 network:地址:端口、usb:厂商ID:产品ID、serial:端口:波特率 或 file:路径")
+
+
+class SlipPrinter:
+    """The station's pick-slip printer: lays slips out for its paper, queues them (the printers' local
+    queue: nothing lost when the printer is offline or out of paper), records what was sent."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], queue: Any, *, paper: str = "a5", lang: str = "zh") -> None:
+        from printers.profiles import profile
+
+        self._uow, self.queue, self.paper, self._lang = uow, queue, paper, lang
+        self.profile = profile(PAPER.get(paper, paper))  # refuses a paper of unknown width up front
+        self._stop: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any, uow: Callable[[], UnitOfWork], *, lang: str = "zh") -> SlipPrinter | None:
+        """The printer the settings name (None when the station has none)."""
+        if not settings.slip_printer:
+            return None
+        from printers.backends import backend_from_settings
+        from printers.queue import PrintQueue
+
+        kind, args = parse_printer(settings.slip_printer)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        queue = PrintQueue(settings.data_dir / "print_queue.sqlite3", backend_from_settings(kind, **args))
+        return cls(uow, queue, paper=settings.slip_profile, lang=lang)
+
+    def _submit(self, slips: Sequence[PickSlip], actor: Actor) -> tuple[dict[str, str | None], int]:
+        from printers.escpos_render import render_escpos
+        from printers.layout import lay_out
+
+        jobs: dict[str, str | None] = {}
+        fresh: list[PickSlip] = []
+        for slip in slips:
+            data = render_escpos(lay_out(slip, self.profile, self._lang))
+            # A wave's first print has a stable key: pressing 打印 twice queues each slip once.
+            key = None if slip.reprint else f"slip:{slip.wave_no or '-'}:{slip.order_no}"
+            submitted = self.queue.submit(slip.order_no, data, dedupe_key=key, reprint=slip.reprint)
+            jobs[slip.order_no] = submitted.job_id
+            if not submitted.duplicate:
+                fresh.append(slip)
+        if fresh:
+            record_prints(self._uow(), fresh, jobs, actor, profile=self.paper)
+        return jobs, len(fresh)
+
+    def print_wave(self, wave_no: str, actor: Actor) -> str:
+        """Queue every slip of the wave (in wave order); the answer in business language."""
+        slips = wave_slips(self._uow(), wave_no)
+        _, queued = self._submit(slips, actor)
+        return render("WAVE_PRINTED", self._lang, wave_no=wave_no, count=queued)
+
+    def reprint(self, order_no: str, actor: Actor, reason: str | None) -> str:
+        """One slip again, marked 「补打」, with who and why audited."""
+        slip = reprint_slip(self._uow(), order_no, actor, reason)
+        jobs, _ = self._submit([slip], actor)
+        return render("PRINT_JOB_QUEUED", self._lang, order_no=order_no, job_id=jobs[order_no])
+
+    def status_text(self, lang: str = "zh") -> str:
+        """The printer and its queue in plain words."""
+        problem = self.queue.problem(lang)
+        waiting = len(self.queue.waiting())
+        head = problem or (render(self.queue.warning, lang) if self.queue.warning else
+                           ("打印机正常" if lang == "zh" else "Printer ready"))
+        tail = (f"（队列中 {waiting} 张）" if lang == "zh" else f" ({waiting} waiting)") if waiting else ""
+        return f"{self.queue.backend.name}{'：' if lang == 'zh' else ': '}{head}{tail}"
+
+    @property
+    def has_problem(self) -> bool:
+        return bool(self.queue.problem() or self.queue.warning)
+
+    def retry(self) -> None:
+        """The person fixed the printer: try the waiting slips now instead of after the pause."""
+        self.queue.retry_now()
+
+    def start(self) -> None:
+        """Print in the background until :meth:`stop` (the queue keeps order and retries by itself)."""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.queue.run_forever, args=(self._stop,), name="slip-printer",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._stop is not None and self._thread is not None:
+            self._stop.set()
+            self._thread.join(5)
+        self.queue.close()

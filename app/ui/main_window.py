@@ -27,7 +27,7 @@ class StationWindow(QMainWindow):
 
     def __init__(self, uow: UowFactory, *, operator: str, station: str, database: str, lang: Lang = "zh",
                  actor: Actor | None = None, role: str = "cs", parent: Any = None,
-                 sync: SyncBridge | None = None) -> None:
+                 sync: SyncBridge | None = None, warehouse_setup: dict[str, Any] | None = None) -> None:
         super().__init__(parent)
         self._uow, self._lang, self._role = uow, lang, role
         self._actor = actor or Actor(operator, station)
@@ -39,7 +39,8 @@ class StationWindow(QMainWindow):
         self.admin = FlowEditor(uow, self._actor, lang=lang)  # 配置: after-sales flows (more settings to come)
         # 仓库: the warehouse station for warehouse roles only (it listens to the scanner application-wide)
         self.warehouse: WarehouseStation | None = (
-            WarehouseStation(uow, self._actor, role=role, lang=lang) if _WORKSPACE.get(role) == "warehouse" else None)
+            WarehouseStation(uow, self._actor, role=role, lang=lang, **(warehouse_setup or {}))
+            if _WORKSPACE.get(role) == "warehouse" else None)
         for key, zh_name, en_name in ROLES:
             page: QWidget = self.cs if key == "cs" else self.admin if key == "admin" else (
                 self.warehouse if key == "warehouse" and self.warehouse is not None else QLabel(

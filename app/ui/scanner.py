@@ -48,6 +48,12 @@ class ScannerSettings:
     stall_ms: float = 150.0
 
 
+def scanner_settings(settings: Any) -> ScannerSettings:
+    """The thresholds from the station's settings (values may arrive as text from the environment)."""
+    return ScannerSettings(max_gap_ms=float(settings.scanner_max_gap_ms),
+                           typing_gap_ms=float(settings.scanner_typing_gap_ms))
+
+
 def is_scan(gaps_ms: list[float], length: int, settings: ScannerSettings) -> bool:
     """A burst is a scan when it is long enough and its gaps (including the one before Enter) are short,
     but for at most one stall after the burst was clearly under way."""

@@ -14,6 +14,9 @@ from app.services.users import list_users
 from app.ui.login import LoginDialog
 from app.ui.main_window import StationWindow
 from app.ui.sync_status import SyncBridge
+from app.domain.errors import BusinessError
+from app.services.pick_slips import SlipPrinter
+from app.ui.scanner import scanner_settings
 
 if TYPE_CHECKING:
     from app.bootstrap import OrderHub
@@ -27,16 +30,30 @@ def run(hub: OrderHub) -> int:
     if login.exec() != LoginDialog.DialogCode.Accepted:
         return 0
     user, lang = login.chosen()
+    # 仓库: the slip printer and the scanner thresholds from the settings (warehouse roles only); a printer
+    # setting that names no printer is said on the console and the station opens without one
+    printing = None
+    if user.role in ("picker", "wh_lead"):
+        try:
+            printing = SlipPrinter.from_settings(hub.settings, hub.uow, lang=lang)
+        except BusinessError as err:
+            print(err.message(lang), file=sys.stderr)
+    warehouse_setup = {"printing": printing, "scanner": scanner_settings(hub.settings),
+                       "serial_port": hub.settings.scanner_serial_port}
     # the station's own file (outbox, cache) lives in its data folder; the worker reconnects by itself
     station_sync = StationSync(hub.engine.url, hub.settings.data_dir, Scope("cs"))
     bridge = SyncBridge(station_sync)
     window = StationWindow(hub.uow, operator=user.display_name, station=hub.settings.station_name,
                            database=(("内置数据库（本机）" if lang == "zh" else "built-in database (this computer)")
                                      if hub.target.embedded else hub.target.masked()), lang=lang, actor=hub.actor(user.login), role=user.role,
-                           sync=bridge)
+                           sync=bridge, warehouse_setup=warehouse_setup)
     station_sync.start()
+    if printing is not None:
+        printing.start()
     window.show()
     try:
         return app.exec()
     finally:
         station_sync.stop()
+        if printing is not None:
+            printing.stop()

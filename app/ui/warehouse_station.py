@@ -39,7 +39,7 @@ from app.services.change_notices import NoticeView
 from app.services.picking import Progress, ScanResult
 from app.services.unit_of_work import UnitOfWork
 from app.ui.pick_view import PickPanel
-from app.ui.scanner import KeyboardScanFilter, ScannerSettings, ScanWorker
+from app.ui.scanner import KeyboardScanFilter, ScannerSettings, ScanWorker, SerialScanReader
 
 UowFactory = Callable[[], UnitOfWork]
 WAVE_COLUMNS = ("wave_no", "status", "order_count", "piece_count", "zones", "earliest_ship_by")
@@ -54,6 +54,11 @@ class SlipPrinting(Protocol):
 
     def status_text(self, lang: Lang) -> str: ...  # the printer and its queue, in plain words
 
+    def retry(self) -> None: ...  # the printer is fixed: try the waiting slips now
+
+    @property
+    def has_problem(self) -> bool: ...  # something holds the queue up (shown loud)
+
 
 class WarehouseStation(QWidget):
     """The warehouse workspace for 拣货员 and 仓管班长."""
@@ -63,7 +68,7 @@ class WarehouseStation(QWidget):
 
     def __init__(self, uow: UowFactory, actor: Actor, *, role: str = "picker", lang: Lang = "zh",
                  scanner: ScannerSettings | None = None, printing: SlipPrinting | None = None,
-                 listen_keyboard: bool = True, parent: Any = None) -> None:
+                 listen_keyboard: bool = True, serial_port: str | None = None, parent: Any = None) -> None:
         super().__init__(parent)
         self._uow, self._actor, self._role, self._lang, self._printing = uow, actor, role, lang, printing
         zh = lang == "zh"
@@ -154,8 +159,13 @@ class WarehouseStation(QWidget):
         dl.addWidget(self.day_button)
         self.printer_label = QLabel("")
         self.printer_label.setWordWrap(True)
+        self.retry_button = QPushButton("已处理，重试打印" if zh else "Fixed — retry printing")
+        self.retry_button.clicked.connect(self.retry_printing)
+        self.retry_button.setEnabled(printing is not None)
         printer_box = QGroupBox("打印机" if zh else "Printer")
-        QVBoxLayout(printer_box).addWidget(self.printer_label)
+        pl = QVBoxLayout(printer_box)
+        pl.addWidget(self.printer_label)
+        pl.addWidget(self.retry_button)
         side = QWidget()
         sl = QVBoxLayout(side)
         sl.setContentsMargins(0, 0, 0, 0)
@@ -183,6 +193,13 @@ class WarehouseStation(QWidget):
         self.filter.scanned.connect(self.submit_scan)
         if listen_keyboard:
             self.filter.install()
+        self.serial: SerialScanReader | None = None
+        if serial_port:  # a serial scanner feeds the same queue as the keyboard one
+            self.serial = SerialScanReader(serial_port)
+            self.serial.scanned.connect(self.submit_scan)
+            self.serial.failed.connect(lambda text: self.pick_panel.show_error(
+                (f"串口扫码枪 {serial_port} 不可用：{text}" if zh else f"Serial scanner {serial_port} unavailable: {text}")))
+            self.serial.start()
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
         self.timer.start(10_000)
@@ -297,7 +314,7 @@ class WarehouseStation(QWidget):
             return False
         if self._printing is None:
             count = len(pick_slips.wave_slips(self._uow(), wave_no))
-            self.wave_message.setText(render("PRINTERS_MISSING", self._lang) + f"（{wave_no}：{count}）")
+            self.wave_message.setText(render("PRINTER_NOT_SET", self._lang) + f"（{wave_no}：{count}）")
             return False
         try:
             self.wave_message.setText(self._printing.print_wave(wave_no, self._actor))
@@ -311,7 +328,7 @@ class WarehouseStation(QWidget):
     def reprint(self) -> bool:
         order_no, reason = self.reprint_order.text().strip(), self.reprint_reason.text().strip()
         if self._printing is None:
-            self.wave_message.setText(render("PRINTERS_MISSING", self._lang))
+            self.wave_message.setText(render("PRINTER_NOT_SET", self._lang))
             return False
         try:
             self.wave_message.setText(self._printing.reprint(order_no, self._actor, reason))
@@ -321,9 +338,16 @@ class WarehouseStation(QWidget):
         self.refresh_printer()
         return True
 
+    def retry_printing(self) -> None:
+        if self._printing is not None:
+            self._printing.retry()
+            self.refresh_printer()
+
     def refresh_printer(self) -> None:
         self.printer_label.setText(self._printing.status_text(self._lang) if self._printing is not None
-                                   else render("PRINTERS_MISSING", self._lang))
+                                   else render("PRINTER_NOT_SET", self._lang))
+        loud = self._printing is None or self._printing.has_problem
+        self.printer_label.setStyleSheet("color:#b3261e; font-weight:bold;" if loud else "color:#1e8e3e;")
 
     # -- notices and my day -------------------------------------------------------------------------
     def refresh_notices(self) -> None:
@@ -385,4 +409,6 @@ class WarehouseStation(QWidget):
         """Stop listening and let the scan worker finish (no database work may outlive the window)."""
         self.timer.stop()
         self.filter.uninstall()
+        if self.serial is not None:
+            self.serial.stop()
         self.worker.shutdown()

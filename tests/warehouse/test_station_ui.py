@@ -117,3 +117,36 @@ def test_a_picker_signs_in_to_the_warehouse_tab(qtbot, wh, cjk_font, shots):
     cs_window = StationWindow(wh.hub.uow, operator="xiaomei", station="客服工作台-01", database="内置数据库", actor=CS)
     qtbot.addWidget(cs_window)
     assert cs_window.warehouse is None  # no scanner filter on a customer-service station
+
+
+def test_the_lead_prints_a_wave_and_sees_the_printer_in_plain_words(qtbot, wh, cjk_font, shots, tmp_path):
+    from printers.backends import NetworkBackend
+    from printers.queue import PrintQueue
+    from tests.printers.fake_printer import FakePrinter
+
+    from app.services.pick_slips import SlipPrinter
+
+    fake = FakePrinter()
+    fake.state = "paper_out"
+    printing = SlipPrinter(wh.hub.uow, PrintQueue(tmp_path / "q.sqlite3", NetworkBackend("127.0.0.1", fake.port,
+                                                                                         name="拣货打印机")), paper="80mm")
+    make_order(wh, [("T2601-01-110", 1)])
+    station = WarehouseStation(wh.hub.uow, LEAD, role="wh_lead", printing=printing)
+    qtbot.addWidget(station)
+    station.resize(1400, 800)
+    try:
+        assert station.create_wave()
+        assert station.print_selected_wave() and "1 张拣货单已送往打印机" in station.wave_message.text()
+        printing.queue.run_once()
+        station.refresh_printer()
+        assert "打印机缺纸" in station.printer_label.text() and "仍在队列中" in station.printer_label.text()
+        station.grab().save(str(shots / "warehouse_printer_problem.png"))
+        fake.state = "online"
+        station.retry_printing()
+        printing.queue.run_once()
+        station.refresh_printer()
+        assert station.printer_label.text() == "拣货打印机：打印机正常"
+    finally:
+        station.shutdown()
+        printing.stop()
+        fake.close()
