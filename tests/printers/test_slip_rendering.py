@@ -163,3 +163,20 @@ def test_a_reprint_says_buda_prominently_first_in_reverse_print():
     assert stream.index(b"\x1dB\x01") < stream.index("补打".encode("gb18030"))
     img = block_image(banner, 576)
     assert img.getpixel((60, 5)) == 0 and img.getpixel((516, 5)) == 0  # black band edge to edge
+
+
+def test_a_printer_without_chinese_mode_gets_every_chinese_row_as_raster_and_no_fs_ampersand():
+    from printers.profiles import PaperProfile
+    western = PaperProfile("80mm_latin", "80 毫米（无中文字库）", 576, gb18030_two_byte=False)
+    slip = make_slip(2)
+    layout = lay_out(slip, western)
+    stream = render_escpos(layout)
+    got = parse(stream)
+    assert CHINESE_MODE_ON not in stream[:16] and not got.chinese_mode
+    assert all(line.isascii() for line in got.lines)
+    assert got.lines == [b.text for b in layout.blocks if isinstance(b, Text) and b.text.isascii()]
+    assert slip.order_no in got.lines
+    assert sorted(got.barcodes) == sorted(line.barcode for line in slip.lines)  # codes stay native
+    chinese_rows = [b for b in layout.blocks if isinstance(b, Text) and not b.text.isascii()]
+    assert len(got.rasters) >= len(chinese_rows) > 5
+    assert set(decoded(render_preview(layout))) == expected_codes(slip)
