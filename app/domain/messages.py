@@ -331,6 +331,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "NOTICE_SUMMARY": ("{kinds}（共 {count} 次变更）", "{kinds} ({count} changes)"),
     "NOTICE_ACKNOWLEDGED": ("已确认订单 {order_no} 的变更通知（{count} 次变更）",
                             "Change notice for order {order_no} acknowledged ({count} changes)"),
+    "NOTICE_PUT_BACK": ("商品有变：请把多拣的 {count} 件放回原库位", "The items changed: put the {count} extra pieces back"),
     "NOTICE_NONE": ("订单 {order_no} 没有待确认的变更通知", "Order {order_no} has no change notice to acknowledge"),
     # --- printers (issue #8) ---
     "PRINTER_WIDTH_UNKNOWN": ("打印机「{printer}」没有设置纸宽（打印点数），无法排版拣货单。请在打印机设置中选择纸宽：{choices}",

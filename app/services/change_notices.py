@@ -10,7 +10,7 @@ in one notice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +76,7 @@ class NoticeView:
     last_at: datetime
     changes: tuple[dict[str, Any], ...]
     status: str = "open"
+    put_back: int = 0  # after acknowledging a change of lines: pieces already picked that go back
 
     def summary(self, lang: Lang = "zh") -> str:
         """「收货地址变更 ×4、订单取消（共 5 次变更）」: every kind with how often it happened."""
@@ -154,10 +155,13 @@ def acknowledge(uow: UnitOfWork, order_no: str, actor: Actor) -> NoticeView:
         audit.record(s, actor, "notice.acknowledge", "order", order_no, basis=None,
                      before={"kinds": notice.kinds, "change_count": notice.change_count},
                      after={"status": "acknowledged", "interception": notice.interception})
-        if order.status in ("cancelled", "after_sales"):
-            from app.services.picking import stop_live_pick
+        from app.services.picking import reconcile_after_change, stop_live_pick
 
+        put_back = 0
+        if order.status in ("cancelled", "after_sales"):
             stop_live_pick(s, order, actor, reason="cancelled")
+        elif "items" in (notice.kinds or []):
+            put_back = reconcile_after_change(s, order, actor)
         uow.commit()
     assert view is not None
-    return view
+    return replace(view, status="acknowledged", put_back=put_back)

@@ -368,6 +368,31 @@ def stop_live_pick(s: Session, order: Order, actor: Actor, *, reason: str) -> bo
     return True
 
 
+def reconcile_after_change(s: Session, order: Order, actor: Actor) -> int:
+    """After a change of the order's lines is acknowledged: counts above what the order now needs go
+    back to the shelf (returned as the number of pieces to put back); a pick the change has made
+    complete is confirmed, so the picker is never left with nothing to scan."""
+    pick = s.execute(sa.select(Pick).where(Pick.order_id == order.id, Pick.status == "picking").with_for_update()
+                     ).scalar_one_or_none()
+    if pick is None:
+        return 0
+    view = _view(s, pick, order)
+    needed = {line.barcode: line.needed for line in view.lines}
+    kept = {code: min(int(n), needed.get(code, 0)) for code, n in pick.scanned.items()}
+    put_back = sum(int(n) for n in pick.scanned.values()) - sum(kept.values())
+    pick.scanned = {code: n for code, n in kept.items() if n}
+    if view.total and all(pick.scanned.get(line.barcode, 0) >= line.needed for line in view.lines):
+        pick.status, pick.confirmed_at = "confirmed", sa.func.clock_timestamp()
+        pick.box_no = pick.box_no or f"{order.order_no}-1"
+        s.add(ScanLog(warehouse_id=pick.warehouse_id, order_id=order.id, action="pack", barcode=order.order_no,
+                      box_no=pick.box_no, operator=actor.operator, station=actor.station))
+        audit.record(s, actor, "pick.confirm", "order", order.order_no, basis=None, before={"pick_status": "picking"},
+                     after={"pick_status": "confirmed", "box_no": pick.box_no, "pieces": view.total,
+                            "scanned": dict(pick.scanned), "put_back": put_back})
+    s.flush()
+    return put_back
+
+
 def progress(uow: UnitOfWork, picker: str, *, at: datetime | None = None) -> Progress:
     """The picker's day (China Standard Time): orders done, orders waiting, the last three customer notes."""
     day = local(at or now()).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(CST)

@@ -386,10 +386,13 @@ class WarehouseStation(QWidget):
         except BusinessError as err:
             self.pick_panel.show_error(err.message(self._lang))
             return False
-        self.pick_panel.banner.setText(render("NOTICE_ACKNOWLEDGED", self._lang, order_no=order_no,
-                                              count=notice.change_count))
         self.refresh_notices()
         self.pick_panel.show_pick(picking.current_pick(self._uow(), self._actor.operator))
+        text = render("NOTICE_ACKNOWLEDGED", self._lang, order_no=order_no, count=notice.change_count)
+        if notice.put_back:
+            self.pick_panel.show_error(text + "\n" + render("NOTICE_PUT_BACK", self._lang, count=notice.put_back))
+        else:
+            self.pick_panel.banner.setText(text)
         return True
 
     def refresh_day(self) -> None:

@@ -74,3 +74,37 @@ def test_acknowledging_a_cancellation_stops_the_pick(wh):
     change_notices.acknowledge(wh.hub.uow(), order_no, PICKER)
     assert picking.current_pick(wh.hub.uow(), "li.sf") is None
     assert ("pick.stop", "li.sf") in audit_actions(wh, order_no)
+
+
+def test_a_line_reduced_while_picking_sends_the_extra_back_and_confirms_what_is_complete(wh):
+    order_no = make_order(wh, [("J2603-02-130", 2)])
+    picking.scan(wh.hub.uow(), order_qr(order_no), PICKER)
+    picking.scan(wh.hub.uow(), BARCODE["J2603-02-130"], PICKER)
+    with wh.hub.uow() as uow:  # the buyer cut the jeans to one on the platform; ingest applies it and folds
+        order = uow.session.execute(sa.select(Order).where(Order.order_no == order_no)).scalar_one()
+        order.items = [dict(order.items[0], qty=1)]
+        uow.session.flush()
+        ingest._fold_notice(uow.session, order, ["items"], False)
+        uow.commit()
+    picking.scan(wh.hub.uow(), order_qr(order_no), PICKER)
+    acknowledged = change_notices.acknowledge(wh.hub.uow(), order_no, PICKER)
+    assert acknowledged.put_back == 0  # one picked, one needed: nothing to put back…
+    pick = picking.current_pick(wh.hub.uow(), "li.sf")
+    assert pick.status == "confirmed" and pick.scanned_total == pick.total == 1  # …and the pick is complete
+
+
+def test_a_line_removed_after_it_was_picked_is_put_back(wh):
+    order_no = make_order(wh, [("J2603-02-130", 1), ("T2601-01-110", 1)])
+    picking.scan(wh.hub.uow(), order_qr(order_no), PICKER)
+    picking.scan(wh.hub.uow(), BARCODE["J2603-02-130"], PICKER)
+    with wh.hub.uow() as uow:
+        order = uow.session.execute(sa.select(Order).where(Order.order_no == order_no)).scalar_one()
+        order.items = [order.items[1]]
+        uow.session.flush()
+        ingest._fold_notice(uow.session, order, ["items"], False)
+        uow.commit()
+    acknowledged = change_notices.acknowledge(wh.hub.uow(), order_no, PICKER)
+    assert acknowledged.put_back == 1
+    pick = picking.current_pick(wh.hub.uow(), "li.sf")
+    assert pick.status == "picking" and [(x.sku_code, x.scanned) for x in pick.lines] == [("T2601-01-110", 0)]
+    assert picking.scan(wh.hub.uow(), BARCODE["T2601-01-110"], PICKER).kind == "confirmed"
