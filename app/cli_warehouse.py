@@ -38,6 +38,13 @@ def register(sub: Any) -> None:
     listed.add_argument("--json", action="store_true", help="每行一个 JSON 对象 / one JSON object per line")
     slips = wave.add_parser("slips", help="波次的拣货单内容（文字）/ a wave's slips as text")
     slips.add_argument("wave_no", help="波次号 / wave no.")
+    printed = wave.add_parser("print", help="把波次的拣货单送往设置的打印机 / print a wave's slips")
+    printed.add_argument("wave_no", help="波次号 / wave no.")
+    printed.add_argument("--operator", required=True, help="仓管班长 / the warehouse lead")
+    reprint = wave.add_parser("reprint", help="补打一单的拣货单 / reprint one order's slip")
+    reprint.add_argument("order_no", help="订单ID / order ID")
+    reprint.add_argument("--operator", required=True, help="操作人 / who")
+    reprint.add_argument("--reason", required=True, help="补打原因 / why")
 
     slip = sub.add_parser("print-slip", help="把一单的拣货单写成 ESC/POS 文件和预览图 / write a pick slip")
     slip.add_argument("order_no", help="订单ID / order ID")
@@ -79,6 +86,8 @@ def wave_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> in
             for n, order_no in enumerate(w.order_nos, 1):
                 print(f"  {n:>3}  {order_no}")
             return 0
+        if args.wave_command in ("print", "reprint"):
+            return _print(args, settings, hub, lang)
         if args.wave_command == "slips":
             for s in pick_slips.wave_slips(hub.uow(), args.wave_no):
                 print(f"{s.order_no}  {s.platform}  {s.priority}  " + "  ".join(
@@ -100,6 +109,24 @@ def wave_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> in
         return 0
     finally:
         hub.close()
+
+
+def _print(args: argparse.Namespace, settings: Settings, hub: Any, lang: Lang) -> int:
+    """Queue the slips for the settings' printer and print what it takes now; what holds it up is said."""
+    from app.services.pick_slips import SlipPrinter
+
+    printer = SlipPrinter.from_settings(settings, hub.uow, lang=lang)
+    if printer is None:
+        raise BusinessError("PRINTER_NOT_SET")
+    try:
+        actor = hub.actor(args.operator)
+        print(printer.print_wave(args.wave_no, actor) if args.wave_command == "print"
+              else printer.reprint(args.order_no, actor, args.reason))
+        printer.queue.run_once()
+        print(printer.status_text(lang))
+        return 0 if not printer.has_problem else 4
+    finally:
+        printer.stop()
 
 
 def print_slip_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:

@@ -416,7 +416,7 @@ def progress(uow: UnitOfWork, picker: str, *, at: datetime | None = None) -> Pro
 
 
 def _wave(uow: UnitOfWork, wave_no: str) -> ScanResult:
-    row = next((w for w in waves.list_waves(uow, limit=1000) if w.wave_no == wave_no), None)
+    row = waves.wave_row(uow, wave_no)
     if row is None:
         return _refused("NOT_FOUND", what="wave", key=wave_no)
     return ScanResult("wave", True, "SCAN_WAVE", {"wave_no": wave_no, "done": row.done_count, "count": row.order_count})

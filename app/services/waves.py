@@ -3,8 +3,9 @@
 An order is ready for a wave when routing has reserved its stock in this warehouse (配货中), it is
 in no other open wave and nobody is picking it. Orders go in by priority (加急 first), then by
 ship-by deadline, then by the zone where their pick path starts, so one wave keeps pickers in as
-few zones as possible. Two leads creating waves at the same moment get different orders: the
-candidate rows are locked with SKIP LOCKED, and the database refuses an order in two open waves.
+few zones as possible. Two leads creating waves at the same moment get different orders: wave
+creation takes the warehouse row's lock, so the second lead sees what the first one left, and the
+database itself refuses an order in two open waves.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _candidates(session: Session, warehouse_id: int) -> list[Order]:
     return list(session.execute(
         sa.select(Order).where(Order.warehouse_id == warehouse_id, Order.status == OrderStatus.ALLOCATING.value,
                                ~in_wave, ~picked)
-        .order_by(Order.id).with_for_update(skip_locked=True)).scalars())
+        .order_by(Order.id).with_for_update()).scalars())
 
 
 def create_wave(uow: UnitOfWork, warehouse: str, actor: Actor, *, max_orders: int | None = None,
@@ -82,6 +83,7 @@ def create_wave(uow: UnitOfWork, warehouse: str, actor: Actor, *, max_orders: in
     with uow:
         s = uow.session
         wh = _warehouse(s, warehouse)
+        s.execute(sa.select(Warehouse.id).where(Warehouse.id == wh.id).with_for_update())  # one wave at a time here
         at = now()
         ranked = []
         for order in _candidates(s, wh.id):
@@ -115,7 +117,14 @@ def create_wave(uow: UnitOfWork, warehouse: str, actor: Actor, *, max_orders: in
                        tuple(o.order_no for _, o, _ in chosen))
 
 
-def list_waves(uow: UnitOfWork, *, warehouse: str | None = None, open_only: bool = False, limit: int = 100) -> list[WaveRow]:
+def wave_row(uow: UnitOfWork, wave_no: str) -> WaveRow | None:
+    """One wave as the list shows it (None if there is no such wave)."""
+    found = list_waves(uow, wave_no=wave_no, limit=1)
+    return found[0] if found else None
+
+
+def list_waves(uow: UnitOfWork, *, warehouse: str | None = None, open_only: bool = False, limit: int = 100,
+               wave_no: str | None = None) -> list[WaveRow]:
     """Waves newest first, with how many of their orders are picked."""
     done = sa.func.count(Pick.id.distinct()).filter(Pick.status.in_(("confirmed", "shipped")))
     with uow:
@@ -131,6 +140,8 @@ def list_waves(uow: UnitOfWork, *, warehouse: str | None = None, open_only: bool
             query = query.where(Wave.warehouse_id == _warehouse(s, warehouse).id)
         if open_only:
             query = query.where(Wave.status == "open")
+        if wave_no:
+            query = query.where(Wave.wave_no == wave_no)
         rows = s.execute(query).all()
         counts = _pieces(s, [r[10] for r in rows])
         return [WaveRow(r[0], r[1], r[2], r[3], counts.get(r[10], 0), r[4], tuple(r[9] or ()), r[5], r[6], r[7], r[8])

@@ -62,3 +62,34 @@ def test_scan_and_notices_on_the_command_line(wh, tmp_path, capsys):
     assert code == 3 and "拿错了" in out
     code, out = run(wh.hub, tmp_path, capsys, "notices", "list")
     assert code == 0 and out == ""
+
+
+def test_wave_print_sends_the_slips_to_the_printer_in_the_settings(wh, tmp_path, capsys):
+    from dataclasses import replace
+
+    from tests.printers.fake_printer import FakePrinter
+    from tests.warehouse.world import LEAD
+
+    from app.services import waves
+
+    fake = FakePrinter()
+    try:
+        nos = [make_order(wh, [("T2601-01-110", 1)]) for _ in range(2)]
+        wave = waves.create_wave(wh.hub.uow(), "HZ", LEAD)
+        parser = argparse.ArgumentParser(prog="orderhub")
+        register(parser.add_subparsers(dest="command", required=True))
+        settings = replace(Settings(database_url=wh.hub.engine.url.render_as_string(hide_password=False),
+                                    data_dir=tmp_path, station_name="仓库工作台-01"),
+                           slip_printer=f"network:127.0.0.1:{fake.port}", slip_profile="80mm")
+        args = parser.parse_args(["wave", "print", wave.wave_no, "--operator", "chen.bz"])
+        assert HANDLERS["wave"](args, settings, "zh") == 0
+        out = capsys.readouterr().out
+        assert f"波次 {wave.wave_no}：2 张拣货单已送往打印机" in out and "打印机正常" in out
+        stream = parse(b"".join(bytes(c) for c in fake.connections))
+        assert [q for q in stream.qr if q.startswith(ORDER_QR_PREFIX)] == [ORDER_QR_PREFIX + n for n in nos]
+        fake.state = "paper_out"
+        args = parser.parse_args(["wave", "reprint", nos[0], "--operator", "chen.bz", "--reason", "单子掉地上踩脏了"])
+        assert HANDLERS["wave"](args, settings, "zh") == 4
+        assert "打印机缺纸" in capsys.readouterr().out
+    finally:
+        fake.close()

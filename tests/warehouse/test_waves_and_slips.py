@@ -97,3 +97,35 @@ def test_a_reprint_is_marked_needs_a_reason_and_is_audited_with_who_and_why(wh):
         printed = uow.session.scalar(sa.text("SELECT printed_at FROM waves"))
     assert [tuple(r) for r in rows] == [(False, None, "job-1"), (True, "拣货单被水打湿", "job-2")]
     assert basis == "拣货单被水打湿" and printed is not None
+
+
+def test_two_leads_creating_waves_at_once_get_different_orders(wh):
+    import threading
+
+    nos = [make_order(wh, [("T2601-01-110", 1)]) for _ in range(6)]
+    results: list = []
+    start = threading.Barrier(2)
+
+    def lead() -> None:
+        start.wait()
+        results.append(waves.create_wave(wh.hub.uow(), "HZ", LEAD, max_orders=3))
+
+    threads = [threading.Thread(target=lead) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 2
+    first, second = (set(r.order_nos) for r in results)
+    assert len(first) == len(second) == 3 and first.isdisjoint(second) and first | second == set(nos)
+
+
+def test_scanning_a_wave_code_says_how_far_the_wave_is(wh):
+    from app.domain.slip import WAVE_QR_PREFIX
+    from app.services import picking
+    from tests.warehouse.world import PICKER
+
+    make_order(wh, [("T2601-01-110", 1)])
+    wave = waves.create_wave(wh.hub.uow(), "HZ", LEAD)
+    answer = picking.scan(wh.hub.uow(), WAVE_QR_PREFIX + wave.wave_no, PICKER)
+    assert answer.ok and answer.message() == f"波次 {wave.wave_no}：0/1 单已拣完"
