@@ -150,3 +150,19 @@ def test_the_lead_prints_a_wave_and_sees_the_printer_in_plain_words(qtbot, wh, c
         station.shutdown()
         printing.stop()
         fake.close()
+
+
+def test_the_pick_lines_model_is_a_sound_qt_model(qtmodeltester, wh):
+    from app.services import picking
+    from app.ui.pick_view import PickLinesModel
+
+    order_no = make_order(wh, [("J2603-02-130", 2), ("T2601-01-110", 1)], gift=("GIFT-SOCK-01-M", 1))
+    opened = picking.scan(wh.hub.uow(), order_qr(order_no), PICKER)
+    model = PickLinesModel()
+    model.set_lines(opened.pick.lines)
+    qtmodeltester.check(model)
+    counted = picking.scan(wh.hub.uow(), BARCODE["J2603-02-130"], PICKER)
+    model.set_lines(counted.pick.lines)  # same pick, one count moved: rows stay, data changes
+    qtmodeltester.check(model)
+    assert model.headerData(4, Qt.Orientation.Horizontal) == "已扫"
+    assert model.data(model.index(0, 4)) == "1 / 2" and model.data(model.index(2, 2)) == "纯棉中筒袜（赠品）"
