@@ -118,6 +118,10 @@ def main() -> None:
             "filter_hour_band_on_off_2_requeries": _timed(toggle(ws.hours, "18-22")),
             "filter_deadline_risk_on_off_2_requeries": _timed(toggle(ws.risk, "overdue")),
             "map_by_exception_rate_on_off": _timed(lambda: (ws.measure.setCurrentIndex(1), ws.measure.setCurrentIndex(0))),
+            # the map re-counts on a worker after each filter change; this is how long until it is drawn
+            "map_recount_after_filter_change": _timed(lambda: (ws.status.setCurrentIndex(ws.status.findData("allocating")),
+                                                               ws.wait_for_map(), ws.status.setCurrentIndex(0),
+                                                               ws.wait_for_map())),
             "search_order_no": _timed(search(some.order_no)),
             "search_tracking_no": _timed(search(some.tracking_no)),
             "search_phone_last4": _timed(search(some.receiver_phone_tail)),
