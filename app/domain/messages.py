@@ -244,6 +244,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "AS_LINE_UNKNOWN": ("订单 {order_no} 没有第 {line_no} 行商品，或该行已在其他售后单中处理",
                         "Order {order_no} has no line {line_no}, or that line is already in another case"),
     "AS_SIZE_UNKNOWN": ("{sku} 没有同款同色的 {size} 码", "{sku} does not come in size {size} in the same style and colour"),
+    "SCAN_HELD": ("离线：已记下扫描「{scan}」，联网后按扫描顺序自动提交（待提交 {count} 条）",
+                  "Offline: scan “{scan}” is kept here and sent in scan order when the link is back ({count} waiting)"),
     "AS_PHONE_UNUSABLE": ("售后单 {case_no}：收货电话已脱敏，无法发短信，请向客户确认手机号后补发",
                           "Case {case_no}: the receiver phone is masked, no SMS was sent; ask the customer for a number"),
     "AS_CASE_OPENED": ("售后单 {case_no}（{kind}，流程第 {version} 版）已建立，当前「{state}」",

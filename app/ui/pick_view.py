@@ -91,6 +91,7 @@ STYLES = {
     "warn": "background:#d93025; color:white;",
     "stop": "background:#000000; color:#ffcc00;",
     "idle": "background:#eceff1; color:#37474f;",
+    "held": "background:#f9a825; color:black;",  # kept on this station, not yet answered by the server
 }
 
 
@@ -155,6 +156,10 @@ class PickPanel(QWidget):
         self.banner.setText(result.message(self._lang))
         if result.pick is not None:
             self.show_pick(result.pick)
+
+    def show_held(self, text: str) -> None:
+        self._set_tone("held")
+        self.banner.setText(text)
 
     def show_error(self, text: str) -> None:
         self._set_tone("warn")

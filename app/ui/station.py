@@ -39,7 +39,8 @@ def run(hub: OrderHub) -> int:
         except BusinessError as err:
             print(err.message(lang), file=sys.stderr)
     warehouse_setup = {"printing": printing, "scanner": scanner_settings(hub.settings),
-                       "serial_port": hub.settings.scanner_serial_port}
+                       "serial_port": hub.settings.scanner_serial_port,
+                       "held_path": hub.settings.data_dir / "held_scans.sqlite3"}
     # the station's own file (outbox, cache) lives in its data folder; the worker reconnects by itself
     station_sync = StationSync(hub.engine.url, hub.settings.data_dir, Scope("cs"))
     bridge = SyncBridge(station_sync)

@@ -38,6 +38,7 @@ from app.services import change_notices, pick_slips, picking, waves
 from app.services.change_notices import NoticeView
 from app.services.picking import Progress, ScanResult
 from app.services.unit_of_work import UnitOfWork
+from app.sync.held_scans import HeldScans
 from app.ui.pick_view import PickPanel
 from app.ui.scanner import KeyboardScanFilter, ScannerSettings, ScanWorker, SerialScanReader
 
@@ -68,9 +69,14 @@ class WarehouseStation(QWidget):
 
     def __init__(self, uow: UowFactory, actor: Actor, *, role: str = "picker", lang: Lang = "zh",
                  scanner: ScannerSettings | None = None, printing: SlipPrinting | None = None,
-                 listen_keyboard: bool = True, serial_port: str | None = None, parent: Any = None) -> None:
+                 listen_keyboard: bool = True, serial_port: str | None = None, held_path: Any = None,
+                 parent: Any = None) -> None:
         super().__init__(parent)
         self._uow, self._actor, self._role, self._lang, self._printing = uow, actor, role, lang, printing
+        # Scans taken while the database is away wait here (on disk) and go out in order when it is back.
+        self.held = HeldScans(held_path)
+        self._replays: dict[int, int] = {}  # worker seq → held seq
+        self._replaying = False
         zh = lang == "zh"
         self.notices: list[NoticeView] = []
         self.day: Progress | None = None
@@ -203,6 +209,9 @@ class WarehouseStation(QWidget):
         self.timer = QTimer(self)
         self.timer.timeout.connect(self._tick)
         self.timer.start(10_000)
+        self.held_timer = QTimer(self)  # held scans: try the database again every 2 s
+        self.held_timer.timeout.connect(self._replay_next)
+        self.held_timer.start(2_000)
         self.refresh()
 
     def _tick(self) -> None:
@@ -213,17 +222,54 @@ class WarehouseStation(QWidget):
 
     # -- scanning ------------------------------------------------------------------------------
     def submit_scan(self, code: str) -> int:
-        """Queue a scan for the worker (context read here, on the GUI thread)."""
+        """Queue a scan for the worker (context read here, on the GUI thread).
+
+        While earlier scans are held for the database, a new one joins the end of that line, so
+        scans reach the server in the order they were made.
+        """
         data = self.warehouse.currentData()
-        seq = self.worker.submit(code, (self.box.text().strip() or None, data[0] if data else None))
+        box, wh_id = self.box.text().strip() or None, data[0] if data else None
+        if self.held.count():
+            self._say_held(code, self.held.add(code, box, wh_id))
+            self._replay_next()
+            return 0
+        seq = self.worker.submit(code, (box, wh_id))
         self._show_queue()
         return seq
+
+    def _replay_next(self) -> None:
+        """Send the oldest held scan (one at a time: the next waits for its answer)."""
+        if self._replaying:
+            return
+        first = self.held.first()
+        if first is None:
+            return
+        self._replaying = True
+        self._replays[self.worker.submit(first.code, (first.box_no, first.warehouse_id))] = first.seq
+
+    def _say_held(self, code: str, count: int) -> None:
+        self.pick_panel.show_held(render("SCAN_HELD", self._lang, scan=code, count=count))
+        self._show_queue()
 
     def _answer_scan(self, code: str, context: Any) -> ScanResult:  # on the worker thread
         box_no, _ = context
         return picking.scan(self._uow(), code, self._actor, box_no=box_no)
 
-    def _scan_answered(self, _seq: int, _code: str, result: ScanResult) -> None:
+    def _scan_answered(self, seq: int, code: str, result: ScanResult) -> None:
+        held_seq = self._replays.pop(seq, None)
+        if not result.ok and result.code == "DATABASE_UNAVAILABLE":
+            # Not an answer: the database is away. Keep the scan (once) and try again later.
+            self._replaying = False
+            if held_seq is None:
+                data = self.warehouse.currentData()
+                self._say_held(code, self.held.add(code, self.box.text().strip() or None, data[0] if data else None))
+            else:
+                self._say_held(code, self.held.count())
+            return
+        if held_seq is not None:
+            self.held.drop(held_seq)
+            self._replaying = False
+            QTimer.singleShot(0, self._replay_next)
         self.last_result = result
         self.pick_panel.show_result(result)
         if result.progress is not None:
@@ -238,7 +284,9 @@ class WarehouseStation(QWidget):
         self._show_queue()
         self.scan_answered.emit(result)
 
-    def _scan_failed(self, _seq: int, code: str, err: Exception) -> None:
+    def _scan_failed(self, seq: int, code: str, err: Exception) -> None:
+        if self._replays.pop(seq, None) is not None:
+            self._replaying = False  # kept: tried again on the next tick
         text = err.message(self._lang) if isinstance(err, BusinessError) else (
             f"扫描「{code}」未处理：{err}" if self._lang == "zh" else f"Scan “{code}” not handled: {err}")
         self.pick_panel.show_error(text)
@@ -251,8 +299,13 @@ class WarehouseStation(QWidget):
             self.submit_scan(code)
 
     def _show_queue(self) -> None:
-        waiting = self.worker.waiting
-        self.queue_label.setText((f"待处理扫描 {waiting}" if self._lang == "zh" else f"{waiting} scans waiting") if waiting else "")
+        waiting, held = self.worker.waiting, self.held.count()
+        parts = []
+        if waiting:
+            parts.append(f"待处理扫描 {waiting}" if self._lang == "zh" else f"{waiting} scans waiting")
+        if held:
+            parts.append(f"离线待提交 {held}" if self._lang == "zh" else f"{held} held offline")
+        self.queue_label.setText("　".join(parts))
 
     # -- waves -------------------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -411,6 +464,7 @@ class WarehouseStation(QWidget):
     def shutdown(self) -> None:
         """Stop listening and let the scan worker finish (no database work may outlive the window)."""
         self.timer.stop()
+        self.held_timer.stop()
         self.filter.uninstall()
         if self.serial is not None:
             self.serial.stop()
