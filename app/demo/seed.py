@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -27,6 +27,53 @@ if TYPE_CHECKING:
 # sequence moved past the highest id afterwards.
 TABLES = ("users", "shops", "warehouses", "platform_field_defs", "skus", "bins", "stock", "orders",
           "order_ext_attrs", "shipments", "tracking_events", "scan_log", "invoices", "after_sales_cases", "raw_payloads", "outbox")
+
+
+# The steps that bring a demo case from 客户已申请 to the state the generator gave it, as the flows
+# in app/demo/after_sales_flows.py take them.
+CASE_PATHS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("exchange", "out_of_stock"): (("check_stock", "out_of_stock"),),
+    ("exchange", "exchange_created"): (("check_stock", "exchange_created"),),
+    ("exchange", "closed"): (("check_stock", "exchange_created"), ("close", "closed")),
+    ("return_refund", "awaiting_return"): (("approve", "awaiting_return"),),
+    ("return_refund", "received"): (("approve", "awaiting_return"), ("receive", "received")),
+    ("return_refund", "refunded"): (("approve", "awaiting_return"), ("receive", "received"), ("inspect", "inspected"),
+                                    ("refund", "refunded")),
+    ("return_refund", "closed"): (("approve", "awaiting_return"), ("receive", "received"), ("inspect", "inspected"),
+                                  ("refund", "refunded"), ("close", "closed")),
+    ("refund_only", "refunded"): (("refund", "refunded"),),
+    ("refund_only", "closed"): (("refund", "refunded"), ("close", "closed")),
+    ("reship", "reshipped"): (("approve", "reshipped"),),
+    ("reship", "closed"): (("approve", "reshipped"), ("close", "closed")),
+}
+
+
+def _case_history(session: Any) -> None:
+    """Each demo case's steps so far: opened when the customer asked, then its path, spread from the
+    first response to closing (or to the first response for open cases)."""
+    rows = session.execute(sa.text("SELECT id, kind, state, flow_version, created_by, reason, requested_at, "
+                                   "first_response_at, closed_at FROM after_sales_cases ORDER BY id")).mappings()
+    events = []
+    now = session.scalar(sa.select(sa.func.now()))
+    for c in rows:
+        events.append({"case_id": c["id"], "seq": 1, "step": "open", "from_state": None, "to_state": "requested",
+                       "flow_version": c["flow_version"], "operator": c["created_by"], "basis": c["reason"],
+                       "occurred_at": c["requested_at"]})
+        path = CASE_PATHS.get((c["kind"], c["state"]), ())
+        first = c["first_response_at"] or c["requested_at"]
+        last = c["closed_at"] or min(first + timedelta(hours=20), now)
+        before = "requested"
+        for n, (step, to) in enumerate(path):
+            at = first + (last - first) * (n / max(1, len(path) - 1)) if len(path) > 1 else first
+            events.append({"case_id": c["id"], "seq": n + 2, "step": step, "from_state": before, "to_state": to,
+                           "flow_version": c["flow_version"], "operator": c["created_by"], "basis": None,
+                           "occurred_at": at})
+            before = to
+    if events:
+        session.execute(sa.text(
+            "INSERT INTO after_sales_events (case_id, seq, step, from_state, to_state, flow_version, operator, station, "
+            "basis, occurred_at) VALUES (:case_id, :seq, :step, :from_state, :to_state, :flow_version, :operator, "
+            "'客服工作台-01', :basis, :occurred_at)"), events)
 
 
 @dataclass(frozen=True)
@@ -80,6 +127,9 @@ def seed_demo(hub: OrderHub, *, seed: int = 20261125, n_orders: int = 3000, rese
     # The after-sales flows, saved by the admin as version 1 (the demo's open cases run on them).
     for definition in AFTER_SALES_FLOWS:
         after_sales_flows.save(hub.uow(), definition, ADMIN, note="演示公司初始售后流程")
+    with hub.uow() as uow:  # the demo's cases come with their history so far, as if worked through the flows
+        _case_history(uow.session)
+        uow.commit()
     # Orders being picked get their warehouse and reservation from the real rules, as the hub would.
     routing.route_orders(hub.uow(), company.to_route, Actor("system:demo", "demo"))
     with hub.uow() as uow:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.db.after_sales_models import AfterSalesCaseExtra, AfterSalesEvent
 from app.db.models import AfterSalesCase, Order, Sku
 from app.domain.actor import Actor
-from app.domain.after_sales_flow import Flow, choose
+from app.domain.after_sales_flow import Flow, StepNotAllowed, choose
 from app.domain.clock import local
 from app.domain.errors import BusinessError, InvalidValue, NotFound
 from app.domain.fields import code_label
@@ -236,16 +236,16 @@ def step(uow: UnitOfWork, case_no: str, step_name: str, *, expected_version: int
         return view
 
 
-def _facts(s: Session, case: AfterSalesCase, extra: AfterSalesCaseExtra, order: Order, flow: Flow, step_name: str,
-           params: Mapping[str, Any]) -> dict[str, Any]:
+def _facts(s: Session, case: AfterSalesCase, extra: AfterSalesCaseExtra | None, order: Order, flow: Flow,
+           step_name: str, params: Mapping[str, Any], *, lock: bool = True) -> dict[str, Any]:
     """Only the facts the candidate branches' guards read (a stock check locks the stock rows)."""
     needed = flow.guard_facts(case.state, step_name)
     facts: dict[str, Any] = {"params": params}
     if "order_status" in needed:
-        facts["order_status"] = extra.context.get("order_status_before", order.status)
+        facts["order_status"] = (extra.context if extra else {}).get("order_status_before", order.status)
     if "stock_need" in needed or "stock_free" in needed:
         need = actions.stock_need(case)
-        facts["stock_need"], facts["stock_free"] = need, actions.stock_free(s, list(need), lock=True)
+        facts["stock_need"], facts["stock_free"] = need, actions.stock_free(s, list(need), lock=lock)
     if "expiry_dates" in needed or "today" in needed:
         facts["expiry_dates"] = actions.expiry_dates(case)
         facts["today"] = local(s.scalar(sa.select(sa.func.now()))).date()
@@ -280,13 +280,30 @@ def respond(uow: UnitOfWork, case_no: str, actor: Actor, *, at: datetime | None 
         return view
 
 
+def _allowed(s: Session, case: AfterSalesCase, order: Order, flow: Flow) -> tuple[str, ...]:
+    """The steps a person can take now: allowed from the state and with a branch whose conditions hold
+    (「完结」 stays hidden while a red-letter confirmation is open; 「重新发起红冲」 shows once one is void)."""
+    if case.state in flow.terminal:
+        return ()
+    extra = s.get(AfterSalesCaseExtra, case.id)
+    out = []
+    for step_name in flow.steps_from(case.state):
+        facts = _facts(s, case, extra, order, flow, step_name, {}, lock=False)
+        try:
+            choose(flow, case.state, step_name, facts)
+        except StepNotAllowed:
+            continue
+        out.append(step_name)
+    return tuple(out)
+
+
 def _view(s: Session, case: AfterSalesCase, order: Order, flow: Flow) -> CaseView:
     events = s.execute(sa.select(AfterSalesEvent).where(AfterSalesEvent.case_id == case.id)
                        .order_by(AfterSalesEvent.seq)).scalars().all()
     linked = s.scalar(sa.select(Order.order_no).where(Order.id == case.exchange_order_id)) if case.exchange_order_id else None
     return CaseView(case.case_no, order.order_no, case.kind, case.state, case.flow_version,
                     tuple(dict(ln) for ln in case.lines), case.reason, case.refund_amount, linked, case.requested_at,
-                    case.first_response_at, case.closed_at, case.version, flow.steps_from(case.state),
+                    case.first_response_at, case.closed_at, case.version, _allowed(s, case, order, flow),
                     tuple({"seq": e.seq, "step": e.step, "from": e.from_state, "to": e.to_state, "operator": e.operator,
                            "station": e.station, "basis": e.basis, "at": e.occurred_at, "flow_version": e.flow_version}
                           for e in events),
