@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -206,13 +207,13 @@ def outbox_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> 
         elif args.outbox_command == "retry":
             outbox.retry(app.uow(), args.id, app.actor(args.operator))
         else:
-            from app.hub.commands import _sms_client
+            from app.hub.commands import sms_client
             from app.hub.credentials import open_store
             from app.hub.sms_dispatch import dispatch
 
-            client = _sms_client(settings, open_store(settings.data_dir), [], simulate=False)
+            client = sms_client(settings, open_store(settings.data_dir), [], simulate=False)
             if client is None:
-                print(render("OUTBOX_DISPATCHED", lang, sent=0, retry=0, failed=0))
+                print(render("SMS_NOT_CONFIGURED", lang), file=sys.stderr)
                 return 1
             r = dispatch(app, client)
             print(render("OUTBOX_DISPATCHED", lang, sent=r.sent + r.already_sent, retry=r.retry, failed=r.failed))

@@ -166,7 +166,6 @@ class _Generator:
                       invoices=invoices, after_sales_cases=cases)
         for n in range(1, self.n_orders + 1):
             shop = rng.choices(shops, weights=shop_weights)[0]
-            platform = shop["platform"]
             ordered_at = self._moment()
             order = self._order(n, shop, ordered_at, repeat_pool, wh_by_region)
             orders.append(order)

@@ -268,6 +268,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "AS_MEDIAN_RESPONSE": ("首次响应时长中位数 {seconds} 秒（{count} 单，目标 ≤ {target} 秒）{verdict}",
                            "Median first response {seconds} s over {count} cases (target ≤ {target} s) {verdict}"),
     "OUTBOX_ROW": ("#{id}  {topic}  {status}  已尝试 {attempts} 次  {key}  {error}", "#{id}  {topic}  {status}  tried {attempts}×  {key}  {error}"),
+    "SMS_NOT_CONFIGURED": ("没有配置短信网关（ORDERHUB_SMS_ACCESS_KEY_ID、ORDERHUB_SMS_SIGN_NAME 与凭据 orderhub:sms），短信仍在待发送队列中",
+                           "No SMS gateway is configured (ORDERHUB_SMS_ACCESS_KEY_ID, ORDERHUB_SMS_SIGN_NAME and the orderhub:sms credential); SMS stay queued"),
     "OUTBOX_DISPATCHED": ("短信发送：成功 {sent}，稍后重试 {retry}，失败 {failed}", "SMS: {sent} sent, {retry} to retry, {failed} failed"),
     "SMS_FAILED": ("短信网关拒绝：{code} {message}", "The SMS gateway refused: {code} {message}"),
     # --- sync (issue #6) ---

@@ -146,7 +146,7 @@ def _hub(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     if args.simulate:
         running = start_simulated_company(app, store, receiver.url)
     hub = Hub(app, connector_for, store, poll_interval=args.poll_interval).start()
-    worker = OutboxWorker(app, _sms_client(settings, store, running, simulate=args.simulate))
+    worker = OutboxWorker(app, sms_client(settings, store, running, simulate=args.simulate))
     worker.start()
     print(render("HUB_RUNNING", lang, hub_id=hub.hub_id, url=receiver.url))
     stop = threading.Event()
@@ -163,7 +163,7 @@ def _hub(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     return 0
 
 
-def _sms_client(settings: Settings, store: Any, running: list[Any], *, simulate: bool) -> AliyunSms | None:
+def sms_client(settings: Settings, store: Any, running: list[Any], *, simulate: bool) -> AliyunSms | None:
     """The SMS gateway client: the configured account, or (demo) a loopback gateway with the brand's templates."""
     if simulate:
         from app.demo.after_sales_flows import SIGN_NAME, SMS_TEMPLATE_TEXTS

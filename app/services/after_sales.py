@@ -173,8 +173,6 @@ def open_case(uow: UnitOfWork, order_no: str, kind: str, lines: Sequence[Mapping
         seq = _event(s, case, "open", None, flow.initial, actor, basis, {})
         ctx = actions.StepContext(s, case, extra, order, flow, actor, seq, {})
         _run(ctx, flow.on_open)
-        if kind == "refund_only" and order.status in ("paid", "allocating"):
-            ctx.detail["note"] = "未发货仅退款：释放该行预留并通知仓库"
         s.flush()
         audit.record(s, actor, "after_sales.open", "order", order.order_no, basis=basis, before=before,
                      after={"status": order.status, "case_no": case.case_no, "kind": kind,

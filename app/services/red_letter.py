@@ -86,9 +86,7 @@ def _issue_red(s: Session, conf: RedLetterConfirmation, blue: Invoice, order: Or
     s.flush()
     conf.red_invoice_id, conf.settled_at = red.id, now
     before = {"invoice_status": order.invoice_status}
-    if conf.partial:
-        pass  # the blue invoice stays valid for what the buyer keeps
-    else:
+    if not conf.partial:  # a partial red-flush leaves the blue invoice valid for what the buyer keeps
         refunded = s.scalar(sa.select(sa.func.coalesce(sa.func.sum(AfterSalesCase.refund_amount), 0)).where(
             AfterSalesCase.order_id == order.id, AfterSalesCase.refund_amount.is_not(None))) or Decimal(0)
         keeps = order.paid_amount - Decimal(refunded)

@@ -59,3 +59,10 @@ def test_a_size_exchange_from_the_command_line(company: Company, env: dict[str, 
 
     english = _run(env, "--lang", "en", "case", "show", case_no)
     assert "Size exchange" in english.stdout and "Waiting for stock" in english.stdout
+
+
+def test_sending_sms_without_a_configured_gateway_says_so_and_keeps_them_queued(company: Company, env: dict[str, str]):
+    done = _run(env, "outbox", "dispatch")
+    assert done.returncode == 1 and "没有配置短信网关" in done.stderr and "Traceback" not in done.stderr
+    queued = _run(env, "outbox", "list", "--topic", "短信")
+    assert queued.returncode == 0 and "发送失败" in queued.stdout  # the demo's failed SMS is still there, untouched

@@ -33,7 +33,7 @@ from app.hub.service import Hub  # noqa: E402
 from app.services import shop_sync  # noqa: E402
 from app.services.ingest import _order_row  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from connectors.base import Credentials, RawOrder  # noqa: E402
+from connectors.base import Credentials  # noqa: E402
 from connectors.simulators.server import SimServer  # noqa: E402
 from connectors.simulators.world import SimWorld  # noqa: E402
 

@@ -36,6 +36,10 @@ def test_scans_made_offline_are_kept_and_answered_in_order_when_the_link_is_back
         station.submit_scan(BARCODE["J2603-02-130"])
         station.submit_scan(BARCODE["T2601-01-110"])
         assert station.held.count() == 3 and "离线待提交 3" in station.queue_label.text()
+        station.resize(1400, 800)
+        station.show()
+        qtbot.waitExposed(station)
+        station.grab().save("/tmp/orderhub-screens/warehouse_held_offline.png")
         again = HeldScans(tmp_path / "held_scans.sqlite3")  # on disk: a restarted station would find them
         assert again.count() == 3 and again.first().code == BARCODE["J2603-02-130"]
         again.close()
