@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from app.cli_routing import HANDLERS, register
+from app.cli.routing import HANDLERS, register
 from app.demo.rules import DEMO_RULES
 from app.demo.seed import seed_demo
 from app.domain.errors import BusinessError

@@ -8,7 +8,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from app.cli_warehouse import HANDLERS, register
+from app.cli.warehouse import HANDLERS, register
 from app.domain.slip import ORDER_QR_PREFIX, PROGRESS_QR_PREFIX
 from app.settings import Settings
 from printers.escpos_parse import parse

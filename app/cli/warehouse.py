@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli_table import table
+from app.cli.table import table
 from app.domain.clock import local
 from app.domain.errors import BusinessError
 from app.domain.fields import Lang, code_label, label

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.cli_table import table
+from app.cli.table import table
 from app.domain.clock import local
 from app.domain.errors import BusinessError
 from app.domain.fields import Lang, label

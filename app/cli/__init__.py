@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from app.cli_table import table
+from app.cli.table import table
 from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS, Lang, code_from_label, code_label, label
 from app.domain.messages import Coded, render
@@ -21,6 +21,17 @@ from app.settings import Settings, load_settings
 LIST_COLUMNS = (
     "order_no", "platform", "shop", "ordered_at", "status", "paid_amount", "province", "warehouse", "tracking_no",
 )
+
+
+def _command_modules() -> list[Any]:
+    """The command groups, each a module with ``register(subparsers)`` and ``HANDLERS``.
+
+    Imported when the command line runs, not when ``app.cli`` is imported, so ``orderhub --help``
+    stays quick and a group's heavy imports are paid only by the commands that use them.
+    """
+    from app.cli import after_sales, routing, warehouse
+
+    return [routing, after_sales, warehouse]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,17 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     orders.add_argument("--limit", type=int, default=20)
     orders.add_argument("--json", action="store_true", help="每行一个 JSON 对象 / one JSON object per line")
 
-    from app import cli_routing
     from app.hub import commands as hub_commands
 
     hub_commands.register(sub)
-    cli_routing.register(sub)
-    from app import cli_after_sales
-
-    cli_after_sales.register(sub)
-    from app import cli_warehouse  # --- warehouse (issue #8) ---
-
-    cli_warehouse.register(sub)
+    for module in _command_modules():
+        module.register(sub)
     return parser
 
 
@@ -72,15 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handlers = {"db": _db, "audit": _audit, "demo": _demo, "orders": _orders}
     handlers |= {name: hub_commands.run for name in hub_commands.HANDLED}
-    from app import cli_routing
-
-    handlers |= cli_routing.HANDLERS
-    from app import cli_after_sales
-
-    handlers |= cli_after_sales.HANDLERS
-    from app import cli_warehouse  # --- warehouse (issue #8) ---
-
-    handlers |= cli_warehouse.HANDLERS
+    for module in _command_modules():
+        handlers |= module.HANDLERS
     if args.command is None:
         _parser().print_help()
         return 0
