@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.table import table
+from app.domain import clock
 from app.domain.clock import local
 from app.domain.errors import InvalidValue
 from app.domain.fields import Lang, code_from_label, code_label

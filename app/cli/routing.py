@@ -11,11 +11,12 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from app.cli.table import table
+from app.domain import clock
 from app.domain.clock import local
 from app.domain.errors import BusinessError
 from app.domain.fields import Lang, label

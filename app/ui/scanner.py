@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QThread, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 
@@ -180,8 +180,12 @@ class KeyboardScanFilter(QObject):
         return len(self._held)
 
 
-class SerialScanReader(QThread):
-    """Reads a serial scanner (pyserial) line by line and emits each code as :attr:`scanned`."""
+class SerialScanReader(QObject):
+    """Reads a serial scanner (pyserial) line by line on its own thread and emits each code as :attr:`scanned`.
+
+    A daemon thread rather than a QThread, for the same reason as :class:`ScanWorker`: closing the
+    station must never abort the process, even if the port hangs.
+    """
 
     scanned = Signal(str)
     failed = Signal(str)
@@ -190,7 +194,18 @@ class SerialScanReader(QThread):
     def __init__(self, port: str, baudrate: int = 9600, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.port, self.baudrate = port, baudrate
-        self._stop = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.run, name="serial-scanner", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _emit(self, signal: Any, *args: Any) -> None:
+        if not self._stop.is_set():
+            try:
+                signal.emit(*args)
+            except RuntimeError:  # the station's objects are already gone
+                pass
 
     def run(self) -> None:
         import serial  # pyserial; imported here so stations without a serial scanner do not need it
@@ -198,16 +213,16 @@ class SerialScanReader(QThread):
         try:
             device = serial.Serial(self.port, self.baudrate, timeout=0.05)
         except (serial.SerialException, OSError) as err:
-            self.failed.emit(str(err))
+            self._emit(self.failed, str(err))
             return
-        self.opened.emit()
+        self._emit(self.opened)
         buffer = bytearray()
         try:
-            while not self._stop:
+            while not self._stop.is_set():
                 try:
                     chunk = device.read(256)
                 except (serial.SerialException, OSError) as err:
-                    self.failed.emit(str(err))
+                    self._emit(self.failed, str(err))
                     return
                 if not chunk:
                     continue
@@ -219,13 +234,14 @@ class SerialScanReader(QThread):
                     line, buffer = bytes(buffer[:cut]), buffer[cut + 1:]
                     code = line.decode("utf-8", errors="replace").strip()
                     if code:
-                        self.scanned.emit(code)
+                        self._emit(self.scanned, code)
         finally:
             device.close()
 
     def stop(self) -> None:
-        self._stop = True
-        self.wait(2000)
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2.0)
 
 
 class ScanWorker(QObject):

@@ -12,22 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QLineEdit, QVBoxLayout, QWidget
 
+from tests.support.keys import send_keys as _send
 from app.ui.scanner import KeyboardScanFilter, ScannerSettings, ScanWorker, SerialScanReader, is_scan
-
-
-def _wait_ms(ms: float) -> None:
-    end = time.perf_counter() + ms / 1000
-    while time.perf_counter() < end:
-        pass
-
-
-def _send(widget, text: str, gap_ms: float, enter: bool = True) -> None:
-    """Key presses and releases into ``widget`` as the OS would deliver them, ``gap_ms`` apart."""
-    for ch in text:
-        QTest.keyClick(widget, ch)
-        _wait_ms(gap_ms)
-    if enter:
-        QTest.keyClick(widget, Qt.Key.Key_Return)
 
 
 @pytest.fixture
@@ -131,6 +117,7 @@ def test_a_failing_scan_is_reported_with_its_code_and_the_next_one_is_still_answ
 STUCK_STATION = """
 import sys, threading, time
 from PySide6.QtWidgets import QApplication
+from tests.support.keys import send_keys as _send
 from app.ui.scanner import ScanWorker
 app = QApplication([])
 started = threading.Event()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 from PySide6.QtCore import Qt
@@ -11,6 +10,7 @@ from PySide6.QtTest import QTest
 from app.domain.slip import order_qr, progress_qr
 from app.services import orders, waves
 from app.ui.warehouse_station import WarehouseStation
+from tests.support.keys import send_keys
 from tests.warehouse.world import BARCODE, CS, LEAD, PICKER, make_order, order_row
 
 
@@ -18,12 +18,7 @@ def _scan(qtbot, station, code: str) -> None:
     """A USB scanner: key presses 2 ms apart into whatever has focus, then Enter; wait for the answer."""
     target = station.focusWidget() or station
     with qtbot.waitSignal(station.scan_answered, timeout=5000):
-        for ch in code:
-            QTest.keyClick(target, ch)
-            end = time.perf_counter() + 0.002
-            while time.perf_counter() < end:
-                pass
-        QTest.keyClick(target, Qt.Key.Key_Return)
+        send_keys(target, code, gap_ms=2)
 
 
 @pytest.fixture
