@@ -79,7 +79,7 @@ def test_warehouses_from_an_xlsx_are_previewed_without_writing_then_imported_and
 def test_bins_keep_their_coordinates_and_pick_sequence(hub):
     load_warehouses_and_bins(hub)
     with hub.engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT code, x, y, pick_sequence FROM bins b JOIN warehouses w ON w.id = b.warehouse_id "
+        rows = conn.execute(sa.text("SELECT b.code, x, y, pick_sequence FROM bins b JOIN warehouses w ON w.id = b.warehouse_id "
                                     "WHERE w.code = 'HZ01' ORDER BY pick_sequence")).all()
     assert rows == [("A-01-01-1", Decimal("2.50"), Decimal("3.00"), 10), ("A-01-02-1", Decimal("3.50"), Decimal("3.00"), 20)]
 
