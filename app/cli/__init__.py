@@ -141,9 +141,10 @@ def _demo(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
             if _no_screen():
                 print(render("DEMO_NO_WINDOW", lang))
             else:
+                from app.hub.credentials import open_store
                 from app.ui import station
 
-                return int(station.run(hub))
+                return int(station.run(hub, credentials=open_store(settings.data_dir)))
     finally:
         hub.close()
     return 0

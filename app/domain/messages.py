@@ -438,6 +438,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PRINTER_SAVED": ("打印机设置已保存到本工作站（{path}），重新登录后生效", "Printer saved for this station ({path}); it applies from the next sign-in"),
     "PRINTER_TEST_OK": ("测试页已打印到「{printer}」（{paper}）", "Test slip printed on “{printer}” ({paper})"),
     "PRINTER_TEST_FAILED": ("测试页没有打印：{problem}", "The test slip did not print: {problem}"),
+    "ADMIN_CALL_FAILED": ("操作没有完成：{detail}", "It did not complete: {detail}"),
     "PRINTER_ADDRESS_MISSING": ("请填写打印机地址", "Enter the printer's address"),
 }
 

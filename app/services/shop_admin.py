@@ -231,3 +231,13 @@ def _probe(platform: str, name: str, url: str, creds: Credentials, shop_id: str,
         connector.close()
     return ConnectionCheck("ok", "SHOP_CHECK_OK", {"platform": who, "shop": name,
                                                    "ms": round((time.perf_counter() - started) * 1000)})
+
+
+def gateway_for(platform: str) -> str:
+    """The platform's production gateway, for the shop form to pre-fill ("" for the store POS)."""
+    return catalog.gateway_for(platform)
+
+
+def is_default_gateway(url: str) -> bool:
+    """Whether ``url`` is one of the pre-filled gateways (so switching platform may replace it)."""
+    return url in catalog.GATEWAYS.values()
