@@ -439,6 +439,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PRINTER_TEST_OK": ("测试页已打印到「{printer}」（{paper}）", "Test slip printed on “{printer}” ({paper})"),
     "PRINTER_TEST_FAILED": ("测试页没有打印：{problem}", "The test slip did not print: {problem}"),
     "ADMIN_CALL_FAILED": ("操作没有完成：{detail}", "It did not complete: {detail}"),
+    "TEST_PRINTER_PAPER_OUT": ("打印机缺纸，请装纸后再试", "the printer is out of paper; load paper and try again"),
+    "TEST_PRINTER_COVER_OPEN": ("打印机盖没有合上", "the printer's cover is open"),
+    "TEST_PRINTER_OFFLINE": ("打印机处于离线状态（可能缺纸、开盖或出错）", "the printer is offline (paper, cover or an error)"),
+    "TEST_PRINTER_UNREACHABLE": ("连不上打印机「{printer}」（{detail}），请检查电源、连线和地址",
+                                 "cannot reach the printer “{printer}” ({detail}); check power, cable and address"),
+    "TEST_PRINTER_CONNECTION_LOST": ("打印中与打印机断开，请检查连线", "the link to the printer broke while printing; check the cable"),
     "PRINTER_ADDRESS_MISSING": ("请填写打印机地址", "Enter the printer's address"),
 }
 

@@ -17,7 +17,7 @@ from app.domain.actor import Actor
 from app.domain.clock import now as clock_now
 from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS, Lang, code_label
-from app.domain.messages import Coded, render
+from app.domain.messages import MESSAGES, Coded, render
 from app.domain.slip import PickSlip, SlipLine
 from app.services import audit
 from app.services.pick_slips import PAPER, parse_printer
@@ -122,4 +122,10 @@ def print_test_slip(choice: PrinterChoice, actor: Actor, *, lang: Lang = "zh", t
     paper_name = Coded("slip_profile", choice.paper)
     if job.state == "printed":
         return PrintTrial(True, render("PRINTER_TEST_OK", lang, printer=name, paper=paper_name))
-    return PrintTrial(False, render("PRINTER_TEST_FAILED", lang, problem=job.problem(lang) or ""))
+    # the queue's own sentences say "the slip stays queued": true for real slips, not for this throw-away one
+    params = dict(job.problem_params)
+    if str(params.get("detail", "")).startswith("PRINTER_DETAIL_"):
+        params["detail"] = render(params["detail"], lang)
+    test_code = f"TEST_{job.problem_code}"
+    problem = render(test_code, lang, **params) if test_code in MESSAGES else (job.problem(lang) or "")
+    return PrintTrial(False, render("PRINTER_TEST_FAILED", lang, problem=problem))

@@ -228,10 +228,10 @@ def test_a_platform_field_is_renamed_from_its_page(admin, routed, hub):
     assert page.list.rowCount() >= 1
     page.list.selectRow(0)
     key = page.key.text()
-    page.label_zh.setText("达人（带货）ID")
+    page.label_zh.setText("带货达人佣金比例")
     page.save_button.click()
-    assert page.message.text() == "平台字段「达人（带货）ID」已保存"
-    assert any(page.list.item(r, 2).text() == "达人（带货）ID" and page.list.item(r, 1).text() == key
+    assert page.message.text() == "平台字段「带货达人佣金比例」已保存"
+    assert any(page.list.item(r, 2).text() == "带货达人佣金比例" and page.list.item(r, 1).text() == key
                for r in range(page.list.rowCount()))
     page.label_en.setText("")
     assert not page.save() and page.message.text() == "中文名称和英文名称都要填写"
@@ -257,7 +257,7 @@ def test_the_printer_is_saved_for_this_station_and_prints_a_test_slip(admin, tmp
         printer.state = "paper_out"
         with qtbot.waitSignal(page._worker.finished, timeout=15_000):
             page.test_button.click()
-        assert not page.last_trial.printed and page.message.text().startswith("测试页没有打印")
+        assert not page.last_trial.printed and page.message.text() == "测试页没有打印：打印机缺纸，请装纸后再试"
         shot(admin, "printer-paper-out")
     finally:
         printer.close()

@@ -66,14 +66,15 @@ def test_a_test_slip_to_a_printer_without_paper_says_so(printer):
     printer.state = "paper_out"
     result = printer_setup.print_test_slip(PrinterChoice("network", f"127.0.0.1:{printer.port}", "80mm"), ADMIN)
     assert not result.printed
-    assert result.message.startswith("测试页没有打印：") and "纸" in result.message
+    assert result.message == "测试页没有打印：打印机缺纸，请装纸后再试"
 
 
 def test_a_test_slip_to_a_printer_that_is_off_says_it_cannot_be_reached(printer):
     port = printer.port
     printer.close()
     result = printer_setup.print_test_slip(PrinterChoice("network", f"127.0.0.1:{port}", "80mm"), ADMIN, timeout=1)
-    assert not result.printed and "测试页没有打印" in result.message and f"127.0.0.1:{port}" in result.message
+    assert not result.printed and result.message.startswith(f"测试页没有打印：连不上打印机「127.0.0.1:{port}」（")
+    assert "仍在队列中" not in result.message
 
 
 def test_a_test_slip_to_a_file_writes_the_escpos_bytes(tmp_path):

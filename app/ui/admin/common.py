@@ -38,6 +38,7 @@ def fill(view: QTableWidget, rows: Sequence[Sequence[Any]], *, marked: Sequence[
     for r, row in enumerate(rows):
         for c, value in enumerate(row):
             item = QTableWidgetItem("" if value is None else str(value))
+            item.setToolTip(item.text())
             if r < len(marked) and marked[r]:
                 item.setBackground(REFUSED)
             view.setItem(r, c, item)
@@ -46,8 +47,10 @@ def fill(view: QTableWidget, rows: Sequence[Sequence[Any]], *, marked: Sequence[
     for c in range(view.columnCount()):
         if header.sectionSize(c) > 360:
             header.resizeSection(c, 360)
-    if view.horizontalHeader().stretchLastSection():
+    if view.horizontalHeader().stretchLastSection() and view.columnCount():
         header.setSectionResizeMode(view.columnCount() - 1, QHeaderView.ResizeMode.Stretch)
+    if view.wordWrap():
+        view.resizeRowsToContents()  # long sentences (a row's problems) wrap instead of being cut off
 
 
 def say(label: QLabel, text: str, *, ok: bool) -> None:

@@ -63,6 +63,7 @@ class MasterDataPage(QWidget):
                                if zh else "Fill in the template or choose a file; nothing is written until you confirm."))
         self.summary.setWordWrap(True)
         self.preview_table = table([])
+        self.preview_table.setWordWrap(True)
         self.current_table = table([])
         self.tabs = QTabWidget()
         self.tabs.addTab(self.preview_table, "导入预览" if zh else "Preview")

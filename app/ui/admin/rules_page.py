@@ -75,6 +75,7 @@ class RulesPage(QWidget):
         self.result = QLabel()
         self.result.setWordWrap(True)
         self.result.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.result.setMinimumHeight(self.result.fontMetrics().lineSpacing() * 4 + 4)  # the three summary lines
         self.outcomes = table([label("dry_run", k, lang) for k in ("outcome", "today", "draft", "change")])
         self.note = QLineEdit()
         self.note.setPlaceholderText(label("rule_def", "note", lang))

@@ -79,6 +79,7 @@ class ShopsPage(QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([760, 520])
         layout = QVBoxLayout(self)
         layout.addWidget(split)
         self._worker = Background(self)
