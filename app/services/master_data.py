@@ -13,7 +13,6 @@ import io
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -61,10 +60,11 @@ class ImportPreview:
     problems: tuple[Problem, ...]
     notes: tuple[Problem, ...]
     rows: tuple[PreviewRow, ...]
+    sheet: CheckedSheet | None = None  # the file as checked (confirm checks it again against the database)
 
     @property
     def refused(self) -> int:
-        return sum(1 for r in self.rows if r.problems)
+        return sum(1 for r in self.rows if r.action == "refused")
 
     @property
     def can_import(self) -> bool:
@@ -239,10 +239,12 @@ def preview(uow: UnitOfWork, kind: str, content: bytes, file_name: str, actor: A
     sheet = check_sheet(kind, table.header, table.rows)
     with uow:
         uow.session.execute(sa.text("SET TRANSACTION READ ONLY"))
-        rows = _check_in(uow.session, sheet) if not sheet.problems else [_row(r, [], False) for r in sheet.rows]
+        # a file missing a column refuses every row: none of them could be written as it stands
+        rows = (_check_in(uow.session, sheet) if not sheet.problems
+                else [PreviewRow(r.line, "refused", r.values, r.problems) for r in sheet.rows])
     notes = sheet.notes + ((Problem("IMPORT_READ_AS", {"encoding": table.encoding}),) if table.encoding else ())
     return ImportPreview(kind, file_name, hashlib.sha256(content).hexdigest(), content, table.encoding,
-                         sheet.problems, notes, tuple(rows))
+                         sheet.problems, notes, tuple(rows), sheet)
 
 
 def confirm(uow: UnitOfWork, shown: ImportPreview, actor: Actor) -> ImportResult:
@@ -254,8 +256,10 @@ def confirm(uow: UnitOfWork, shown: ImportPreview, actor: Actor) -> ImportResult
     """
     if not shown.can_import:
         raise BusinessError("IMPORT_HAS_ERRORS", count=max(shown.refused, 1))
-    table = read_table(shown.content, shown.file_name)
-    sheet = check_sheet(shown.kind, table.header, table.rows)
+    sheet = shown.sheet
+    if sheet is None:
+        table = read_table(shown.content, shown.file_name)
+        sheet = check_sheet(shown.kind, table.header, table.rows)
     with uow:
         s = uow.session
         s.execute(sa.text("LOCK TABLE warehouses, bins, skus, stock IN SHARE ROW EXCLUSIVE MODE"))
@@ -309,6 +313,7 @@ def _write_skus(s: Session, rows: list[PreviewRow]) -> None:
     for k in moving:
         k.barcode = f"~{k.id}"
     s.flush()
+    skus: list[Sku] = []
     for r in rows:
         v = r.values
         k = existing.get(v["sku_code"]) or Sku(sku_code=v["sku_code"])
@@ -316,18 +321,21 @@ def _write_skus(s: Session, rows: list[PreviewRow]) -> None:
         k.price = v["price"]
         k.is_gift_item = bool(v.get("is_gift_item"))
         k.shelf_life_days = v.get("shelf_life_days")
-        s.add(k)
-        s.flush()
+        skus.append(k)
+    s.add_all(skus)
+    s.flush()  # one batch: the new SKUs get their ids
+    stock = {(st.sku_id, st.warehouse_id, st.bin_id): st for st in s.scalars(sa.select(Stock))}
+    for r, k in zip(rows, skus, strict=True):
+        v = r.values
         if v.get("on_hand") is None or not v.get("warehouse"):
             continue
         wid = wh_ids[v["warehouse"]]
-        bid = bins_by.get((wid, v.get("bin"))) if v.get("bin") else None
-        stock = s.scalar(sa.select(Stock).where(Stock.sku_id == k.id, Stock.warehouse_id == wid,
-                                                Stock.bin_id.is_(None) if bid is None else Stock.bin_id == bid))
-        if stock is None:
-            s.add(Stock(sku_id=k.id, warehouse_id=wid, bin_id=bid, on_hand=v["on_hand"]))
+        place = (k.id, wid, bins_by.get((wid, v.get("bin"))) if v.get("bin") else None)
+        if place in stock:
+            stock[place].on_hand = v["on_hand"]
         else:
-            stock.on_hand = v["on_hand"]
+            stock[place] = Stock(sku_id=place[0], warehouse_id=wid, bin_id=place[2], on_hand=v["on_hand"])
+            s.add(stock[place])
     s.flush()
 
 
@@ -354,7 +362,3 @@ def current(uow: UnitOfWork, kind: str, *, limit: int = 500) -> list[dict[str, A
 
 def problem_text(problem: Problem, lang: Lang = "zh") -> str:
     return render(problem.code, lang, **problem.params)
-
-
-def money(value: Decimal | None) -> str:
-    return "" if value is None else f"{value:.2f}"

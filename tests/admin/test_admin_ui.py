@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -288,5 +287,7 @@ def test_the_pages_read_in_english_too(qtbot, hub, tmp_path, fonts):
     page = station.show_page("master_data")
     page.load_file(xlsx(tmp_path / "w.xlsx", [["Warehouse code", "Warehouse name"], ["X", "Y"]]))
     assert "Required column “Warehouse type” is missing" in page.file_problems.text()
+    assert page.summary.text() == "w.xlsx: 1 rows: 0 new, 0 updated, 1 with errors"
+    assert page.preview_table.item(0, 1).text() == "Has errors" and not page.confirm_button.isEnabled()
     shot(station, "master-data-english")
     station.shutdown()
