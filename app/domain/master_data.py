@@ -162,6 +162,8 @@ def _typed(kind: str, key: str, raw: Any, limit: int) -> tuple[Any, Problem | No
                 return code, None
         choices = [Coded(fd.codes, c) for c in CODE_LISTS[fd.codes]]
         return None, Problem("IMPORT_NOT_CODE", {"column": column, "value": text, "choices": choices})
+    if any(ord(c) < 32 or c == "\x7f" for c in text):  # NUL and control characters: the database refuses NUL
+        return None, Problem("IMPORT_BAD_CHARS", {"column": column})
     if limit and len(text) > limit:
         return None, Problem("IMPORT_TOO_LONG", {"column": column, "limit": limit})
     return text, None

@@ -112,7 +112,10 @@ def read_table(content: bytes, file_name: str) -> Table:
     sample = text[:4096]
     first = sample.splitlines()[0] if sample.splitlines() else ""
     delimiter = max(",\t;", key=first.count) if first else ","
-    rows = [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    try:
+        rows = [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    except csv.Error:  # a NUL byte or a broken quote: not a text table at all
+        raise _unreadable(file_name, "IMPORT_NOT_TABLE") from None
     rows = [r for r in rows if any(c.strip() for c in r)] if rows and not any(c.strip() for c in rows[0]) else rows
     if not rows:
         raise BusinessError("IMPORT_EMPTY")
@@ -143,7 +146,7 @@ def _read_xlsx(content: bytes, file_name: str) -> Table:
     try:
         sheet = book.worksheets[0]
         rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError):
         raise _unreadable(file_name, "IMPORT_NOT_EXCEL") from None
     finally:
         book.close()

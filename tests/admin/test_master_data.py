@@ -148,6 +148,20 @@ def test_a_file_that_cannot_be_read_is_refused_with_the_reason(hub, content, nam
     assert said in refused.value.message()
 
 
+def test_a_nul_byte_in_a_cell_is_a_row_problem_not_a_database_crash(hub):
+    rows = [WAREHOUSES[0], ["HZ\x0001", "杭州自营仓", "自营仓", "浙江省", "杭州市", "余杭区"]]
+    shown = master_data.preview(hub.uow(), "warehouses", csv_bytes(rows, "utf-8"), "nul.csv", ADMIN)
+    assert problems(shown) == {2: ["「仓库编码」含有不可见的控制字符，请在 Excel 中重新输入"]}
+
+
+def test_a_workbook_without_any_sheet_rows_is_empty(hub):
+    book = openpyxl.Workbook()
+    out = io.BytesIO()
+    book.save(out)
+    with pytest.raises(BusinessError, match="文件是空的"):
+        master_data.preview(hub.uow(), "warehouses", out.getvalue(), "blank.xlsx", ADMIN)
+
+
 def test_a_missing_column_and_a_header_only_file_are_said_plainly(hub):
     shown = master_data.preview(hub.uow(), "warehouses", xlsx([["仓库编码", "仓库名称", "备注"], ["X", "Y", "Z"]]),
                                 "w.xlsx", ADMIN)
