@@ -190,6 +190,7 @@ def test_a_rule_is_tried_on_history_before_it_can_be_saved_as_a_new_version(admi
     draft["condition"]["value"].append("广东省")
     page.text.setPlainText(json.dumps(draft, ensure_ascii=False, indent=2))
     assert not page.save_button.isEnabled()  # not before the dry run
+    assert page.outline.text() == "省份 属于 浙江省、江苏省、广东省 → 由杭州自营仓发货"  # read back as it is typed
     with qtbot.waitSignal(page._worker.finished, timeout=30_000):
         page.try_button.click()
     assert page.report is not None and page.report.orders >= 3
@@ -216,6 +217,7 @@ def test_a_rule_is_switched_off_with_its_basis_and_a_broken_draft_is_explained(a
     row = [page.list.item(r, 0).text() for r in range(page.list.rowCount())].index("R-JZH")
     assert page.list.item(row, 4).text() == "否" and page.switch_button.text() == "启用"
     page.text.setPlainText('{"code": "R-X", "name": "坏规则", "condition": {"field": "province", ')
+    assert "规则格式有误" in page.outline.text()
     page.try_draft()
     assert "不是有效的 JSON" in page.result.text() and not page.save_button.isEnabled()
     shot(admin, "rules-disabled")

@@ -51,6 +51,7 @@ class RulesPage(QWidget):
         zh = lang == "zh"
         self._rules: list[RuleView] = []
         self._tried: str | None = None  # the exact text whose dry run is on screen
+        self._vocab: Any = None  # the rule vocabulary (names of fields, warehouses…) from the last refresh
         self.report: DryRunReport | None = None
         self.list = table([label("rule_def", k, lang) for k in LIST])
         self.list.itemSelectionChanged.connect(self._picked)
@@ -143,6 +144,7 @@ class RulesPage(QWidget):
         except BusinessError as err:
             say(self.message, err.message(self._lang), ok=False)
             return
+        self._vocab = vocab
         fill(self.list, [self._row(v, vocab, LIST) for v in self._rules], marked=[not v.enabled for v in self._rules])
 
     def _picked(self) -> None:
@@ -176,6 +178,19 @@ class RulesPage(QWidget):
     # -- draft, dry run, save -----------------------------------------------------------------------------------
     def _edited(self) -> None:
         self.save_button.setEnabled(self._tried is not None and self._tried == self.text.toPlainText())
+        self._describe()
+
+    def _describe(self) -> None:
+        """The draft read back in business language as it is typed (the JSON is the precise form)."""
+        if self._vocab is None:
+            return
+        try:
+            draft = RuleDraft.from_json(json.loads(self.text.toPlainText()))
+            text = (describe_condition(draft.condition, self._vocab, self._lang) + " → "
+                    + describe_actions(draft.actions or [], self._vocab, self._lang))
+        except Exception:  # noqa: BLE001 — a half-typed draft must never break the editor; the dry run explains it
+            text = "（规则格式有误，试运行会指出错在哪里）" if self._lang == "zh" else "(the rule is not well formed yet; a dry run says where)"
+        self.outline.setText(text)
 
     def draft(self) -> RuleDraft:
         try:
@@ -213,9 +228,6 @@ class RulesPage(QWidget):
         report: DryRunReport = result
         self.report, self._tried = report, self._pending
         lang = self._lang
-        draft = self.draft()
-        self.outline.setText(describe_condition(draft.condition, report.vocab, lang) + " → "
-                             + describe_actions(draft.actions, report.vocab, lang))
         say(self.result, "\n".join(summary(report, lang)), ok=True)
         fill(self.outcomes, [[outcome_label(r.outcome, report.vocab, lang), r.today, r.draft,
                               f"{r.change:+d}" if r.change else "0"] for r in report.rows])
