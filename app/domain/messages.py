@@ -448,6 +448,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "TEST_PRINTER_UNREACHABLE": ("连不上打印机「{printer}」（{detail}），请检查电源、连线和地址",
                                  "cannot reach the printer “{printer}” ({detail}); check power, cable and address"),
     "TEST_PRINTER_CONNECTION_LOST": ("打印中与打印机断开，请检查连线", "the link to the printer broke while printing; check the cable"),
+    "RULE_NOT_JSON": ("规则写法有误：第 {line} 行第 {column} 个字符附近，请检查括号、引号和逗号",
+                      "The rule is not well formed near line {line}, character {column}: check brackets, quotes and commas"),
     "PRINTER_ADDRESS_MISSING": ("请填写打印机地址", "Enter the printer's address"),
 }
 

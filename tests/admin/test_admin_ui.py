@@ -219,7 +219,8 @@ def test_a_rule_is_switched_off_with_its_basis_and_a_broken_draft_is_explained(a
     page.text.setPlainText('{"code": "R-X", "name": "坏规则", "condition": {"field": "province", ')
     assert "规则格式有误" in page.outline.text()
     page.try_draft()
-    assert "不是有效的 JSON" in page.result.text() and not page.save_button.isEnabled()
+    assert page.result.text() == "规则写法有误：第 1 行第 67 个字符附近，请检查括号、引号和逗号"
+    assert not page.save_button.isEnabled()
     shot(admin, "rules-disabled")
 
 

@@ -195,10 +195,8 @@ class RulesPage(QWidget):
     def draft(self) -> RuleDraft:
         try:
             data = json.loads(self.text.toPlainText())
-        except ValueError as err:
-            raise BusinessError("INVALID_VALUE", field=label("rule_def", "condition", self._lang),
-                                value=f"{err.lineno}:{err.colno}" if hasattr(err, "lineno") else "-",
-                                reason=("规则不是有效的 JSON" if self._lang == "zh" else "the rule is not valid JSON")) from None
+        except json.JSONDecodeError as err:
+            raise BusinessError("RULE_NOT_JSON", line=err.lineno, column=err.colno) from None
         return RuleDraft.from_json(data)
 
     def try_draft(self) -> None:
