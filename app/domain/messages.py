@@ -393,6 +393,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "IMPORT_BAD_CHARS": ("「{column}」含有不可见的控制字符，请在 Excel 中重新输入", "“{column}” contains invisible control characters; retype it"),
     "IMPORT_ENCODING": ("文字编码无法识别（既不是 UTF-8 也不是 GBK），请在 Excel 中另存为「CSV UTF-8」",
                         "the text encoding is neither UTF-8 nor GBK; save it as “CSV UTF-8” in Excel"),
+    "IMPORT_ROWS_SHOWN": ("仅显示 {shown} 行（有错误的行全部显示），共 {rows} 行", "Showing {shown} of {rows} rows (every row with errors)"),
     "IMPORT_READ_AS": ("文件编码：{encoding}", "File encoding: {encoding}"),
     "IMPORT_COLUMN_MISSING": ("缺少必填列「{column}」", "Required column “{column}” is missing"),
     "IMPORT_COLUMN_IGNORED": ("未识别的列「{column}」，将被忽略", "Column “{column}” is not recognised and will be ignored"),

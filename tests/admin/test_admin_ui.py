@@ -55,6 +55,12 @@ def xlsx(path: Path, rows: list[list]) -> Path:
     return path
 
 
+def load(qtbot, page, path: Path) -> None:
+    """Choose a file and wait for its preview (checked on the page's worker)."""
+    with qtbot.waitSignal(page._checking.finished, timeout=30_000):
+        assert page.load_file(path)
+
+
 def ean(first12: str) -> str:
     return first12 + str(ean13_check_digit(first12))
 
@@ -117,13 +123,13 @@ def test_disabling_a_shop_marks_it_in_the_list(admin):
     assert page.list.item(0, 6).text() == "否" and page.switch_button.text() == "启用"
 
 
-def test_a_bad_spreadsheet_is_previewed_row_by_row_and_cannot_be_imported(admin, tmp_path, hub):
+def test_a_bad_spreadsheet_is_previewed_row_by_row_and_cannot_be_imported(admin, tmp_path, hub, qtbot):
     page = admin.show_page("master_data")
     page.kind.setCurrentIndex(page.kind.findData("bins"))
     path = xlsx(tmp_path / "库位.xlsx", [["仓库编码", "库位编码", "库区", "排", "架", "层", "X坐标（米）", "Y坐标（米）", "拣货顺序"],
                                       ["HZ01", "A-01-01-1", "A", 1, 1, 1, 2.5, 3, 10],
                                       ["HZ01", "A-01-01-1", "A", 1, 1, 1, 2.5, 3, -1]])
-    assert page.load_file(path)
+    load(qtbot, page, path)
     assert not page.confirm_button.isEnabled()
     problems = page.preview_table.item(1, page.preview_table.columnCount() - 1).text()
     assert "仓库「HZ01」不存在" in problems and "「拣货顺序」不能为负数（-1）" in problems and "与第 2 行重复" in problems
@@ -131,11 +137,12 @@ def test_a_bad_spreadsheet_is_previewed_row_by_row_and_cannot_be_imported(admin,
     assert page.summary.text() == "库位.xlsx：共 2 行：新增 0，更新 0，有错误 2"
     shot(admin, "master-data-errors")
     assert not page.confirm()
+    assert page.summary.text() == "还有 2 行有错误，未导入任何数据；请改正文件后重新预览"
     with hub.engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM bins")) == 0
 
 
-def test_a_good_spreadsheet_is_imported_on_confirm_and_shown_with_the_records(admin, tmp_path):
+def test_a_good_spreadsheet_is_imported_on_confirm_and_shown_with_the_records(admin, tmp_path, qtbot):
     page = admin.show_page("master_data")
     page.kind.setCurrentIndex(page.kind.findData("warehouses"))
     template = tmp_path / "模板.xlsx"
@@ -143,28 +150,47 @@ def test_a_good_spreadsheet_is_imported_on_confirm_and_shown_with_the_records(ad
     header = [c.value for c in openpyxl.load_workbook(template).active[1]]
     path = xlsx(tmp_path / "仓库.xlsx", [header, ["HZ01", "杭州自营仓", "自营仓", "浙江省", "杭州市", "余杭区仓前街道 1 号"],
                                       ["HF02", "合肥云仓", "云仓", "安徽省", "合肥市", "蜀山区 88 号"]])
-    assert page.load_file(path) and page.confirm_button.isEnabled()
+    load(qtbot, page, path)
+    assert page.confirm_button.isEnabled()
     assert page.preview_table.item(0, 1).text() == "新增"
     shot(admin, "master-data-preview")
-    page.confirm_button.click()
+    with qtbot.waitSignal(page._importing.finished, timeout=30_000):
+        page.confirm_button.click()
     assert page.summary.text() == "已导入仓库：新增 2，更新 0"
     assert page.tabs.currentWidget() is page.current_table and page.current_table.rowCount() == 2
     assert page.current_table.item(0, 2).text() == "云仓"  # the business name, not the stored code
     shot(admin, "master-data-imported")
 
 
-def test_a_gbk_csv_and_an_empty_file_are_handled_with_words(admin, tmp_path):
+def test_a_gbk_csv_and_an_empty_file_are_handled_with_words(admin, tmp_path, qtbot):
     page = admin.show_page("master_data")
     page.kind.setCurrentIndex(page.kind.findData("warehouses"))
     gbk = tmp_path / "仓库.csv"
     gbk.write_bytes("仓库编码,仓库名称,仓库类型,省份,城市,详细地址\r\nGZ03,广州云仓,云仓,广东省,广州市,白云区 6 号\r\n".encode("gbk"))
-    assert page.load_file(gbk) and page.confirm_button.isEnabled()
+    load(qtbot, page, gbk)
+    assert page.confirm_button.isEnabled()
     assert "文件编码：GBK" in page.file_problems.text() and page.preview_table.item(0, 3).text() == "广州云仓"
     empty = tmp_path / "空.csv"
     empty.write_bytes(b"")
-    assert not page.load_file(empty)
+    load(qtbot, page, empty)
     assert page.summary.text() == "文件是空的：没有表头，也没有数据行" and not page.confirm_button.isEnabled()
     shot(admin, "master-data-empty")
+
+
+def test_a_long_sheet_shows_every_refused_row_and_says_how_many_are_on_screen(admin, tmp_path, qtbot):
+    from app.ui.admin.master_data_page import SHOWN_ROWS
+
+    page = admin.show_page("master_data")
+    page.kind.setCurrentIndex(page.kind.findData("warehouses"))
+    rows = [["仓库编码", "仓库名称", "仓库类型", "省份", "城市", "详细地址"]]
+    rows += [[f"W{i:05d}", f"仓{i}", "云仓", "浙江省", "杭州市", "余杭区"] for i in range(SHOWN_ROWS + 500)]
+    rows.append(["W00001", "重复的仓", "云仓", "浙江省", "杭州市", "余杭区"])  # the last row, a duplicate
+    load(qtbot, page, xlsx(tmp_path / "many.xlsx", rows))
+    assert page.preview_table.rowCount() == SHOWN_ROWS
+    last = page.preview_table.rowCount() - 1
+    assert page.preview_table.item(last, 0).text() == str(SHOWN_ROWS + 502) and "与第 3 行重复" in page.preview_table.item(
+        last, page.preview_table.columnCount() - 1).text()
+    assert f"仅显示 {SHOWN_ROWS} 行（有错误的行全部显示），共 {SHOWN_ROWS + 501} 行" in page.file_problems.text()
 
 
 @pytest.fixture
@@ -288,8 +314,11 @@ def test_the_pages_read_in_english_too(qtbot, hub, tmp_path, fonts):
     qtbot.addWidget(station)
     station.resize(1360, 780)
     page = station.show_page("master_data")
-    page.load_file(xlsx(tmp_path / "w.xlsx", [["Warehouse code", "Warehouse name"], ["X", "Y"]]))
+    load(qtbot, page, xlsx(tmp_path / "w.xlsx", [["Warehouse code", "Warehouse name"], ["X", "Y"]]))
     assert "Required column “Warehouse type” is missing" in page.file_problems.text()
+    missing = tmp_path / "gone.xlsx"
+    assert not page.load_file(missing) and page.summary.text().startswith("Cannot read the file “gone.xlsx”")
+    load(qtbot, page, tmp_path / "w.xlsx")
     assert page.summary.text() == "w.xlsx: 1 rows: 0 new, 0 updated, 1 with errors"
     assert page.preview_table.item(0, 1).text() == "Has errors" and not page.confirm_button.isEnabled()
     shot(station, "master-data-english")

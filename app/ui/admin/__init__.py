@@ -59,5 +59,5 @@ class AdminStation(QWidget):
 
     def shutdown(self) -> None:
         """Wait for a connection test, dry run or test print still running (the window is closing)."""
-        for page in (self.shops, self.rules, self.printer):
+        for page in (self.shops, self.master_data, self.rules, self.printer):
             page.shutdown()

@@ -17,7 +17,9 @@ from app.domain.messages import render
 from app.services import master_data
 from app.services.master_data import ImportPreview, problem_text
 from app.services.unit_of_work import UnitOfWork
-from app.ui.admin.common import attempt, fill, say, table
+from app.ui.admin.common import Background, fill, say, table
+
+SHOWN_ROWS = 2000  # preview rows put on screen; every refused row is always among them
 
 
 def _shown(kind: str, key: str, value: Any, lang: Lang) -> str:
@@ -73,6 +75,9 @@ class MasterDataPage(QWidget):
         layout.addWidget(self.summary)
         layout.addWidget(self.file_problems)
         layout.addWidget(self.tabs, 1)
+        self._checking, self._importing = Background(self), Background(self)
+        self._checking.finished.connect(self._checked)
+        self._importing.finished.connect(self._imported)
         self._kind_changed()
 
     @property
@@ -117,25 +122,37 @@ class MasterDataPage(QWidget):
             self.load_file(Path(path))
 
     def load_file(self, path: Path) -> bool:
-        """Read and check the file; show every row with what is wrong with it. Writes nothing."""
+        """Read the file and check it on a worker (a big sheet takes seconds); the preview follows.
+
+        Returns False at once when the file cannot even be opened. Writes nothing.
+        """
         self.preview = None
         self.confirm_button.setEnabled(False)
+        self.open_button.setEnabled(False)
         self.file_problems.clear()
         try:
             content = path.read_bytes()
-            shown = master_data.preview(self._uow(), self.kind_code, content, path.name, self._actor)
         except OSError as err:
             say(self.summary, render("IMPORT_UNREADABLE", self._lang, file=path.name, reason=err.strerror or ""), ok=False)
             self._clear_preview()
+            self.open_button.setEnabled(True)
             return False
-        except BusinessError as err:
-            say(self.summary, err.message(self._lang), ok=False)
-            self._clear_preview()
-            return False
-        self.preview = shown
-        self._show_preview(shown)
-        self.confirm_button.setEnabled(shown.can_import)
+        say(self.summary, ("正在检查 " if self._lang == "zh" else "Checking ") + path.name + "…", ok=True)
+        kind, uow, actor = self.kind_code, self._uow, self._actor
+        self._checking.run(lambda: master_data.preview(uow(), kind, content, path.name, actor))
         return True
+
+    def _checked(self, generation: int, result: Any) -> None:
+        if generation != self._checking.generation:
+            return
+        self.open_button.setEnabled(True)
+        if isinstance(result, BusinessError):
+            say(self.summary, result.message(self._lang), ok=False)
+            self._clear_preview()
+            return
+        self.preview = result
+        self._show_preview(result)
+        self.confirm_button.setEnabled(result.can_import)
 
     def _clear_preview(self) -> None:
         self.preview_table.setRowCount(0)
@@ -149,27 +166,49 @@ class MasterDataPage(QWidget):
         self.preview_table.setColumnCount(len(headers))
         self.preview_table.setHorizontalHeaderLabels(headers)
         sep = "；" if lang == "zh" else "; "
+        # every refused row, and good rows up to the limit: a person reads errors, not 10,000 good rows
+        room, rows = max(SHOWN_ROWS - shown.refused, 0), []
+        for r in shown.rows:
+            if r.action == "refused" or room > 0:
+                rows.append(r)
+                room -= r.action != "refused"
         fill(self.preview_table, [[r.line, code_label("import_action", r.action, lang),
                                    *[_shown(kind, k, r.values.get(k), lang) for k in keys],
-                                   sep.join(problem_text(p, lang) for p in r.problems)] for r in shown.rows],
-             marked=[bool(r.problems) for r in shown.rows])
+                                   sep.join(problem_text(p, lang) for p in r.problems)] for r in rows],
+             marked=[r.action == "refused" for r in rows])
         self.tabs.setCurrentWidget(self.preview_table)
         lines = [problem_text(p, lang) for p in shown.problems] + [problem_text(p, lang) for p in shown.notes]
+        if len(rows) < len(shown.rows):
+            lines.append(render("IMPORT_ROWS_SHOWN", lang, shown=len(rows), rows=len(shown.rows)))
         self.file_problems.setText("\n".join(lines))
         self.file_problems.setStyleSheet("color: #b71c1c;" if shown.problems else "color: #555;")
         say(self.summary, f"{shown.file_name}：{shown.summary(lang)}" if lang == "zh" else
             f"{shown.file_name}: {shown.summary(lang)}", ok=shown.can_import)
 
     def confirm(self) -> bool:
-        """Write the previewed file, all rows or none."""
+        """Write the previewed file, all rows or none (on the worker); the answer follows."""
         if self.preview is None:
             return False
-        shown = self.preview
-        done = attempt(self.summary, self._lang,
-                       lambda: master_data.confirm(self._uow(), shown, self._actor).message(self._lang))
+        if not self.preview.can_import:  # the button is off; said again for whoever calls this anyway
+            say(self.summary, render("IMPORT_HAS_ERRORS", self._lang, count=max(self.preview.refused, 1)), ok=False)
+            return False
+        shown, uow, actor = self.preview, self._uow, self._actor
         self.preview = None
         self.confirm_button.setEnabled(False)
-        if done:
-            self.show_current()
-            self.tabs.setCurrentWidget(self.current_table)
-        return done
+        say(self.summary, "正在导入…" if self._lang == "zh" else "Importing…", ok=True)
+        self._importing.run(lambda: master_data.confirm(uow(), shown, actor))
+        return True
+
+    def _imported(self, generation: int, result: Any) -> None:
+        if generation != self._importing.generation:
+            return
+        if isinstance(result, BusinessError):
+            say(self.summary, result.message(self._lang), ok=False)
+            return
+        say(self.summary, result.message(self._lang), ok=True)
+        self.show_current()
+        self.tabs.setCurrentWidget(self.current_table)
+
+    def shutdown(self) -> None:
+        self._checking.wait()
+        self._importing.wait()
