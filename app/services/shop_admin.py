@@ -132,8 +132,9 @@ def save_shop(uow: UnitOfWork, store: CredentialStore, draft: ShopDraft, actor: 
         if not is_new and shop is None:
             raise NotFound(what="shop", key=draft.code)
         old = store.get(shop.credentials_ref) if shop is not None and shop.credentials_ref else None
-        needs_api = draft.platform != "pos"
-        if needs_api and (not draft.app_key or not (draft.app_secret or (old and old.app_secret))):
+        # every shop has a secret: platforms sign with it, store tills (门店POS) sign their sales with it
+        needs_key = draft.platform != "pos"
+        if (needs_key and not draft.app_key) or not (draft.app_secret or (old and old.app_secret)):
             raise BusinessError("SHOP_NEEDS_SECRET")
         before = None if shop is None else {"name": shop.name, "platform": shop.platform, "enabled": shop.enabled,
                                             "api_base_url": shop.api_base_url, "app_key": (shop.settings or {}).get("app_key")}
@@ -141,7 +142,7 @@ def save_shop(uow: UnitOfWork, store: CredentialStore, draft: ShopDraft, actor: 
         shop.name, shop.platform, shop.enabled = draft.name, draft.platform, draft.enabled
         shop.api_base_url = draft.api_base_url or None
         shop.platform_shop_id = draft.platform_shop_id or None
-        shop.credentials_ref = ref if needs_api else None
+        shop.credentials_ref = ref
         shop.settings = {**(shop.settings or {}), "app_key": draft.app_key}
         s.add(shop)
         s.flush()
@@ -150,7 +151,7 @@ def save_shop(uow: UnitOfWork, store: CredentialStore, draft: ShopDraft, actor: 
                      after={"name": draft.name, "platform": draft.platform, "enabled": draft.enabled,
                             "api_base_url": draft.api_base_url, "app_key": draft.app_key,
                             "secret_replaced": secret_changed})
-        if needs_api and (secret_changed or old is None or old.app_key != draft.app_key):
+        if secret_changed or old is None or old.app_key != draft.app_key:
             # the store is written before the commit: a failed commit leaves an unused entry, never a shop without its secret
             store.put(ref, Credentials(app_key=draft.app_key, app_secret=draft.app_secret or (old.app_secret if old else ""),
                                        access_token=draft.access_token or (old.access_token if old else ""),

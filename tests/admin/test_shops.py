@@ -116,6 +116,15 @@ def test_test_connection_says_unreachable_when_nothing_answers(hub, store):
     assert result.message() == f"连不上抖店接口「http://127.0.0.1:{port}」：请检查网络和接口地址"
 
 
+def test_a_store_till_keeps_its_signing_secret_and_has_nothing_to_call(hub, store):
+    view, _ = shop_admin.save_shop(hub.uow(), store, ShopDraft("POS-HZ01", "杭州湖滨门店", "pos", app_secret="till-secret-1"),
+                                   ADMIN, is_new=True)
+    assert view.has_secret and view.api_base_url == ""
+    assert store.get("orderhub:shop:POS-HZ01").app_secret == "till-secret-1"  # what the POS receiver verifies with
+    result = shop_admin.check_connection(hub.uow(), store, "POS-HZ01", ADMIN)
+    assert result.message() == "门店POS的销售单由收银机推送过来，没有可调用的平台接口"
+
+
 def test_disabling_a_shop_is_audited(hub, store):
     add(hub, store, "wechat")
     assert not shop_admin.set_shop_enabled(hub.uow(), store, "shop1", False, ADMIN).enabled
