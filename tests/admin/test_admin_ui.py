@@ -118,8 +118,14 @@ def test_disabling_a_shop_marks_it_in_the_list(admin):
     page.app_key.setText("wx123")
     page.secret.setText(SECRET)
     assert page.save()
+    page.new_button.click()
+    assert page.code.text() == "" and not page.code.isReadOnly()
+    page.list.selectRow(0)  # picking the shop in the list loads it for editing
+    assert page.code.text() == "WX-01" and page.code.isReadOnly() and page.url.text() == "https://api.weixin.qq.com"
+    page.name.setText("小树苗微信小店（旗舰）")
+    assert page.save() and page.list.item(0, 1).text() == "小树苗微信小店（旗舰）"
     page.switch_button.click()
-    assert page.message.text() == "店铺「小树苗微信小店」已停用，不再拉取订单"
+    assert page.message.text() == "店铺「小树苗微信小店（旗舰）」已停用，不再拉取订单"
     assert page.list.item(0, 6).text() == "否" and page.switch_button.text() == "启用"
 
 
@@ -263,6 +269,8 @@ def test_a_platform_field_is_renamed_from_its_page(admin, routed, hub):
                for r in range(page.list.rowCount()))
     page.label_en.setText("")
     assert not page.save() and page.message.text() == "中文名称和英文名称都要填写"
+    page.filter.setCurrentIndex(page.filter.findData("wechat"))
+    assert {page.list.item(r, 0).text() for r in range(page.list.rowCount())} == {"微信小店"}
     shot(admin, "field-defs")
 
 
@@ -270,6 +278,8 @@ def test_the_printer_is_saved_for_this_station_and_prints_a_test_slip(admin, tmp
     printer = FakePrinter()
     try:
         page = admin.show_page("printer")
+        page.backend.setCurrentIndex(page.backend.findData("serial"))
+        assert page.hint.text().startswith("端口:波特率") and page.address.placeholderText() == "/dev/ttyUSB0:9600"
         page.backend.setCurrentIndex(page.backend.findData("network"))
         page.address.setText(f"127.0.0.1:{printer.port}")
         page.paper.setCurrentIndex(page.paper.findData("80mm"))
