@@ -376,6 +376,9 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "after_sales_cases": ("售后单", "after-sales cases"),
         "audit_log": ("审计记录", "audit records"),
         "raw_payloads": ("原始报文", "raw payloads"),
+        # --- admin station (issue #14) ---
+        "platform_field_defs": ("平台字段定义", "platform field definitions"),
+        "stations": ("工作站", "stations"),
     },
     "payload_status": {
         "parsed": ("已解析", "Parsed"),
