@@ -606,14 +606,6 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "serial": ("串口打印机", "Serial printer"),
         "file": ("写入文件（测试用）", "Write to a file (testing)"),
     },
-    "connection_outcome": {
-        "ok": ("连接正常", "Connected"),
-        "wrong_secret": ("密钥不正确", "Wrong secret"),
-        "unauthorised": ("授权已失效", "Authorisation expired"),
-        "unreachable": ("连不上平台", "Unreachable"),
-        "refused": ("平台拒绝", "Refused by the platform"),
-        "no_secret": ("未保存密钥", "No secret stored"),
-    },
 }
 
 
