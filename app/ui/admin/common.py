@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem
 
@@ -51,6 +51,15 @@ def fill(view: QTableWidget, rows: Sequence[Sequence[Any]], *, marked: Sequence[
         header.setSectionResizeMode(view.columnCount() - 1, QHeaderView.ResizeMode.Stretch)
     if view.wordWrap():
         view.resizeRowsToContents()  # long sentences (a row's problems) wrap instead of being cut off
+
+
+def message_label(lines: int = 3) -> QLabel:
+    """A label for answers in words: wraps, and keeps room for ``lines`` lines so a long answer is never clipped."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    label.setMinimumHeight(label.fontMetrics().lineSpacing() * lines + 4)
+    return label
 
 
 def say(label: QLabel, text: str, *, ok: bool) -> None:

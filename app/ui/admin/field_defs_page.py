@@ -14,7 +14,7 @@ from app.domain.messages import render
 from app.services import field_defs
 from app.services.field_defs import FieldDefView
 from app.services.unit_of_work import UnitOfWork
-from app.ui.admin.common import attempt, fill, say, table
+from app.ui.admin.common import attempt, fill, message_label, say, table
 
 COLUMNS = ("platform", "key", "label_zh", "label_en", "value_type", "sort_order")
 
@@ -48,8 +48,7 @@ class FieldDefsPage(QWidget):
             form.addRow(label("field_def", key, lang), widget)
         self.save_button = QPushButton("保存" if zh else "Save")
         self.save_button.clicked.connect(self.save)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        self.message = message_label()
         top = QHBoxLayout()
         top.addWidget(QLabel(label("field_def", "platform", lang)))
         top.addWidget(self.filter)

@@ -17,7 +17,7 @@ from app.domain.messages import render
 from app.services import master_data
 from app.services.master_data import ImportPreview, problem_text
 from app.services.unit_of_work import UnitOfWork
-from app.ui.admin.common import Background, fill, say, table
+from app.ui.admin.common import Background, fill, message_label, say, table
 
 SHOWN_ROWS = 2000  # preview rows put on screen; every refused row is always among them
 
@@ -61,9 +61,9 @@ class MasterDataPage(QWidget):
         top.addStretch(1)
         self.file_problems = QLabel()
         self.file_problems.setWordWrap(True)
-        self.summary = QLabel(("先下载模板填写，或直接选择文件；预览无误后再确认导入，确认前不会写入任何数据。"
-                               if zh else "Fill in the template or choose a file; nothing is written until you confirm."))
-        self.summary.setWordWrap(True)
+        self.summary = message_label(2)
+        self.summary.setText("先下载模板填写，或直接选择文件；预览无误后再确认导入，确认前不会写入任何数据。"
+                             if zh else "Fill in the template or choose a file; nothing is written until you confirm.")
         self.preview_table = table([])
         self.preview_table.setWordWrap(True)
         self.current_table = table([])

@@ -15,7 +15,7 @@ from app.services import printer_setup
 from app.services.printer_setup import DEFAULT_ADDRESS, PrinterChoice, PrintTrial
 from app.services.unit_of_work import UnitOfWork
 from app.settings import Settings
-from app.ui.admin.common import Background, attempt, say
+from app.ui.admin.common import Background, attempt, message_label, say
 
 HINTS = {
     "network": ("IP 地址:端口，例如 192.168.1.50:9100", "IP:port, e.g. 192.168.1.50:9100"),
@@ -64,8 +64,7 @@ class PrinterPage(QWidget):
         buttons.addWidget(self.test_button)
         buttons.addStretch(1)
         self.station = QLabel(("工作站：" if zh else "Station: ") + actor.station)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        self.message = message_label()
         layout = QVBoxLayout(self)
         layout.addWidget(self.station)
         layout.addLayout(form)

@@ -27,7 +27,7 @@ from app.services import rule_book
 from app.services.rule_book import RuleDraft, RuleView
 from app.services.rule_dry_run import DryRunReport, dry_run, outcome_label, summary
 from app.services.unit_of_work import UnitOfWork
-from app.ui.admin.common import Background, attempt, fill, say, table
+from app.ui.admin.common import Background, attempt, fill, message_label, say, table
 
 LIST = ("code", "name", "version", "priority", "enabled", "condition", "actions", "author", "updated_at")
 HISTORY = ("version", "condition", "actions", "author", "updated_at", "note")
@@ -83,8 +83,7 @@ class RulesPage(QWidget):
         self.save_button = QPushButton("保存为新版本" if zh else "Save as new version")
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self.save)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        self.message = message_label()
 
         switch = QHBoxLayout()
         switch.addWidget(self.new_button)

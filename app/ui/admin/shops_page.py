@@ -15,7 +15,7 @@ from app.domain.messages import render
 from app.services import shop_admin
 from app.services.shop_admin import ConnectionCheck, CredentialStore, ShopDraft, ShopView
 from app.services.unit_of_work import UnitOfWork
-from app.ui.admin.common import Background, attempt, fill, say, table
+from app.ui.admin.common import Background, attempt, fill, message_label, say, table
 
 COLUMNS = ("code", "name", "platform", "api_base_url", "app_key", "has_secret", "enabled")
 
@@ -61,12 +61,12 @@ class ShopsPage(QWidget):
         buttons = QHBoxLayout()
         for b in (self.new_button, self.save_button, self.switch_button, self.test_button):
             buttons.addWidget(b)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        self.message = message_label()
         self.hint = QLabel(("密钥只保存在本机的系统钥匙串或私有密钥文件中，不写入数据库；编辑时密钥留空表示保留原密钥。"
                             if zh else "Secrets are kept in this computer's keyring or private secrets file, never in the "
                             "database; leave them empty when editing to keep the stored ones."))
         self.hint.setWordWrap(True)
+        self.hint.setMinimumHeight(self.hint.fontMetrics().lineSpacing() * 2 + 4)
         right = QWidget()
         side = QVBoxLayout(right)
         side.addLayout(form)
