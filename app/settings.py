@@ -117,3 +117,37 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
     known = {f.name: f.type for f in fields(Settings)}
     coerced = {k: _coerce(known[k], v) for k, v in values.items() if k in known}
     return replace(settings, **coerced)
+
+
+def config_file_path(env: dict[str, str] | None = None) -> Path:
+    """The config file this station reads (``ORDERHUB_CONFIG`` or the user's config folder)."""
+    env = dict(os.environ if env is None else env)
+    return Path(env.get("ORDERHUB_CONFIG") or _default_config_file())
+
+
+def write_settings(path: Path, **values: object) -> None:
+    """Set ``values`` in the ``[orderhub]`` table of the config file, keeping every other setting in it.
+
+    Written to a temporary file and moved into place, so a crash never leaves half a file.
+    """
+    import tomli_w
+
+    known = {f.name for f in fields(Settings)}
+    unknown = set(values) - known
+    if unknown:
+        raise KeyError(sorted(unknown))
+    data: dict[str, object] = {}
+    if path.is_file():
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    table = dict(data.get("orderhub", {}))  # type: ignore[call-overload]
+    for key, value in values.items():
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = str(value) if isinstance(value, Path) else value
+    data["orderhub"] = table
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)

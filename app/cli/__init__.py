@@ -29,9 +29,9 @@ def _command_modules() -> list[Any]:
     Imported when the command line runs, not when ``app.cli`` is imported, so ``orderhub --help``
     stays quick and a group's heavy imports are paid only by the commands that use them.
     """
-    from app.cli import after_sales, routing, warehouse
+    from app.cli import after_sales, master_data, routing, warehouse
 
-    return [routing, after_sales, warehouse]
+    return [routing, after_sales, warehouse, master_data]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -141,9 +141,10 @@ def _demo(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
             if _no_screen():
                 print(render("DEMO_NO_WINDOW", lang))
             else:
+                from app.hub.credentials import open_store
                 from app.ui import station
 
-                return int(station.run(hub))
+                return int(station.run(hub, credentials=open_store(settings.data_dir)))
     finally:
         hub.close()
     return 0

@@ -170,6 +170,71 @@ FIELDS: dict[str, dict[str, FieldDef]] = {
         FieldDef("done", "今日已完成", "Done today", "int"),
         FieldDef("waiting", "待拣", "Waiting", "int"),
     ),
+    # --- admin station (issue #14): master data as the 配置 pages and the import sheets name it ---
+    "shop": _fields(
+        FieldDef("code", "店铺编码", "Shop code"),
+        FieldDef("name", "店铺名称", "Shop name"),
+        FieldDef("platform", "来源平台", "Platform", "code", "platform"),
+        FieldDef("platform_shop_id", "平台店铺ID", "Platform shop ID"),
+        FieldDef("api_base_url", "平台接口地址", "Platform API address"),
+        FieldDef("app_key", "应用 App Key", "App key"),
+        FieldDef("app_secret", "应用密钥 App Secret", "App secret"),
+        FieldDef("access_token", "授权令牌", "Access token"),
+        FieldDef("refresh_token", "刷新令牌", "Refresh token"),
+        FieldDef("enabled", "是否启用", "Enabled", "bool"),
+        FieldDef("has_secret", "密钥已保存", "Secret stored", "bool"),
+    ),
+    "warehouse": _fields(
+        FieldDef("code", "仓库编码", "Warehouse code"),
+        FieldDef("name", "仓库名称", "Warehouse name"),
+        FieldDef("kind", "仓库类型", "Warehouse type", "code", "warehouse_kind"),
+        FieldDef("province", "省份", "Province"),
+        FieldDef("city", "城市", "City"),
+        FieldDef("address", "详细地址", "Address"),
+    ),
+    "bin": _fields(
+        FieldDef("warehouse", "仓库编码", "Warehouse code"),
+        FieldDef("code", "库位编码", "Bin code"),
+        FieldDef("zone", "库区", "Zone"),
+        FieldDef("aisle", "排", "Aisle", "int"),
+        FieldDef("rack", "架", "Rack", "int"),
+        FieldDef("level", "层", "Level", "int"),
+        FieldDef("x", "X坐标（米）", "X (m)", "decimal"),
+        FieldDef("y", "Y坐标（米）", "Y (m)", "decimal"),
+        FieldDef("pick_sequence", "拣货顺序", "Pick sequence", "int"),
+    ),
+    "sku": _fields(
+        FieldDef("sku_code", "商品编码", "SKU code"),
+        FieldDef("barcode", "条码（EAN-13）", "Barcode (EAN-13)"),
+        FieldDef("style_code", "款号", "Style"),
+        FieldDef("name", "商品名称", "Product name"),
+        FieldDef("color", "颜色", "Colour"),
+        FieldDef("size", "尺码", "Size"),
+        FieldDef("price", "单价（元）", "Unit price (yuan)", "money"),
+        FieldDef("is_gift_item", "是否赠品", "Gift item", "bool"),
+        FieldDef("shelf_life_days", "保质期（天）", "Shelf life (days)", "int"),
+        FieldDef("warehouse", "仓库编码", "Warehouse code"),
+        FieldDef("bin", "库位编码", "Bin code"),
+        FieldDef("on_hand", "库存数量", "Quantity on hand", "int"),
+    ),
+    "import": _fields(
+        FieldDef("line", "行号", "Row", "int"),
+        FieldDef("action", "处理", "Action"),
+        FieldDef("problems", "问题", "Problems"),
+    ),
+    "field_def": _fields(
+        FieldDef("platform", "来源平台", "Platform", "code", "platform"),
+        FieldDef("key", "平台字段", "Platform field"),
+        FieldDef("label_zh", "中文名称", "Chinese name"),
+        FieldDef("label_en", "英文名称", "English name"),
+        FieldDef("value_type", "值类型", "Value type", "code", "value_type"),
+        FieldDef("sort_order", "显示顺序", "Display order", "int"),
+    ),
+    "printer": _fields(
+        FieldDef("backend", "连接方式", "Connection"),
+        FieldDef("address", "打印机地址", "Printer address"),
+        FieldDef("paper", "纸张规格", "Paper", "code", "slip_profile"),
+    ),
 }
 
 # Coded values → (zh, en). Keys are what the database stores.
@@ -268,6 +333,14 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "pick.ship": ("扫描出库", "Dispatched by scan"),
         "pick.stop": ("停止拣货", "Pick stopped"),
         "notice.acknowledge": ("确认变更通知", "Change notice acknowledged"),
+        # --- admin station (issue #14) ---
+        "shop.save": ("保存店铺", "Shop saved"),
+        "shop.enable": ("启用店铺", "Shop enabled"),
+        "shop.disable": ("停用店铺", "Shop disabled"),
+        "shop.connection_test": ("测试店铺连接", "Shop connection tested"),
+        "master_data.import": ("导入主数据", "Master data imported"),
+        "field_def.save": ("保存平台字段定义", "Platform field saved"),
+        "station.printer_set": ("设置打印机", "Printer set up"),
     },
     "role": {
         "cs": ("客服", "Customer service"),
@@ -303,6 +376,9 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "after_sales_cases": ("售后单", "after-sales cases"),
         "audit_log": ("审计记录", "audit records"),
         "raw_payloads": ("原始报文", "raw payloads"),
+        # --- admin station (issue #14) ---
+        "platform_field_defs": ("平台字段定义", "platform field definitions"),
+        "stations": ("工作站", "stations"),
     },
     "payload_status": {
         "parsed": ("已解析", "Parsed"),
@@ -504,6 +580,31 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "4in": ("4 英寸热敏", "4-inch thermal"),
         "80mm": ("80 毫米热敏", "80 mm thermal"),
         "58mm": ("58 毫米热敏", "58 mm thermal"),
+    },
+    # --- admin station (issue #14) ---
+    "import_kind": {
+        "warehouses": ("仓库", "Warehouses"),
+        "bins": ("库位", "Bins"),
+        "skus": ("商品与库存", "Products and stock"),
+    },
+    "import_action": {
+        "new": ("新增", "New"),
+        "update": ("更新", "Update"),
+        "refused": ("有错误", "Has errors"),
+    },
+    "value_type": {
+        "text": ("文字", "Text"),
+        "decimal": ("小数", "Decimal"),
+        "int": ("整数", "Whole number"),
+        "percent": ("百分比", "Percentage"),
+        "datetime": ("日期时间", "Date and time"),
+        "bool": ("是/否", "Yes/no"),
+    },
+    "printer_backend": {
+        "network": ("网络打印机（IP）", "Network printer (IP)"),
+        "usb": ("USB 打印机", "USB printer"),
+        "serial": ("串口打印机", "Serial printer"),
+        "file": ("写入文件（测试用）", "Write to a file (testing)"),
     },
 }
 

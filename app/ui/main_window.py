@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QWid
 from app.domain.actor import Actor
 from app.domain.fields import Lang, code_label
 from app.ui.cs_workspace import CustomerServiceWorkspace, UowFactory
-from app.ui.flow_editor import FlowEditor
+from app.ui.admin import AdminStation
 from app.ui.notices_panel import NoticesPanel
 from app.ui.order_drill_down import OrderDrillDown
 from app.ui.sync_status import SyncBridge, SyncStatusWidget
@@ -27,7 +27,8 @@ class StationWindow(QMainWindow):
 
     def __init__(self, uow: UowFactory, *, operator: str, station: str, database: str, lang: Lang = "zh",
                  actor: Actor | None = None, role: str = "cs", parent: Any = None,
-                 sync: SyncBridge | None = None, warehouse_setup: dict[str, Any] | None = None) -> None:
+                 sync: SyncBridge | None = None, warehouse_setup: dict[str, Any] | None = None,
+                 admin_setup: dict[str, Any] | None = None) -> None:
         super().__init__(parent)
         self._uow, self._lang, self._role = uow, lang, role
         self._actor = actor or Actor(operator, station)
@@ -36,7 +37,9 @@ class StationWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.cs = CustomerServiceWorkspace(uow, lang, sync=sync)
         self._sync = sync
-        self.admin = FlowEditor(uow, self._actor, lang=lang)  # 配置: after-sales flows (more settings to come)
+        # 配置: shops, master data, rules, after-sales flows, platform fields, printer (admin_setup: credentials,
+        # settings, config_path from the composition root)
+        self.admin = AdminStation(uow, self._actor, lang=lang, **(admin_setup or {}))
         # 仓库: the warehouse station for warehouse roles only (it listens to the scanner application-wide)
         self.warehouse: WarehouseStation | None = (
             WarehouseStation(uow, self._actor, role=role, lang=lang, **(warehouse_setup or {}))
@@ -98,6 +101,7 @@ class StationWindow(QMainWindow):
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         self.notices_timer.stop()
         self.cs.shutdown()  # no database work may outlive the window
+        self.admin.shutdown()
         if self.warehouse is not None:
             self.warehouse.shutdown()
         super().closeEvent(event)

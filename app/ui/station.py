@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QApplication
 
@@ -16,14 +16,19 @@ from app.ui.main_window import StationWindow
 from app.ui.sync_status import SyncBridge
 from app.domain.errors import BusinessError
 from app.services.pick_slips import SlipPrinter
+from app.settings import config_file_path
 from app.ui.scanner import scanner_settings
 
 if TYPE_CHECKING:
     from app.bootstrap import OrderHub
 
 
-def run(hub: OrderHub) -> int:
-    """Sign in, open the station, run until the window closes."""
+def run(hub: OrderHub, credentials: Any = None) -> int:
+    """Sign in, open the station, run until the window closes.
+
+    ``credentials`` is the shop credential store (built by the composition root: the UI may not reach
+    app.hub); without one the 配置 shop page can list shops but not save secrets.
+    """
     app = QApplication.instance() or QApplication(sys.argv)
     fonts.install(app)  # type: ignore[arg-type]
     login = LoginDialog(list_users(hub.uow()), "en" if hub.settings.language == "en" else "zh")
@@ -47,7 +52,9 @@ def run(hub: OrderHub) -> int:
     window = StationWindow(hub.uow, operator=user.display_name, station=hub.settings.station_name,
                            database=(("内置数据库（本机）" if lang == "zh" else "built-in database (this computer)")
                                      if hub.target.embedded else hub.target.masked()), lang=lang, actor=hub.actor(user.login), role=user.role,
-                           sync=bridge, warehouse_setup=warehouse_setup)
+                           sync=bridge, warehouse_setup=warehouse_setup,
+                           admin_setup={"credentials": credentials, "settings": hub.settings,
+                                        "config_path": config_file_path()})
     station_sync.start()
     if printing is not None:
         printing.start()
