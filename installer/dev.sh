@@ -46,7 +46,7 @@ case "$what" in
     # with daylight saving. A fixed date next to a window measured from now fails here first.
     echo "+ again with the clock 400 days ahead, TZ=America/New_York: pytest -m clock"
     eval "$(.venv/bin/python -c 'import libfaketime; libfaketime.main()')"
-    FAKETIME=+400d TZ=America/New_York exec .venv/bin/python -m pytest -m clock -p no:randomly
+    FAKETIME=+400d TZ=America/New_York exec .venv/bin/python -m pytest -m clock
     ;;
   *) echo "usage: bash installer/dev.sh demo|test [args…]" >&2; exit 2 ;;
 esac
