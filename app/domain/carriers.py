@@ -46,7 +46,7 @@ CARRIERS: tuple[Carrier, ...] = (
     _c("yunda", "韵达快递", "Yunda Express", ("YD",), "YUNDA", "yunda", "121", "YUNDA", "yunda"),
     _c("sto", "申通快递", "STO Express", ("STO",), "STO", "shentong", "1", "STO", "shentong"),
     _c("jt", "极兔速递", "J&T Express", ("JT",), "HTKY", "jtexpress", "384", "JTSD", "jtexpress"),
-    _c("ems", "中国邮政EMS", "China Post EMS", ("EMS", "E"), "EMS", "ems", "118", "EMS", "ems"),
+    _c("ems", "中国邮政EMS", "China Post EMS", ("EMS",), "EMS", "ems", "118", "EMS", "ems"),
     _c("dbkd", "德邦快递", "Deppon Express", ("DPK",), "DBKD", "debangkuaidi", "131", "DBKD", "debangkuaidi"),
 )
 BY_KEY = {c.key: c for c in CARRIERS}
