@@ -72,10 +72,10 @@ def platform_code(platform: str, carrier_name: str) -> str | None:
     return carrier.code_for(platform) if carrier else None
 
 
-def _notify(session: Session, msg: Claimed, message: str, **params: Any) -> None:
+def _notify(session: Session, msg: Claimed, notice: str, **params: Any) -> None:
     p = msg.payload
-    outbox.enqueue(session, "cs.notice", f"cs:{msg.dedupe_key}:{message}", {
-        "message": message, "order_no": p["order_no"], "params": {"order_no": p["order_no"], **params}})
+    outbox.enqueue(session, "cs.notice", f"cs:{msg.dedupe_key}:{notice}", {
+        "message": notice, "order_no": p["order_no"], "params": {"order_no": p["order_no"], **params}})
 
 
 def settle(uow: UnitOfWork, msg: Claimed, kind: str, call: str, outcome: str, *, code: str = "", message: str = "",

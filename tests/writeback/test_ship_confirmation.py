@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sqlalchemy as sa
 
 from app.hub.writeback_dispatch import dispatch_ship
 from app.services import writeback
-
-NOW_LATER = None  # claim() takes the database's now unless told otherwise
-
 
 def _outbox(hub, key):
     with hub.uow() as uow:
@@ -120,12 +119,8 @@ def test_a_refund_waiting_for_the_seller_holds_the_confirmation_for_customer_ser
     sim, order_no = ch.take_order()
     ch.ship(order_no, "SF1400000000006")
     ch.world.request_refund(sim.order_id)
-    only = sim.lines[0].line_id
-    if len(sim.lines) > 1:  # the whole order ships: a pending refund on any line holds it
-        for ln in sim.lines[1:]:
-            ln  # noqa: B018
     report = dispatch_ship(hub, ch.connector_for)
-    assert report.failed == 1 and ch.world.shipments_applied == [] and only
+    assert report.failed == 1 and ch.world.shipments_applied == []
     assert writeback.attempts(hub.uow(), order_no)[-1]["outcome"] == "refund_pending"
 
 
@@ -141,6 +136,7 @@ def test_rate_limits_and_outages_go_back_in_the_queue_with_backoff_and_then_get_
     assert (status, attempts) == ("pending", 1) and error
     assert dispatch_ship(hub, ch.connector_for).sent == 0  # not due yet: backing off
     _due_now(hub)
+    time.sleep(1.05)  # the platform's one-second ban is over by the retry
     assert dispatch_ship(hub, ch.connector_for).sent == 1
     assert ch.world.orders[sim.order_id].status == "shipped"
     assert [a["outcome"] for a in writeback.attempts(hub.uow(), order_no)] == ["retry", "done"]
