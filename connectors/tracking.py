@@ -3,39 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+
+from app.domain.tracking import Node, TrackingPush  # noqa: F401  (re-exported for the carrier connectors)
 
 CST = timezone(timedelta(hours=8))  # carriers stamp Beijing wall-clock times
 # "派送中" texts name the courier: 快递员 王师傅，电话 13800001111 / 【派送员：李强 18600001111】
 COURIER = re.compile(r"(?:快递员|派送员|快递小哥|收派员)[：:\s]*([\u4e00-\u9fa5]{1,4}?(?:师傅)?)[\s，,（(]*(?:电话|联系电话|手机)?[：:\s]*(1\d{10})")
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    """One step of a parcel's journey as the carrier reported it.
-
-    ``state``: ``collected`` / ``in_transit`` / ``delivering`` / ``delivered`` / ``exception``.
-    """
-
-    at: datetime
-    place: str
-    action: str
-    state: str
-    courier_name: str | None = None
-    courier_phone: str | None = None
-    lon: Decimal | None = None
-    lat: Decimal | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class TrackingPush:
-    """Nodes of one waybill from one push (carriers batch several waybills in a push)."""
-
-    carrier: str  # kuaidi100 | sf
-    tracking_no: str
-    nodes: tuple[Node, ...]
 
 
 class PushRefused(Exception):

@@ -13,7 +13,7 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import requests
 
@@ -21,6 +21,7 @@ from app.domain.carriers import carrier_by_code
 from connectors.kuaidi100 import sign
 from connectors.simulators.parcels import Leg, Road
 from connectors.simulators.server import Request, Response
+from connectors.tracking import CST
 
 log = logging.getLogger(__name__)
 STATE_CODES = {"collected": ("1", "揽收"), "in_transit": ("0", "在途"), "delivering": ("5", "派件"),
@@ -82,12 +83,11 @@ class Kuaidi100Simulator:
             "lastResult": {"message": "ok", "nu": number, "ischeck": "1" if parcel.delivered else "0", "com": sub.company,
                            "status": "200", "state": state, "condition": "F00", "data": [self._node(leg) for leg in legs]},
         }, ensure_ascii=False)
-        from urllib.parse import urlencode
         return urlencode({"param": param, "sign": sign(param, sub.salt if salt is None else salt)}).encode()
 
     @staticmethod
     def _node(leg: Leg) -> dict[str, str]:
-        text = leg.at.astimezone(__import__("connectors.tracking", fromlist=["CST"]).CST).strftime("%Y-%m-%d %H:%M:%S")
+        text = leg.at.astimezone(CST).strftime("%Y-%m-%d %H:%M:%S")
         return {"context": leg.action, "time": text, "ftime": text, "status": STATE_CODES[leg.state][1],
                 "areaCode": "", "areaName": leg.place, "areaCenter": f"{leg.lon},{leg.lat}", "location": "",
                 "statusCode": ""}

@@ -12,7 +12,7 @@ import json
 import logging
 import secrets
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import requests
 
@@ -77,7 +77,6 @@ class SfSimulator:
                    "opCode": OP_CODES[leg.state], "id": secrets.token_hex(8), "reasonCode": "",
                    "firstStatusCode": FIRST[leg.state][0], "firstStatusName": FIRST[leg.state][1]} for leg in legs[:10]]
         data = json.dumps({"Body": {"WaybillRoute": routes}}, ensure_ascii=False)
-        from urllib.parse import urlencode
         return urlencode(envelope(self.partner_id, check_word or self.check_word, "RoutePushService", data)).encode()
 
     def advance(self, tracking_no: str, steps: int = 1, *, to_province: str | None = None) -> int:
