@@ -9,7 +9,8 @@ from app.domain.tracking import Node, TrackingPush  # noqa: F401  (re-exported f
 
 CST = timezone(timedelta(hours=8))  # carriers stamp Beijing wall-clock times
 # "派送中" texts name the courier: 快递员 王师傅，电话 13800001111 / 【派送员：李强 18600001111】
-COURIER = re.compile(r"(?:快递员|派送员|快递小哥|收派员)[：:\s]*([\u4e00-\u9fa5]{1,4}?(?:师傅)?)[\s，,（(]*(?:电话|联系电话|手机)?[：:\s]*(1\d{10})")
+COURIER = re.compile(r"(?:快递员|派送员|快递小哥|收派员)[：:\s]*([\u4e00-\u9fa5]{1,3}?(?:师傅)?)(?=正在|[，,\s（(]|电话|手机)"
+                     r"[^\d]{0,20}?(1\d{10})")
 
 
 class PushRefused(Exception):
