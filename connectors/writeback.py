@@ -109,10 +109,17 @@ def _looked_up(connector: Connector, req: ShipRequest, call: str, err: PlatformE
     return WriteResult(REFUSED, call, code, err.message)
 
 
+TRANSPORT = {"timeout": "超时没有答复", "unreachable": "连接不上", "malformed": "答复不完整"}
+
+
 def _failed(err: PlatformError, call: str) -> WriteResult | None:
-    if err.retryable:
-        return WriteResult(RETRY, call, err.code, err.message, err.retry_after)
-    return None
+    """A retryable failure in words: a gateway's HTML error page is no message for a person."""
+    if not err.retryable:
+        return None
+    if err.code.startswith("http-") or err.code in TRANSPORT:
+        what = TRANSPORT.get(err.code) or f"返回 HTTP {err.code.removeprefix('http-')}"
+        return WriteResult(RETRY, call, err.code, f"平台{what}，稍后重试", err.retry_after)
+    return WriteResult(RETRY, call, err.code, err.message, err.retry_after)
 
 
 # --- ship confirmations --------------------------------------------------------------------------------

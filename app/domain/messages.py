@@ -199,7 +199,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "TRACE_SHIPPED": ("{carrier}揽收，运单号 {tracking_no}（{warehouse}）", "Collected by {carrier}, tracking no. {tracking_no} ({warehouse})"),
     "TRACE_TRACKING": ("物流最新：{description}", "Latest tracking: {description}"),
     # --- write-back and live logistics (issue #15) ---
-    "TRACE_WRITEBACK": ("{kind}（{call}）：{outcome}{detail}", "{kind} ({call}): {outcome}{detail}"),
+    "TRACE_WRITEBACK": ("{kind}{call}：{outcome}{detail}", "{kind}{call}: {outcome}{detail}"),
     "TRACE_NODE": ("{carrier} {tracking_no}：{place} {action}{courier}", "{carrier} {tracking_no}: {place} {action}{courier}"),
     "TRACE_NODE_COURIER": ("，快递员 {name} {phone}", ", courier {name} {phone}"),
     "TRACE_INTERCEPT": ("拦截件 {tracking_no}：{state}{detail}", "Interception of {tracking_no}: {state}{detail}"),

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from app.bootstrap import OrderHub
 
 log = logging.getLogger(__name__)
+LOOKUP = "查询平台订单"  # an attempt that read the platform's order instead of sending
 #: shop id → a connector for that shop (with no retries of its own), or None when it has no credentials
 ConnectorFor = Callable[[int], Connector | None]
 
@@ -71,7 +72,7 @@ def dispatch_ship(hub: OrderHub, connector_for: ConnectorFor, *, limit: int = 50
             result = _lookup_first(connector, req) if msg.attempts > 1 else None
             result = result or wb.confirm_shipment(connector, req)
         except PlatformError as err:  # the order could not be read back: try again later
-            result = wb.WriteResult(wb.RETRY, "lookup", err.code, err.message, err.retry_after)
+            result = wb.WriteResult(wb.RETRY, LOOKUP, err.code, err.message, err.retry_after)
         status = writeback.settle(hub.uow(), msg, "ship", result.call, result.outcome, code=result.code,
                                   message=result.message, retry_after=result.retry_after)
         _count(report, result.outcome, status)
@@ -81,7 +82,7 @@ def dispatch_ship(hub: OrderHub, connector_for: ConnectorFor, *, limit: int = 50
 def _lookup_first(connector: Connector, req: wb.ShipRequest) -> wb.WriteResult | None:
     """An earlier try's answer may have been lost after the platform applied it: look before resending."""
     if wb.platform_state(connector, req.platform_order_no, req.tracking_no, req.line_ids) == "shipped":
-        return wb.WriteResult(wb.ALREADY, "lookup", "", "平台订单已有此运单（上次答复丢失），未重复发送")
+        return wb.WriteResult(wb.ALREADY, LOOKUP, "", "平台订单已有此运单（上次答复丢失），未重复发送")
     return None
 
 

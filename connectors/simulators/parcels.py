@@ -78,11 +78,18 @@ class Road:
         return legs
 
     def advance(self, tracking_no: str, steps: int = 1) -> list[Leg]:
-        """The parcel moves on by ``steps`` nodes (fewer at the end of its road); the new nodes."""
+        """The parcel moves on by ``steps`` nodes (fewer at the end of its road); the new nodes.
+
+        A node happens when it is reported: the newest is stamped now, earlier ones of the same
+        step ten minutes apart before it (and never before the parcel's previous node).
+        """
         with self.lock:
             p = self.parcels[tracking_no]
             if p.intercepted:
                 return []
             new = p.legs[p.sent: p.sent + steps]
+            now = self.clock().replace(microsecond=0)
+            for k, leg in enumerate(new):
+                leg.at = now - timedelta(minutes=10 * (len(new) - 1 - k))
             p.sent += len(new)
             return new

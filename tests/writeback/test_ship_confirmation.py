@@ -80,7 +80,7 @@ def test_a_lost_answer_after_the_platform_shipped_is_not_shipped_twice(hub, chan
     assert second.already == 1
     assert ch.world.shipments_applied == [(sim.order_id, "SF1400000000003")]  # applied once, never twice
     outcomes = [(a["call"], a["outcome"]) for a in writeback.attempts(hub.uow(), order_no)]
-    assert outcomes[0][1] == "retry" and outcomes[-1] == ("lookup", "already")
+    assert outcomes[0][1] == "retry" and outcomes[-1] == ("查询平台订单", "already")
     assert _outbox(hub, "ship:SF1400000000003")[:2] == ("sent", 2)
 
 
