@@ -38,6 +38,23 @@ class WritebackReport:
     failed: int = 0
 
 
+class _Round:
+    """One connector per shop for a dispatch round (one kept-alive HTTP session), closed at its end."""
+
+    def __init__(self, connector_for: ConnectorFor) -> None:
+        self.make, self.made = connector_for, {}
+
+    def __call__(self, shop_id: int) -> Connector | None:
+        if shop_id not in self.made:
+            self.made[shop_id] = self.make(shop_id)
+        return self.made[shop_id]
+
+    def close(self) -> None:
+        for connector in self.made.values():
+            if connector is not None:
+                connector.close()
+
+
 def _count(report: WritebackReport, outcome: str, status: str) -> None:
     if outcome == "already":
         report.already += 1
@@ -52,7 +69,16 @@ def _count(report: WritebackReport, outcome: str, status: str) -> None:
 def dispatch_ship(hub: OrderHub, connector_for: ConnectorFor, *, limit: int = 50,
                   now: datetime | None = None) -> WritebackReport:
     """Send every due ship confirmation once (see the module docstring)."""
-    report = WritebackReport()
+    report, connectors = WritebackReport(), _Round(connector_for)
+    try:
+        _ship_round(hub, connectors, report, limit, now)
+    finally:
+        connectors.close()
+    return report
+
+
+def _ship_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackReport, limit: int,
+                now: datetime | None) -> None:
     for msg in outbox.claim(hub.uow(), writeback.SHIP, limit=limit, now=now):
         p = msg.payload
         code = writeback.platform_code(p["platform"], p["carrier"])
@@ -76,7 +102,6 @@ def dispatch_ship(hub: OrderHub, connector_for: ConnectorFor, *, limit: int = 50
         status = writeback.settle(hub.uow(), msg, "ship", result.call, result.outcome, code=result.code,
                                   message=result.message, retry_after=result.retry_after)
         _count(report, result.outcome, status)
-    return report
 
 
 def _lookup_first(connector: Connector, req: wb.ShipRequest) -> wb.WriteResult | None:
@@ -89,7 +114,16 @@ def _lookup_first(connector: Connector, req: wb.ShipRequest) -> wb.WriteResult |
 def dispatch_refunds(hub: OrderHub, connector_for: ConnectorFor, *, limit: int = 50,
                      now: datetime | None = None) -> WritebackReport:
     """Send every due refund answer (agree / refuse) to its platform."""
-    report = WritebackReport()
+    report, connectors = WritebackReport(), _Round(connector_for)
+    try:
+        _refund_round(hub, connectors, report, limit, now)
+    finally:
+        connectors.close()
+    return report
+
+
+def _refund_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackReport, limit: int,
+                  now: datetime | None) -> None:
     for msg in outbox.claim(hub.uow(), writeback.REFUND, limit=limit, now=now):
         p = msg.payload
         connector = connector_for(p["shop_id"])
@@ -107,4 +141,3 @@ def dispatch_refunds(hub: OrderHub, connector_for: ConnectorFor, *, limit: int =
         status = writeback.settle(hub.uow(), msg, "refund", result.call, result.outcome, code=result.code,
                                   message=result.message, retry_after=result.retry_after)
         _count(report, result.outcome, status)
-    return report
