@@ -27,20 +27,22 @@ class Carrier:
     codes: dict[str, str] = field(default_factory=dict)
     #: the carrier's own tracking API the hub talks to (``sf`` = 顺丰丰桥, ``kuaidi100`` for the rest)
     tracker: str = "kuaidi100"
+    #: other names people and systems use for it (京东快递 for 京东物流 …)
+    aliases: tuple[str, ...] = ()
 
     def code_for(self, platform: str) -> str | None:
         return self.codes.get("taobao" if platform == "tmall" else platform)
 
 
 def _c(key: str, zh: str, en: str, prefixes: tuple[str, ...], taobao: str, douyin: str, pdd: str, wechat: str,
-       kuaidi100: str, tracker: str = "kuaidi100") -> Carrier:
+       kuaidi100: str, tracker: str = "kuaidi100", aliases: tuple[str, ...] = ()) -> Carrier:
     return Carrier(key, zh, en, prefixes, {"taobao": taobao, "douyin": douyin, "pdd": pdd, "wechat": wechat,
-                                           "kuaidi100": kuaidi100}, tracker)
+                                           "kuaidi100": kuaidi100}, tracker, aliases)
 
 
 CARRIERS: tuple[Carrier, ...] = (
-    _c("sf", "顺丰速运", "SF Express", ("SF",), "SF", "shunfeng", "44", "SF", "shunfeng", tracker="sf"),
-    _c("jd", "京东物流", "JD Logistics", ("JDV", "JD"), "JD", "jd", "120", "JD", "jd"),
+    _c("sf", "顺丰速运", "SF Express", ("SF",), "SF", "shunfeng", "44", "SF", "shunfeng", tracker="sf", aliases=("顺丰",)),
+    _c("jd", "京东物流", "JD Logistics", ("JDV", "JD"), "JD", "jd", "120", "JD", "jd", aliases=("京东快递",)),
     _c("yto", "圆通速递", "YTO Express", ("YT",), "YTO", "yuantong", "85", "YTO", "yuantong"),
     _c("zto", "中通快递", "ZTO Express", ("ZTO", "ZT"), "ZTO", "zhongtong", "115", "ZTO", "zhongtong"),
     _c("yunda", "韵达快递", "Yunda Express", ("YD",), "YUNDA", "yunda", "121", "YUNDA", "yunda"),
@@ -50,7 +52,7 @@ CARRIERS: tuple[Carrier, ...] = (
     _c("dbkd", "德邦快递", "Deppon Express", ("DPK",), "DBKD", "debangkuaidi", "131", "DBKD", "debangkuaidi"),
 )
 BY_KEY = {c.key: c for c in CARRIERS}
-BY_NAME = {c.name_zh: c for c in CARRIERS}
+BY_NAME = {name: c for c in CARRIERS for name in (c.name_zh, *c.aliases)}
 
 
 def carrier_named(name: str) -> Carrier | None:

@@ -23,7 +23,7 @@ from app.hub.carrier_receiver import CarrierAccounts
 from app.hub.credentials import CredentialStore, wire
 from app.hub.registry import connector_for
 from app.hub.writeback_dispatch import dispatch_refunds, dispatch_ship
-from app.services import shop_sync, tracking
+from app.services import shop_sync, tracking, writeback
 from connectors.base import Connector, Credentials, RetryPolicy
 from connectors.kuaidi100 import Kuaidi100
 from connectors.sf_express import SfExpress
@@ -106,6 +106,7 @@ def start_simulated_carriers(app: OrderHub, store: CredentialStore, receiver_url
     store.put(KUAIDI100_REF, Credentials(key, salt, extra={"base_url": kd_server.url,
                                                            "callback_url": f"{receiver_url}/carrier/kuaidi100"}))
     store.put(SF_REF, Credentials(partner, check, extra={"base_url": sf_server.url}))
+    writeback.subscribe_open_parcels(app.uow())  # the demo's parcels already on the road get tracked too
     mover = _ParcelMover(app, kd_sim, sf_sim)
     mover.start()
     return [kd_server, sf_server, mover]

@@ -50,6 +50,19 @@ def on_shipped(session: Session, order: Order, shipment: Shipment, *, line_ids: 
         "tracking_no": shipment.tracking_no, "carrier": shipment.carrier})
 
 
+def subscribe_open_parcels(uow: UnitOfWork) -> int:
+    """Queue a tracking subscription for every parcel still on the road that has none (first start, imports)."""
+    with uow:
+        s = uow.session
+        rows = s.execute(sa.select(Shipment, Order.order_no).join(Order, Order.id == Shipment.order_id)
+                         .where(Shipment.status.in_(("created", "in_transit", "delivering")))).all()
+        queued = sum(outbox.enqueue(s, SUBSCRIBE, f"subscribe:{sh.tracking_no}", {
+            "order_id": sh.order_id, "order_no": order_no, "shipment_id": sh.id, "tracking_no": sh.tracking_no,
+            "carrier": sh.carrier}) for sh, order_no in rows)
+        uow.commit()
+        return queued
+
+
 def on_refund_decided(session: Session, order: Order, case_no: str, seq: int, lines: list[dict[str, Any]], *,
                       agree: bool, reason: str = "") -> None:
     """An after-sales step agreed to or refused a refund: queue the platform's answer, one per line."""
