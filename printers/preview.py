@@ -12,7 +12,7 @@ from pathlib import Path
 
 import barcode as python_barcode
 import qrcode
-from fontTools.ttLib import TTCollection, TTFont
+from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
 
 from printers.layout import (
@@ -23,47 +23,29 @@ from printers.profiles import FONT_A, FONT_B
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_FONT = REPO / "resources" / "fonts" / "OrderHubSans-Regular.otf"
-# The bundled font stops at U+9FFF. Rare characters (CJK extension A/B: 䶮, 𠀀…) are looked up
-# in these system fonts, first one that has the glyph wins; a character no font has is drawn as
-# an empty box — visibly missing, never a '?' that reads like a real character.
-FALLBACK_FONTS = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
-    "C:/Windows/Fonts/simsun.ttc",
-    "C:/Windows/Fonts/simsunb.ttf",  # SimSun-ExtB: CJK extension B
-    "C:/Windows/Fonts/msyh.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-)
+# Slips are drawn only with the bundled font (every CJK ideograph Noto Sans CJK SC has, extension A
+# and the 通用规范汉字表's rare characters included; see installer/make_cjk_font.py), never with
+# whatever the station's system happens to have, so a slip and its preview look the same on every
+# station. A character the font lacks (𠀀) is drawn as an empty box — visibly missing, never a '?'
+# that reads like a real character.
 WHITE, BLACK = 255, 0
 
 
-@lru_cache(maxsize=16)
-def _face(path: str) -> tuple[int, frozenset[int]]:
-    """(face index, code points) of a font file; collections use their Simplified Chinese face."""
-    if path.lower().endswith((".ttc", ".otc")):
-        collection = TTCollection(path, lazy=True)
-        try:
-            fonts = collection.fonts
-            # Noto CJK collections list JP first; pick the Simplified Chinese face when present.
-            index = next((i for i, f in enumerate(fonts) if "SC" in f["name"].getDebugName(4)), 0)
-            return index, frozenset(fonts[index].getBestCmap())
-        finally:
-            collection.close()
+@lru_cache(maxsize=1)
+def _code_points(path: str) -> frozenset[int]:
     with TTFont(path, lazy=True) as font:
-        return 0, frozenset(font.getBestCmap())
+        return frozenset(font.getBestCmap())
 
 
 def font_for(char: str) -> str | None:
-    """Path of the first font that has ``char`` (the bundled one first), or None."""
-    for path in (str(BUNDLED_FONT), *FALLBACK_FONTS):
-        if Path(path).exists() and ord(char) in _face(path)[1]:
-            return path
-    return None
+    """Path of the bundled font when it has ``char``, else None (the glyph is then drawn as a box)."""
+    path = str(BUNDLED_FONT)
+    return path if ord(char) in _code_points(path) else None
 
 
 @lru_cache(maxsize=64)
 def _font(path: str, px: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, px, index=_face(path)[0])
+    return ImageFont.truetype(path, px)
 
 
 @lru_cache(maxsize=8192)

@@ -158,7 +158,7 @@ def case_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> in
         elif cmd == "respond":
             after_sales.respond(app.uow(), args.case_no, actor)
         elif cmd == "response-time":
-            since = datetime.now().astimezone() - timedelta(days=args.days)
+            since = clock.now() - timedelta(days=args.days)
             m = after_sales.first_response(app.uow(), since=since)
             verdict = "" if m.met is None else ("✓ 达标" if m.met else "✗ 未达标") if lang == "zh" else (
                 "" if m.met is None else ("✓ met" if m.met else "✗ missed"))

@@ -181,7 +181,7 @@ def route_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> i
         order_nos = list(args.order_no)
         if not order_nos:
             with hub.uow() as uow:
-                since = datetime.now().astimezone() - timedelta(hours=args.hours)
+                since = clock.now() - timedelta(hours=args.hours)
                 order_nos = list(uow.session.scalars(sa.text(
                     "SELECT order_no FROM orders WHERE status = 'paid' AND ordered_at >= :s ORDER BY id"), {"s": since}))
         actor = Actor(DEFAULT_OPERATOR, hub.settings.station_name)

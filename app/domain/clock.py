@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 CST = timezone(timedelta(hours=8), "CST")
+
+_source: Callable[[], datetime] | None = None
 
 
 def local(moment: datetime) -> datetime:
@@ -15,5 +19,26 @@ def local(moment: datetime) -> datetime:
 
 
 def now() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
+    """The current time, timezone-aware, in UTC: the wall clock unless a test has set the clock."""
+    return _source() if _source is not None else datetime.now(UTC)
+
+
+@contextmanager
+def set_to(source: Callable[[], datetime] | datetime) -> Iterator[None]:
+    """Within the block, :func:`now` answers from ``source`` (a moment, or a function giving one).
+
+    For tests that reason about deadlines, idle sign-outs or windows: they set "now" and move it,
+    instead of comparing a fixed date with the wall clock. PostgreSQL's own ``now()`` is not moved;
+    what the database stamps is compared with what the database stamps.
+    """
+    global _source
+    if isinstance(source, datetime):
+        if source.tzinfo is None:
+            raise ValueError("the business clock needs a timezone-aware moment")
+        moment = source
+        source = lambda: moment  # noqa: E731
+    previous, _source = _source, source
+    try:
+        yield
+    finally:
+        _source = previous

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.db.models import ChangeNotice, Order, Warehouse
 from app.db.warehouse_models import Pick
+from app.domain import clock
 from app.domain.actor import Actor
 from app.domain.errors import BusinessError, NotFound
 from app.domain.fields import Lang, code_label
@@ -38,7 +39,7 @@ def fold(session: Session, order: Order, kinds: Sequence[str], *, interception: 
         by: who made the change (a person's login, or the platform).
         detail: a short text worth showing as it is (the warehouse note itself).
     """
-    change = {"at": datetime.now(UTC).isoformat(), "kinds": list(kinds), "version": order.version,
+    change = {"at": clock.now().isoformat(), "kinds": list(kinds), "version": order.version,
               "status": order.status, "receiver_address": order.receiver_address}
     if by:
         change["by"] = by

@@ -11,8 +11,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
+
+from app.domain import clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class HeldScans:
         """Keep a scan at the end of the line; returns how many are waiting."""
         with self._lock:
             self._conn.execute("INSERT INTO held_scans (code, box_no, warehouse_id, held_at) VALUES (?, ?, ?, ?)",
-                               (code, box_no, warehouse_id, datetime.now(UTC).isoformat()))
+                               (code, box_no, warehouse_id, clock.now().isoformat()))
             return int(self._conn.execute("SELECT count(*) FROM held_scans").fetchone()[0])
 
     def first(self) -> HeldScan | None:

@@ -8,20 +8,25 @@ handed on, unchanged and in order, to the widget it was meant for. Nothing is lo
 
 :class:`SerialScanReader` reads a serial scanner (pyserial) on its own thread and emits the same
 signal, so the station treats both alike. :class:`ScanWorker` answers scans one after another on
-a worker thread: scans that come faster than the database answers wait in its queue (Qt's queued
-connection, first in first out), and the window keeps painting.
+a worker thread: scans that come faster than the database answers wait in its queue (first in
+first out), and the window keeps painting.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QThread, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
+
+log = logging.getLogger(__name__)
 
 _ENTER = (0x01000004, 0x01000005)  # Qt.Key_Return, Qt.Key_Enter
 _NO_TEXT_MODIFIERS = 0x04000000 | 0x08000000 | 0x10000000  # Control, Alt, Meta: shortcuts, not characters
@@ -230,44 +235,66 @@ class ScanWorker(QObject):
     the answer; ``context`` is whatever the station attached when the scan came in (the box number
     then, say), so the worker never reads widgets. An exception is reported as ``failed`` with the
     code, so a scan is never silently dropped.
+
+    The thread is a plain daemon thread, not a QThread: a QThread destroyed while it runs aborts the
+    whole process, and a scan stuck on a stalled database link can outlast any wait on close. Signals
+    emitted from the thread reach the station's widgets queued, on the GUI thread.
     """
 
     answered = Signal(int, str, object)
     failed = Signal(int, str, object)
-    _submitted = Signal(int, str, object)
+
+    SHUTDOWN_WAIT_S = 5.0
 
     def __init__(self, handler: Callable[[str, Any], Any]) -> None:
         super().__init__()
         self._handler = handler
         self._seq = 0
         self.done = 0
-        self._thread = QThread()
-        self._thread.setObjectName("scan-worker")
-        self.moveToThread(self._thread)
-        self._submitted.connect(self._handle)
+        self._queue: queue.SimpleQueue[tuple[int, str, Any] | None] = queue.SimpleQueue()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="scan-worker", daemon=True)
         self._thread.start()
 
     def submit(self, code: str, context: Any = None) -> int:
         """Queue a scan; returns its sequence number (answers come back in the same order)."""
         self._seq += 1
-        self._submitted.emit(self._seq, code, context)
+        self._queue.put((self._seq, code, context))
         return self._seq
 
     @property
     def waiting(self) -> int:
         return self._seq - self.done
 
-    @Slot(int, str, object)
-    def _handle(self, seq: int, code: str, context: Any) -> None:
-        try:
-            result = self._handler(code, context)
-        except Exception as err:  # noqa: BLE001 - reported to the station, never lost
-            self.done += 1
-            self.failed.emit(seq, code, err)
-            return
-        self.done += 1
-        self.answered.emit(seq, code, result)
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            seq, code, context = item
+            try:
+                result = self._handler(code, context)
+            except Exception as err:  # noqa: BLE001 - reported to the station, never lost
+                self._report(self.failed, seq, code, err)
+            else:
+                self._report(self.answered, seq, code, result)
 
-    def shutdown(self) -> None:
-        self._thread.quit()
-        self._thread.wait(5000)
+    def _report(self, signal: Any, seq: int, code: str, outcome: Any) -> None:
+        self.done += 1
+        if self._closed.is_set():
+            return  # the station has closed: nobody is left to show it (the service call itself is done)
+        try:
+            signal.emit(seq, code, outcome)
+        except RuntimeError:  # the station's objects are already gone
+            pass
+
+    def shutdown(self) -> bool:
+        """Stop taking scans; wait a little for the one being answered. Never blocks the close for long.
+
+        Returns True when the thread finished; False when a scan is still stuck (a stalled database
+        link): the thread is left to end with its call, and the process can exit regardless.
+        """
+        self._queue.put(None)
+        self._thread.join(self.SHUTDOWN_WAIT_S)
+        self._closed.set()
+        if self._thread.is_alive():
+            log.warning("scan worker still busy with a scan when the station closed; left to finish on its own")
+            return False
+        return True

@@ -10,7 +10,7 @@ import zxingcpp
 from printers.escpos_parse import decode_code128, parse
 from printers.escpos_render import CHINESE_MODE_ON, code128_data, render_escpos
 from printers.layout import Barcode, Qr, Text, display_width, lay_out
-from printers.preview import block_image, font_for, render_pages, render_preview
+from printers.preview import BUNDLED_FONT, block_image, font_for, glyph, render_pages, render_preview
 from printers.profiles import PROFILES
 
 from .conftest import make_slip
@@ -103,12 +103,20 @@ def test_a_character_the_printer_font_lacks_goes_raster_and_never_prints_as_a_qu
     assert any("XSM-2600" in line for line in got.lines)
 
 
-def test_a_rare_character_is_drawn_from_a_font_that_has_it_or_as_an_empty_box():
-    assert font_for("䶮") is not None  # a system CJK font has extension A
-    if font_for("𠀀") is None:  # no font here has extension B: a visible box, not a look-alike
-        from printers.preview import glyph
-        box = glyph("𠀀", (12, 24), 1, False)
-        assert box.getpixel((2, 12)) == 0 and box.getpixel((12, 12)) == 255
+@pytest.mark.parametrize("char", ["䶮", "𬭚", "𫖯", "堃", "喆"])
+def test_rare_name_characters_are_drawn_from_the_bundled_font_on_any_machine(char):
+    """Extension A (刘䶮) and the 通用规范汉字表's rare name characters are in the font OrderHub ships."""
+    assert font_for(char) == str(BUNDLED_FONT)
+    drawn = glyph(char, (12, 24), 1, False)
+    assert drawn.getextrema()[0] == 0  # ink
+    assert drawn.tobytes() != glyph("𠀀", (12, 24), 1, False).tobytes()  # not the missing box
+
+
+def test_a_character_the_bundled_font_lacks_is_an_empty_box_never_a_look_alike():
+    """𠀀 (extension B) is not in Noto Sans CJK SC: a visible box, whatever fonts the machine has."""
+    assert font_for("𠀀") is None
+    box = glyph("𠀀", (12, 24), 1, False)
+    assert box.getpixel((2, 12)) == 0 and box.getpixel((12, 12)) == 255
 
 
 def test_a_gb2312_only_printer_gets_rarer_hanzi_and_punctuation_as_raster():

@@ -1,13 +1,18 @@
-"""Small factories: a shop and an order in a given stage, inserted the way ingest will insert them."""
+"""Small factories: a shop and an order in a given stage, inserted the way ingest will insert them.
+
+Orders are placed a little before the business clock's "now" (``app.domain.clock.now``), never on a
+fixed date: a station keeps "the last 7 days", so a fixed date is a test that fails next week.
+"""
 
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from app.bootstrap import OrderHub
 from app.db.models import Order, Shop, Warehouse
+from app.domain import clock
 
 _n = itertools.count(1)
 
@@ -30,14 +35,14 @@ def make_warehouse(hub: OrderHub) -> int:
 
 
 def make_order(hub: OrderHub, status: str = "paid", *, shop_id: int | None = None, warehouse_id: int | None = None,
-               paid: str = "299.00", platform: str = "douyin") -> tuple[str, int]:
-    """An order in ``status``; returns (order_no, version)."""
+               paid: str = "299.00", platform: str = "douyin", ordered_at: datetime | None = None) -> tuple[str, int]:
+    """An order in ``status``, placed two hours before now unless ``ordered_at`` says; returns (order_no, version)."""
     shop_id = shop_id or make_shop(hub, platform)
     n = next(_n)
     with hub.uow() as uow:
         order = Order(
             order_no=f"OH261125{n:06d}", platform=platform, platform_order_no=f"69{n:017d}", shop_id=shop_id,
-            ordered_at=datetime(2026, 11, 25, 2, 30, tzinfo=UTC), customer_id=f"C{n:010d}",
+            ordered_at=ordered_at or clock.now() - timedelta(hours=2), customer_id=f"C{n:010d}",
             items=[{"line_no": 1, "sku": "T2601-01-110", "name": "纯棉恐龙印花短袖T恤", "color": "白色", "size": "110",
                     "qty": 1, "unit_price": "329.00", "paid": paid, "is_gift": False, "line_status": "normal"}],
             original_amount=Decimal("329.00"), paid_amount=Decimal(paid), status=status,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -97,11 +99,64 @@ def test_scans_faster_than_answers_wait_in_the_worker_queue_and_none_is_lost(qtb
 
     worker = ScanWorker(slow)
     worker.answered.connect(lambda seq, code, result: answered.append((seq, result)))
-    for n in range(50):
-        worker.submit(f"sku-{n}")
-    qtbot.waitUntil(lambda: len(answered) == 50, timeout=5000)
-    worker.shutdown()
+    try:
+        for n in range(50):
+            worker.submit(f"sku-{n}")
+        qtbot.waitUntil(lambda: len(answered) == 50, timeout=5000)
+    finally:
+        assert worker.shutdown()
     assert answered == [(n + 1, f"SKU-{n}") for n in range(50)] and worker.waiting == 0
+
+
+def test_a_failing_scan_is_reported_with_its_code_and_the_next_one_is_still_answered(qtbot):
+    def handler(code: str, context: object) -> str:
+        if code == "bad":
+            raise ValueError("数据库连接中断")
+        return code
+
+    worker = ScanWorker(handler)
+    failed: list[tuple[int, str, str]] = []
+    answered: list[tuple[int, str]] = []
+    worker.failed.connect(lambda seq, code, err: failed.append((seq, code, str(err))))
+    worker.answered.connect(lambda seq, code, result: answered.append((seq, result)))
+    try:
+        for code in ("a", "bad", "c"):
+            worker.submit(code)
+        qtbot.waitUntil(lambda: len(answered) == 2, timeout=5000)
+    finally:
+        worker.shutdown()
+    assert failed == [(2, "bad", "数据库连接中断")] and answered == [(1, "a"), (3, "c")]
+
+
+STUCK_STATION = """
+import sys, threading, time
+from PySide6.QtWidgets import QApplication
+from app.ui.scanner import ScanWorker
+app = QApplication([])
+started = threading.Event()
+def stuck(code, context):  # a scan waiting on a stalled database link
+    started.set()
+    time.sleep(60)
+worker = ScanWorker(stuck)
+worker.SHUTDOWN_WAIT_S = 0.3
+worker.submit("OH1")
+started.wait(5)
+t0 = time.monotonic()
+finished = worker.shutdown()
+print("finished" if finished else "left-running", round(time.monotonic() - t0, 2))
+del worker
+app.quit()
+"""
+
+
+def test_closing_the_station_while_a_scan_is_stuck_never_aborts_the_process():
+    """A QThread destroyed while running aborts Python; the worker's thread must not be one."""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", STUCK_STATION], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "left-running" and "Destroyed while thread" not in done.stderr
+    assert time.monotonic() - started < 20  # did not wait for the stuck scan's 60 s
 
 
 def test_a_serial_scanner_on_a_pty_emits_the_same_codes(qtbot):
