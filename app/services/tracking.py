@@ -141,7 +141,7 @@ def intercept_settled(uow: UnitOfWork, msg: outbox.Claimed, state: str, call: st
         else:
             outbox.settle(s, msg.id, sent=True)
             outbox.enqueue(s, "cs.notice", f"cs:{msg.dedupe_key}:{state}", {
-                "message": "LOGI_INTERCEPT_RESULT", "order_no": p["order_no"],
-                "params": {"order_no": p["order_no"], "tracking_no": p["tracking_no"], "state": state,
-                           "detail": message}})
+                "message": {"succeeded": "LOGI_INTERCEPT_SUCCEEDED", "failed": "LOGI_INTERCEPT_FAILED"}.get(
+                    state, "LOGI_INTERCEPT_UNSUPPORTED_CS"), "order_no": p["order_no"],
+                "params": {"order_no": p["order_no"], "tracking_no": p["tracking_no"], "detail": message}})
         uow.commit()

@@ -111,8 +111,8 @@ def settle(uow: UnitOfWork, msg: Claimed, kind: str, call: str, outcome: str, *,
         else:
             status = outbox.settle(s, msg.id, sent=False, final=True, error=f"{code} {message}".strip()[:500])
             if outcome == "stopped":
-                why = render("WB_WHY_CANCELLED" if message.startswith("cancelled") else "WB_WHY_REFUNDED")
-                _notify(s, msg, "WB_CS_STOPPED", tracking_no=tracking, why=why)
+                _notify(s, msg, "WB_CS_CANCELLED" if message.startswith("cancelled") else "WB_CS_REFUNDED",
+                        tracking_no=tracking)
                 request_interception(s, p["shipment_id"], p["order_id"], p["order_no"], tracking, p["carrier"])
             elif outcome == "refund_pending":
                 _notify(s, msg, "WB_CS_REFUND_PENDING", tracking_no=tracking or "-")

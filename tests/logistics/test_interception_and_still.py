@@ -33,7 +33,7 @@ def test_an_sf_parcel_of_a_cancelled_order_is_intercepted_through_sf_and_the_res
     assert _watch(hub, "SF1600000000001") == ("succeeded", "拦截成功，快件将退回寄件人")
     attempt = writeback.attempts(hub.uow(), order_no)[-1]
     assert (attempt["kind"], attempt["call"], attempt["outcome"]) == ("intercept", "EXP_RECE_WANTED_INTERCEPT", "done")
-    assert _notices(hub)[-1]["message"] == "LOGI_INTERCEPT_RESULT"
+    assert _notices(hub)[-1]["message"] == "LOGI_INTERCEPT_SUCCEEDED"
     assert carriers.road.advance("SF1600000000001") == []  # it moves no further towards the buyer
 
 
