@@ -93,7 +93,7 @@ def _ship_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackRep
                                                        message="店铺没有可用的接口凭据"))
             continue
         req = wb.ShipRequest(p["platform_order_no"], p["tracking_no"], code, p["carrier"],
-                             tuple(p.get("line_ids") or ()), request_id=msg.dedupe_key[:64])
+                             tuple(p.get("line_ids") or ()), request_id=msg.dedupe_key[:64], online=bool(p.get("online")))
         try:
             result = _lookup_first(connector, req) if msg.attempts > 1 else None
             result = result or wb.confirm_shipment(connector, req)

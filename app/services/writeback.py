@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from app.db.models import Order, Shipment
+from app.db.models import Order, Shipment, Shop
 from app.db.writeback_models import ShipmentWatch, WritebackAttempt
 from app.domain.carriers import carrier_named
 from app.domain.fields import code_label
@@ -41,10 +42,13 @@ def on_shipped(session: Session, order: Order, shipment: Shipment, *, line_ids: 
     if order.platform == "pos":
         record(session, order.id, "ship", "-", "nothing", message=render("WB_POS_NOTHING"), tracking_no=shipment.tracking_no)
     else:
+        settings = session.scalar(sa.select(Shop.settings).where(Shop.id == order.shop_id)) or {}
         outbox.enqueue(session, SHIP, f"ship:{shipment.tracking_no}", {
             "order_id": order.id, "order_no": order.order_no, "shop_id": order.shop_id, "platform": order.platform,
             "platform_order_no": order.platform_order_no, "shipment_id": shipment.id,
-            "tracking_no": shipment.tracking_no, "carrier": shipment.carrier, "line_ids": list(line_ids)})
+            "tracking_no": shipment.tracking_no, "carrier": shipment.carrier, "line_ids": list(line_ids),
+            # 淘宝/天猫 shops printing 菜鸟 e-sheets confirm with online.send (shop setting ``cainiao_esheet``)
+            "online": bool(settings.get("cainiao_esheet"))})
     outbox.enqueue(session, SUBSCRIBE, f"subscribe:{shipment.tracking_no}", {
         "order_id": order.id, "order_no": order.order_no, "shipment_id": shipment.id,
         "tracking_no": shipment.tracking_no, "carrier": shipment.carrier})
@@ -59,6 +63,9 @@ def subscribe_open_parcels(uow: UnitOfWork) -> int:
         queued = sum(outbox.enqueue(s, SUBSCRIBE, f"subscribe:{sh.tracking_no}", {
             "order_id": sh.order_id, "order_no": order_no, "shipment_id": sh.id, "tracking_no": sh.tracking_no,
             "carrier": sh.carrier}) for sh, order_no in rows)
+        if rows:  # watched from now on (the still-parcel sweep looks at watched parcels)
+            s.execute(pg_insert(ShipmentWatch).values([{"shipment_id": sh.id} for sh, _ in rows])
+                      .on_conflict_do_nothing(index_elements=["shipment_id"]))
         uow.commit()
         return queued
 

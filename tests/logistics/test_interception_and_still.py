@@ -73,3 +73,15 @@ def test_a_parcel_that_moves_again_can_be_flagged_again_later(hub, carriers):
     assert tracking.flag_still(hub.uow(), hours=24, now=datetime.now(UTC)) == []
     later = datetime.now(UTC) + timedelta(hours=25)
     assert tracking.flag_still(hub.uow(), hours=24, now=later) == ["YT7800000000004"]
+
+
+def test_parcels_already_on_the_road_are_subscribed_and_watched_once(hub, carriers):
+    carriers.shipped_order("YT7800000000005", "圆通速递", shipped_hours_ago=50)
+    with hub.uow() as uow:  # as imported or seeded: no subscription, no watch
+        uow.session.execute(sa.text("DELETE FROM outbox"))
+        uow.session.execute(sa.text("DELETE FROM shipment_watch"))
+        uow.commit()
+    assert writeback.subscribe_open_parcels(hub.uow()) == 1
+    assert writeback.subscribe_open_parcels(hub.uow()) == 0
+    assert dispatch_subscriptions(hub, carriers.kd100).subscribed == 1
+    assert tracking.flag_still(hub.uow(), hours=48, now=datetime.now(UTC)) == ["YT7800000000005"]

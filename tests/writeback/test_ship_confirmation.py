@@ -183,3 +183,16 @@ def test_a_store_pos_sale_has_nothing_to_send_and_says_so(hub, channel):
     assert attempt["outcome"] == "nothing" and "门店POS" in attempt["message"]
     with hub.uow() as uow:
         assert uow.session.scalar(sa.text("SELECT count(*) FROM outbox WHERE topic = 'platform.ship'")) == 0
+
+
+def test_a_taobao_shop_printing_cainiao_e_sheets_confirms_with_online_send(hub, channel):
+    ch = channel("taobao")
+    with hub.uow() as uow:
+        uow.session.execute(sa.text("UPDATE shops SET settings = '{\"cainiao_esheet\": true}' WHERE id = :s"),
+                            {"s": ch.shop.id})
+        uow.commit()
+    sim, order_no = ch.take_order()
+    ch.ship(order_no, "SF1400000000011")
+    assert dispatch_ship(hub, ch.connector_for).sent == 1
+    assert writeback.attempts(hub.uow(), order_no)[-1]["call"] == "taobao.logistics.online.send"
+    assert ch.world.orders[sim.order_id].status == "shipped"
