@@ -246,6 +246,8 @@ def answer_refund(connector: Connector, req: RefundAnswer) -> WriteResult:
             return _taobao_refund(connector, req)
         if platform == "wechat":
             return _wechat_refund(connector, req)
+        if platform == "douyin":
+            return _douyin_refund(connector, req)
         if platform == "pdd" and req.agree and req.after_sale_id:
             call = "pdd.refund.agree"
             result = connector.call(call, {"after_sales_id": req.after_sale_id, "order_sn": req.platform_order_no,  # type: ignore[attr-defined]
@@ -254,22 +256,37 @@ def answer_refund(connector: Connector, req: RefundAnswer) -> WriteResult:
             return WriteResult(DONE if ok else REFUSED, call, "", str((result.get("result") or {}).get("message", "")))
     except PlatformError as err:
         return _failed(err, "refund") or WriteResult(REFUSED, "refund", err.sub_code or err.code, err.message)
-    return WriteResult(REFUSED, "-", "unsupported", f"{platform} 的售后答复需要平台售后单号，暂不能自动回传")
+    return WriteResult(REFUSED, "-", "unsupported", f"{platform} 的售后答复需要平台售后单号（拒绝退款没有公开接口），请在商家后台处理")
 
 
-def _line_field(connector: Any, req: RefundAnswer, key: str) -> str:
-    raw = connector.fetch(req.platform_order_no)
-    text = raw.body.decode("utf-8", "replace")
-    doc = json.loads(text)
-    if key == "refund_id":  # TOP: each sub-order carries its refund_id
-        for o in (doc.get("orders") or {}).get("order", []):
-            if str(o.get("oid_str") or o.get("oid")) == req.line_id and o.get("refund_id"):
-                return str(o["refund_id"])
+def _douyin_refund(connector: Any, req: RefundAnswer) -> WriteResult:
+    """抖店: find the line's after-sale (afterSale/List by order), then afterSale/operate (201 agree / 202 refuse)."""
+    listed = connector.call("afterSale.List", {"order_id": req.platform_order_no, "page": 0, "size": 50})
+    items = (listed.get("data") or {}).get("items") or []
+    after_sale = req.after_sale_id or next(
+        (str(i["aftersale_info"]["aftersale_id"]) for i in items
+         if any(str(r.get("sku_order_id")) == req.line_id for r in (i.get("order_info") or {}).get("related_order_info", []))),
+        "")
+    if not after_sale:
+        return WriteResult(REFUSED, "afterSale.List", "no-refund", "平台上找不到这条商品的售后单")
+    item: dict[str, Any] = {"aftersale_id": after_sale}
+    if not req.agree:
+        item["reason"] = req.reason or "卖家拒绝退款"
+    connector.call("afterSale.operate", {"type": 201 if req.agree else 202, "items": [item]})
+    return WriteResult(DONE, "afterSale.operate")
+
+
+def _top_refund_id(connector: Any, req: RefundAnswer) -> str:
+    """TOP names a sub-order's refund on the sub-order itself (fullinfo ``orders.order[].refund_id``)."""
+    doc = json.loads(connector.fetch(req.platform_order_no).body)
+    for o in (doc.get("orders") or {}).get("order", []):
+        if str(o.get("oid_str") or o.get("oid")) == req.line_id and o.get("refund_id"):
+            return str(o["refund_id"])
     raise PlatformError(connector.platform, "no-refund", "平台订单上找不到这条商品的退款单")
 
 
 def _taobao_refund(connector: Any, req: RefundAnswer) -> WriteResult:
-    refund_id = _line_field(connector, req, "refund_id")
+    refund_id = _top_refund_id(connector, req)
     if req.agree:
         call = "taobao.rp.refunds.agree"
         answer = connector.call(call, {"refund_infos": f"{refund_id}|{req.amount_fen}|0|onsale"})
@@ -284,13 +301,10 @@ def _taobao_refund(connector: Any, req: RefundAnswer) -> WriteResult:
 
 
 def _wechat_refund(connector: Any, req: RefundAnswer) -> WriteResult:
-    raw = connector.fetch(req.platform_order_no)
-    doc = json.loads(raw.body)
+    doc = json.loads(connector.fetch(req.platform_order_no).body)
     order = doc.get("order") or doc
-    infos = order["order_detail"]["product_infos"]
-    index = next((n for n, p in enumerate(infos, 1) if str(p.get("product_unique_id")) == req.line_id), None)
-    pending = [a for a in (order.get("aftersale_detail") or {}).get("aftersale_order_list", [])]
-    after_sale = req.after_sale_id or _wechat_after_sale(pending, index)
+    pending = list((order.get("aftersale_detail") or {}).get("aftersale_order_list", []))
+    after_sale = req.after_sale_id or _wechat_after_sale(pending)
     if not after_sale:
         return WriteResult(REFUSED, "aftersale", "no-refund", "平台订单上找不到这条商品的售后单")
     if req.agree:
@@ -302,7 +316,8 @@ def _wechat_refund(connector: Any, req: RefundAnswer) -> WriteResult:
     return WriteResult(DONE, call)
 
 
-def _wechat_after_sale(pending: list[dict[str, Any]], index: int | None) -> str:
-    """The after-sale order of a line: WeChat lists them per order; with one open, that one."""
+def _wechat_after_sale(pending: list[dict[str, Any]]) -> str:
+    """The open after-sale order: WeChat lists them per order without the line; with one open, that one
+    (with several, the id must come with the answer — refused in words rather than guessed)."""
     live = [a for a in pending if a.get("status") != "MERCHANT_REFUND_SUCCESS"]
     return str(live[0]["aftersale_order_id"]) if len(live) == 1 else ""

@@ -4,8 +4,9 @@ Platforms name carriers by their own codes (TOP ``company_code``, 抖店 ``compa
 ``logistics_id``, 微信小店 ``delivery_id``, 快递100 ``com``). A ship confirmation for a carrier
 missing here for the order's platform is refused before anything is sent, in words.
 
-Sources: TOP and 微信小店 codes from their company lists (微信: the delivery_id table on
-order/delivery_send; TOP: taobao.logistics.companies.get); 抖店 and 快递100 share the lower-case
+Sources: 微信小店 codes from the delivery_id table on order/delivery_send; TOP codes as Alibaba's
+own cpCode enumeration lists them (LinkedMall GoodsShippingNoticeCreateCmd: SF, ZTO, YTO, YUNDA, STO,
+EMS, DBKD, JT 极兔); 抖店 and 快递100 share the lower-case
 pinyin codes (order/logisticsCompanyList); 拼多多 ids as listed by pdd.logistics.companies.get —
 no official copy of that list was found, so an admin should compare them once with the shop's own
 list (``orderhub`` prints this table).
@@ -47,7 +48,7 @@ CARRIERS: tuple[Carrier, ...] = (
     _c("zto", "中通快递", "ZTO Express", ("ZTO", "ZT"), "ZTO", "zhongtong", "115", "ZTO", "zhongtong"),
     _c("yunda", "韵达快递", "Yunda Express", ("YD",), "YUNDA", "yunda", "121", "YUNDA", "yunda"),
     _c("sto", "申通快递", "STO Express", ("STO",), "STO", "shentong", "1", "STO", "shentong"),
-    _c("jt", "极兔速递", "J&T Express", ("JT",), "HTKY", "jtexpress", "384", "JTSD", "jtexpress"),
+    _c("jt", "极兔速递", "J&T Express", ("JT",), "JT", "jtexpress", "384", "JTSD", "jtexpress"),
     _c("ems", "中国邮政EMS", "China Post EMS", ("EMS",), "EMS", "ems", "118", "EMS", "ems"),
     _c("dbkd", "德邦快递", "Deppon Express", ("DPK",), "DBKD", "debangkuaidi", "131", "DBKD", "debangkuaidi"),
 )

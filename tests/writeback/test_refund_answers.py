@@ -19,7 +19,8 @@ def _decide(hub, order_no, agree, reason=""):
 
 
 @pytest.mark.parametrize("platform, call", [("taobao", "taobao.rp.refunds.agree"),
-                                            ("wechat", "/channels/ec/aftersale/acceptapply")])
+                                            ("wechat", "/channels/ec/aftersale/acceptapply"),
+                                            ("douyin", "afterSale.operate")])
 def test_an_agreed_refund_reaches_the_platform_and_the_next_pull_sees_the_line_refunded(hub, channel, platform, call):
     ch = channel(platform)
     sim, order_no = ch.take_order()
@@ -35,7 +36,8 @@ def test_an_agreed_refund_reaches_the_platform_and_the_next_pull_sees_the_line_r
 
 
 @pytest.mark.parametrize("platform, call", [("taobao", "taobao.refund.refuse"),
-                                            ("wechat", "/channels/ec/aftersale/rejectapply")])
+                                            ("wechat", "/channels/ec/aftersale/rejectapply"),
+                                            ("douyin", "afterSale.operate")])
 def test_a_refused_refund_reaches_the_platform_with_its_reason(hub, channel, platform, call):
     ch = channel(platform)
     sim, order_no = ch.take_order()
@@ -61,13 +63,13 @@ def test_an_answer_to_a_refund_the_platform_no_longer_has_is_refused_in_words_an
             == "WB_CS_REFUSED"
 
 
-def test_douyin_answers_need_the_after_sale_id_and_say_so_instead_of_guessing(hub, channel):
-    ch = channel("douyin")
+def test_a_pdd_refusal_has_no_public_api_and_is_refused_in_words_not_guessed(hub, channel):
+    ch = channel("pdd")
     sim, order_no = ch.take_order()
     ch.world.request_refund(sim.order_id, 0)
-    _decide(hub, order_no, True)
+    _decide(hub, order_no, False)
     assert dispatch_refunds(hub, ch.connector_for).failed == 1
-    assert "需要平台售后单号" in writeback.attempts(hub.uow(), order_no)[-1]["message"]
+    assert "商家后台" in writeback.attempts(hub.uow(), order_no)[-1]["message"]
     assert ch.world.orders[sim.order_id].lines[0].refund == "requested"
 
 
