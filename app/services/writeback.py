@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from app.db.models import Order, Shipment, Shop
+from app.db.models import Order, OutboxMessage, Shipment, Shop
 from app.db.writeback_models import ShipmentWatch, WritebackAttempt
 from app.domain.carriers import carrier_named
 from app.domain.fields import code_label
@@ -58,16 +58,18 @@ def subscribe_open_parcels(uow: UnitOfWork) -> int:
     """Queue a tracking subscription for every parcel still on the road that has none (first start, imports)."""
     with uow:
         s = uow.session
+        queued_before = sa.exists().where(OutboxMessage.dedupe_key == sa.literal("subscribe:") + Shipment.tracking_no)
         rows = s.execute(sa.select(Shipment, Order.order_no).join(Order, Order.id == Shipment.order_id)
-                         .where(Shipment.status.in_(("created", "in_transit", "delivering")))).all()
-        queued = sum(outbox.enqueue(s, SUBSCRIBE, f"subscribe:{sh.tracking_no}", {
-            "order_id": sh.order_id, "order_no": order_no, "shipment_id": sh.id, "tracking_no": sh.tracking_no,
-            "carrier": sh.carrier}) for sh, order_no in rows)
+                         .where(Shipment.status.in_(("created", "in_transit", "delivering")), ~queued_before)).all()
+        for sh, order_no in rows:
+            outbox.enqueue(s, SUBSCRIBE, f"subscribe:{sh.tracking_no}", {
+                "order_id": sh.order_id, "order_no": order_no, "shipment_id": sh.id, "tracking_no": sh.tracking_no,
+                "carrier": sh.carrier})
         if rows:  # watched from now on (the still-parcel sweep looks at watched parcels)
             s.execute(pg_insert(ShipmentWatch).values([{"shipment_id": sh.id} for sh, _ in rows])
                       .on_conflict_do_nothing(index_elements=["shipment_id"]))
         uow.commit()
-        return queued
+        return len(rows)
 
 
 def on_refund_decided(session: Session, order: Order, case_no: str, seq: int, lines: list[dict[str, Any]], *,

@@ -86,3 +86,14 @@ def test_a_refund_answer_whose_answer_was_lost_is_not_applied_twice(hub, channel
     assert dispatch_refunds(hub, ch.connector_for).sent == 1  # TOP answers the same agree again as done
     refunds = [c for c in ch.sim.calls if c["method"] == "taobao.rp.refunds.agree"]
     assert len(refunds) == 2 and ch.world.orders[sim.order_id].lines[0].refund == "refunded"
+
+
+def test_a_second_enqueue_of_the_same_event_is_ignored_and_says_so(hub):
+    from app.services import outbox
+    with hub.uow() as uow:
+        first = outbox.enqueue(uow.session, "platform.refund", "refund:AS-X:1:L1", {"n": 1})
+        again = outbox.enqueue(uow.session, "platform.refund", "refund:AS-X:1:L1", {"n": 2})
+        uow.commit()
+    assert (first, again) == (True, False)
+    with hub.uow() as uow:
+        assert uow.session.execute(sa.text("SELECT payload->>'n' FROM outbox")).scalars().all() == ["1"]
