@@ -127,6 +127,10 @@ class DouyinConnector(Connector):
         return with_retries(self.policy, lambda: self._once(method, params, token=token),
                             on_auth_expired=self.refresh_token if token else None)
 
+    def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One signed API call (write-backs use it); the whole answer envelope."""
+        return self._call(method, params)[0]
+
     def refresh_token(self) -> None:
         """Exchange the refresh token for a new pair (``token.refresh``, as the official SDK does).
 

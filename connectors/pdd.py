@@ -122,6 +122,10 @@ class PddConnector(Connector):
 
         return with_retries(self.policy, call, on_auth_expired=self.refresh_token if token else None)
 
+    def call(self, api: str, params: dict[str, Any], key: str) -> dict[str, Any]:
+        """One signed API call (write-backs use it); the answer's ``key`` object."""
+        return self._api(api, params, key)
+
     def refresh_token(self) -> None:
         """Exchange the refresh token for a new access token (pdd.pop.auth.token.refresh).
 

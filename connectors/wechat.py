@@ -122,6 +122,10 @@ class WechatConnector(Connector):
     def _api(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return with_retries(self.policy, lambda: _check(self._post(path, body)), on_auth_expired=self.refresh_token)
 
+    def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One API call with the access token (write-backs use it)."""
+        return self._api(path, body)
+
     def refresh_token(self) -> None:
         """Get the stable access token (normal mode: the current one while valid, else a new one).
 

@@ -68,7 +68,7 @@ RETURN_REFUND: dict[str, Any] = {
          "actions": [{"action": "red_flush", "reason": "02"}]},
         {"step": "close", "from": ["refunded"], "to": "closed", "guards": [{"guard": "red_letter_settled"}]},
         {"step": "reject", "from": ["requested"], "to": "rejected", "needs_basis": True,
-         "actions": [{"action": "set_lines", "status": "normal"}]},
+         "actions": [{"action": "set_lines", "status": "normal"}, {"action": "platform_answer", "decision": "refuse"}]},
     ],
 }
 
@@ -86,7 +86,7 @@ REFUND_ONLY: dict[str, Any] = {
          "actions": [{"action": "red_flush", "reason": "04"}]},
         {"step": "close", "from": ["refunded"], "to": "closed", "guards": [{"guard": "red_letter_settled"}]},
         {"step": "reject", "from": ["requested"], "to": "rejected", "needs_basis": True,
-         "actions": [{"action": "set_lines", "status": "normal"}]},
+         "actions": [{"action": "set_lines", "status": "normal"}, {"action": "platform_answer", "decision": "refuse"}]},
     ],
 }
 

@@ -63,6 +63,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "write_off": frozenset(),  # near-expiry goods: no return parcel, not back to stock
     "red_flush": frozenset({"reason"}),  # start the 红字确认单
     "restock": frozenset(),  # inspected returns back on the shelf they came from
+    "platform_answer": frozenset({"decision"}),  # outbox: agree / refuse the refund on the platform (issue #15)
 }
 
 

@@ -359,6 +359,28 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "note": ("仓库留言", "Note for the warehouse"),
         "after_sales": ("转入售后", "Moved to after-sales"),
     },
+    # --- write-back and live logistics (issue #15) ---
+    "writeback_kind": {
+        "ship": ("发货回传", "Ship confirmation"),
+        "refund": ("售后答复", "After-sales answer"),
+        "intercept": ("拦截件", "Parcel interception"),
+        "subscribe": ("物流订阅", "Tracking subscription"),
+    },
+    "writeback_outcome": {
+        "done": ("平台已接收", "Accepted"),
+        "already": ("平台已有（重试确认）", "Already there (retry confirmed)"),
+        "stopped": ("订单已取消或退款，包裹需拦截", "Order cancelled or refunded: stop the parcel"),
+        "refund_pending": ("有待处理退款，未发货", "Refund pending: not shipped"),
+        "retry": ("暂时失败，稍后重试", "Temporary failure, will retry"),
+        "refused": ("被拒绝", "Refused"),
+        "nothing": ("无需回传", "Nothing to send"),
+    },
+    "intercept_state": {
+        "requested": ("拦截申请中", "Interception requested"),
+        "succeeded": ("拦截成功", "Intercepted"),
+        "failed": ("拦截失败", "Interception failed"),
+        "unsupported": ("需人工联系快递", "Call the carrier"),
+    },
     "outbox_status": {
         "pending": ("待发送", "Waiting"),
         "sent": ("已发送", "Sent"),

@@ -198,6 +198,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "TRACE_AUDIT_CHANGE": ("{field}：{before} → {after}", "{field}: {before} → {after}"),
     "TRACE_SHIPPED": ("{carrier}揽收，运单号 {tracking_no}（{warehouse}）", "Collected by {carrier}, tracking no. {tracking_no} ({warehouse})"),
     "TRACE_TRACKING": ("物流最新：{description}", "Latest tracking: {description}"),
+    # --- write-back and live logistics (issue #15) ---
+    "TRACE_WRITEBACK": ("{kind}{call}：{outcome}{detail}", "{kind}{call}: {outcome}{detail}"),
+    "WB_POS_NOTHING": ("门店POS订单由门店当面交付，没有平台需要通知发货", "A store POS sale is handed over in the store: no platform to tell"),
+    "WB_UNKNOWN_CARRIER": ("承运商「{carrier}」在承运商表里没有{platform}的物流公司编码，发货回传没有发送；请在承运商表补上编码后重试",
+                           "Carrier “{carrier}” has no {platform} code in the carrier table; the ship confirmation was not sent. "
+                           "Add the code and retry"),
+    "WB_CS_CANCELLED": ("订单 {order_no} 在平台上已取消，包裹 {tracking_no} 已发出：已申请拦截，请联系买家",
+                        "Order {order_no} was cancelled on the platform after parcel {tracking_no} left: interception "
+                        "requested, contact the buyer"),
+    "WB_CS_REFUNDED": ("订单 {order_no} 在平台上已退款，包裹 {tracking_no} 已发出：已申请拦截，请联系买家",
+                       "Order {order_no} was refunded on the platform after parcel {tracking_no} left: interception "
+                       "requested, contact the buyer"),
+    "WB_CS_REFUND_PENDING": ("订单 {order_no} 有买家退款待处理，平台拒绝发货回传（包裹 {tracking_no}）：请先处理退款",
+                             "Order {order_no} has a refund waiting for the seller; the platform refused the ship confirmation "
+                             "(parcel {tracking_no}). Handle the refund first"),
+    "WB_CS_REFUSED": ("订单 {order_no} 的{kind}被平台拒绝：{message}", "The platform refused order {order_no}'s {kind}: {message}"),
+    "LOGI_STILL": ("包裹 {tracking_no}（订单 {order_no}）已 {hours} 小时没有物流更新，请联系快递核实",
+                   "Parcel {tracking_no} (order {order_no}) has not moved for {hours} hours: check with the carrier"),
+    "LOGI_INTERCEPT_SUCCEEDED": ("包裹 {tracking_no}（订单 {order_no}）已拦截成功：{detail}",
+                                 "Parcel {tracking_no} (order {order_no}) was intercepted: {detail}"),
+    "LOGI_INTERCEPT_FAILED": ("包裹 {tracking_no}（订单 {order_no}）拦截失败：{detail}，请联系买家",
+                              "Interception of parcel {tracking_no} (order {order_no}) failed: {detail}. Contact the buyer"),
+    "LOGI_INTERCEPT_UNSUPPORTED_CS": ("包裹 {tracking_no}（订单 {order_no}）需要人工拦截：{detail}",
+                                      "Parcel {tracking_no} (order {order_no}) must be stopped by phone: {detail}"),
+    "LOGI_INTERCEPT_UNSUPPORTED": ("{carrier} 没有可用的拦截接口，请致电快递网点拦截", "{carrier} offers no interception API: call the depot"),
     "TRACE_INVOICE": ("{kind} {invoice_no}，金额 {amount}，抬头 {title}", "{kind} {invoice_no}, {amount}, to {title}"),
     "TRACE_INVOICE_RED": ("，冲红 {blue}", ", credits {blue}"),
     "TRACE_INVOICE_REISSUE": ("，待重开", ", to be re-issued"),

@@ -18,7 +18,9 @@ from app.db.models import Order, Shop
 from app.domain.clock import local
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
+from app.hub.carrier_receiver import CarrierAccounts, CarrierReceiver
 from app.hub.credentials import open_store
+from app.hub.logistics_worker import LogisticsWorker, start_simulated_carriers
 from app.hub.outbox_worker import SMS_CREDENTIALS_REF, OutboxWorker
 from app.hub.receiver import Receiver, ReceiverServer
 from app.hub.registry import PLATFORMS, connector_for, simulator_module
@@ -141,10 +143,17 @@ class _PosTill(threading.Thread):
 def _hub(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     app = bootstrap(settings)
     store = open_store(settings.data_dir)
-    receiver = ReceiverServer(Receiver(app, connector_for, store), port=args.receiver_port).start()
+    carrier_receiver = CarrierReceiver(app, CarrierAccounts())
+    receiver = ReceiverServer(Receiver(app, connector_for, store, carriers=carrier_receiver),
+                              port=args.receiver_port).start()
     running: list[Any] = []
     if args.simulate:
         running = start_simulated_company(app, store, receiver.url)
+        running += start_simulated_carriers(app, store, receiver.url)
+    logistics = LogisticsWorker(app, store)  # write-backs, tracking subscriptions, 拦截件, still parcels
+    carrier_receiver.accounts = logistics.accounts
+    logistics.start()
+    running.append(logistics)
     hub = Hub(app, connector_for, store, poll_interval=args.poll_interval).start()
     worker = OutboxWorker(app, sms_client(settings, store, running, simulate=args.simulate))
     worker.start()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from app.bootstrap import OrderHub
+from app.hub.carrier_receiver import CarrierReceiver
 from app.hub.credentials import CredentialStore, wire
 from app.hub.pollers import ingest_raw
 from app.services import ingest, shop_sync
@@ -30,8 +31,9 @@ class Receiver:
     """Routes pushed requests to the right shop's connector; usable without HTTP in tests."""
 
     def __init__(self, app: OrderHub, factory: Callable[[ShopConfig, Credentials], Connector],
-                 credentials: CredentialStore) -> None:
+                 credentials: CredentialStore, *, carriers: CarrierReceiver | None = None) -> None:
         self.app, self.factory, self.credentials = app, factory, credentials
+        self.carriers = carriers  # carrier tracking pushes (app/hub/carrier_receiver.py)
 
     def _shop(self, code: str) -> tuple[ShopConfig, Credentials] | None:
         shop = next((s for s in shop_sync.enabled_shops(self.app.uow()) if s.code == code), None)
@@ -42,6 +44,8 @@ class Receiver:
 
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, object]]:
         parts = [p for p in path.split("/") if p]
+        if len(parts) == 2 and parts[0] == "carrier" and self.carriers is not None:
+            return self.carriers.handle(parts[1], body)
         if len(parts) != 2 or parts[0] not in ("push", "pos"):
             return 404, {"ok": False, "message": "地址不存在"}
         found = self._shop(parts[1])

@@ -16,14 +16,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.db.after_sales_models import AfterSalesCaseExtra
+from app.db.after_sales_models import AfterSalesCaseExtra, AfterSalesEvent
 from app.db.models import AfterSalesCase, Order, Sku, Stock, Warehouse
 from app.domain.actor import Actor
 from app.domain.after_sales_flow import Flow, gift_still_earned
 from app.domain.clock import local
 from app.domain.money import CENT
 from app.domain.status import OrderStatus
-from app.services import outbox, red_letter, routing
+from app.services import outbox, red_letter, routing, writeback
 
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
@@ -216,6 +216,19 @@ def refund(ctx: StepContext, action: Mapping[str, Any]) -> None:
     deduction = Decimal(str(ctx.extra.context.get("gift_deduction", "0")))
     ctx.case.refund_amount = max(Decimal("0.00"), amount - deduction).quantize(CENT)
     ctx.note("refund", {"amount": str(ctx.case.refund_amount), "deducted": str(deduction)})
+    # the platform hears the seller agreed (its refund review), through the outbox, in this transaction
+    writeback.on_refund_decided(ctx.session, ctx.order, ctx.case.case_no, ctx.seq, lines, agree=True)
+
+
+def platform_answer(ctx: StepContext, action: Mapping[str, Any]) -> None:
+    """Tell the platform the seller's answer to the buyer's refund (``decision``: agree / refuse)."""
+    lines = [ln for ln in ctx.case.lines if not ln.get("gift_return")]
+    agree = action.get("decision", "agree") == "agree"
+    basis = ctx.session.scalar(sa.select(AfterSalesEvent.basis).where(  # the step's own basis, just recorded
+        AfterSalesEvent.case_id == ctx.case.id, AfterSalesEvent.seq == ctx.seq))
+    writeback.on_refund_decided(ctx.session, ctx.order, ctx.case.case_no, ctx.seq, lines, agree=agree,
+                                reason=basis or ctx.case.reason or "")
+    ctx.note("platform_answer", "agree" if agree else "refuse")
 
 
 def gift_threshold(ctx: StepContext, action: Mapping[str, Any]) -> None:
@@ -274,6 +287,7 @@ RUNNERS: dict[str, Callable[[StepContext, Mapping[str, Any]], None]] = {
     "set_lines": set_lines, "create_linked_order": create_linked_order, "invoice_reissue": invoice_reissue,
     "procurement_alert": procurement_alert, "cs_notice": cs_notice, "sms": sms, "refund": refund,
     "gift_threshold": gift_threshold, "write_off": write_off, "restock": restock, "red_flush": red_flush,
+    "platform_answer": platform_answer,
 }
 
 

@@ -34,7 +34,9 @@ MAX_ATTEMPTS = 12
 def enqueue(session: Session, topic: str, dedupe_key: str, payload: dict[str, Any]) -> bool:
     """Add a message in the caller's transaction; False when that event already has one."""
     stmt = pg_insert(OutboxMessage).values(topic=topic, dedupe_key=dedupe_key, payload=payload)
-    return bool(session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])).rowcount)
+    # RETURNING, not rowcount: the driver may report -1 (truthy) for an insert that did nothing
+    added = session.execute(stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id))
+    return added.scalar_one_or_none() is not None
 
 
 @dataclass(frozen=True, slots=True)

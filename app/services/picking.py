@@ -29,22 +29,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.models import Order, ScanLog, Shipment, Sku
 from app.db.warehouse_models import Pick, ScanRefusal, Wave, WaveOrder
 from app.domain.actor import Actor
+from app.domain.carriers import carrier_of_tracking
 from app.domain.clock import CST, local, now
 from app.domain.errors import BusinessError
 from app.domain.fields import Lang, code_label
 from app.domain.messages import Coded, render
 from app.domain.slip import ORDER_QR_PREFIX, PROGRESS_QR_PREFIX, WAVE_QR_PREFIX
 from app.domain.status import OrderStatus
-from app.services import audit, orders, waves
+from app.services import audit, orders, waves, writeback
 from app.services.change_notices import NoticeView, open_notice_for
 from app.services.pick_slips import order_lines, packing_notes, priority_of
 from app.services.unit_of_work import UnitOfWork
 
 LIVE = ("picking", "confirmed")
 TRACKING = re.compile(r"^[A-Za-z0-9]{8,32}$")
-# Tracking-number prefixes the big carriers print (others are recorded as 其他快递).
-CARRIERS = (("SF", "顺丰速运"), ("JDV", "京东物流"), ("JD", "京东物流"), ("YT", "圆通速递"), ("JT", "极兔速递"),
-            ("DPK", "德邦快递"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,8 +299,9 @@ class _ThenUnitOfWork(UnitOfWork):
 
 
 def carrier_of(tracking_no: str) -> str:
-    upper = tracking_no.upper()
-    return next((name for prefix, name in CARRIERS if upper.startswith(prefix)), "其他快递")
+    """The carrier's name from the one carrier table (app/domain/carriers.py), by the label's prefix."""
+    carrier = carrier_of_tracking(tracking_no)
+    return carrier.name_zh if carrier else "其他快递"
 
 
 def _ship(uow: UnitOfWork, pick_id: int, order_no: str, version: int, tracking_no: str, actor: Actor) -> ScanResult:
@@ -323,12 +322,14 @@ def _ship(uow: UnitOfWork, pick_id: int, order_no: str, version: int, tracking_n
         pick = s.get_one(Pick, pick_id)
         order.tracking_no = tracking_no
         pick.status, pick.shipped_at = "shipped", sa.func.clock_timestamp()
-        s.add(Shipment(order_id=order.id, carrier=carrier_of(tracking_no), tracking_no=tracking_no,
-                       warehouse_id=pick.warehouse_id, status="created", shipped_at=sa.func.clock_timestamp()))
+        shipment = Shipment(order_id=order.id, carrier=carrier_of(tracking_no), tracking_no=tracking_no,
+                            warehouse_id=pick.warehouse_id, status="created", shipped_at=sa.func.clock_timestamp())
+        s.add(shipment)
         s.add(ScanLog(warehouse_id=pick.warehouse_id, order_id=order.id, action="ship", barcode=tracking_no,
                       box_no=pick.box_no, operator=actor.operator, station=actor.station))
         _consume_stock(s, order.id)
         s.flush()
+        writeback.on_shipped(s, order, shipment)  # the platform hears of it: same transaction, via the outbox
         audit.record(s, actor, "pick.ship", "order", order_no, basis=None, before={"status": "allocating"},
                      after={"status": order.status, "tracking_no": tracking_no, "box_no": pick.box_no,
                             "carrier": carrier_of(tracking_no)})

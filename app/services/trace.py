@@ -11,7 +11,7 @@ A dozen indexed queries by order id: well under a second for any order.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -45,6 +45,7 @@ class OrderStory:
     exchange_of: list[dict[str, Any]]
     vocab: Vocabulary
     seconds: float = 0.0
+    writebacks: list[dict[str, Any]] = field(default_factory=list)  # platform/carrier calls (issue #15)
 
 
 def _rows(session: Session, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -90,6 +91,7 @@ def order_story(uow: UnitOfWork, order_no: str) -> OrderStory:
             exchange_of=_rows(s, "SELECT c.case_no, o.order_no FROM after_sales_cases c JOIN orders o ON o.id = c.order_id"
                                  " WHERE c.exchange_order_id = :o", o=oid),
             vocab=rule_book.load_vocabulary(s),
+            writebacks=_rows(s, "SELECT * FROM writeback_attempts WHERE order_id = :o ORDER BY id", o=oid),
         )
     story.seconds = time.perf_counter() - started
     return story
@@ -244,6 +246,7 @@ def render_story(story: OrderStory, lang: Lang = "zh") -> str:
             events.append((sh["last_at"], 5, [render("TRACE_TRACKING", lang, description=sh["last_event"])]))
     events += [(i["issued_at"], 6, [_invoice(i, lang)]) for i in story.invoices]
     events += [(c["requested_at"], 7, [_case(c, lang)]) for c in story.cases]
+    events += [(w["attempted_at"], 8, [_writeback(w, lang)]) for w in story.writebacks]
     out.append(render("TRACE_SECTION_STORY", lang))
     for at, _, lines in sorted(events, key=lambda e: (e[0], e[1])):
         out.append(f"  {_t(at)}  {lines[0]}")
@@ -262,6 +265,17 @@ def _invoice(i: dict[str, Any], lang: Lang) -> str:
     if i["reissue_pending"]:
         text += render("TRACE_INVOICE_REISSUE", lang)
     return text
+
+
+def _writeback(w: dict[str, Any], lang: Lang) -> str:
+    """One call to a platform or carrier: what, which API, how it went, and the platform's own words."""
+    said = " ".join(x for x in (w["code"], w["message"]) if x)
+    detail = ("：" if lang == "zh" else ": ") + said if said else ""
+    if w["tracking_no"]:
+        detail = f"（{w['tracking_no']}）{detail}" if lang == "zh" else f" ({w['tracking_no']}){detail}"
+    call = "" if w["call"] in ("-", "") else (f"（{w['call']}）" if lang == "zh" else f" ({w['call']})")
+    return render("TRACE_WRITEBACK", lang, kind=Coded("writeback_kind", w["kind"]), call=call,
+                  outcome=Coded("writeback_outcome", w["outcome"]), detail=detail)
 
 
 def _case(c: dict[str, Any], lang: Lang) -> str:

@@ -19,6 +19,7 @@ import requests
 
 from connectors.base import Credentials
 from connectors.douyin import DouyinConnector, push_sign, sign
+from connectors.simulators import douyin_writes
 from connectors.simulators.server import Request, Response
 from connectors.simulators.world import SimLine, SimOrder, SimWorld, to_fen
 
@@ -94,6 +95,8 @@ class DouyinSimulator:
             body = self._envelope(10000, self._route(req))
         except _Refusal as no:
             body = self._envelope(no.code, None, no.sub_code, no.sub_msg)
+        except douyin_writes.LostAnswer:
+            return Response(504, b"<html><body>504 Gateway Time-out</body></html>", {"Content-Type": "text/html"})
         if self._take("malformed_next"):
             body = body[: len(body) // 2]
         return Response(200, body)
@@ -116,7 +119,7 @@ class DouyinSimulator:
             raise _Refusal(40001, "isv.signature-missing", "缺少签名sign")
         method = q["method"]
         handler = {"order.searchList": self._search, "order.orderDetail": self._detail,
-                   "token.refresh": self._refresh}.get(method)
+                   "token.refresh": self._refresh, **douyin_writes.handlers(self)}.get(method)
         if handler is None:
             raise _Refusal(70000, "isp.api-service-off", f"接口{method}不存在或已下线")
         if req.path.strip("/") != method.replace(".", "/"):

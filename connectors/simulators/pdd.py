@@ -22,6 +22,7 @@ import requests
 from connectors.base import Credentials
 from connectors.pdd import (DETAIL_API, GMT8, LIST_API, PARAM_ERROR, RATE_LIMITED, REFRESH_API, ROUTER, SIGN_ERROR,
                             TOKEN_EXPIRED, push_sign, sign)
+from connectors.simulators import pdd_writes
 from connectors.simulators.server import Request, Response
 from connectors.simulators.world import SimOrder, SimWorld
 
@@ -216,7 +217,7 @@ class PddSimulator:
         api = p.get("type", "")
         if api == REFRESH_API:
             return self._refresh(p, now)
-        route = {LIST_API: self._list, DETAIL_API: self._detail}.get(api)
+        route = {LIST_API: self._list, DETAIL_API: self._detail, **pdd_writes.routes(self)}.get(api)
         if route is None:
             return self._err(PARAM_ERROR, "参数错误", f"type {api} 不存在", "type_invalid")
         with self.lock:

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 import requests
 
 from connectors.base import Credentials
+from connectors.simulators import top_writes
 from connectors.simulators.server import Request, Response, slow
 from connectors.simulators.world import SimLine, SimOrder, SimWorld, round_yuan
 from connectors.taobao import CST, MAX_SKEW, TIME_FORMAT, sign, top_time
@@ -38,7 +39,9 @@ TRADE_STATUS = {"pending_payment": "WAIT_BUYER_PAY", "paid": "WAIT_SELLER_SEND_G
 REFUND_STATUS = {"none": "NO_REFUND", "requested": "WAIT_SELLER_AGREE", "refunded": "SUCCESS"}
 TMC_TOPICS = {"address_changed": "taobao_trade_TradeLogisticsAddressChanged", "cancelled": "taobao_trade_TradeClose",
               "refund_created": "taobao_refund_RefundCreated"}
-SESSION_METHODS = ("taobao.trades.sold.increment.get", "taobao.trade.fullinfo.get")
+WRITE_METHODS = ("taobao.logistics.offline.send", "taobao.logistics.online.send", "taobao.rp.refunds.agree",
+                 "taobao.refund.refuse")
+SESSION_METHODS = ("taobao.trades.sold.increment.get", "taobao.trade.fullinfo.get", *WRITE_METHODS)
 
 
 class TopError(Exception):
@@ -121,6 +124,8 @@ class TaobaoSimulator:
             answer = {key: {**self._dispatch(method, params), "request_id": secrets.token_hex(6)}}
         except TopError as err:
             return self._error(err)
+        except top_writes.LostAnswer:
+            return Response(504, b"<html><body>504 Gateway Time-out</body></html>", {"Content-Type": "text/html"})
         body = json.dumps(answer, ensure_ascii=False).encode()
         if faults.take("malformed_next"):
             body = body[: len(body) // 2]  # a cut-off answer
@@ -190,6 +195,8 @@ class TaobaoSimulator:
             return self._increment(params)
         if method == "taobao.trade.fullinfo.get":
             return self._fullinfo(params)
+        if method in WRITE_METHODS:
+            return top_writes.handle(self, method, params)
         return self._refresh(params)
 
     # --- APIs -----------------------------------------------------------------------------------------
@@ -312,8 +319,8 @@ class TaobaoSimulator:
         }
         if o.ship_by:
             order["estimate_con_time"] = top_time(o.ship_by)
-        if o.tracking_no:
-            order["invoice_no"], order["logistics_company"] = o.tracking_no, o.carrier or ""
+        if ln.shipped_in or o.tracking_no:  # split parcels: each sub-order names its own waybill
+            order["invoice_no"], order["logistics_company"] = ln.shipped_in or o.tracking_no, o.carrier or ""
         if refund != "NO_REFUND":
             order["refund_id"] = _digits(ln.line_id + "refund", 15)
         return order

@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from connectors.base import Credentials
+from connectors.simulators import wechat_writes
 from connectors.simulators.server import Request, Response
 from connectors.simulators.world import SimOrder, SimWorld, to_fen
 from connectors.wechat import DETAIL_PATH, LIST_PATH, TOKEN_PATH, callback_signature
@@ -212,7 +213,7 @@ class WechatSimulator:
             return self._err(47001, "data format error")
         if req.path == TOKEN_PATH:
             return self._token(body)
-        route = {LIST_PATH: self._list, DETAIL_PATH: self._detail}.get(req.path)
+        route = {LIST_PATH: self._list, DETAIL_PATH: self._detail, **wechat_writes.routes(self)}.get(req.path)
         if route is None:
             return self._err(40066, "invalid url")
         refused = self._auth(req.query.get("access_token", ""))

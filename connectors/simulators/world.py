@@ -39,6 +39,7 @@ class SimLine:
     paid: Decimal
     is_gift: bool = False
     refund: str = "none"  # none | requested | refunded
+    shipped_in: str | None = None  # the tracking number of the parcel this line left in
 
 
 @dataclass
@@ -99,6 +100,7 @@ class Faults:
     duplicate_rate: float = 0.0  # list pages repeat an order already on another page
     stale_detail_next: int = 0  # a detail call returns the previous version (out-of-order update)
     error_5xx_rate: float = 0.0
+    lost_answer_next: int = 0  # a write is applied, then the answer is lost (504 from the gateway)
 
     def take(self, name: str) -> bool:
         """Consume one of a one-shot fault, if any is left."""
@@ -130,6 +132,7 @@ class SimWorld:
         self.regions = load_regions()
         self._id_factory = id_factory or (lambda rng, at: str(rng.randrange(10**18, 10**19)))
         self._line_seq = 0
+        self.shipments_applied: list[tuple[str, str]] = []  # every ship confirmation that changed an order
 
     # --- time -----------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -238,6 +241,65 @@ class SimWorld:
             o.status, o.paid_at = "paid", self.now()
             o.ship_by = o.paid_at + timedelta(hours=48)
         return self._change(order_id, "paid", mutate)
+
+    # --- write-backs the platforms receive (ship confirmations, refund answers) ----------------------
+    def confirm_shipment(self, order_id: str, tracking_no: str, carrier: str,
+                         line_ids: list[str] | None = None) -> str:
+        """The seller says a parcel left: apply it (once) and say how it went.
+
+        Returns ``shipped`` (applied now), or a refusal: ``already`` (this parcel or these lines were
+        confirmed before), ``cancelled``, ``refunded`` (the lines are refunded), ``refund_pending`` (a
+        refund waits for the seller), ``not_found``, ``bad_lines``.
+        """
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None:
+                return "not_found"
+            wanted = [ln for ln in order.lines if line_ids is None or ln.line_id in line_ids]
+            if line_ids is not None and len(wanted) != len(set(line_ids)):
+                return "bad_lines"
+            if any(ln.shipped_in == tracking_no for ln in order.lines) or order.tracking_no == tracking_no:
+                return "already"
+            if order.status == "cancelled":
+                return "cancelled"
+            live = [ln for ln in wanted if ln.refund != "refunded"]
+            if not live:
+                return "refunded"
+            if order.status in ("shipped", "completed") or all(ln.shipped_in for ln in live):
+                return "already"
+            if any(ln.refund == "requested" for ln in live):
+                return "refund_pending"
+            self.shipments_applied.append((order_id, tracking_no))
+
+            def mutate(o: SimOrder) -> None:
+                for ln in o.lines:
+                    if (line_ids is None or ln.line_id in line_ids) and ln.refund != "refunded":
+                        ln.shipped_in = tracking_no
+                o.tracking_no, o.carrier = o.tracking_no or tracking_no, o.carrier or carrier
+                if all(ln.shipped_in or ln.refund == "refunded" for ln in o.lines):
+                    o.status = "shipped"
+            self._change(order_id, "shipped", mutate)  # under the lock: two confirmations never both apply
+            return "shipped"
+
+    def answer_refund(self, order_id: str, line_id: str, agree: bool) -> str:
+        """The seller agrees to or refuses a line's refund: ``agreed``, ``refused``, ``no_refund``, ``not_found``."""
+        with self.lock:
+            order = self.orders.get(order_id)
+            line = next((ln for ln in order.lines if ln.line_id == line_id), None) if order else None
+            if line is None:
+                return "not_found"
+            if line.refund == "refunded" and agree:
+                return "agreed"  # the same answer again: nothing more happens
+            if line.refund != "requested":
+                return "no_refund"
+
+        def mutate(o: SimOrder) -> None:
+            target = next(ln for ln in o.lines if ln.line_id == line_id)
+            target.refund = "refunded" if agree else "none"
+            if agree and o.status == "paid" and all(ln.refund == "refunded" for ln in o.lines):
+                o.status = "cancelled"
+        self._change(order_id, "refund_agreed" if agree else "refund_refused", mutate)
+        return "agreed" if agree else "refused"
 
     # --- reads for the simulators ----------------------------------------------------------------
     def modified_between(self, start: datetime, end: datetime) -> list[SimOrder]:

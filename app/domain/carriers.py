@@ -1,0 +1,73 @@
+"""The one carrier table: each carrier's name, tracking-number prefixes and its code on every platform.
+
+Platforms name carriers by their own codes (TOP ``company_code``, 抖店 ``company_code``, 拼多多
+``logistics_id``, 微信小店 ``delivery_id``, 快递100 ``com``). A ship confirmation for a carrier
+missing here for the order's platform is refused before anything is sent, in words.
+
+Sources: 微信小店 codes from the delivery_id table on order/delivery_send; TOP codes as Alibaba's
+own cpCode enumeration lists them (LinkedMall GoodsShippingNoticeCreateCmd: SF, ZTO, YTO, YUNDA, STO,
+EMS, DBKD, JT 极兔); 抖店 and 快递100 share the lower-case
+pinyin codes (order/logisticsCompanyList); 拼多多 ids as listed by pdd.logistics.companies.get —
+no official copy of that list was found, so an admin should compare them once with the shop's own
+list (``orderhub`` prints this table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Carrier:
+    """One carrier: ``codes`` maps a platform (or ``kuaidi100``) to that side's code for it."""
+
+    key: str
+    name_zh: str
+    name_en: str
+    prefixes: tuple[str, ...]
+    codes: dict[str, str] = field(default_factory=dict)
+    #: the carrier's own tracking API the hub talks to (``sf`` = 顺丰丰桥, ``kuaidi100`` for the rest)
+    tracker: str = "kuaidi100"
+    #: other names people and systems use for it (京东快递 for 京东物流 …)
+    aliases: tuple[str, ...] = ()
+
+    def code_for(self, platform: str) -> str | None:
+        return self.codes.get("taobao" if platform == "tmall" else platform)
+
+
+def _c(key: str, zh: str, en: str, prefixes: tuple[str, ...], taobao: str, douyin: str, pdd: str, wechat: str,
+       kuaidi100: str, tracker: str = "kuaidi100", aliases: tuple[str, ...] = ()) -> Carrier:
+    return Carrier(key, zh, en, prefixes, {"taobao": taobao, "douyin": douyin, "pdd": pdd, "wechat": wechat,
+                                           "kuaidi100": kuaidi100}, tracker, aliases)
+
+
+CARRIERS: tuple[Carrier, ...] = (
+    _c("sf", "顺丰速运", "SF Express", ("SF",), "SF", "shunfeng", "44", "SF", "shunfeng", tracker="sf", aliases=("顺丰",)),
+    _c("jd", "京东物流", "JD Logistics", ("JDV", "JD"), "JD", "jd", "120", "JD", "jd", aliases=("京东快递",)),
+    _c("yto", "圆通速递", "YTO Express", ("YT",), "YTO", "yuantong", "85", "YTO", "yuantong"),
+    _c("zto", "中通快递", "ZTO Express", ("ZTO", "ZT"), "ZTO", "zhongtong", "115", "ZTO", "zhongtong"),
+    _c("yunda", "韵达快递", "Yunda Express", ("YD",), "YUNDA", "yunda", "121", "YUNDA", "yunda"),
+    _c("sto", "申通快递", "STO Express", ("STO",), "STO", "shentong", "1", "STO", "shentong"),
+    _c("jt", "极兔速递", "J&T Express", ("JT",), "JT", "jtexpress", "384", "JTSD", "jtexpress"),
+    _c("ems", "中国邮政EMS", "China Post EMS", ("EMS",), "EMS", "ems", "118", "EMS", "ems"),
+    _c("dbkd", "德邦快递", "Deppon Express", ("DPK",), "DBKD", "debangkuaidi", "131", "DBKD", "debangkuaidi"),
+)
+BY_KEY = {c.key: c for c in CARRIERS}
+BY_NAME = {name: c for c in CARRIERS for name in (c.name_zh, *c.aliases)}
+
+
+def carrier_named(name: str) -> Carrier | None:
+    """The carrier a shipment names (its Chinese name, as shipments store it, or its key)."""
+    return BY_NAME.get(name) or BY_KEY.get(name)
+
+
+def carrier_of_tracking(tracking_no: str) -> Carrier | None:
+    """The carrier whose printed prefix starts ``tracking_no`` (longest prefix wins); None if none does."""
+    upper = tracking_no.upper()
+    found = [(len(p), c) for c in CARRIERS for p in c.prefixes if upper.startswith(p)]
+    return max(found, key=lambda f: f[0])[1] if found else None
+
+
+def carrier_by_code(side: str, code: str) -> Carrier | None:
+    """The carrier a platform or tracker names by its code (``kuaidi100`` ``shunfeng`` → 顺丰)."""
+    return next((c for c in CARRIERS if c.codes.get(side) == code), None)

@@ -1,0 +1,143 @@
+"""The hub's platform write-back sender: ship confirmations and refund answers from the outbox, once each.
+
+Never twice: one outbox message per parcel (``ship:<tracking no>``), claimed under a lease; a
+message tried before (its answer may have been lost after the platform applied it) is first
+checked against the platform's own order — shipped with this waybill means done, without sending
+again. The platform's "already shipped" answer counts as success for the same reason. Each
+attempt, whatever its outcome, lands on the order's story.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from app.domain.fields import code_label
+from app.domain.messages import render
+from app.services import outbox, writeback
+from connectors import writeback as wb
+from connectors.base import Connector, PlatformError
+
+if TYPE_CHECKING:
+    from app.bootstrap import OrderHub
+
+log = logging.getLogger(__name__)
+LOOKUP = "查询平台订单"  # an attempt that read the platform's order instead of sending
+#: shop id → a connector for that shop (with no retries of its own), or None when it has no credentials
+ConnectorFor = Callable[[int], Connector | None]
+
+
+@dataclass
+class WritebackReport:
+    sent: int = 0
+    already: int = 0
+    retry: int = 0
+    failed: int = 0
+
+
+class _Round:
+    """One connector per shop for a dispatch round (one kept-alive HTTP session), closed at its end."""
+
+    def __init__(self, connector_for: ConnectorFor) -> None:
+        self.make, self.made = connector_for, {}
+
+    def __call__(self, shop_id: int) -> Connector | None:
+        if shop_id not in self.made:
+            self.made[shop_id] = self.make(shop_id)
+        return self.made[shop_id]
+
+    def close(self) -> None:
+        for connector in self.made.values():
+            if connector is not None:
+                connector.close()
+
+
+def _count(report: WritebackReport, outcome: str, status: str) -> None:
+    if outcome == "already":
+        report.already += 1
+    elif status == "sent":
+        report.sent += 1
+    elif status == "pending":
+        report.retry += 1
+    else:
+        report.failed += 1
+
+
+def dispatch_ship(hub: OrderHub, connector_for: ConnectorFor, *, limit: int = 50,
+                  now: datetime | None = None) -> WritebackReport:
+    """Send every due ship confirmation once (see the module docstring)."""
+    report, connectors = WritebackReport(), _Round(connector_for)
+    try:
+        _ship_round(hub, connectors, report, limit, now)
+    finally:
+        connectors.close()
+    return report
+
+
+def _ship_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackReport, limit: int,
+                now: datetime | None) -> None:
+    for msg in outbox.claim(hub.uow(), writeback.SHIP, limit=limit, now=now):
+        p = msg.payload
+        code = writeback.platform_code(p["platform"], p["carrier"])
+        if code is None:  # refused before sending, in words
+            text = render("WB_UNKNOWN_CARRIER", carrier=p["carrier"], platform=code_label("platform", p["platform"]))
+            _count(report, "refused", writeback.settle(hub.uow(), msg, "ship", "-", "refused", code="carrier",
+                                                         message=text))
+            continue
+        connector = connector_for(p["shop_id"])
+        if connector is None:
+            _count(report, "retry", writeback.settle(hub.uow(), msg, "ship", "-", "retry", code="credentials",
+                                                       message="店铺没有可用的接口凭据"))
+            continue
+        req = wb.ShipRequest(p["platform_order_no"], p["tracking_no"], code, p["carrier"],
+                             tuple(p.get("line_ids") or ()), request_id=msg.dedupe_key[:64], online=bool(p.get("online")))
+        try:
+            result = _lookup_first(connector, req) if msg.attempts > 1 else None
+            result = result or wb.confirm_shipment(connector, req)
+        except PlatformError as err:  # the order could not be read back: try again later
+            result = wb.WriteResult(wb.RETRY, LOOKUP, err.code, err.message, err.retry_after)
+        status = writeback.settle(hub.uow(), msg, "ship", result.call, result.outcome, code=result.code,
+                                  message=result.message, retry_after=result.retry_after)
+        _count(report, result.outcome, status)
+
+
+def _lookup_first(connector: Connector, req: wb.ShipRequest) -> wb.WriteResult | None:
+    """An earlier try's answer may have been lost after the platform applied it: look before resending."""
+    if wb.platform_state(connector, req.platform_order_no, req.tracking_no, req.line_ids) == "shipped":
+        return wb.WriteResult(wb.ALREADY, LOOKUP, "", "平台订单已有此运单（上次答复丢失），未重复发送")
+    return None
+
+
+def dispatch_refunds(hub: OrderHub, connector_for: ConnectorFor, *, limit: int = 50,
+                     now: datetime | None = None) -> WritebackReport:
+    """Send every due refund answer (agree / refuse) to its platform."""
+    report, connectors = WritebackReport(), _Round(connector_for)
+    try:
+        _refund_round(hub, connectors, report, limit, now)
+    finally:
+        connectors.close()
+    return report
+
+
+def _refund_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackReport, limit: int,
+                  now: datetime | None) -> None:
+    for msg in outbox.claim(hub.uow(), writeback.REFUND, limit=limit, now=now):
+        p = msg.payload
+        connector = connector_for(p["shop_id"])
+        if connector is None:
+            _count(report, "retry", writeback.settle(hub.uow(), msg, "refund", "-", "retry", code="credentials",
+                                                       message="店铺没有可用的接口凭据"))
+            continue
+        req = wb.RefundAnswer(p["platform_order_no"], p["line_id"], bool(p["agree"]), p.get("reason", ""),
+                              int(p.get("amount_fen") or 0), p.get("after_sale_id", ""))
+        try:
+            result = wb.answer_refund(connector, req)
+        except PlatformError as err:
+            result = wb.WriteResult(wb.RETRY if err.retryable else wb.REFUSED, "refund", err.code, err.message,
+                                    err.retry_after)
+        status = writeback.settle(hub.uow(), msg, "refund", result.call, result.outcome, code=result.code,
+                                  message=result.message, retry_after=result.retry_after)
+        _count(report, result.outcome, status)

@@ -1,0 +1,73 @@
+"""The 拼多多 simulator's ship confirmation ``pdd.logistics.online.send`` and refund answer ``pdd.refund.agree``.
+
+Required parameters as the SDK classes mark them (order_sn, logistics_id, tracking_number;
+after_sales_id, order_sn). PDD publishes no error table for these calls, so the refusals here are
+this simulator's own choice (error_code 50000 with a descriptive sub_code) — which is why the hub
+reads the order back after any refusal instead of trusting a code.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from app.domain.carriers import carrier_by_code
+from connectors.simulators.server import Response
+
+if TYPE_CHECKING:
+    from connectors.simulators.pdd import PddSimulator
+
+BUSINESS_ERROR = 50000  # our choice (see the module docstring)
+REFUSALS = {"already": ("order_already_shipped", "订单已发货，不能重复发货"),
+            "cancelled": ("order_cancelled", "订单已取消，不能发货"),
+            "refunded": ("order_refunded", "订单已退款成功，不能发货"),
+            "refund_pending": ("order_refunding", "订单售后中，不能发货"),
+            "not_found": ("order_not_exist", "订单不存在"), "bad_lines": ("order_lines_invalid", "子订单不正确")}
+LOST = Response(504, b"<html><body>504 Gateway Time-out</body></html>", {"Content-Type": "text/html"})
+
+
+def routes(sim: PddSimulator) -> dict[str, Callable[[dict[str, str], datetime], Response]]:
+    def lost() -> bool:
+        with sim.world.lock:
+            return sim.world.faults.take("lost_answer_next")
+
+    def missing(p: dict[str, str], *names: str) -> Response | None:
+        absent = [n for n in names if not p.get(n)]
+        return sim._err(50001, "参数错误", f"缺少必填参数 {','.join(absent)}", "param_missing") if absent else None  # noqa: SLF001
+
+    def send(p: dict[str, str], now: datetime) -> Response:
+        refused = missing(p, "order_sn", "logistics_id", "tracking_number")
+        if refused:
+            return refused
+        carrier = carrier_by_code("pdd", p["logistics_id"])
+        if carrier is None:
+            return sim._err(BUSINESS_ERROR, "业务处理失败", "快递公司不支持，请使用支持的快递公司id", "logistics_id_invalid")  # noqa: SLF001
+        outcome = sim.world.confirm_shipment(p["order_sn"], p["tracking_number"], carrier.name_zh)
+        if outcome != "shipped":
+            code, text = REFUSALS[outcome]
+            return sim._err(BUSINESS_ERROR, "业务处理失败", text, code)  # noqa: SLF001
+        if lost():
+            return LOST
+        return sim._json({"logistics_online_send_response": {"is_success": True, "request_id": secrets.token_hex(8)}})  # noqa: SLF001
+
+    def agree(p: dict[str, str], now: datetime) -> Response:
+        refused = missing(p, "after_sales_id", "order_sn")
+        if refused:
+            return refused
+        order = sim.world.get(p["order_sn"])
+        line = next((ln for ln in order.lines if refund_id(ln.line_id) == p["after_sales_id"]), None) if order else None
+        outcome = sim.world.answer_refund(p["order_sn"], line.line_id, True) if line else "not_found"
+        if lost():
+            return LOST
+        return sim._json({"refund_agree_response": {"result": {  # noqa: SLF001
+            "after_sales_id": p["after_sales_id"], "order_sn": p["order_sn"], "succ": outcome == "agreed",
+            "message": "退款操作成功" if outcome == "agreed" else "售后单状态不允许退款"}}})
+
+    return {"pdd.logistics.online.send": send, "pdd.refund.agree": agree}
+
+
+def refund_id(line_id: str) -> str:
+    """The after-sales id the simulated PDD gives a line's refund (pushed as ``refund_id``)."""
+    return "8" + line_id[-12:]
