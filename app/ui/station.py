@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.sync.cache import Scope
 from app.sync.station_sync import StationSync
-from app.ui import fonts
+from app.ui import fonts, smoke
 from app.services.users import list_users
 from app.ui.login import LoginDialog
 from app.ui.main_window import StationWindow
@@ -26,6 +26,7 @@ def run(hub: OrderHub) -> int:
     """Sign in, open the station, run until the window closes."""
     app = QApplication.instance() or QApplication(sys.argv)
     fonts.install(app)  # type: ignore[arg-type]
+    smoke.arm(app)  # type: ignore[arg-type]  # ORDERHUB_SMOKE (CI, benchmarks): prove the sign-in opened
     login = LoginDialog(list_users(hub.uow()), "en" if hub.settings.language == "en" else "zh")
     if login.exec() != LoginDialog.DialogCode.Accepted:
         return 0
