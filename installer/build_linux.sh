@@ -83,5 +83,5 @@ Description: OrderHub 订单中枢 — the station (customer service, warehouse,
  set database_url in ~/.config/OrderHub/config.toml to use the company's shared server.
 EOF
 deb="$out/orderhub_${version}_${arch}.deb"
-fakeroot dpkg-deb "${compression[@]}" --build "$root" "$deb" >/dev/null
+dpkg-deb --root-owner-group "${compression[@]}" --build "$root" "$deb" >/dev/null
 echo "package: $deb ($(du -sm "$deb" | cut -f1) MB, $((SECONDS - started)) s in all)"

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,7 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The .deb, built once for this module the way a release is (only packed faster)."""
     out = tmp_path_factory.mktemp("bundle")
     build = subprocess.run(["bash", str(REPO / "installer" / "build_linux.sh"), "--out", str(out), "--fast"],
-                           capture_output=True, text=True, timeout=1800)
+                           capture_output=True, text=True, timeout=1800, env={**os.environ, "PYTHON": sys.executable})
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     return next(out.glob("orderhub_*.deb"))
 
