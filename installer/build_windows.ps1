@@ -37,8 +37,11 @@ $sizeMb = [math]::Round(((Get-ChildItem $bundle -Recurse -File | Measure-Object 
 Write-Host "bundle: $bundle ($sizeMb MB, $([math]::Round(((Get-Date) - $started).TotalSeconds)) s)"
 
 # The Start-menu entry opens the station: `orderhub station` where this version has it, else the demo.
+# (Windows PowerShell 5.1 turns a native program's redirected stderr into errors, which "Stop" would throw.)
+$ErrorActionPreference = "Continue"
 & "$bundle\orderhub.exe" station --help *> $null
 $stationCommand = if ($LASTEXITCODE -eq 0) { "station" } else { "demo" }
+$ErrorActionPreference = "Stop"
 
 # 3. Smoke start: the bundled station creates its own PostgreSQL in a scratch data folder, seeds the demo,
 #    and must reach the sign-in window (ORDERHUB_SMOKE: it saves sign_in.png there and exits 0).
