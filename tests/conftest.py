@@ -18,7 +18,8 @@ from app.settings import Settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-# Modules that never meet the calendar: pure slip layout and drawing, address parsing, import rules.
+# Modules that never meet the calendar: pure slip layout and drawing, address parsing, import rules
+# (and the bundle build, too slow to run twice).
 # Every other test is marked ``clock`` and runs a second time with every process's clock 400 days
 # ahead and in another time zone (installer/dev.sh test), so a fixed date next to a window measured
 # from "now" fails in CI the day it is written, not a week later.
@@ -28,6 +29,7 @@ CALENDAR_FREE = frozenset({
     "tests/printers/test_slip_text_property.py",
     "tests/unit/domain/test_address.py",
     "tests/test_architecture.py",
+    "tests/installer/test_bundle.py",  # builds the station bundle: minutes; its database work is dated by the demo's own clock
 })
 _ROOT = Path(__file__).resolve().parents[1]
 
