@@ -87,6 +87,41 @@ class Settings:
                                 "env": "ORDERHUB_SCANNER_SERIAL_PORT"},
     )
 
+    # --- people and permissions (issue #14) ---
+    sign_in_max_failures: int = field(
+        default=5, metadata={"title": ("连续输错密码几次后锁定", "Wrong passwords in a row before locking"),
+                             "env": "ORDERHUB_SIGN_IN_MAX_FAILURES"},
+    )
+    sign_in_lock_minutes: int = field(
+        default=15, metadata={"title": ("锁定时长（分钟）", "Lock for (minutes)"), "env": "ORDERHUB_SIGN_IN_LOCK_MINUTES"},
+    )
+    idle_sign_out_minutes: int = field(
+        default=30, metadata={"title": ("无操作多久后自动退出登录（分钟）", "Sign out after idle (minutes)"),
+                              "env": "ORDERHUB_IDLE_SIGN_OUT_MINUTES"},
+    )
+    cli_session_minutes: int = field(
+        default=480, metadata={"title": ("命令行登录有效期（分钟）", "Command-line sign-in lasts (minutes)"),
+                               "env": "ORDERHUB_CLI_SESSION_MINUTES"},
+    )
+    station_roles: str | None = field(
+        default=None, metadata={"title": ("本工作站允许的角色（逗号分隔，空为全部）",
+                                          "Roles allowed at this station (comma-separated; empty: all)"),
+                                "env": "ORDERHUB_STATION_ROLES"},
+    )
+    database_sslmode: str | None = field(
+        default=None, metadata={"title": ("数据库加密连接（如 verify-full）", "Database TLS mode (e.g. verify-full)"),
+                                "env": "ORDERHUB_DATABASE_SSLMODE"},
+    )
+    database_sslrootcert: Path | None = field(
+        default=None, metadata={"title": ("数据库服务器根证书文件", "Database server root certificate"),
+                                "env": "ORDERHUB_DATABASE_SSLROOTCERT"},
+    )
+
+    @property
+    def allowed_roles(self) -> tuple[str, ...]:
+        """The roles that may sign in at this station (empty: every role)."""
+        return tuple(r.strip() for r in (self.station_roles or "").split(",") if r.strip())
+
     @property
     def uses_embedded_database(self) -> bool:
         return not self.database_url
@@ -96,8 +131,10 @@ def _coerce(kind: object, raw: object) -> object:
     text = str(raw)
     if kind in (bool, "bool"):
         return text.strip().lower() in ("1", "true", "yes", "on")
-    if kind in (Path, "Path"):
+    if kind in (Path, "Path", "Path | None"):
         return Path(text).expanduser()
+    if kind in (int, "int"):
+        return int(text)
     return raw if not isinstance(raw, str) else text
 
 

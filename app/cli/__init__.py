@@ -29,21 +29,26 @@ def _command_modules() -> list[Any]:
     Imported when the command line runs, not when ``app.cli`` is imported, so ``orderhub --help``
     stays quick and a group's heavy imports are paid only by the commands that use them.
     """
-    from app.cli import after_sales, routing, warehouse
+    from app.cli import after_sales, identity, routing, station, warehouse
 
-    return [routing, after_sales, warehouse]
+    return [routing, after_sales, warehouse, identity, station]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orderhub", description="OrderHub 订单中枢")
     parser.add_argument("--lang", choices=("zh", "en"), help="显示语言 / display language (default: settings)")
     parser.add_argument("-v", "--verbose", action="store_true", help="详细日志 / verbose logging")
+    parser.add_argument("--service-account", choices=("hub",), help="以 hub 服务账号运行（密钥在本机凭据库）"
+                        " / act as the hub's service account (key in this computer's credential store)")
     sub = parser.add_subparsers(dest="command")
 
     db = sub.add_parser("db", help="数据库 / database").add_subparsers(dest="db_command", required=True)
     db.add_parser("url", help="当前使用的数据库（密码隐藏）/ which database is in use")
     db.add_parser("upgrade", help="升级数据库结构到最新版本 / bring the schema to the newest version")
     db.add_parser("status", help="数据库结构版本 / schema version")
+    roles = db.add_parser("roles", help="在共享服务器上创建数据库角色 / create the database roles on a shared server")
+    roles.add_argument("--password-from-env", action="store_true",
+                       help="密码取自 ORDERHUB_DB_<ROLE>_PASSWORD / passwords from ORDERHUB_DB_<ROLE>_PASSWORD")
 
     audit = sub.add_parser("audit", help="审计日志 / audit trail").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="校验哈希链 / verify the hash chain")
@@ -80,8 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for module in _command_modules():
         handlers |= module.HANDLERS
     if args.command is None:
-        _parser().print_help()
-        return 0
+        if not _no_screen():  # `orderhub` on a desktop opens the station
+            args = _parser().parse_args(["station"])
+        else:
+            _parser().print_help()
+            return 0
     try:
         return handlers[args.command](args, settings, lang)
     except BusinessError as err:
@@ -93,6 +101,12 @@ def _db(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     from app.db import engine as db_engine
     from app.db import migrate
 
+    if args.db_command == "roles":
+        from app.db import roles
+
+        made = roles.create_roles(settings, passwords=roles.passwords_from_env() if args.password_from_env else None)
+        print(render("DB_ROLES_CREATED", lang, roles="、".join(made) if lang == "zh" else ", ".join(made)))
+        return 0
     if args.db_command == "url":
         target = db_engine.resolve(settings, start=False)
         print(f"{target.masked()}  ({render('DB_EMBEDDED' if target.embedded else 'DB_SHARED', lang)})")

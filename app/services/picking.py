@@ -38,6 +38,7 @@ from app.domain.status import OrderStatus
 from app.services import audit, orders, waves
 from app.services.change_notices import NoticeView, open_notice_for
 from app.services.pick_slips import order_lines, packing_notes, priority_of
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 
 LIVE = ("picking", "confirmed")
@@ -140,6 +141,8 @@ def scan(uow: UnitOfWork, raw: str, actor: Actor, *, box_no: str | None = None,
             day = progress(uow, actor.operator if who in ("", "-") else who)
             return ScanResult("progress", True, "PROGRESS_DAY", {"picker": day.picker, "done": day.done,
                                                                   "waiting": day.waiting}, progress=day)
+        with uow:  # the scan acts on the warehouse: the role must hold it (a progress look-up only reads)
+            require(uow, actor, "pick.scan")
         if code.startswith(WAVE_QR_PREFIX):
             return _wave(uow, code[len(WAVE_QR_PREFIX):])
         return _next(uow, code, actor, box_no)
