@@ -154,3 +154,90 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
     known = {f.name: f.type for f in fields(Settings)}
     coerced = {k: _coerce(known[k], v) for k, v in values.items() if k in known}
     return replace(settings, **coerced)
+
+
+# --- station provisioning (issue #14): IT writes one file, every station imports it at first start ---
+PROVISION_KEYS: dict[tuple[str, str], str] = {
+    ("database", "url"): "database_url",
+    ("database", "sslmode"): "database_sslmode",
+    ("database", "sslrootcert"): "database_sslrootcert",
+    ("station", "name"): "station_name",
+    ("station", "roles"): "station_roles",
+    ("station", "language"): "language",
+    ("printer", "slip"): "slip_printer",
+    ("printer", "profile"): "slip_profile",
+    ("scanner", "serial_port"): "scanner_serial_port",
+    ("scanner", "max_gap_ms"): "scanner_max_gap_ms",
+}
+
+
+class ProvisionError(ValueError):
+    """The provisioning file cannot be used; ``detail`` says which entry and why (shown in words)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def read_provisioning(path: Path) -> dict[str, object]:
+    """The settings a provisioning file gives (``[database]``, ``[station]``, ``[printer]``, ``[scanner]``).
+
+    Roles may be written as codes (``picker``) or as people say them (``拣货员``).
+
+    Raises:
+        ProvisionError: unreadable TOML, an unknown section or key, an unknown role or language.
+    """
+    from app.domain.fields import CODE_LISTS, code_from_label
+
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ProvisionError(f"{Path(path).name}: {err}") from None
+    values: dict[str, object] = {}
+    for section, entries in data.items():
+        if not isinstance(entries, dict):
+            raise ProvisionError(f"[{section}]")
+        for key, value in entries.items():
+            name = PROVISION_KEYS.get((section, key))
+            if name is None:
+                raise ProvisionError(f"[{section}] {key}")
+            if name == "station_roles":
+                roles = value if isinstance(value, list) else str(value).split(",")
+                codes = []
+                for role in (str(r).strip() for r in roles if str(r).strip()):
+                    try:
+                        codes.append(role if role in CODE_LISTS["role"] and role != "service"
+                                      else code_from_label("role", role))
+                    except KeyError:
+                        raise ProvisionError(f"[station] roles: {role}") from None
+                value = ",".join(codes)
+            if name == "language" and value not in ("zh", "en"):
+                raise ProvisionError(f"[station] language: {value}")
+            values[name] = value
+    if not values:
+        raise ProvisionError(f"{Path(path).name}: empty")
+    return values
+
+
+def write_config(values: dict[str, object], config_file: Path | None = None, env: dict[str, str] | None = None) -> Path:
+    """Merge ``values`` into the station's config file (``[orderhub]`` table) and return its path."""
+    import json
+
+    env = dict(os.environ if env is None else env)
+    config_file = Path(config_file or env.get("ORDERHUB_CONFIG") or _default_config_file())
+    current: dict[str, object] = {}
+    if config_file.is_file():
+        with config_file.open("rb") as fh:
+            current = dict(tomllib.load(fh).get("orderhub", {}))
+    current.update(values)
+    lines = ["[orderhub]"]
+    for key, value in current.items():
+        if isinstance(value, bool):
+            lines.append(f"{key} = {'true' if value else 'false'}")
+        elif isinstance(value, (int, float)):
+            lines.append(f"{key} = {value}")
+        else:  # a JSON string is a valid TOML basic string
+            lines.append(f"{key} = {json.dumps(str(value), ensure_ascii=False)}")
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config_file

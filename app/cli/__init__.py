@@ -155,9 +155,13 @@ def _demo(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
             if _no_screen():
                 print(render("DEMO_NO_WINDOW", lang))
             else:
+                from app.demo.seed import DEMO_PASSWORD
                 from app.ui import station
 
-                return int(station.run(hub))
+                hint = (f"演示公司：所有人的密码都是 {DEMO_PASSWORD}（如 xiaomei 客服、li.sf 拣货员、liu.gong 管理员）"
+                        if lang == "zh" else f"Demo company: everyone's password is {DEMO_PASSWORD} "
+                        "(e.g. xiaomei customer service, li.sf picker, liu.gong administrator)")
+                return int(station.run(hub, hint=hint))
     finally:
         hub.close()
     return 0

@@ -423,7 +423,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     # issue #14: argon2 hash (never the password), lockout after repeated failures, forced change after a reset
-    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # deferred: never loaded with the row (a station's database role may not read it; see app/db/roles.py)
+    password_hash: Mapped[str | None] = mapped_column(String(200), deferred=True)
     failed_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     must_change_password: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
