@@ -90,3 +90,24 @@ def hub(database_url: sa.URL, tmp_path: Path) -> Iterator[OrderHub]:
     built = bootstrap(settings)
     yield built
     built.close()
+
+
+def sign_in_cli(settings: Settings, login: str, password: str = STAFF_PASSWORD) -> None:
+    """What `orderhub login` leaves behind: a session for ``login`` in ``settings.data_dir``."""
+    from app.hub.identity import save_session
+    from app.services import auth
+
+    built = bootstrap(settings, upgrade=False)
+    try:
+        who = auth.sign_in(built.uow(), login, password, station=settings.station_name, kind="cli")
+    finally:
+        built.close()
+    save_session(settings, who.login, who.token)
+
+
+def cli_env(env: dict[str, str], argv: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """A subprocess's environment signed in as the ``--operator`` it names (ORDERHUB_USER/PASSWORD)."""
+    argv = list(argv)
+    if "--operator" not in argv:
+        return env
+    return env | {"ORDERHUB_USER": argv[argv.index("--operator") + 1], "ORDERHUB_PASSWORD": STAFF_PASSWORD}

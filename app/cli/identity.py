@@ -22,7 +22,7 @@ from app.domain.fields import Lang, code_label
 from app.domain.permissions import SERVICE_LOGIN
 from app.settings import Settings
 
-from app.hub.identity import SERVICE_KEY_REF, session_path, signed_in_actor
+from app.hub.identity import SERVICE_KEY_REF, save_session, session_path, signed_in_actor
 
 __all__ = ["signed_in_actor", "register", "HANDLERS"]
 
@@ -53,11 +53,7 @@ def login_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> i
                            station_ip=station_ip(hub.target), policy=auth.Policy.from_settings(settings), kind="cli")
     finally:
         hub.close()
-    path = session_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the token is a secret: owner only
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"login": who.login, "token": who.token}, fh)
+    save_session(settings, who.login, who.token)  # the token is a secret: owner only
     print(f"{who.display_name}（{code_label('role', who.role, lang)}）" if lang == "zh"
           else f"{who.display_name} ({code_label('role', who.role, lang)})")
     return 0

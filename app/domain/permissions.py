@@ -48,8 +48,8 @@ ACTIONS: tuple[str, ...] = (
 
 _CS = {"order.cancel", "order.change_address", "order.add_warehouse_note", "order.change_status",
        "order.hold", "order.release_hold", "after_sales.open", "after_sales.step", "after_sales.respond",
-       "outbox.acknowledge"}
-_CS_LEAD = _CS | {"order.override_status", "order.route", "red_letter.move", "outbox.retry"}
+       "outbox.acknowledge", "red_letter.move"}
+_CS_LEAD = _CS | {"order.override_status", "order.route", "outbox.retry"}
 _PICKER = {"pick.scan", "notice.acknowledge"}
 _WH_LEAD = _PICKER | {"wave.create", "wave.print", "wave.reprint", "order.add_warehouse_note", "order.hold",
                       "order.release_hold", "outbox.acknowledge"}

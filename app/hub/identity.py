@@ -24,6 +24,16 @@ def session_path(settings: Settings) -> Path:
     return settings.data_dir / SESSION_FILE
 
 
+def save_session(settings: Settings, login: str, token: str) -> Path:
+    """Keep a command-line session token in the data folder, readable by this user only."""
+    path = session_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"login": login, "token": token}, fh)
+    return path
+
+
 def _service_actor(hub: OrderHub) -> Actor:
     import sqlalchemy as sa
 

@@ -88,8 +88,12 @@ def change_status(
     expected_version: int,
     actor: Actor,
     basis: str | None = None,
+    permission: str | None = None,
 ) -> OrderView:
     """Move an order to another stage along the status machine.
+
+    ``permission`` names the action checked when the move is part of a larger one (the ship scan
+    checks 拣货扫码, not 变更订单环节); by default 取消订单 or 变更订单环节.
 
     Key changes (cancellation, entering after-sales) need an operator and a basis and are
     audited; ordinary steps (paid → 配货中 → 已发货) are recorded in the change feed only.
@@ -99,7 +103,7 @@ def change_status(
     """
     target = OrderStatus(target)
     with uow:
-        require(uow, actor, "order.cancel" if target == OrderStatus.CANCELLED else "order.change_status")
+        require(uow, actor, permission or ("order.cancel" if target == OrderStatus.CANCELLED else "order.change_status"))
         order = _load_for_update(uow, order_no, expected_version)
         step = transition(order.status, target, order_no=order_no)
         action = "order.cancel" if target == OrderStatus.CANCELLED else "order.status_change"

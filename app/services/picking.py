@@ -340,7 +340,7 @@ def _ship(uow: UnitOfWork, pick_id: int, order_no: str, version: int, tracking_n
         views.append(_view(s, pick, order))
 
     orders.change_status(_ThenUnitOfWork(uow._session_factory, dispatch), order_no, OrderStatus.SHIPPED,  # noqa: SLF001
-                         expected_version=version, actor=actor)
+                         expected_version=version, actor=actor, permission="pick.scan")
     return ScanResult("shipped", True, "PICK_SHIPPED", {"order_no": order_no, "tracking_no": tracking_no}, views[0])
 
 

@@ -28,6 +28,7 @@ DEFAULT_GRANTS = [
     ('cs', 'after_sales.open'),
     ('cs', 'after_sales.step'),
     ('cs', 'after_sales.respond'),
+    ('cs', 'red_letter.move'),
     ('cs', 'outbox.acknowledge'),
     ('cs_lead', 'order.cancel'),
     ('cs_lead', 'order.change_address'),
