@@ -114,7 +114,8 @@ def create_engine(url: URL | str, **kwargs: object) -> Engine:
     # shown in words) instead of freezing the window. No effect on the embedded unix socket.
     connect_args = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
                     "keepalives_count": 3}
+    # hide_parameters: a logged statement or error never carries its values (password hashes, tokens)
     options: dict[str, object] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5,
-                                  "connect_args": connect_args}
+                                  "connect_args": connect_args, "hide_parameters": True}
     options.update(kwargs)
     return sa.create_engine(url, **options)  # type: ignore[arg-type]
