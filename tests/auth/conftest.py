@@ -38,3 +38,17 @@ def shared_hub(pg_admin_url: sa.URL, template_url: sa.URL, tmp_path_factory: pyt
     with admin.connect() as conn:
         conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def cjk_font(qapp):
+    from app.ui import fonts
+
+    return fonts.install(qapp)
+
+
+@pytest.fixture
+def shots_dir() -> str:
+    path = os.environ.get("ORDERHUB_SCREENSHOTS", "/tmp/orderhub-screens")
+    os.makedirs(path, exist_ok=True)
+    return path
