@@ -94,6 +94,18 @@ def _add_people(session: Any, users: list[dict[str, Any]]) -> None:
                          for u in users])
 
 
+def _give_passwords(session: Any) -> None:
+    from app.demo.company import catalogue
+
+    logins = [u["login"] for u in catalogue()["users"]]
+    if session.scalar(sa.text("SELECT count(*) FROM users WHERE password_hash IS NULL AND login = ANY(:l)"),
+                      {"l": logins}):
+        from app.services.auth import hash_password
+
+        session.execute(sa.text("UPDATE users SET password_hash = :h WHERE password_hash IS NULL AND login = ANY(:l)"),
+                        {"h": hash_password(DEMO_PASSWORD), "l": logins})
+
+
 @dataclass(frozen=True)
 class SeedReport:
     """What seeding did: whether it created anything, how long it took, and what is there now."""
@@ -124,6 +136,8 @@ def seed_demo(hub: OrderHub, *, seed: int = 20261125, n_orders: int = 3000, rese
         reset_database(hub)
     with hub.uow() as uow:
         if uow.session.scalar(sa.select(sa.func.count()).select_from(Order)):
+            _give_passwords(uow.session)  # a demo seeded before sign-in had passwords can still be signed in to
+            uow.commit()
             return SeedReport(False, time.perf_counter() - started, _counts(uow.session))
     anchor = anchor or datetime.now(UTC).replace(second=0, microsecond=0)
     company = generate(seed, anchor, n_orders)
