@@ -147,3 +147,19 @@ def test_login_then_act_then_logout_on_the_command_line(cli, hub, tmp_path, monk
     code, _, _ = cli(None, "logout")
     code, _, err = cli(None, "whoami")
     assert code == 2 and "请先登录" in err
+
+
+def test_the_hub_runs_commands_as_its_service_account_with_a_key_from_the_credential_store(cli, hub, tmp_path):
+    code, _, err = cli(None, "--service-account", "hub", "route", "OH-NONE")
+    assert code == 2 and "用户名或密码不正确" in err  # no key issued yet
+    code, _, err = cli("li.sf", "service-key")
+    assert code == 2 and "「拣货员」没有「管理用户」的权限" in err
+    code, _, err = cli("liu.gong", "service-key")
+    assert code == 0, err
+    code, _, err = cli(None, "--service-account", "hub", "route", "OH-NONE")
+    assert code == 0, err
+    code, _, err = cli(None, "--service-account", "hub", "rules", "enable", "R-NONE", "--basis", "x")
+    assert code == 2 and "「系统服务账号」没有「启用/停用分仓规则」的权限" in err
+    with hub.uow() as uow:
+        stored = uow.session.scalar(sa.text("SELECT password_hash FROM users WHERE login = 'system:hub'"))
+    assert stored.startswith("$argon2id$")
