@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import secrets
 import sys
 from typing import Any
