@@ -12,11 +12,14 @@ from PySide6.QtCore import Qt
 from app.bootstrap import connect_or_offline
 from app.domain.idle import IdleWatch
 from app.services import auth, users
+from app.sync.cache import Scope
 from app.sync.known_users import KnownUsers
 from app.sync.local_db import LocalDb
+from app.sync.station_sync import StationSync
 from app.ui.login import FirstAdminDialog
 from app.ui.main_window import StationWindow
 from app.ui.station import first_admin_screen, sign_in_screen
+from app.ui.sync_status import SyncBridge
 from app.ui.users_admin import UsersAdmin
 from tests.auth.conftest import actor_of
 from tests.conftest import STAFF_PASSWORD
@@ -98,6 +101,14 @@ def test_the_station_opens_without_its_database_and_lets_recent_people_sign_in_o
         login.try_sign_in()
         who, _ = login.chosen()
         assert (who.login, who.role, who.offline) == ("li.sf", "picker", True)
+        # and the station window opens for them without its database (work waits in the station's files)
+        sync = StationSync(offline_hub.engine.url, offline_hub.settings.data_dir, Scope("cs"))
+        window = StationWindow(offline_hub.uow, operator=who.display_name, station="仓库工作台-01",
+                               database="db.xsm.local", actor=offline_hub.actor(who.login), role=who.role,
+                               sync=SyncBridge(sync))
+        qtbot.addWidget(window)
+        window.show()
+        assert window.warehouse is not None and window.tabs.currentIndex() == 1
     finally:
         offline_hub.close()
 
