@@ -43,6 +43,7 @@ class StationWindow(QMainWindow):
     """Only the customer-service workspace is built so far; the others say what is coming."""
 
     sign_out_requested = Signal(str)  # "expired" after the idle time, "signed_out" from the menu
+    change_password_requested = Signal()
 
     def __init__(self, uow: UowFactory, *, operator: str, station: str, database: str, lang: Lang = "zh",
                  actor: Actor | None = None, role: str = "cs", parent: Any = None,
@@ -111,6 +112,8 @@ class StationWindow(QMainWindow):
             QApplication.instance().installEventFilter(self._activity)
             self.idle_timer.timeout.connect(self.check_idle)
             self.idle_timer.start(15_000)
+        change = self.menuBar().addAction("修改密码" if zh else "Change password")
+        change.triggered.connect(self.change_password_requested.emit)
         sign_out = self.menuBar().addAction("退出登录" if zh else "Sign out")
         sign_out.triggered.connect(lambda: self.sign_out_requested.emit("signed_out"))
 

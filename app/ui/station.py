@@ -112,6 +112,8 @@ def _open_window(app: QApplication, hub: OrderHub, who: auth.SignedIn, lang: Lan
         window.close()
 
     window.sign_out_requested.connect(sign_out)
+    window.change_password_requested.connect(lambda: ChangePasswordDialog(lambda old, new: auth.change_password(
+        hub.uow(), who.login, old, new, hub.actor(who.login)), lang, window, forced=False).exec())
     station_sync.start()
     if printing is not None:
         printing.start()
