@@ -165,6 +165,8 @@ class ChangePasswordDialog(QDialog):
         self.error = _error_label()
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("保存新密码" if zh else "Save new password")
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("取消" if zh else "Cancel")
         buttons.accepted.connect(self.try_change)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons, alignment=Qt.AlignmentFlag.AlignRight)

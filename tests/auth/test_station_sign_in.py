@@ -167,3 +167,24 @@ def test_an_idle_station_signs_its_person_out_on_a_clock_the_test_moves(qtbot, h
     assert not window.check_idle() and reasons == []
     now[0] += timedelta(minutes=1)
     assert window.check_idle() and reasons == ["expired"]
+
+
+def test_a_temporary_password_must_be_replaced_and_the_form_says_why_not(qtbot, hub, cjk_font, shots_dir):
+    from app.ui.login import ChangePasswordDialog
+
+    temp = users.reset_password(hub.uow(), "ajie", actor_of("admin"))
+    me = hub.actor("ajie")
+    dialog = ChangePasswordDialog(lambda old, new: auth.change_password(hub.uow(), "ajie", old, new, me), "zh")
+    qtbot.addWidget(dialog)
+    dialog.old.setText(temp)
+    dialog.new.setText("short")
+    dialog.again.setText("short")
+    dialog.try_change()
+    assert dialog.error.text() == "密码至少 8 位"
+    dialog.show()
+    assert dialog.grab().save(str(Path(shots_dir) / "auth-change-password.png"))
+    dialog.new.setText("ajie-own-password")
+    dialog.again.setText("ajie-own-password")
+    dialog.try_change()
+    assert dialog.result() == ChangePasswordDialog.DialogCode.Accepted
+    assert not auth.sign_in(hub.uow(), "ajie", "ajie-own-password", station="x").must_change_password
