@@ -87,3 +87,17 @@ def test_tls_settings_reach_the_driver_as_verify_full_with_the_root_certificate(
     url = resolve(settings).url
     assert url.query == {"sslmode": "verify-full", "sslrootcert": str(cert)}
     assert url.drivername == "postgresql+psycopg"
+
+
+def test_orderhub_db_roles_creates_them_from_the_command_line(hub, tmp_path, monkeypatch, capsys):
+    from app.cli import main
+
+    monkeypatch.setenv("ORDERHUB_DATABASE_URL", hub.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("ORDERHUB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("ORDERHUB_DB_STATION_PASSWORD", "s3cret-station")
+    assert main(["db", "roles", "--password-from-env"]) == 0
+    out = capsys.readouterr().out
+    assert "已创建/更新数据库角色：orderhub_migrator、orderhub_hub、orderhub_station" in out
+    assert "s3cret-station" not in out
+    with hub.engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = 'orderhub_station'"))
