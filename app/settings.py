@@ -206,10 +206,12 @@ def read_provisioning(path: Path) -> dict[str, object]:
                 codes = []
                 for role in (str(r).strip() for r in roles if str(r).strip()):
                     try:
-                        codes.append(role if role in CODE_LISTS["role"] and role != "service"
-                                      else code_from_label("role", role))
+                        code = role if role in CODE_LISTS["role"] else code_from_label("role", role)
                     except KeyError:
-                        raise ProvisionError(f"[station] roles: {role}") from None
+                        code = "service"
+                    if code == "service":  # unknown, or the hub's account, which no person signs in as
+                        raise ProvisionError(f"[station] roles: {role}")
+                    codes.append(code)
                 value = ",".join(codes)
             if name == "language" and value not in ("zh", "en"):
                 raise ProvisionError(f"[station] language: {value}")

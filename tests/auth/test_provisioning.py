@@ -61,6 +61,7 @@ def test_importing_again_keeps_what_the_station_had_and_changes_what_the_file_sa
 
 @pytest.mark.parametrize("text, named", [
     ("[station]\nroles = [\"老板\"]\n", "roles: 老板"),
+    ("[station]\nroles = [\"系统服务账号\"]\n", "roles: 系统服务账号"),
     ("[station]\nlanguage = \"fr\"\n", "language: fr"),
     ("[database]\npassword = \"x\"\n", "[database] password"),
     ("[station\nname = 1\n", "p.toml"),
