@@ -76,3 +76,19 @@ def bootstrap(settings: Settings | None = None, *, upgrade: bool = True) -> Orde
         raise DatabaseUnavailable(detail=f"{target.masked()}: {first_line(err)}") from err
     factory = sessionmaker(engine, expire_on_commit=False)
     return OrderHub(settings, target, engine, factory)
+
+
+def connect_or_offline(settings: Settings) -> tuple[OrderHub, bool]:
+    """The station's start: the configured database, or — when it cannot be reached — the same wiring
+    without a live connection (the station then works from its cache and outbox), and ``True``.
+
+    The engine connects lazily, so calls made while the database is away raise
+    :class:`DatabaseUnavailable` and the station's sync reconnects by itself when it is back.
+    """
+    try:
+        return bootstrap(settings), False
+    except DatabaseUnavailable as err:
+        log.warning("starting offline: %s", err.message("en"))
+    target = db_engine.resolve(settings, start=False)
+    engine = db_engine.create_engine(target.url)
+    return OrderHub(settings, target, engine, sessionmaker(engine, expire_on_commit=False)), True

@@ -87,6 +87,41 @@ class Settings:
                                 "env": "ORDERHUB_SCANNER_SERIAL_PORT"},
     )
 
+    # --- people and permissions (issue #14) ---
+    sign_in_max_failures: int = field(
+        default=5, metadata={"title": ("连续输错密码几次后锁定", "Wrong passwords in a row before locking"),
+                             "env": "ORDERHUB_SIGN_IN_MAX_FAILURES"},
+    )
+    sign_in_lock_minutes: int = field(
+        default=15, metadata={"title": ("锁定时长（分钟）", "Lock for (minutes)"), "env": "ORDERHUB_SIGN_IN_LOCK_MINUTES"},
+    )
+    idle_sign_out_minutes: int = field(
+        default=30, metadata={"title": ("无操作多久后自动退出登录（分钟）", "Sign out after idle (minutes)"),
+                              "env": "ORDERHUB_IDLE_SIGN_OUT_MINUTES"},
+    )
+    cli_session_minutes: int = field(
+        default=480, metadata={"title": ("命令行登录有效期（分钟）", "Command-line sign-in lasts (minutes)"),
+                               "env": "ORDERHUB_CLI_SESSION_MINUTES"},
+    )
+    station_roles: str | None = field(
+        default=None, metadata={"title": ("本工作站允许的角色（逗号分隔，空为全部）",
+                                          "Roles allowed at this station (comma-separated; empty: all)"),
+                                "env": "ORDERHUB_STATION_ROLES"},
+    )
+    database_sslmode: str | None = field(
+        default=None, metadata={"title": ("数据库加密连接（如 verify-full）", "Database TLS mode (e.g. verify-full)"),
+                                "env": "ORDERHUB_DATABASE_SSLMODE"},
+    )
+    database_sslrootcert: Path | None = field(
+        default=None, metadata={"title": ("数据库服务器根证书文件", "Database server root certificate"),
+                                "env": "ORDERHUB_DATABASE_SSLROOTCERT"},
+    )
+
+    @property
+    def allowed_roles(self) -> tuple[str, ...]:
+        """The roles that may sign in at this station (empty: every role)."""
+        return tuple(r.strip() for r in (self.station_roles or "").split(",") if r.strip())
+
     @property
     def uses_embedded_database(self) -> bool:
         return not self.database_url
@@ -96,8 +131,10 @@ def _coerce(kind: object, raw: object) -> object:
     text = str(raw)
     if kind in (bool, "bool"):
         return text.strip().lower() in ("1", "true", "yes", "on")
-    if kind in (Path, "Path"):
+    if kind in (Path, "Path", "Path | None"):
         return Path(text).expanduser()
+    if kind in (int, "int"):
+        return int(text)
     return raw if not isinstance(raw, str) else text
 
 
@@ -151,3 +188,75 @@ def write_settings(path: Path, **values: object) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
     os.replace(tmp, path)
+
+
+# --- station provisioning (issue #14): IT writes one file, every station imports it at first start ---
+PROVISION_KEYS: dict[tuple[str, str], str] = {
+    ("database", "url"): "database_url",
+    ("database", "sslmode"): "database_sslmode",
+    ("database", "sslrootcert"): "database_sslrootcert",
+    ("station", "name"): "station_name",
+    ("station", "roles"): "station_roles",
+    ("station", "language"): "language",
+    ("printer", "slip"): "slip_printer",
+    ("printer", "profile"): "slip_profile",
+    ("scanner", "serial_port"): "scanner_serial_port",
+    ("scanner", "max_gap_ms"): "scanner_max_gap_ms",
+}
+
+
+class ProvisionError(ValueError):
+    """The provisioning file cannot be used; ``detail`` says which entry and why (shown in words)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def read_provisioning(path: Path) -> dict[str, object]:
+    """The settings a provisioning file gives (``[database]``, ``[station]``, ``[printer]``, ``[scanner]``).
+
+    Roles may be written as codes (``picker``) or as people say them (``拣货员``).
+
+    Raises:
+        ProvisionError: unreadable TOML, an unknown section or key, an unknown role or language.
+    """
+    from app.domain.fields import CODE_LISTS, code_from_label
+
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise ProvisionError(f"{Path(path).name}: {err}") from None
+    values: dict[str, object] = {}
+    for section, entries in data.items():
+        if not isinstance(entries, dict):
+            raise ProvisionError(f"[{section}]")
+        for key, value in entries.items():
+            name = PROVISION_KEYS.get((section, key))
+            if name is None:
+                raise ProvisionError(f"[{section}] {key}")
+            if name == "station_roles":
+                roles = value if isinstance(value, list) else str(value).split(",")
+                codes = []
+                for role in (str(r).strip() for r in roles if str(r).strip()):
+                    try:
+                        code = role if role in CODE_LISTS["role"] else code_from_label("role", role)
+                    except KeyError:
+                        code = "service"
+                    if code == "service":  # unknown, or the hub's account, which no person signs in as
+                        raise ProvisionError(f"[station] roles: {role}")
+                    codes.append(code)
+                value = ",".join(codes)
+            if name == "language" and value not in ("zh", "en"):
+                raise ProvisionError(f"[station] language: {value}")
+            values[name] = value
+    if not values:
+        raise ProvisionError(f"{Path(path).name}: empty")
+    return values
+
+
+def write_config(values: dict[str, object], config_file: Path | None = None, env: dict[str, str] | None = None) -> Path:
+    """Merge ``values`` into the station's config file (``[orderhub]`` table) and return its path."""
+    path = Path(config_file) if config_file else config_file_path(env)
+    write_settings(path, **values)
+    return path

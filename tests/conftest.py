@@ -66,8 +66,28 @@ def template_url(pg_admin_url: sa.URL) -> sa.URL:
     url = pg_admin_url.set(database=TEMPLATE)
     engine = sa.create_engine(url)
     migrate.upgrade(engine)
+    _add_staff(engine)
     engine.dispose()
     return url
+
+
+# The people the tests act as (issue #14: services check the role of who acts, looked up in the database).
+# Every test database starts with them; the demo seeder adds its own people alongside (same logins kept).
+STAFF = (("xiaomei", "小美", "cs"), ("ajie", "阿杰", "cs"), ("wang.zz", "王组长", "cs_lead"),
+         ("li.sf", "李师傅", "picker"), ("zhao.j", "赵姐", "picker"), ("chen.bz", "陈班长", "wh_lead"),
+         ("wang.lead", "王班长", "wh_lead"), ("zhou.zj", "周总监", "supervisor"), ("liu.gong", "刘工", "admin"),
+         ("chen.yy", "陈工", "admin"), ("bench", "回放测试员", "cs_lead"))
+STAFF_PASSWORD = "test-pass-1234"
+
+
+def _add_staff(engine: sa.Engine) -> None:
+    from app.services.auth import hash_password
+
+    hashed = hash_password(STAFF_PASSWORD)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (login, display_name, role, password_hash) VALUES (:l, :n, :r, :h) "
+                             "ON CONFLICT (login) DO NOTHING"),
+                     [{"l": login, "n": name, "r": role, "h": hashed} for login, name, role in STAFF])
 
 
 @pytest.fixture
@@ -91,3 +111,24 @@ def hub(database_url: sa.URL, tmp_path: Path) -> Iterator[OrderHub]:
     built = bootstrap(settings)
     yield built
     built.close()
+
+
+def sign_in_cli(settings: Settings, login: str, password: str = STAFF_PASSWORD) -> None:
+    """What `orderhub login` leaves behind: a session for ``login`` in ``settings.data_dir``."""
+    from app.hub.identity import save_session
+    from app.services import auth
+
+    built = bootstrap(settings, upgrade=False)
+    try:
+        who = auth.sign_in(built.uow(), login, password, station=settings.station_name, kind="cli")
+    finally:
+        built.close()
+    save_session(settings, who.login, who.token)
+
+
+def cli_env(env: dict[str, str], argv: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """A subprocess's environment signed in as the ``--operator`` it names (ORDERHUB_USER/PASSWORD)."""
+    argv = list(argv)
+    if "--operator" not in argv:
+        return env
+    return env | {"ORDERHUB_USER": argv[argv.index("--operator") + 1], "ORDERHUB_PASSWORD": STAFF_PASSWORD}

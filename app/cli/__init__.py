@@ -29,21 +29,26 @@ def _command_modules() -> list[Any]:
     Imported when the command line runs, not when ``app.cli`` is imported, so ``orderhub --help``
     stays quick and a group's heavy imports are paid only by the commands that use them.
     """
-    from app.cli import after_sales, master_data, routing, warehouse
+    from app.cli import after_sales, identity, master_data, routing, station, warehouse
 
-    return [routing, after_sales, warehouse, master_data]
+    return [routing, after_sales, warehouse, master_data, identity, station]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orderhub", description="OrderHub 订单中枢")
     parser.add_argument("--lang", choices=("zh", "en"), help="显示语言 / display language (default: settings)")
     parser.add_argument("-v", "--verbose", action="store_true", help="详细日志 / verbose logging")
+    parser.add_argument("--service-account", choices=("hub",), help="以 hub 服务账号运行（密钥在本机凭据库）"
+                        " / act as the hub's service account (key in this computer's credential store)")
     sub = parser.add_subparsers(dest="command")
 
     db = sub.add_parser("db", help="数据库 / database").add_subparsers(dest="db_command", required=True)
     db.add_parser("url", help="当前使用的数据库（密码隐藏）/ which database is in use")
     db.add_parser("upgrade", help="升级数据库结构到最新版本 / bring the schema to the newest version")
     db.add_parser("status", help="数据库结构版本 / schema version")
+    roles = db.add_parser("roles", help="在共享服务器上创建数据库角色 / create the database roles on a shared server")
+    roles.add_argument("--password-from-env", action="store_true",
+                       help="密码取自 ORDERHUB_DB_<ROLE>_PASSWORD / passwords from ORDERHUB_DB_<ROLE>_PASSWORD")
 
     audit = sub.add_parser("audit", help="审计日志 / audit trail").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="校验哈希链 / verify the hash chain")
@@ -80,8 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for module in _command_modules():
         handlers |= module.HANDLERS
     if args.command is None:
-        _parser().print_help()
-        return 0
+        if not _no_screen():  # `orderhub` on a desktop opens the station
+            args = _parser().parse_args(["station"])
+        else:
+            _parser().print_help()
+            return 0
     try:
         return handlers[args.command](args, settings, lang)
     except BusinessError as err:
@@ -93,6 +101,12 @@ def _db(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     from app.db import engine as db_engine
     from app.db import migrate
 
+    if args.db_command == "roles":
+        from app.db import roles
+
+        made = roles.create_roles(settings, passwords=roles.passwords_from_env() if args.password_from_env else None)
+        print(render("DB_ROLES_CREATED", lang, roles="、".join(made) if lang == "zh" else ", ".join(made)))
+        return 0
     if args.db_command == "url":
         target = db_engine.resolve(settings, start=False)
         print(f"{target.masked()}  ({render('DB_EMBEDDED' if target.embedded else 'DB_SHARED', lang)})")
@@ -142,9 +156,13 @@ def _demo(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
                 print(render("DEMO_NO_WINDOW", lang))
             else:
                 from app.hub.credentials import open_store
+                from app.demo.seed import DEMO_PASSWORD
                 from app.ui import station
 
-                return int(station.run(hub, credentials=open_store(settings.data_dir)))
+                hint = (f"演示公司：所有人的密码都是 {DEMO_PASSWORD}（如 xiaomei 客服、li.sf 拣货员、liu.gong 管理员）"
+                        if lang == "zh" else f"Demo company: everyone's password is {DEMO_PASSWORD} "
+                        "(e.g. xiaomei customer service, li.sf picker, liu.gong administrator)")
+                return int(station.run(hub, credentials=open_store(settings.data_dir), hint=hint))
     finally:
         hub.close()
     return 0

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from app.cli.identity import signed_in_actor
 from app.cli.table import table
 from app.domain import clock
 from app.domain.clock import local
@@ -32,11 +33,11 @@ def register(sub: Any) -> None:
     op.add_argument("--reason", required=True, help="客户诉求 / the customer's reason")
     op.add_argument("--basis", help="原始依据（工单、聊天记录）/ basis")
     op.add_argument("--phone", help="客户留的手机号（用于短信）/ the customer's phone for SMS")
-    op.add_argument("--operator", required=True, help="操作人 / who")
+    op.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     st = case.add_parser("step", help="售后流转 / take a step")
     st.add_argument("case_no", help="售后单号 / case no.")
     st.add_argument("step", help="步骤，如 查库存并处理 / step, e.g. check_stock")
-    st.add_argument("--operator", required=True)
+    st.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     st.add_argument("--basis")
     st.add_argument("--failed", action="store_true", help="验货不通过 / inspection failed")
     st.add_argument("--version", type=int, help="您看到的售后单版本（默认当前）/ the case version you saw")
@@ -46,7 +47,7 @@ def register(sub: Any) -> None:
     lst.add_argument("order_no")
     resp = case.add_parser("respond", help="记录首次回复客户 / record the first answer")
     resp.add_argument("case_no")
-    resp.add_argument("--operator", required=True)
+    resp.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     rt = case.add_parser("response-time", help="首次响应时长中位数 / median first response")
     rt.add_argument("--days", type=int, default=7)
 
@@ -57,7 +58,7 @@ def register(sub: Any) -> None:
     fs.add_argument("--version", type=int)
     fv = flow.add_parser("save", help="保存流程（新版本）/ save as a new version")
     fv.add_argument("file")
-    fv.add_argument("--operator", required=True)
+    fv.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     fv.add_argument("--note")
 
     out = sub.add_parser("outbox", help="待发送消息（短信、采购提醒、客服提醒）/ the outbox").add_subparsers(
@@ -68,7 +69,7 @@ def register(sub: Any) -> None:
     ol.add_argument("--limit", type=int, default=30)
     orr = out.add_parser("retry", help="失败消息重新排队 / queue a failed message again")
     orr.add_argument("id", type=int)
-    orr.add_argument("--operator", required=True)
+    orr.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     out.add_parser("dispatch", help="立即发送一轮短信 / send due SMS now")
 
     red = sub.add_parser("red-letter", help="红字确认单 / red-letter confirmations").add_subparsers(
@@ -77,7 +78,7 @@ def register(sub: Any) -> None:
                        ("withdraw", "销方撤销 / seller withdrew")):
         r = red.add_parser(name, help=text)
         r.add_argument("confirm_no")
-        r.add_argument("--operator", required=True)
+        r.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
         r.add_argument("--basis")
     red.add_parser("sweep", help="检查72小时时限 / check the 72-hour limit now")
 
@@ -128,7 +129,7 @@ def case_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> in
 
     app = _app(settings)
     try:
-        actor = app.actor(args.operator) if getattr(args, "operator", None) else None
+        actor = signed_in_actor(app, args) if args.case_command in ("open", "step", "respond") else None
         cmd = args.case_command
         if cmd == "open":
             lines = []
@@ -185,7 +186,7 @@ def flow_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> in
             print(json.dumps(after_sales_flows.definition(app.uow(), code, args.version), ensure_ascii=False, indent=2))
         else:
             saved = after_sales_flows.save(app.uow(), json.loads(Path(args.file).read_text(encoding="utf-8")),
-                                           app.actor(args.operator), note=args.note)
+                                           signed_in_actor(app, args), note=args.note)
             name = code_label("after_sales_kind", saved.code, lang)
             print(render("AS_FLOW_SAVED" if saved.changed else "AS_FLOW_UNCHANGED", lang, flow=name, version=saved.version))
         return 0
@@ -206,7 +207,7 @@ def outbox_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> 
                              if m["topic"] in _topics() else m["topic"], status=code_label("outbox_status", m["status"], lang),
                              attempts=m["attempts"], key=_describe(m, lang), error=m["last_error"] or ""))
         elif args.outbox_command == "retry":
-            outbox.retry(app.uow(), args.id, app.actor(args.operator))
+            outbox.retry(app.uow(), args.id, signed_in_actor(app, args))
         else:
             from app.hub.commands import sms_client
             from app.hub.credentials import open_store
@@ -248,7 +249,7 @@ def red_letter_command(args: argparse.Namespace, settings: Settings, lang: Lang)
             print(json.dumps(counts))
             return 0
         target = {"confirm": "04", "deny": "05", "withdraw": "08"}[args.red_command]
-        conf = red_letter.move(app.uow(), args.confirm_no, target, app.actor(args.operator), basis=args.basis)
+        conf = red_letter.move(app.uow(), args.confirm_no, target, signed_in_actor(app, args), basis=args.basis)
         print(f"{conf.confirm_no} → {code_label('red_confirm_state', conf.state, lang)}"
               + (f"（红字发票 {conf.red_invoice_no}）" if conf.red_invoice_no else ""))
         return 0

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from app.cli.identity import signed_in_actor
 from app.cli.table import table
 from app.domain import clock
 from app.domain.clock import local
@@ -24,7 +25,6 @@ from app.domain.messages import render
 from app.domain.rules import describe_actions, describe_condition
 from app.settings import Settings
 
-DEFAULT_OPERATOR = "system:cli"
 
 
 def register(sub: Any) -> None:
@@ -44,12 +44,12 @@ def register(sub: Any) -> None:
     dry.add_argument("--disable", metavar="CODE", help="试用停用这条规则 / try switching this rule off")
     save = rules.add_parser("save", help="保存规则（新版本）/ save a rule as a new version")
     save.add_argument("file", help="规则 JSON 文件 / rule JSON file")
-    save.add_argument("--operator", required=True, help="操作人 / who is saving it")
+    save.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     save.add_argument("--note", help="修改说明 / change note")
     for name, text in (("enable", "启用 / switch on"), ("disable", "停用 / switch off")):
         switch = rules.add_parser(name, help=f"{text}")
         switch.add_argument("code", help="规则编号 / rule code")
-        switch.add_argument("--operator", required=True, help="操作人 / who")
+        switch.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
         switch.add_argument("--basis", help="依据 / basis")
 
     route = sub.add_parser("route", help="按规则分配发货仓并预留库存 / route orders by the rules and reserve stock")
@@ -143,7 +143,7 @@ def _save(args: argparse.Namespace, hub: Any, lang: Lang) -> int:
     draft = _read_draft(args.file)
     if args.note:
         draft = replace(draft, note=args.note)
-    result = rule_book.save_rule(hub.uow(), draft, hub.actor(args.operator))
+    result = rule_book.save_rule(hub.uow(), draft, signed_in_actor(hub, args))
     print(render("RULE_SAVED" if result.changed else "RULE_UNCHANGED", lang, rule=result.rule.name,
                  version=result.rule.version))
     return 0
@@ -152,7 +152,7 @@ def _save(args: argparse.Namespace, hub: Any, lang: Lang) -> int:
 def _switch(args: argparse.Namespace, hub: Any, lang: Lang) -> int:
     from app.services import rule_book
 
-    view = rule_book.set_enabled(hub.uow(), args.code, args.rules_command == "enable", hub.actor(args.operator),
+    view = rule_book.set_enabled(hub.uow(), args.code, args.rules_command == "enable", signed_in_actor(hub, args),
                                  args.basis)
     print(render("RULE_ENABLED" if view.enabled else "RULE_DISABLED", lang, rule=view.name))
     return 0
@@ -173,7 +173,6 @@ def route_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> i
     """`orderhub route [ORDER_NO …]`: route the named orders, or every paid order of the last hours."""
     import sqlalchemy as sa
 
-    from app.domain.actor import Actor
     from app.domain.fields import code_label
     from app.services import routing
 
@@ -185,7 +184,7 @@ def route_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> i
                 since = clock.now() - timedelta(hours=args.hours)
                 order_nos = list(uow.session.scalars(sa.text(
                     "SELECT order_no FROM orders WHERE status = 'paid' AND ordered_at >= :s ORDER BY id"), {"s": since}))
-        actor = Actor(DEFAULT_OPERATOR, hub.settings.station_name)
+        actor = signed_in_actor(hub, args)
         counts: dict[str, int] = {}
         for start in range(0, len(order_nos), 200):
             for result in routing.route_orders(hub.uow(), order_nos[start:start + 200], actor, trigger="manual"

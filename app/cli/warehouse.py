@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli.identity import signed_in_actor
 from app.cli.table import table
 from app.domain.clock import local
 from app.domain.errors import BusinessError
@@ -31,7 +32,7 @@ def register(sub: Any) -> None:
     create.add_argument("--warehouse", required=True, help="仓库编码或名称 / warehouse code or name")
     create.add_argument("--max-orders", type=int, help="最多几单（默认全部，最多 500）/ at most N orders")
     create.add_argument("--zone", help="只要从这个库区开始拣的订单 / only orders starting in this zone")
-    create.add_argument("--operator", default="system:cli", help="仓管班长 / the warehouse lead")
+    create.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     listed = wave.add_parser("list", help="波次列表 / list waves")
     listed.add_argument("--warehouse", help="仓库编码或名称 / warehouse")
     listed.add_argument("--open", action="store_true", help="只看未完成的 / open waves only")
@@ -40,10 +41,10 @@ def register(sub: Any) -> None:
     slips.add_argument("wave_no", help="波次号 / wave no.")
     printed = wave.add_parser("print", help="把波次的拣货单送往设置的打印机 / print a wave's slips")
     printed.add_argument("wave_no", help="波次号 / wave no.")
-    printed.add_argument("--operator", required=True, help="仓管班长 / the warehouse lead")
+    printed.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     reprint = wave.add_parser("reprint", help="补打一单的拣货单 / reprint one order's slip")
     reprint.add_argument("order_no", help="订单ID / order ID")
-    reprint.add_argument("--operator", required=True, help="操作人 / who")
+    reprint.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     reprint.add_argument("--reason", required=True, help="补打原因 / why")
 
     slip = sub.add_parser("print-slip", help="把一单的拣货单写成 ESC/POS 文件和预览图 / write a pick slip")
@@ -55,7 +56,7 @@ def register(sub: Any) -> None:
 
     scan = sub.add_parser("scan", help="像扫码枪一样扫一个码 / act on one scanned code")
     scan.add_argument("code", help="订单二维码、商品条码或快递单号 / order QR, item barcode or tracking no.")
-    scan.add_argument("--operator", required=True, help="拣货员 / picker")
+    scan.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     scan.add_argument("--box", help="箱号 / box no.")
 
     notices = sub.add_parser("notices", help="仓库变更通知 / change notices").add_subparsers(
@@ -64,7 +65,7 @@ def register(sub: Any) -> None:
     nl.add_argument("--picker", help="只看这个拣货员的 / one picker's")
     ack = notices.add_parser("ack", help="确认一单的通知 / acknowledge")
     ack.add_argument("order_no")
-    ack.add_argument("--operator", required=True)
+    ack.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
 
 
 def _hub(settings: Settings) -> Any:
@@ -79,7 +80,7 @@ def wave_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> in
     hub = _hub(settings)
     try:
         if args.wave_command == "create":
-            w = waves.create_wave(hub.uow(), args.warehouse, hub.actor(args.operator), max_orders=args.max_orders,
+            w = waves.create_wave(hub.uow(), args.warehouse, signed_in_actor(hub, args), max_orders=args.max_orders,
                                   zone=args.zone)
             print(render("WAVE_CREATED", lang, wave_no=w.wave_no, count=w.order_count, pieces=w.piece_count,
                          warehouse=w.warehouse, zones=" ".join(w.zones) or "—"))
@@ -119,7 +120,7 @@ def _print(args: argparse.Namespace, settings: Settings, hub: Any, lang: Lang) -
     if printer is None:
         raise BusinessError("PRINTER_NOT_SET")
     try:
-        actor = hub.actor(args.operator)
+        actor = signed_in_actor(hub, args)
         print(printer.print_wave(args.wave_no, actor) if args.wave_command == "print"
               else printer.reprint(args.order_no, actor, args.reason))
         printer.queue.run_once()
@@ -163,7 +164,7 @@ def scan_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> in
 
     hub = _hub(settings)
     try:
-        result = picking.scan(hub.uow(), args.code, hub.actor(args.operator), box_no=args.box)
+        result = picking.scan(hub.uow(), args.code, signed_in_actor(hub, args), box_no=args.box)
     finally:
         hub.close()
     print(result.message(lang))
@@ -179,7 +180,7 @@ def notices_command(args: argparse.Namespace, settings: Settings, lang: Lang) ->
     hub = _hub(settings)
     try:
         if args.notices_command == "ack":
-            n = change_notices.acknowledge(hub.uow(), args.order_no, hub.actor(args.operator))
+            n = change_notices.acknowledge(hub.uow(), args.order_no, signed_in_actor(hub, args))
             print(render("NOTICE_ACKNOWLEDGED", lang, order_no=args.order_no, count=n.change_count))
             return 0
         for n in change_notices.open_notices(hub.uow(), picker=args.picker):

@@ -45,6 +45,20 @@ def normalise_url(raw: str) -> URL:
     return url
 
 
+def with_tls(url: URL, settings: Settings) -> URL:
+    """A shared server's URL with the TLS settings passed through to libpq (``sslmode``, ``sslrootcert``).
+
+    ``verify-full`` checks the server's certificate against the root certificate *and* its host name,
+    so a station on a shop-floor network cannot be talked into trusting another machine.
+    """
+    query = dict(url.query)
+    if settings.database_sslmode:
+        query["sslmode"] = settings.database_sslmode
+    if settings.database_sslrootcert:
+        query["sslrootcert"] = str(settings.database_sslrootcert)
+    return url.set(query=query) if query != dict(url.query) else url
+
+
 def start_embedded(pgdata: Path, *, keep_running: bool = False) -> URL:
     """Start (or reuse) the embedded PostgreSQL in ``pgdata`` and make sure our database exists.
 
@@ -85,7 +99,7 @@ def _embedded_url_without_starting(pgdata: Path) -> URL:
 def resolve(settings: Settings, *, start: bool = True) -> DatabaseTarget:
     """The database this process should use, starting the embedded server if that is the one."""
     if settings.database_url:
-        return DatabaseTarget(normalise_url(settings.database_url), embedded=False)
+        return DatabaseTarget(with_tls(normalise_url(settings.database_url), settings), embedded=False)
     pgdata = settings.data_dir / "pgdata"
     if not start:
         return DatabaseTarget(_embedded_url_without_starting(pgdata), True, pgdata)
@@ -100,7 +114,8 @@ def create_engine(url: URL | str, **kwargs: object) -> Engine:
     # shown in words) instead of freezing the window. No effect on the embedded unix socket.
     connect_args = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
                     "keepalives_count": 3}
+    # hide_parameters: a logged statement or error never carries its values (password hashes, tokens)
     options: dict[str, object] = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5,
-                                  "connect_args": connect_args}
+                                  "connect_args": connect_args, "hide_parameters": True}
     options.update(kwargs)
     return sa.create_engine(url, **options)  # type: ignore[arg-type]

@@ -414,13 +414,21 @@ class User(Base):
     """A person who logs in to a station, with one role."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('cs', 'cs_lead', 'picker', 'wh_lead', 'supervisor', 'admin')", name="role"),)
+    __table_args__ = (CheckConstraint("role IN ('cs', 'cs_lead', 'picker', 'wh_lead', 'supervisor', 'admin', 'service')",
+                                      name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     login: Mapped[str] = mapped_column(String(40), unique=True)
     display_name: Mapped[str] = mapped_column(String(60))
     role: Mapped[str] = mapped_column(String(20))
     enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # issue #14: argon2 hash (never the password), lockout after repeated failures, forced change after a reset
+    # deferred: never loaded with the row (a station's database role may not read it; see app/db/roles.py)
+    password_hash: Mapped[str | None] = mapped_column(String(200), deferred=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditLog(Base):
@@ -511,3 +519,4 @@ import app.db.after_sales_models  # noqa: E402,F401
 import app.db.warehouse_models  # noqa: E402,F401
 import app.db.sync_models  # noqa: E402,F401
 import app.db.writeback_models  # noqa: E402,F401
+import app.db.auth_models  # noqa: E402,F401

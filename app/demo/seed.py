@@ -76,6 +76,36 @@ def _case_history(session: Any) -> None:
             "'客服工作台-01', :basis, :occurred_at)"), events)
 
 
+DEMO_PASSWORD = "demo1234"
+"""Every demo person signs in with this password (the demo's sign-in screen says so)."""
+_demo_hash: list[str] = []
+
+
+def _add_people(session: Any, users: list[dict[str, Any]]) -> None:
+    """The demo's people, with the demo password; a login already there is left as it is."""
+    from app.services.auth import hash_password
+
+    if not _demo_hash:
+        _demo_hash.append(hash_password(DEMO_PASSWORD))  # one argon2 hash per process: seeding stays quick
+    if users:
+        session.execute(sa.text("INSERT INTO users (login, display_name, role, password_hash) VALUES (:login, "
+                                ":display_name, :role, :h) ON CONFLICT (login) DO NOTHING"),
+                        [{"login": u["login"], "display_name": u["display_name"], "role": u["role"], "h": _demo_hash[0]}
+                         for u in users])
+
+
+def _give_passwords(session: Any) -> None:
+    from app.demo.company import catalogue
+
+    logins = [u["login"] for u in catalogue()["users"]]
+    if session.scalar(sa.text("SELECT count(*) FROM users WHERE password_hash IS NULL AND login = ANY(:l)"),
+                      {"l": logins}):
+        from app.services.auth import hash_password
+
+        session.execute(sa.text("UPDATE users SET password_hash = :h WHERE password_hash IS NULL AND login = ANY(:l)"),
+                        {"h": hash_password(DEMO_PASSWORD), "l": logins})
+
+
 @dataclass(frozen=True)
 class SeedReport:
     """What seeding did: whether it created anything, how long it took, and what is there now."""
@@ -106,14 +136,17 @@ def seed_demo(hub: OrderHub, *, seed: int = 20261125, n_orders: int = 3000, rese
         reset_database(hub)
     with hub.uow() as uow:
         if uow.session.scalar(sa.select(sa.func.count()).select_from(Order)):
+            _give_passwords(uow.session)  # a demo seeded before sign-in had passwords can still be signed in to
+            uow.commit()
             return SeedReport(False, time.perf_counter() - started, _counts(uow.session))
     anchor = anchor or datetime.now(UTC).replace(second=0, microsecond=0)
     company = generate(seed, anchor, n_orders)
     with hub.uow() as uow:
         session = uow.session
-        for table in TABLES:
+        _add_people(session, company.tables.get("users", []))
+        for table in TABLES[1:]:  # users first, by login (a company's own people may be there already)
             copy_rows(session, table, company.tables.get(table, []))
-        for table in TABLES:
+        for table in TABLES[1:]:
             column = Base.metadata.tables[table].c.get("id")
             if column is not None and column.autoincrement and company.tables.get(table):
                 session.execute(sa.text(

@@ -477,6 +477,40 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "RULE_NOT_JSON": ("规则写法有误：第 {line} 行第 {column} 个字符附近，请检查括号、引号和逗号",
                       "The rule is not well formed near line {line}, character {column}: check brackets, quotes and commas"),
     "PRINTER_ADDRESS_MISSING": ("请填写打印机地址", "Enter the printer's address"),
+    # --- people and permissions (issue #14) ---
+    "NOT_PERMITTED": ("「{role}」没有「{action}」的权限，未做任何更改。如需此权限请联系管理员",
+                      "A {role} may not “{action}”; nothing was changed. Ask an administrator if you need it"),
+    "NOT_PERMITTED_UNKNOWN": ("「{operator}」不是已启用的用户，不能「{action}」，未做任何更改",
+                              "“{operator}” is not an enabled user and may not “{action}”; nothing was changed"),
+    "SIGN_IN_FAILED": ("用户名或密码不正确", "Wrong login or password"),
+    "SIGN_IN_LOCKED": ("连续输错密码次数过多，账号已锁定到 {until}，请稍后再试或请管理员重置密码",
+                       "Too many wrong passwords: the account is locked until {until}. Try later or ask an "
+                       "administrator to reset the password"),
+    "SIGN_IN_ROLE_NOT_AT_STATION": ("「{role}」不能在本工作站登录（本站允许：{allowed}）",
+                                    "A {role} cannot sign in at this station (allowed here: {allowed})"),
+    "SIGN_IN_REQUIRED": ("请先登录：orderhub login（或设置 ORDERHUB_USER 与 ORDERHUB_PASSWORD）",
+                         "Sign in first: orderhub login (or set ORDERHUB_USER and ORDERHUB_PASSWORD)"),
+    "SIGN_IN_EXPIRED": ("登录已过期（{minutes} 分钟无操作），请重新登录",
+                        "Your sign-in expired ({minutes} minutes without activity); sign in again"),
+    "SIGN_IN_OPERATOR_MISMATCH": ("已登录的是「{signed_in}」，不能以「{operator}」的身份操作",
+                                  "Signed in as “{signed_in}”: you cannot act as “{operator}”"),
+    "SIGN_IN_OFFLINE_UNKNOWN": ("数据库暂时连不上，且「{login}」未在本机登录过，无法离线登录",
+                                "The database cannot be reached and “{login}” has not signed in on this computer "
+                                "before, so offline sign-in is not possible"),
+    "PASSWORD_TOO_SHORT": ("密码至少 {min} 位", "A password needs at least {min} characters"),
+    "PASSWORD_MUST_CHANGE": ("请先修改临时密码", "Change your temporary password first"),
+    "PASSWORD_SAME": ("新密码不能与旧密码相同", "The new password must differ from the old one"),
+    "USER_EXISTS": ("用户「{login}」已存在", "User “{login}” already exists"),
+    "USER_LOGIN_INVALID": ("登录名只能用字母、数字、点、下划线和短横线（2–40 位）",
+                           "A login is 2–40 letters, digits, dots, underscores or hyphens"),
+    "FIRST_ADMIN_EXISTS": ("已经有用户了，首位管理员只能在空数据库上创建",
+                           "There are users already; the first administrator is created on an empty database only"),
+    "PERMISSION_LOCKED": ("管理员的「{action}」权限不能收回，否则将无人能管理系统",
+                          "An administrator's “{action}” cannot be withdrawn, or nobody could run the system"),
+    "SERVICE_ACCOUNT_REFUSED": ("系统服务账号不能从工作站或命令行使用",
+                                "The system service account cannot be used from a station or the command line"),
+    "PROVISION_INVALID": ("工作站配置文件有误：{detail}", "The station provisioning file is wrong: {detail}"),
+    "DB_ROLES_CREATED": ("已创建/更新数据库角色：{roles}", "Database roles created or updated: {roles}"),
 }
 
 # Nouns used inside messages.
@@ -490,6 +524,7 @@ NOUNS: dict[str, tuple[str, str]] = {
     "red_letter": ("红字确认单", "red-letter confirmation"),
     "outbox": ("待发送消息", "outbox message"),
     "wave": ("波次", "wave"),  # --- warehouse (issue #8) ---
+    "user": ("用户", "user"),
 }
 
 

@@ -209,7 +209,10 @@ def _quarantine(args: argparse.Namespace, settings: Settings, lang: Lang) -> int
                              kind=p.kind, at=local(p.received_at).strftime("%Y-%m-%d %H:%M"), attempts=p.attempts,
                              error=p.error or ""))
             return 0
-        outcome = ingest.retry_quarantined(app.uow(), args.payload_id, _normaliser_for(app, args.payload_id, settings))
+        from app.hub.identity import signed_in_actor
+
+        outcome = ingest.retry_quarantined(app.uow(), args.payload_id, _normaliser_for(app, args.payload_id, settings),
+                                           actor=signed_in_actor(app, args))
         print(render("QUARANTINE_RETRIED" if outcome.verdict != "quarantined" else "QUARANTINE_STILL", lang,
                      id=args.payload_id, order_no=outcome.order_no or "", error=outcome.error or ""))
         return 0 if outcome.verdict != "quarantined" else 1

@@ -31,6 +31,7 @@ from app.services import after_sales_actions as actions
 from app.services import after_sales_flows as flows
 from app.services import audit, red_letter, routing
 from app.services.unit_of_work import UnitOfWork
+from app.services.permissions import require
 
 OPEN_STATES_EXCLUDED = ("closed", "rejected")
 #: The order stages a case may be opened from; shipped/completed orders move to 售后中 meanwhile.
@@ -149,6 +150,7 @@ def open_case(uow: UnitOfWork, order_no: str, kind: str, lines: Sequence[Mapping
         raise InvalidValue(field=code_label("audit_action", "after_sales.open"), value=kind, reason="售后类型不认识")
     basis = audit.require_basis(actor, basis or reason, code_label("audit_action", "after_sales.open"))
     with uow:
+        require(uow, actor, "after_sales.open")
         s = uow.session
         order = _order(s, order_no)
         if order.status not in OPENABLE[kind]:
@@ -192,6 +194,7 @@ def step(uow: UnitOfWork, case_no: str, step_name: str, *, expected_version: int
     """
     params = dict(params or {})
     with uow:
+        require(uow, actor, "after_sales.step")
         s = uow.session
         case = s.scalars(sa.select(AfterSalesCase).where(AfterSalesCase.case_no == case_no).with_for_update()).first()
         if case is None:
@@ -266,6 +269,7 @@ def _give_order_back(s: Session, case: AfterSalesCase, extra: AfterSalesCaseExtr
 def respond(uow: UnitOfWork, case_no: str, actor: Actor, *, at: datetime | None = None) -> CaseView:
     """Customer service answered the customer (the first answer starts the response-time clock's stop)."""
     with uow:
+        require(uow, actor, "after_sales.respond")
         s = uow.session
         case = s.scalars(sa.select(AfterSalesCase).where(AfterSalesCase.case_no == case_no).with_for_update()).first()
         if case is None:

@@ -23,6 +23,7 @@ from app.domain.fields import CODE_LISTS
 from app.domain.messages import Coded
 from app.services import audit
 from app.services.unit_of_work import UnitOfWork
+from app.services.permissions import require
 
 KNOWN_STATES = tuple(CODE_LISTS["after_sales_state"])
 
@@ -61,6 +62,7 @@ def save(uow: UnitOfWork, definition: Mapping[str, Any], actor: Actor, *, note: 
     flow = check(definition)
     plain = json.loads(json.dumps(definition, ensure_ascii=False))
     with uow:
+        require(uow, actor, "after_sales.flow_save")
         s = uow.session
         head = s.get(AfterSalesFlow, flow.code, with_for_update=True)
         if head is not None:

@@ -27,6 +27,7 @@ from app.domain.fields import Lang, code_label
 from app.domain.messages import render
 from app.services import audit
 from app.services.unit_of_work import UnitOfWork
+from app.services.permissions import require
 
 
 def fold(session: Session, order: Order, kinds: Sequence[str], *, interception: bool, by: str | None = None,
@@ -141,6 +142,7 @@ def acknowledge(uow: UnitOfWork, order_no: str, actor: Actor) -> NoticeView:
         NotFound: no such order. BusinessError NOTICE_NONE: nothing open to acknowledge.
     """
     with uow:
+        require(uow, actor, "notice.acknowledge")
         s = uow.session
         order = s.execute(sa.select(Order).where(Order.order_no == order_no)).scalar_one_or_none()
         if order is None:

@@ -27,6 +27,8 @@ from app.domain.intake import InboundOrder, StoredVersion, Verdict, is_intercept
 from app.domain.status import OrderStatus
 from app.services import audit
 from app.services.unit_of_work import UnitOfWork
+from app.domain.actor import Actor
+from app.services.permissions import require
 
 log = logging.getLogger(__name__)
 
@@ -295,9 +297,10 @@ def list_quarantined(uow: UnitOfWork) -> list[QuarantinedPayload]:
         return [QuarantinedPayload(*row) for row in rows]
 
 
-def retry_quarantined(uow: UnitOfWork, payload_id: int, normalise: Normaliser) -> Outcome:
+def retry_quarantined(uow: UnitOfWork, payload_id: int, normalise: Normaliser, *, actor: Actor) -> Outcome:
     """Run a quarantined payload through normalisation again (e.g. after a connector fix)."""
     with uow:
+        require(uow, actor, "quarantine.retry")
         payload = uow.session.get(RawPayload, payload_id, with_for_update=True)
         if payload is None or payload.status != "quarantined" or payload.shop_id is None:
             raise NotFound(what="payload", key=str(payload_id))

@@ -18,6 +18,7 @@ from app.domain.messages import Coded
 from app.domain.status import WAREHOUSE_ACTIVE, OrderStatus, transition
 from app.services import audit
 from app.services.unit_of_work import UnitOfWork
+from app.services.permissions import require
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +88,12 @@ def change_status(
     expected_version: int,
     actor: Actor,
     basis: str | None = None,
+    permission: str | None = None,
 ) -> OrderView:
     """Move an order to another stage along the status machine.
+
+    ``permission`` names the action checked when the move is part of a larger one (the ship scan
+    checks 拣货扫码, not 变更订单环节); by default 取消订单 or 变更订单环节.
 
     Key changes (cancellation, entering after-sales) need an operator and a basis and are
     audited; ordinary steps (paid → 配货中 → 已发货) are recorded in the change feed only.
@@ -98,6 +103,7 @@ def change_status(
     """
     target = OrderStatus(target)
     with uow:
+        require(uow, actor, permission or ("order.cancel" if target == OrderStatus.CANCELLED else "order.change_status"))
         order = _load_for_update(uow, order_no, expected_version)
         step = transition(order.status, target, order_no=order_no)
         action = "order.cancel" if target == OrderStatus.CANCELLED else "order.status_change"
@@ -141,6 +147,7 @@ def override_status(
     """
     target = OrderStatus(target)
     with uow:
+        require(uow, actor, "order.override_status")
         order = _load_for_update(uow, order_no, expected_version)
         basis = audit.require_basis(actor, basis, code_label("audit_action", "order.status_override"))
         if order.status == target.value:
@@ -167,6 +174,7 @@ def change_address(
         IllegalTransition: the parcel has already left (已发货/已完成) or the order is cancelled.
     """
     with uow:
+        require(uow, actor, "order.change_address")
         order = _load_for_update(uow, order_no, expected_version)
         basis = audit.require_basis(actor, basis, code_label("audit_action", "order.address_change"))
         if order.status in (OrderStatus.SHIPPED, OrderStatus.COMPLETED, OrderStatus.CANCELLED):
@@ -227,6 +235,7 @@ def add_warehouse_note(uow: UnitOfWork, order_no: str, text: str, *, expected_ve
     if not text:
         raise InvalidValue(field=code_label("audit_action", "order.warehouse_note"), value="", reason="备注不能为空")
     with uow:
+        require(uow, actor, "order.add_warehouse_note")
         order = _load_for_update(uow, order_no, expected_version)
         stamp = f"[{local(now()):%m-%d %H:%M} {actor.operator}] {text}"
         order.seller_note = f"{order.seller_note}\n{stamp}" if order.seller_note else stamp

@@ -23,6 +23,7 @@ from app.db.models import OutboxMessage
 from app.domain.actor import Actor
 from app.domain.errors import NotFound
 from app.services.unit_of_work import UnitOfWork
+from app.services.permissions import require
 
 #: Retry pauses after a transient failure: 30 s, 1 min, 2 min … capped at 30 min.
 BASE_RETRY = timedelta(seconds=30)
@@ -96,6 +97,7 @@ def _locked(uow: UnitOfWork, outbox_id: int) -> OutboxMessage:
 def retry(uow: UnitOfWork, outbox_id: int, actor: Actor) -> None:
     """Put a failed message back in the queue now (an admin fixed the cause)."""
     with uow:
+        require(uow, actor, "outbox.retry")
         row = _locked(uow, outbox_id)
         if row.status == "failed":
             row.status, row.next_attempt_at = "pending", sa.func.now()
@@ -105,6 +107,7 @@ def retry(uow: UnitOfWork, outbox_id: int, actor: Actor) -> None:
 def acknowledge(uow: UnitOfWork, outbox_id: int, actor: Actor) -> None:
     """A message meant for people (procurement alert, customer-service notice) was read and handled."""
     with uow:
+        require(uow, actor, "outbox.acknowledge")
         row = _locked(uow, outbox_id)
         if row.status == "pending":
             row.status, row.sent_at = "sent", sa.func.now()

@@ -29,6 +29,7 @@ from app.domain.messages import render
 from app.domain.slip import PickSlip, SlipLine
 from app.services import audit
 from app.services.unit_of_work import UnitOfWork
+from app.services.permissions import require
 
 # Lines a picker must not pick: money already back with the customer, or the line is on hold.
 NOT_TO_PICK = frozenset({"refunding", "refunded", "frozen", "exchanged"})
@@ -168,6 +169,7 @@ def record_prints(uow: UnitOfWork, slips: Sequence[PickSlip], jobs: Mapping[str,
     copy of a slip in the warehouse can always be explained.
     """
     with uow:
+        require(uow, actor, "wave.reprint" if any(x.reprint for x in slips) else "wave.print")
         s = uow.session
         ids = dict(s.execute(sa.select(Order.order_no, Order.id).where(Order.order_no.in_([x.order_no for x in slips]))).all())
         waves = dict(s.execute(sa.select(Wave.wave_no, Wave.id).where(
@@ -192,6 +194,8 @@ def record_prints(uow: UnitOfWork, slips: Sequence[PickSlip], jobs: Mapping[str,
 
 def reprint_slip(uow: UnitOfWork, order_no: str, actor: Actor, reason: str | None) -> PickSlip:
     """The slip again, marked 「补打」 with the reason (checked before anything is printed)."""
+    with uow:
+        require(uow, actor, "wave.reprint")
     reason = audit.require_basis(actor, reason, code_label("audit_action", "slip.reprint"))
     slip = build_slip(uow, order_no)
     return replace(slip, reprint=True, reprint_reason=reason)

@@ -39,6 +39,7 @@ from app.domain.status import OrderStatus
 from app.services import audit, orders, waves, writeback
 from app.services.change_notices import NoticeView, open_notice_for
 from app.services.pick_slips import order_lines, packing_notes, priority_of
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 
 LIVE = ("picking", "confirmed")
@@ -138,6 +139,8 @@ def scan(uow: UnitOfWork, raw: str, actor: Actor, *, box_no: str | None = None,
             day = progress(uow, actor.operator if who in ("", "-") else who)
             return ScanResult("progress", True, "PROGRESS_DAY", {"picker": day.picker, "done": day.done,
                                                                   "waiting": day.waiting}, progress=day)
+        with uow:  # the scan acts on the warehouse: the role must hold it (a progress look-up only reads)
+            require(uow, actor, "pick.scan")
         if code.startswith(WAVE_QR_PREFIX):
             return _wave(uow, code[len(WAVE_QR_PREFIX):])
         return _next(uow, code, actor, box_no)
@@ -338,7 +341,7 @@ def _ship(uow: UnitOfWork, pick_id: int, order_no: str, version: int, tracking_n
         views.append(_view(s, pick, order))
 
     orders.change_status(_ThenUnitOfWork(uow._session_factory, dispatch), order_no, OrderStatus.SHIPPED,  # noqa: SLF001
-                         expected_version=version, actor=actor)
+                         expected_version=version, actor=actor, permission="pick.scan")
     return ScanResult("shipped", True, "PICK_SHIPPED", {"order_no": order_no, "tracking_no": tracking_no}, views[0])
 
 

@@ -27,6 +27,7 @@ from app.domain.errors import NotFound
 from app.domain.money import CENT
 from app.services import audit, outbox
 from app.services.unit_of_work import UnitOfWork
+from app.services.permissions import require
 
 SYSTEM = Actor("system:red-letter", "hub")
 ESCALATE_BEFORE = timedelta(hours=24)  # tell customer service a day before a confirmation voids
@@ -121,6 +122,7 @@ def move(uow: UnitOfWork, confirm_no: str, target: str, actor: Actor, *, basis: 
         NotFound; BusinessError RED_CONFIRM_NOT_ALLOWED (nothing changed).
     """
     with uow:
+        require(uow, actor, "red_letter.move")
         s = uow.session
         conf = s.scalars(sa.select(RedLetterConfirmation).where(RedLetterConfirmation.confirm_no == confirm_no)
                          .with_for_update()).first()

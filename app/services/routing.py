@@ -56,6 +56,7 @@ from app.domain.status import OrderStatus, transition
 from app.services import audit, rule_book
 from app.services.audit import jsonable
 from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
+from app.services.permissions import require
 
 log = logging.getLogger(__name__)
 
@@ -564,6 +565,7 @@ def route_orders(uow: UnitOfWork, order_nos: Sequence[str], actor: Actor, *, tri
     for attempt in range(3):
         try:
             with uow:
+                require(uow, actor, "order.route")
                 results = _route(uow.session, order_nos, actor, trigger, rules)
                 uow.commit()
                 return results
@@ -625,6 +627,7 @@ def release_hold(uow: UnitOfWork, order_no: str, actor: Actor, basis: str | None
         BusinessError(HOLD_NOT_FOUND): the order has no open hold (for that reason).
     """
     with uow:
+        require(uow, actor, "order.release_hold")
         session = uow.session
         basis = audit.require_basis(actor, basis, code_label("audit_action", "order.hold_release"))
         order_id = _order_id(session, order_no)
@@ -654,6 +657,7 @@ def hold_order(uow: UnitOfWork, order_no: str, actor: Actor, basis: str | None) 
         NotFound, BasisRequired: nothing changed.
     """
     with uow:
+        require(uow, actor, "order.hold")
         session = uow.session
         basis = audit.require_basis(actor, basis, code_label("audit_action", "order.hold"))
         order_id = _order_id(session, order_no)

@@ -23,6 +23,7 @@ from app.domain.errors import NotFound
 from app.domain.rules import Named, Rule, RuleInvalid, RuleSet, Vocabulary, validate_rule
 from app.services import audit
 from app.services.unit_of_work import UnitOfWork
+from app.services.permissions import require
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 RULE_NOUN = Named("", "路由规则", "routing rule")
@@ -235,6 +236,7 @@ def save_rule(uow: UnitOfWork, draft: RuleDraft, actor: Actor) -> SaveResult:
         RuleInvalid: with a message naming the problem in business language; nothing is saved.
     """
     with uow:
+        require(uow, actor, "rule.save")
         result = save_in(uow.session, draft, actor)
         uow.commit()
         return result
@@ -257,6 +259,7 @@ def set_enabled(uow: UnitOfWork, code: str, enabled: bool, actor: Actor, basis: 
         NotFound: no rule has this code.
     """
     with uow:
+        require(uow, actor, "rule.enable")
         session = uow.session
         rule = session.execute(sa.select(RoutingRule).where(RoutingRule.code == code).with_for_update()).scalar_one_or_none()
         if rule is None:

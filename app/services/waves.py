@@ -25,6 +25,7 @@ from app.domain.status import OrderStatus
 from app.services import audit
 from app.services.pick_slips import first_zone, order_lines, packing_notes, priority_of
 from app.services.unit_of_work import UnitOfWork
+from app.services.permissions import require
 
 MAX_WAVE = 500
 _LATE = datetime.max.replace(tzinfo=UTC)
@@ -81,6 +82,7 @@ def create_wave(uow: UnitOfWork, warehouse: str, actor: Actor, *, max_orders: in
     if not isinstance(limit, int) or not 1 <= limit <= MAX_WAVE:
         raise BusinessError("WAVE_BAD_SIZE", limit=MAX_WAVE, found=max_orders)
     with uow:
+        require(uow, actor, "wave.create")
         s = uow.session
         wh = _warehouse(s, warehouse)
         s.execute(sa.select(Warehouse.id).where(Warehouse.id == wh.id).with_for_update())  # one wave at a time here

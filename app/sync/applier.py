@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.errors import BusinessError
 from app.domain.messages import Coded, render
+from app.domain.permissions import is_service_login
 from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
 from app.sync.commands import Command, CommandSpec, spec_for
 
@@ -141,6 +142,10 @@ def apply(session_factory: sessionmaker[Session], command: Command, *, look_firs
     spec = spec_for(command.name)
     if spec is None:
         return _reject(session_factory, command, {"code": "SYNC_UNKNOWN_COMMAND", "params": {"name": command.name}})
+    if is_service_login(command.operator):
+        # a station claiming to be the hub would borrow the service account's grants: refused and recorded
+        return _reject(session_factory, command, {"code": "SERVICE_ACCOUNT_REFUSED", "params": {}},
+                       spec.order_no(command.args))
     uow = RecordingUnitOfWork(session_factory, command, spec)
     try:
         spec.handler(uow, dict(command.args), command.actor)

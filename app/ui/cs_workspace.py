@@ -12,9 +12,9 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLin
 
 from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS, Lang, code_label, label
-from app.services.order_queries import (OrderFilter, OrderRow, counts_by_province, courier_positions,
+from app.services.order_queries import (FilterChoices, OrderFilter, OrderRow, counts_by_province, courier_positions,
                                         exception_rates_by_province, filter_choices, list_orders)
-from app.services.unit_of_work import UnitOfWork
+from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
 from app.ui.order_map import OrderMap
 from app.ui.order_table import OrderTableModel
 from app.ui.sync_status import SyncBridge
@@ -46,7 +46,10 @@ class CustomerServiceWorkspace(QWidget):
         self.search.setClearButtonEnabled(True)
         self.status = self._combo("order_status", label("order", "status", lang))
         self.platform = self._combo("platform", label("order", "platform", lang))
-        choices = filter_choices(uow())
+        try:
+            choices = filter_choices(uow())
+        except DatabaseUnavailable:  # started offline (issue #14): shop/warehouse filters fill in once online
+            choices = FilterChoices((), ())
         self.shop = self._choices(choices.shops, label("order", "shop", lang))
         self.warehouse = self._choices(choices.warehouses, label("order", "warehouse", lang))
         self.hours = self._combo("hour_band", self._t("下单时段", "Ordered at"))

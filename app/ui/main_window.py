@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QWidget
 
 from app.domain.actor import Actor
 from app.domain.fields import Lang, code_label
+from app.domain.idle import IdleWatch
 from app.ui.cs_workspace import CustomerServiceWorkspace, UowFactory
 from app.ui.admin import AdminStation
 from app.ui.notices_panel import NoticesPanel
@@ -22,13 +23,31 @@ ROLES = (("cs", "客服", "Customer service"), ("warehouse", "仓库", "Warehous
          ("supervisor", "主管", "Supervisor"), ("admin", "配置", "Admin"))
 
 
+class _ActivityFilter(QObject):
+    """Any key, click or wheel anywhere in the application counts as the person being there."""
+
+    KINDS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
+
+    def __init__(self, watch: IdleWatch) -> None:
+        super().__init__()
+        self.watch = watch
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() in self.KINDS:
+            self.watch.touch()
+        return False
+
+
 class StationWindow(QMainWindow):
     """Only the customer-service workspace is built so far; the others say what is coming."""
+
+    sign_out_requested = Signal(str)  # "expired" after the idle time, "signed_out" from the menu
+    change_password_requested = Signal()
 
     def __init__(self, uow: UowFactory, *, operator: str, station: str, database: str, lang: Lang = "zh",
                  actor: Actor | None = None, role: str = "cs", parent: Any = None,
                  sync: SyncBridge | None = None, warehouse_setup: dict[str, Any] | None = None,
-                 admin_setup: dict[str, Any] | None = None) -> None:
+                 admin_setup: dict[str, Any] | None = None, idle: IdleWatch | None = None) -> None:
         super().__init__(parent)
         self._uow, self._lang, self._role = uow, lang, role
         self._actor = actor or Actor(operator, station)
@@ -37,9 +56,9 @@ class StationWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.cs = CustomerServiceWorkspace(uow, lang, sync=sync)
         self._sync = sync
-        # 配置: shops, master data, rules, after-sales flows, platform fields, printer (admin_setup: credentials,
-        # settings, config_path from the composition root)
-        self.admin = AdminStation(uow, self._actor, lang=lang, **(admin_setup or {}))
+        # 配置 for the administrator: shops, master data, rules, after-sales flows, users, platform fields,
+        # printer (admin_setup: credentials, settings, config_path from the composition root)
+        self.admin = _admin_page(uow, self._actor, role, lang, admin_setup or {})
         # 仓库: the warehouse station for warehouse roles only (it listens to the scanner application-wide)
         self.warehouse: WarehouseStation | None = (
             WarehouseStation(uow, self._actor, role=role, lang=lang, **(warehouse_setup or {}))
@@ -84,6 +103,28 @@ class StationWindow(QMainWindow):
             self.statusBar().addPermanentWidget(self.sync_status)
             self.connection.setText(("数据库：" if zh else "Database: ") + database)  # the link state is the widget's
         self.resize(1280, 760)
+        # signing out after the idle time (a setting): the station returns to the sign-in screen
+        self.idle = idle
+        self.idle_timer = QTimer(self)
+        if idle is not None:
+            self._activity = _ActivityFilter(idle)
+            from PySide6.QtWidgets import QApplication
+
+            QApplication.instance().installEventFilter(self._activity)
+            self.idle_timer.timeout.connect(self.check_idle)
+            self.idle_timer.start(15_000)
+        change = self.menuBar().addAction("修改密码" if zh else "Change password")
+        change.triggered.connect(self.change_password_requested.emit)
+        sign_out = self.menuBar().addAction("退出登录" if zh else "Sign out")
+        sign_out.triggered.connect(lambda: self.sign_out_requested.emit("signed_out"))
+
+    def check_idle(self) -> bool:
+        """Sign out if nobody has touched the station for the idle time; True when it did."""
+        if self.idle is None or not self.idle.expired():
+            return False
+        self.idle_timer.stop()
+        self.sign_out_requested.emit("expired")
+        return True
 
     def open_order(self, order_no: str) -> OrderDrillDown:
         """The order's drill-down in its own tab (reused if it is already open)."""
@@ -100,8 +141,26 @@ class StationWindow(QMainWindow):
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         self.notices_timer.stop()
+        self.idle_timer.stop()
+        if self.idle is not None:
+            from PySide6.QtWidgets import QApplication
+
+            QApplication.instance().removeEventFilter(self._activity)
         self.cs.shutdown()  # no database work may outlive the window
-        self.admin.shutdown()
+        if isinstance(self.admin, AdminStation):
+            self.admin.shutdown()
         if self.warehouse is not None:
             self.warehouse.shutdown()
         super().closeEvent(event)
+
+
+def _admin_page(uow: UowFactory, actor: Actor, role: str, lang: Lang, admin_setup: dict[str, Any]) -> QWidget:
+    """配置 for the administrator; anyone else is told it is the admin's.
+
+    Hiding is a courtesy only: every save here goes through services that check the role again.
+    """
+    if role != "admin":
+        note = QLabel("「配置」仅管理员可用" if lang == "zh" else "Admin is for administrators only")
+        note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return note
+    return AdminStation(uow, actor, lang=lang, **admin_setup)

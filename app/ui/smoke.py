@@ -3,8 +3,9 @@
 Used by CI against the built bundle (tests/installer/test_bundle.py) and by tests/benchmarks/bench_bundle.py.
 Nothing happens unless ``ORDERHUB_SMOKE`` names a folder. Then, once the sign-in dialog is on screen, the
 station prints ``ORDERHUB_SMOKE sign-in shown: <title>``, saves the dialog as ``sign_in.png`` in that
-folder and closes it (the station exits 0). With ``ORDERHUB_SMOKE_SIGN_IN=1`` it signs in as the person
-the dialog offers first instead, waits until the station window is shown, prints
+folder and closes it (the station exits 0). With ``ORDERHUB_SMOKE_SIGN_IN=1`` it types
+``ORDERHUB_SMOKE_LOGIN`` and ``ORDERHUB_SMOKE_PASSWORD`` into the sign-in and signs in for real instead
+(the same service check as a person's), waits until the station window is shown, prints
 ``ORDERHUB_SMOKE station shown``, lets it idle ``ORDERHUB_SMOKE_IDLE`` seconds (default 5; a benchmark
 reads the memory then), saves ``station.png`` and quits.
 """
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QWidget
 FOLDER_ENV = "ORDERHUB_SMOKE"
 SIGN_IN_ENV = "ORDERHUB_SMOKE_SIGN_IN"
 IDLE_ENV = "ORDERHUB_SMOKE_IDLE"
+LOGIN_ENV, PASSWORD_ENV = "ORDERHUB_SMOKE_LOGIN", "ORDERHUB_SMOKE_PASSWORD"
 GIVE_UP_SECONDS = 120.0
 
 
@@ -68,7 +70,9 @@ class _Probe(QObject):
             dialog.grab().save(str(self.folder / "sign_in.png"))
             if self.sign_in:
                 self.step = "station"
-                dialog.accept()  # type: ignore[attr-defined]
+                dialog.login.setText(os.environ.get(LOGIN_ENV, ""))  # type: ignore[attr-defined]
+                dialog.password.setText(os.environ.get(PASSWORD_ENV, ""))  # type: ignore[attr-defined]
+                dialog.try_sign_in()  # type: ignore[attr-defined]
             else:
                 self.timer.stop()
                 dialog.reject()  # type: ignore[attr-defined]

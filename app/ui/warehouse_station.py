@@ -37,7 +37,7 @@ from app.domain.messages import render
 from app.services import change_notices, pick_slips, picking, waves
 from app.services.change_notices import NoticeView
 from app.services.picking import Progress, ScanResult
-from app.services.unit_of_work import UnitOfWork
+from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
 from app.sync.held_scans import HeldScans
 from app.ui.pick_view import PickPanel
 from app.ui.scanner import KeyboardScanFilter, ScannerSettings, ScanWorker, SerialScanReader
@@ -84,8 +84,11 @@ class WarehouseStation(QWidget):
 
         # -- top bar: where, which box, a field for typing a code by hand ---------------------
         self.warehouse = QComboBox()
-        for wh_id, code, name in waves.warehouses(uow()):
-            self.warehouse.addItem(name, (wh_id, code))
+        try:
+            for wh_id, code, name in waves.warehouses(uow()):
+                self.warehouse.addItem(name, (wh_id, code))
+        except DatabaseUnavailable:  # started offline (issue #14): scans are kept on disk until the link is back
+            pass
         self.box = QLineEdit()
         self.box.setPlaceholderText("自动" if zh else "automatic")
         self.box.setMaximumWidth(120)

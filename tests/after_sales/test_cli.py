@@ -13,6 +13,8 @@ import pytest
 
 from tests.after_sales.conftest import Company
 
+from tests.conftest import cli_env  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -23,7 +25,7 @@ def env(company: Company, tmp_path: Path) -> dict[str, str]:
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app", *args], cwd=REPO, env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=REPO, env=cli_env(env, args), capture_output=True, text=True,
                           timeout=60)
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psutil
 
+from app.demo.seed import DEMO_PASSWORD
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -76,7 +78,8 @@ def time_to_sign_in(exe: Path, data_dir: Path, shots: Path, **extra: str) -> tup
 
 def idle_memory(exe: Path, data_dir: Path, shots: Path, settle: float = 5.0) -> dict[str, float]:
     """Memory of a signed-in station left alone ``settle`` seconds: the station process and its PostgreSQL."""
-    proc, _ = _start(exe, data_dir, shots, ORDERHUB_SMOKE_SIGN_IN="1", ORDERHUB_SMOKE_IDLE=str(settle + 5))
+    proc, _ = _start(exe, data_dir, shots, ORDERHUB_SMOKE_SIGN_IN="1", ORDERHUB_SMOKE_LOGIN="liu.gong",
+                     ORDERHUB_SMOKE_PASSWORD=DEMO_PASSWORD, ORDERHUB_SMOKE_IDLE=str(settle + 5))
     _wait_for(proc, "ORDERHUB_SMOKE station shown")
     time.sleep(settle)
     station = psutil.Process(proc.pid).memory_full_info()

@@ -50,6 +50,9 @@ def measure(orders: int = 120) -> dict[str, float | int]:
     fonts.install(app)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory(prefix="orderhub-scan-") as tmp:
         hub = bootstrap(Settings(data_dir=Path(tmp), station_name="仓库工作台-01"))
+        from tests.conftest import _add_staff
+
+        _add_staff(hub.engine)  # the people the scripts act as (services check their roles)
         try:
             world = build(hub, on_hand=100_000)
             mixes = ([("J2603-02-130", 2), ("T2601-01-110", 1)], [("W2602-01-120", 1), ("D2604-03-100", 1)],

@@ -145,6 +145,9 @@ def main() -> None:
     opts = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         hub = bootstrap(Settings(data_dir=Path(tmp), station_name="bench"))
+        from tests.conftest import _add_staff
+
+        _add_staff(hub.engine)  # the people the scripts act as (services check their roles)
         url = hub.engine.url.render_as_string(hide_password=False)
         live = latency(hub, url, Path(tmp), opts.writes)
         print(f"write at one station → in another station's order list model ({live['samples']} samples, "

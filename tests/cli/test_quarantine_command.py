@@ -9,13 +9,15 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from app.demo.seed import seed_demo
+from tests.conftest import STAFF_PASSWORD
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _run(hub, tmp_path, *args):
     env = os.environ | {"ORDERHUB_DATABASE_URL": hub.engine.url.render_as_string(hide_password=False),
-                        "ORDERHUB_DATA_DIR": str(tmp_path)}
+                        "ORDERHUB_DATA_DIR": str(tmp_path),
+                        "ORDERHUB_USER": "liu.gong", "ORDERHUB_PASSWORD": STAFF_PASSWORD}  # an admin, signed in
     return subprocess.run([sys.executable, "-m", "app", *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=60)
 

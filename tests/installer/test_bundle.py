@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from PIL import Image
+
+from app.demo.seed import DEMO_PASSWORD
 
 pytestmark = [
     pytest.mark.slow,
@@ -152,6 +155,7 @@ def test_the_bundled_station_starts_its_postgresql_from_the_bundle_and_opens_the
 def test_signed_in_the_bundled_station_opens_its_window(installed: Path, seeded: Path, tmp_path: Path) -> None:
     shots = tmp_path / "smoke"
     started = _run(installed, seeded, "demo", ORDERHUB_SMOKE=str(shots), ORDERHUB_SMOKE_SIGN_IN="1",
+                   ORDERHUB_SMOKE_LOGIN="liu.gong", ORDERHUB_SMOKE_PASSWORD=DEMO_PASSWORD,
                    ORDERHUB_SMOKE_IDLE="1")
     assert started.returncode == 0, started.stdout + started.stderr
     assert any(line.startswith("ORDERHUB_SMOKE station shown: ") for line in started.stdout.splitlines()), started.stdout

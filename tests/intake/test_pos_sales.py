@@ -5,6 +5,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from app.domain.actor import SYSTEM
 from app.db.models import Order, OrderExtAttr, RawPayload
 from app.hub.receiver import Receiver, ReceiverServer
 from app.services import ingest
@@ -81,7 +82,8 @@ def test_an_unreadable_sale_is_kept_in_quarantine_and_can_be_retried(hub, store)
     assert "不是有效的 JSON" in answer.json()["message"]
     [held] = ingest.list_quarantined(hub.uow())
     assert held.source == "pos" and held.shop_id == shop_id and held.size > 0
-    again = ingest.retry_quarantined(hub.uow(), held.id, PosReceiver("POS-HZ-HUBIN", "store-secret").normalise)
+    again = ingest.retry_quarantined(hub.uow(), held.id, PosReceiver("POS-HZ-HUBIN", "store-secret").normalise,
+                                     actor=SYSTEM)
     assert again.verdict == "quarantined"
     assert ingest.list_quarantined(hub.uow())[0].attempts == 2
     assert _orders(hub) == []

@@ -13,6 +13,7 @@ from app.demo.seed import seed_demo
 from app.domain.errors import BusinessError
 from app.services import rule_book, routing
 from app.settings import Settings
+from tests.conftest import sign_in_cli
 from tests.routing.world import HUB, make_order, save, set_stock
 
 T = "T2601-01-110"
@@ -24,6 +25,8 @@ def run(hub, tmp_path, capsys, *argv, lang="zh"):
     args = parser.parse_args(list(argv))
     settings = Settings(database_url=hub.engine.url.render_as_string(hide_password=False), data_dir=tmp_path,
                         station_name="测试工作站")
+    # acting commands need a signed-in person (issue #14); routing by hand is the administrator's here
+    sign_in_cli(settings, getattr(args, "operator", None) or "liu.gong")
     code = HANDLERS[args.command](args, settings, lang)
     return code, capsys.readouterr().out
 

@@ -89,19 +89,19 @@ def test_the_drill_down_opens_fast(demo_hub):
     assert detail.seconds < 0.2, detail.seconds
 
 
-def test_signing_in_lists_people_with_their_roles_and_the_window_speaks_english_on_request(qtbot, demo_hub, cjk_font,
-                                                                                         shots_dir):
-    from app.services.users import list_users
+def test_signing_in_with_a_password_and_the_window_speaks_english_on_request(qtbot, demo_hub, cjk_font, shots_dir):
+    from app.services import auth
     from app.ui.login import LoginDialog
+    from tests.conftest import STAFF_PASSWORD
 
-    dialog = LoginDialog(list_users(demo_hub.uow()))
+    dialog = LoginDialog(lambda login, password: auth.sign_in(demo_hub.uow(), login, password, station="CS-01"))
     qtbot.addWidget(dialog)
-    names = [dialog.users.itemText(i) for i in range(dialog.users.count())]
-    assert "小美（客服）" in names and "李师傅（拣货员）" in names
-    dialog.users.setCurrentIndex(names.index("王组长（客服组长）"))
+    dialog.login.setText("wang.zz")
+    dialog.password.setText(STAFF_PASSWORD)
     dialog.language.setCurrentIndex(1)
+    dialog.try_sign_in()
     user, lang = dialog.chosen()
-    assert (user.login, lang) == ("wang.zz", "en")
+    assert (user.login, user.role, lang) == ("wang.zz", "cs_lead", "en")
     window = StationWindow(demo_hub.uow, operator=user.display_name, station="CS-01", database="built-in",
                            lang=lang, actor=CS, role=user.role)
     qtbot.addWidget(window)

@@ -11,6 +11,7 @@ from PIL import Image
 from app.cli.warehouse import HANDLERS, register
 from app.domain.slip import ORDER_QR_PREFIX, PROGRESS_QR_PREFIX
 from app.settings import Settings
+from tests.conftest import sign_in_cli
 from printers.escpos_parse import parse
 from tests.warehouse.world import BARCODE, make_order
 
@@ -21,6 +22,8 @@ def run(hub, tmp_path, capsys, *argv, lang="zh"):
     args = parser.parse_args(list(argv))
     settings = Settings(database_url=hub.engine.url.render_as_string(hide_password=False), data_dir=tmp_path,
                         station_name="仓库工作台-01")
+    if getattr(args, "operator", None):  # acting commands need a signed-in person (issue #14)
+        sign_in_cli(settings, args.operator)
     code = HANDLERS[args.command](args, settings, lang)
     return code, capsys.readouterr().out
 
@@ -82,6 +85,7 @@ def test_wave_print_sends_the_slips_to_the_printer_in_the_settings(wh, tmp_path,
                                     data_dir=tmp_path, station_name="仓库工作台-01"),
                            slip_printer=f"network:127.0.0.1:{fake.port}", slip_profile="80mm")
         args = parser.parse_args(["wave", "print", wave.wave_no, "--operator", "chen.bz"])
+        sign_in_cli(settings, "chen.bz")
         assert HANDLERS["wave"](args, settings, "zh") == 0
         out = capsys.readouterr().out
         assert f"波次 {wave.wave_no}：2 张拣货单已送往打印机" in out and "打印机正常" in out

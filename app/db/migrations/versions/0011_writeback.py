@@ -1,7 +1,7 @@
 """Write-back and live logistics: every call to a platform or carrier, carrier pushes, each parcel's watch.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 """
 from typing import Sequence, Union
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: Union[str, Sequence[str], None] = "0008"
+down_revision: Union[str, Sequence[str], None] = "0009"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
