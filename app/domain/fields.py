@@ -308,6 +308,40 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "parsed": ("已解析", "Parsed"),
         "quarantined": ("已隔离", "Quarantined"),
     },
+    # ERP bridge and 数电票 (issue #17).
+    "erp_scheme": {
+        "standard": ("Standard Webhooks 签名", "Standard Webhooks signature"),
+        "frappe": ("ERPNext 签名", "ERPNext (Frappe) signature"),
+    },
+    "erp_inbound_verdict": {
+        "applied": ("已应用", "Applied"),
+        "duplicate": ("重复，已忽略", "Duplicate, ignored"),
+        "stale": ("晚于更新的消息到达，未应用", "Older than what we have, not applied"),
+        "quarantined": ("无法解析，已隔离", "Unreadable, quarantined"),
+        "refused": ("已拒收", "Refused"),
+    },
+    "erp_event": {
+        "order.created": ("新订单", "Order created"),
+        "order.stage_changed": ("订单环节变更", "Order stage changed"),
+        "order.shipped": ("订单已发货", "Order shipped"),
+        "after_sales.opened": ("发起售后", "After-sales opened"),
+        "after_sales.decided": ("售后已处理", "After-sales decided"),
+        "after_sales.changed": ("售后进展", "After-sales progressed"),
+        "invoice.issued": ("发票已开具", "Invoice issued"),
+        "invoice.red_flushed": ("发票已红冲", "Invoice red-flushed"),
+    },
+    "einvoice_kind": {
+        "blue": ("开具蓝字发票", "Blue invoice"),
+        "red_confirm": ("红字确认单及红票", "Red-letter confirmation and red invoice"),
+        "reissue": ("重开发票", "Re-issued invoice"),
+    },
+    "einvoice_state": {
+        "submitted": ("已提交税务服务商", "Sent to the provider"),
+        "issuing": ("开票中", "Being issued"),
+        "confirming": ("等待购方确认", "Waiting for the buyer's confirmation"),
+        "issued": ("已开具", "Issued"),
+        "failed": ("开具失败", "Failed"),
+    },
     # Routing rules, allocation and reservations (issue #4).
     "rule_op": {
         "eq": ("等于", "is"),
