@@ -268,6 +268,12 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "pick.ship": ("扫描出库", "Dispatched by scan"),
         "pick.stop": ("停止拣货", "Pick stopped"),
         "notice.acknowledge": ("确认变更通知", "Change notice acknowledged"),
+        # --- ERP bridge and 数电票 (issue #17) ---
+        "erp.endpoint_save": ("保存ERP推送地址", "ERP endpoint saved"),
+        "erp.webhook_replay": ("重发ERP推送", "ERP webhook replayed"),
+        "erp.quarantine_retry": ("重新处理ERP隔离报文", "Quarantined ERP message retried"),
+        "erp.stock_level": ("ERP同步库存", "Stock level from the ERP"),
+        "einvoice.request": ("向税务服务商申请开票", "Invoice requested from the tax provider"),
     },
     "role": {
         "cs": ("客服", "Customer service"),
