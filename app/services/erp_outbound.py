@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import sqlalchemy.orm
 
 from app.db.erp_models import ErpDelivery, ErpDeliveryAttempt, ErpEndpoint
 from app.db.models import Order, OutboxMessage
@@ -103,10 +104,11 @@ def _body(payload: dict[str, Any]) -> str:
                       ensure_ascii=False, separators=(",", ":"))
 
 
-_BLOCKED = sa.text("""
-    EXISTS (SELECT 1 FROM erp_deliveries d2 JOIN outbox o2 ON o2.id = d2.outbox_id
-            WHERE d2.endpoint_id = erp_deliveries.endpoint_id AND d2.order_id = erp_deliveries.order_id
-              AND d2.outbox_id < erp_deliveries.outbox_id AND o2.status <> 'sent')""")
+def _blocked() -> sa.ColumnElement[bool]:
+    """An earlier delivery of the same order to the same endpoint has not gone through yet."""
+    d2, o2 = sa.orm.aliased(ErpDelivery), sa.orm.aliased(OutboxMessage)
+    return sa.exists().where(d2.endpoint_id == ErpDelivery.endpoint_id, d2.order_id == ErpDelivery.order_id,
+                             d2.outbox_id < ErpDelivery.outbox_id, o2.id == d2.outbox_id, o2.status != "sent")
 
 
 def claim(uow: UnitOfWork, *, limit: int = 100, lease: timedelta = timedelta(minutes=2),
@@ -120,7 +122,7 @@ def claim(uow: UnitOfWork, *, limit: int = 100, lease: timedelta = timedelta(min
             .join(ErpDelivery, ErpDelivery.outbox_id == OutboxMessage.id)
             .join(ErpEndpoint, ErpEndpoint.id == ErpDelivery.endpoint_id)
             .where(OutboxMessage.topic == TOPIC, OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= at,
-                   ErpEndpoint.enabled.is_(True), ErpEndpoint.url.is_not(None), ~_BLOCKED)
+                   ErpEndpoint.enabled.is_(True), ErpEndpoint.url.is_not(None), ~_blocked())
             .order_by(OutboxMessage.id).limit(limit).with_for_update(of=OutboxMessage, skip_locked=True)).all()
         out = []
         for msg, ep in rows:

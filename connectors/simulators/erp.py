@@ -58,6 +58,7 @@ class ErpSimulator:
     refused: int = 0
     fail_next: int = 0  # answer the next N deliveries with ``fail_status`` without applying them
     fail_status: int = 503
+    fail_orders: set[str] = field(default_factory=set)  # answer ``fail_status`` to every event of these orders
     lose_next: int = 0  # apply the next N, then answer only after ``lose_seconds`` (the sender gave up)
     lose_seconds: float = 1.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -88,13 +89,13 @@ class ErpSimulator:
             return _json(401, {"exc_type": "AuthenticationError", "message": "Invalid webhook signature"})
         msg_id = req.headers["webhook-id"]
         with self._lock:
-            if self.fail_next > 0:
-                self.fail_next -= 1
+            event = json.loads(text)
+            if self.fail_next > 0 or event.get("order_no") in self.fail_orders:
+                self.fail_next = max(0, self.fail_next - 1)
                 return _json(self.fail_status, {"exc_type": "ServiceUnavailable", "message": "Try again later"})
             if msg_id in self.seen_ids:
                 self.duplicates += 1
                 return _json(200, {"message": "already received", "webhook_id": msg_id})
-            event = json.loads(text)
             self.seen_ids.add(msg_id)
             self.received.append(event)
             so = self._apply(event)
