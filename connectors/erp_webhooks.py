@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +49,11 @@ class Verified:
     message_id: str | None
     sent_at: datetime | None
     text: str
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: 32 random bytes, base64, with the ``whsec_`` prefix."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def _utc(moment: datetime) -> datetime:

@@ -19,6 +19,7 @@ from app.domain.clock import local
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
 from app.hub.credentials import open_store
+from app.hub.erp_dispatch import ErpDispatcher
 from app.hub.outbox_worker import SMS_CREDENTIALS_REF, OutboxWorker
 from app.hub.receiver import Receiver, ReceiverServer
 from app.hub.registry import PLATFORMS, connector_for, simulator_module
@@ -144,9 +145,12 @@ def _hub(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     receiver = ReceiverServer(Receiver(app, connector_for, store), port=args.receiver_port).start()
     running: list[Any] = []
     if args.simulate:
-        running = start_simulated_company(app, store, receiver.url)
+        from app.hub.erp_simulated import start_simulated_erp
+
+        running = start_simulated_company(app, store, receiver.url) + start_simulated_erp(app, store, receiver.url)
     hub = Hub(app, connector_for, store, poll_interval=args.poll_interval).start()
-    worker = OutboxWorker(app, sms_client(settings, store, running, simulate=args.simulate))
+    worker = OutboxWorker(app, sms_client(settings, store, running, simulate=args.simulate),
+                          erp=ErpDispatcher(app, store))
     worker.start()
     print(render("HUB_RUNNING", lang, hub_id=hub.hub_id, url=receiver.url))
     stop = threading.Event()
@@ -200,12 +204,27 @@ def _quarantine(args: argparse.Namespace, settings: Settings, lang: Lang) -> int
                              kind=p.kind, at=local(p.received_at).strftime("%Y-%m-%d %H:%M"), attempts=p.attempts,
                              error=p.error or ""))
             return 0
+        if _is_erp(app, args.payload_id):  # a message from the ERP (issue #17), not a platform payload
+            from app.domain.actor import Actor
+            from app.services import erp_inbound
+
+            got = erp_inbound.retry_quarantined(app.uow(), args.payload_id, Actor("system:cli", "cli"))
+            print(render("ERP_QUARANTINE_RETRIED" if got.verdict != "quarantined" else "ERP_QUARANTINE_STILL", lang,
+                         id=args.payload_id, verdict=code_label("erp_inbound_verdict", got.verdict, lang),
+                         error=got.reason or ""))
+            return 0 if got.verdict != "quarantined" else 1
         outcome = ingest.retry_quarantined(app.uow(), args.payload_id, _normaliser_for(app, args.payload_id, settings))
         print(render("QUARANTINE_RETRIED" if outcome.verdict != "quarantined" else "QUARANTINE_STILL", lang,
                      id=args.payload_id, order_no=outcome.order_no or "", error=outcome.error or ""))
         return 0 if outcome.verdict != "quarantined" else 1
     finally:
         app.close()
+
+
+def _is_erp(app: OrderHub, payload_id: int) -> bool:
+    with app.uow() as uow:
+        source = uow.session.scalar(sa.text("SELECT source FROM raw_payloads WHERE id = :i"), {"i": payload_id})
+    return bool(source and source.startswith("erp:"))
 
 
 def _normaliser_for(app: OrderHub, payload_id: int, settings: Settings) -> Any:

@@ -181,3 +181,26 @@ class ErpSimulator:
         msg_id = f"msg_erp_{doc['name']}_{self._sent}"
         return text.encode(), sign_standard(msg_id, now, text, [self.hub_secret]) | {"Content-Type": "application/json"}
 
+
+
+class ErpAnimator(threading.Thread):
+    """Demo only: like ERPNext's on-update webhooks, posts back every Sales Order changed since the last round."""
+
+    def __init__(self, erp: ErpSimulator, *, every: float = 10.0) -> None:
+        super().__init__(daemon=True, name="erp-sim")
+        self.erp, self.every, self.stop_event = erp, every, threading.Event()
+        self._posted: dict[str, str] = {}
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.every):
+            for so in list(self.erp.sales_orders.values()):
+                if self._posted.get(so["name"]) == so.get("modified") or "status" not in so:
+                    continue
+                try:
+                    self.erp.send_document(dict(so))
+                    self._posted[so["name"]] = so["modified"]
+                except requests.RequestException:
+                    break  # the hub is not up yet: next round
+
+    def stop(self) -> None:
+        self.stop_event.set()
