@@ -9,9 +9,10 @@ forget them. Secrets are never here: an endpoint names its entry in the credenti
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -107,6 +108,30 @@ class ErpOrderStatus(Base):
     erp_raw_status: Mapped[str | None] = mapped_column(String(60))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = _now()
+
+
+class EinvoiceProvider(Base):
+    """The 数电票 provider account: where to call and as which seller (its app secret is in the credential store).
+
+    While one is enabled, invoices are issued and red-flushed through it (via the outbox); without
+    one, red-letter confirmations are numbered locally as before (demo and tests of other flows).
+    """
+
+    __tablename__ = "einvoice_providers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    api_url: Mapped[str] = mapped_column(String(400))
+    token_url: Mapped[str] = mapped_column(String(400))
+    secret_ref: Mapped[str] = mapped_column(String(100))
+    seller_tax_no: Mapped[str] = mapped_column(String(20))
+    seller_name: Mapped[str] = mapped_column(String(100))
+    clerk: Mapped[str] = mapped_column(String(20))
+    invoice_line: Mapped[str] = mapped_column(String(4), server_default=text("'pc'"))
+    goods_code: Mapped[str] = mapped_column(String(19))
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
 
 
 class EinvoiceRequest(Base):

@@ -102,9 +102,33 @@ BEGIN
 END $$;
 CREATE TRIGGER invoices_erp_event AFTER INSERT ON invoices
     FOR EACH ROW EXECUTE FUNCTION invoices_erp_event();
+
+-- 「小程序订单自动绑定电子发票」 and every other way an order comes to need an invoice (开票状态 → 待开票):
+-- while a 数电票 provider is enabled, a blue-invoice request and its outbox message are written in the
+-- same transaction. Routing writes orders in bulk SQL, so this is the one place that sees them all.
+CREATE FUNCTION orders_einvoice_request() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE req bigint;
+BEGIN
+    IF NEW.invoice_status <> 'pending' OR (TG_OP = 'UPDATE' AND OLD.invoice_status = 'pending')
+       OR NEW.status IN ('pending_payment', 'cancelled')
+       OR NOT EXISTS (SELECT 1 FROM einvoice_providers WHERE enabled) THEN
+        RETURN NULL;
+    END IF;
+    req := nextval(pg_get_serial_sequence('einvoice_requests', 'id'));
+    INSERT INTO einvoice_requests (id, order_id, kind, provider_order_no)
+    VALUES (req, NEW.id, 'blue', 'OH' || to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYMMDD') || lpad(req::text, 10, '0'));
+    INSERT INTO outbox (topic, dedupe_key, payload)
+    VALUES ('einvoice', 'einvoice:' || req, jsonb_build_object('request_id', req, 'kind', 'blue',
+                                                                 'order_no', NEW.order_no));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER orders_einvoice_request AFTER INSERT OR UPDATE OF invoice_status ON orders
+    FOR EACH ROW EXECUTE FUNCTION orders_einvoice_request();
 """
 
 DROP_TRIGGERS = """
+DROP TRIGGER IF EXISTS orders_einvoice_request ON orders;
+DROP FUNCTION IF EXISTS orders_einvoice_request();
 DROP TRIGGER IF EXISTS invoices_erp_event ON invoices;
 DROP TRIGGER IF EXISTS after_sales_erp_event ON after_sales_cases;
 DROP TRIGGER IF EXISTS orders_erp_event ON orders;
@@ -188,6 +212,23 @@ def upgrade() -> None:
     )
     op.create_index('ix_erp_inbound_subject', 'erp_inbound', ['subject', 'reported_at'], unique=False)
     op.create_index('uq_erp_inbound_accepted', 'erp_inbound', ['endpoint_id', 'message_key'], unique=True, postgresql_where=sa.text("verdict IN ('applied', 'quarantined', 'stale')"))
+    op.create_table('einvoice_providers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=20), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('api_url', sa.String(length=400), nullable=False),
+    sa.Column('token_url', sa.String(length=400), nullable=False),
+    sa.Column('secret_ref', sa.String(length=100), nullable=False),
+    sa.Column('seller_tax_no', sa.String(length=20), nullable=False),
+    sa.Column('seller_name', sa.String(length=100), nullable=False),
+    sa.Column('clerk', sa.String(length=20), nullable=False),
+    sa.Column('invoice_line', sa.String(length=4), server_default=sa.text("'pc'"), nullable=False),
+    sa.Column('goods_code', sa.String(length=19), nullable=False),
+    sa.Column('tax_rate', sa.Numeric(precision=5, scale=4), nullable=False),
+    sa.Column('enabled', sa.Boolean(), server_default=sa.text('true'), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_einvoice_providers')),
+    sa.UniqueConstraint('code', name=op.f('uq_einvoice_providers_code'))
+    )
     op.create_table('einvoice_requests',
     sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('order_id', sa.BigInteger(), nullable=False),
@@ -220,6 +261,7 @@ def downgrade() -> None:
     op.execute(DROP_TRIGGERS)
     op.drop_index('ix_einvoice_requests_order', table_name='einvoice_requests')
     op.drop_table('einvoice_requests')
+    op.drop_table('einvoice_providers')
     op.drop_index('uq_erp_inbound_accepted', table_name='erp_inbound', postgresql_where=sa.text("verdict IN ('applied', 'quarantined', 'stale')"))
     op.drop_index('ix_erp_inbound_subject', table_name='erp_inbound')
     op.drop_table('erp_inbound')
