@@ -119,11 +119,16 @@ class NuonuoClient:
             self.on_token(self.access_token)
         return self.access_token
 
-    def call(self, method: str, content: dict[str, Any]) -> dict[str, Any]:
-        """One API call (retried on transient faults, token renewed once); returns the whole answer."""
+    def call(self, method: str, content: dict[str, Any], *, submits: bool = False) -> dict[str, Any]:
+        """One API call, token renewed once; returns the whole answer.
+
+        Queries are retried on transient faults here. A call that ``submits`` something is not: if
+        its answer is lost, the caller asks by its own key first (see app/hub/einvoice_dispatch.py).
+        """
         if not self.access_token:
             self.refresh_token()
-        return with_retries(self.retry, lambda: self._once(method, content), on_auth_expired=self.refresh_token)
+        policy = RetryPolicy(retries=0) if submits else self.retry
+        return with_retries(policy, lambda: self._once(method, content), on_auth_expired=self.refresh_token)
 
     def _once(self, method: str, content: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
@@ -151,7 +156,7 @@ class NuonuoClient:
     # --- APIs ---------------------------------------------------------------------------------------
     def request_billing(self, order: dict[str, Any]) -> str:
         """nuonuo.OpeMplatform.requestBillingNew: submit a blue invoice; returns the invoice serial no."""
-        answer = self.call("nuonuo.OpeMplatform.requestBillingNew", {"order": order})
+        answer = self.call("nuonuo.OpeMplatform.requestBillingNew", {"order": order}, submits=True)
         return str(answer["result"]["invoiceSerialNum"])
 
     def query_invoices(self, *, serial_nos: list[str] | None = None, order_nos: list[str] | None = None
@@ -172,7 +177,7 @@ class NuonuoClient:
 
     def save_red_confirm(self, content: dict[str, Any]) -> str:
         """nuonuo.OpeMplatform.saveInvoiceRedConfirm: apply for a 红字确认单; returns its 申请号 (billId)."""
-        return str(self.call("nuonuo.OpeMplatform.saveInvoiceRedConfirm", content)["result"])
+        return str(self.call("nuonuo.OpeMplatform.saveInvoiceRedConfirm", content, submits=True)["result"])
 
     def query_red_confirms(self, *, bill_id: str, identity: str = "0") -> list[RedConfirmation]:
         """nuonuo.OpeMplatform.queryInvoiceRedConfirm for one 申请号."""
@@ -191,4 +196,4 @@ class NuonuoClient:
         content = {"billId": bill_id, "identity": identity, "confirmAgreement": "1" if agree else "0"}
         if reason:
             content["confirmReason"] = reason
-        return self.call("nuonuo.OpeMplatform.confirm", content).get("result")
+        return self.call("nuonuo.OpeMplatform.confirm", content, submits=True).get("result")
