@@ -1,5 +1,5 @@
-"""Command line for the ERP bridge: `orderhub webhook add|rotate|list|deliveries|dead|replay|inbound` and
-`orderhub erp reconcile`.
+"""Command line for the ERP bridge and 数电票: `orderhub webhook add|rotate|list|deliveries|dead|replay|inbound`,
+`orderhub erp reconcile`, `orderhub einvoice setup|list`.
 
 Secrets are generated here and put in the credential store (never the database); the secret is
 printed once so it can be entered in the ERP. ``HANDLERS`` maps each command to its handler.
@@ -49,6 +49,23 @@ def register(sub: Any) -> None:
     replay.add_argument("--operator", required=True, help="操作人 / who")
     replay.add_argument("--reason", help="原因 / why")
     w.add_parser("inbound", help="ERP发来的消息（含拒收）/ what the ERP sent, refused ones too")
+
+    inv = sub.add_parser("einvoice", help="数电票服务商（诺诺）/ the e-invoice provider")
+    e = inv.add_subparsers(dest="einvoice_command", required=True)
+    setup = e.add_parser("setup", help="设置诺诺开放平台账号 / set up the 诺诺 account")
+    setup.add_argument("--api-url", default="https://sdk.nuonuo.com/open/v1/services")
+    setup.add_argument("--token-url", default="https://open.nuonuo.com/accessToken")
+    setup.add_argument("--app-key", required=True)
+    setup.add_argument("--app-secret", required=True)
+    setup.add_argument("--user-tax", default="", help="第三方应用的授权商户税号 / userTax for third-party apps")
+    setup.add_argument("--seller-tax-no", required=True, help="销方税号 / seller tax no.")
+    setup.add_argument("--seller-name", required=True, help="销方名称 / seller name")
+    setup.add_argument("--clerk", required=True, help="开票员（与开票登录账号一致）/ clerk")
+    setup.add_argument("--goods-code", default="1040201010000000000", help="税收分类编码 / tax classification code")
+    setup.add_argument("--tax-rate", default="0.13")
+    setup.add_argument("--operator", default="system:cli")
+    listed = e.add_parser("list", help="开票申请 / requests")
+    listed.add_argument("--order", help="订单ID / order ID")
 
     erp = sub.add_parser("erp", help="ERP 对账 / ERP reconciliation").add_subparsers(dest="erp_command", required=True)
     rec = erp.add_parser("reconcile", help="比对ERP与订单中枢的订单环节 / compare stages with the ERP")
@@ -155,6 +172,38 @@ def erp_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> int
         app.close()
 
 
+def einvoice_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
+    from decimal import Decimal
+
+    from app.hub.credentials import open_store
+    from app.services import einvoice
+    from connectors.base import Credentials
+
+    app = _app(settings)
+    try:
+        if args.einvoice_command == "setup":
+            ref = "orderhub:einvoice:nuonuo"
+            open_store(settings.data_dir).put(ref, Credentials(app_key=args.app_key, app_secret=args.app_secret,
+                                                               extra={"user_tax": args.user_tax}))
+            einvoice.save_provider(app.uow(), einvoice.ProviderConfig(
+                code="nuonuo", name="诺诺开放平台", api_url=args.api_url, token_url=args.token_url, secret_ref=ref,
+                seller_tax_no=args.seller_tax_no, seller_name=args.seller_name, clerk=args.clerk, invoice_line="pc",
+                goods_code=args.goods_code, tax_rate=Decimal(args.tax_rate)), actor=Actor(args.operator, "cli"))
+            print(render("EINVOICE_SAVED", lang, url=args.api_url, ref=ref))
+            return 0
+        f = lambda key: label("einvoice", key, lang)  # noqa: E731
+        rows = [[r.order_no, code_label("einvoice_kind", r.kind, lang), code_label("einvoice_state", r.state, lang),
+                 r.provider_order_no, r.serial_no or "", r.invoice_no or "",
+                 f"{r.provider_code} {r.provider_message}" if r.provider_code else "", _t(r.updated_at)]
+                for r in einvoice.requests_of(app.uow(), order_no=args.order)]
+        heads = [label("order", "order_no", lang)] + [f(k) for k in ("kind", "state", "provider_order_no", "serial_no",
+                                                                     "invoice_no", "provider_message", "updated_at")]
+        print(table(heads, rows))
+        return 0
+    finally:
+        app.close()
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace, Settings, Lang], int]] = {
-    "webhook": webhook_command, "erp": erp_command,
+    "webhook": webhook_command, "erp": erp_command, "einvoice": einvoice_command,
 }

@@ -170,6 +170,16 @@ FIELDS: dict[str, dict[str, FieldDef]] = {
         FieldDef("reported_at", "ERP报告时间", "Reported by the ERP", "datetime"),
         FieldDef("in_flight", "我方推送未送达", "Our events still on the way", "bool"),
     ),
+    "einvoice": _fields(
+        FieldDef("kind", "开票事项", "What", "code", "einvoice_kind"),
+        FieldDef("state", "开票进度", "Progress", "code", "einvoice_state"),
+        FieldDef("provider_order_no", "开票单号", "Invoice request no."),
+        FieldDef("serial_no", "服务商流水号", "Provider serial no."),
+        FieldDef("invoice_no", "数电票号码", "Invoice number"),
+        FieldDef("provider_code", "服务商返回码", "Provider code"),
+        FieldDef("provider_message", "服务商说明", "Provider message"),
+        FieldDef("updated_at", "更新时间", "Updated", "datetime"),
+    ),
     # --- warehouse (issue #8) ---
     "wave": _fields(
         FieldDef("wave_no", "波次号", "Wave no."),

@@ -403,6 +403,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ERP_QUARANTINE_RETRIED": ("ERP隔离报文 {id} 已重新处理：{verdict}", "Quarantined ERP message {id} retried: {verdict}"),
     "ERP_QUARANTINE_STILL": ("ERP隔离报文 {id} 仍无法处理：{error}", "Quarantined ERP message {id} still cannot be read: {error}"),
     "EINVOICE_PROVIDER": ("税务服务商返回错误 {endpoint}：{message}", "The tax provider answered {endpoint}: {message}"),
+    "EINVOICE_SAVED": ("已设置诺诺开放平台账号：{url}；应用密钥保存在凭据库「{ref}」",
+                       "诺诺 account set up: {url}; its app secret is in the credential store as “{ref}”"),
     "EINVOICE_NO_BLUE": ("订单 {order_no} 没有可红冲的蓝字发票", "Order {order_no} has no blue invoice to red-flush"),
 }
 

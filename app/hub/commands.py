@@ -19,6 +19,7 @@ from app.domain.clock import local
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
 from app.hub.credentials import open_store
+from app.hub.einvoice_dispatch import EinvoiceDispatcher
 from app.hub.erp_dispatch import ErpDispatcher
 from app.hub.outbox_worker import SMS_CREDENTIALS_REF, OutboxWorker
 from app.hub.receiver import Receiver, ReceiverServer
@@ -145,12 +146,13 @@ def _hub(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     receiver = ReceiverServer(Receiver(app, connector_for, store), port=args.receiver_port).start()
     running: list[Any] = []
     if args.simulate:
-        from app.hub.erp_simulated import start_simulated_erp
+        from app.hub.erp_simulated import start_simulated_erp, start_simulated_tax
 
-        running = start_simulated_company(app, store, receiver.url) + start_simulated_erp(app, store, receiver.url)
+        running = (start_simulated_company(app, store, receiver.url) + start_simulated_erp(app, store, receiver.url)
+                   + start_simulated_tax(app, store))
     hub = Hub(app, connector_for, store, poll_interval=args.poll_interval).start()
     worker = OutboxWorker(app, sms_client(settings, store, running, simulate=args.simulate),
-                          erp=ErpDispatcher(app, store))
+                          erp=ErpDispatcher(app, store), einvoice=EinvoiceDispatcher(app, store))
     worker.start()
     print(render("HUB_RUNNING", lang, hub_id=hub.hub_id, url=receiver.url))
     stop = threading.Event()

@@ -55,20 +55,24 @@ class ErpDispatcher:
             sender = self._local.sender = WebhookSender(timeout=self.timeout)
         return sender
 
-    def _one(self, delivery: erp_outbound.Delivery) -> str:
+    def _one(self, delivery: erp_outbound.Delivery) -> erp_outbound.Outcome:
         secrets = signing_secrets(self.store.get(delivery.secret_ref))
         if not secrets:
             answer = Answer(False, None, "", 0, error=render("ERP_NO_SECRET", endpoint=delivery.endpoint_code))
         else:
             answer = self._sender().deliver(delivery.url, delivery.webhook_id, delivery.body, secrets,
                                             sent_at=self.clock())
-        return erp_outbound.record_attempt(self.app.uow(), delivery, ok=answer.ok, http_status=answer.status,
-                                           duration_ms=answer.duration_ms, excerpt=answer.excerpt, error=answer.error,
-                                           retry_after=answer.retry_after, gone=answer.gone)
+        return erp_outbound.Outcome(answer.ok, answer.status, answer.duration_ms, answer.excerpt, answer.error,
+                                    answer.retry_after, answer.gone)
 
     def run_once(self, *, limit: int = 200, now: datetime | None = None) -> ErpDispatchReport:
+        """One round: claim, send in parallel, then log every attempt and settle in one transaction."""
         report = ErpDispatchReport()
-        for status in self.pool.map(self._one, erp_outbound.claim(self.app.uow(), limit=limit, now=now)):
+        claimed = erp_outbound.claim(self.app.uow(), limit=limit, now=now)
+        if not claimed:
+            return report
+        outcomes = list(self.pool.map(self._one, claimed))
+        for status in erp_outbound.record_attempts(self.app.uow(), list(zip(claimed, outcomes, strict=True))):
             if status == "sent":
                 report.sent += 1
             elif status == "failed":

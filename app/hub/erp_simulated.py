@@ -1,4 +1,4 @@
-"""Demo only (`orderhub hub --simulate`): an ERPNext-like ERP on loopback, wired to the hub both ways."""
+"""Demo only (`orderhub hub --simulate`): an ERPNext-like ERP wired to the hub both ways, and a loopback 诺诺."""
 
 from __future__ import annotations
 
@@ -31,3 +31,22 @@ def start_simulated_erp(app: OrderHub, store: Any, receiver_url: str) -> list[An
     animator = ErpAnimator(erp)
     animator.start()
     return [animator, server]
+
+
+def start_simulated_tax(app: OrderHub, store: Any) -> list[Any]:
+    """A loopback 诺诺 and the provider set up against it, so 数电票 flows run in the demo."""
+    from decimal import Decimal
+
+    from app.services import einvoice
+    from connectors.simulators.nuonuo import NuonuoSimulator
+
+    key, secret = "SDDEMO0001", secrets.token_hex(16)
+    sim = NuonuoSimulator({key: secret})
+    server = SimServer(sim.handle).start()
+    store.put("orderhub:einvoice:nuonuo", Credentials(app_key=key, app_secret=secret,
+                                                       extra={"user_tax": "339902999999789113"}))
+    einvoice.save_provider(app.uow(), einvoice.ProviderConfig(
+        code="nuonuo", name="诺诺（模拟）", api_url=f"{server.url}/open/v1/services", token_url=f"{server.url}/accessToken",
+        secret_ref="orderhub:einvoice:nuonuo", seller_tax_no="339902999999789113", seller_name="杭州小树苗服饰有限公司",
+        clerk="张会计", invoice_line="pc", goods_code="1040201010000000000", tax_rate=Decimal("0.13")), actor=DEMO)
+    return [server]

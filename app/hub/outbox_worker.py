@@ -67,3 +67,5 @@ class OutboxWorker(threading.Thread):
             self.sms.close()
         if self.erp is not None:
             self.erp.close()
+        if self.einvoice is not None:
+            self.einvoice.close()

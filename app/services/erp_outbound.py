@@ -134,25 +134,46 @@ def claim(uow: UnitOfWork, *, limit: int = 100, lease: timedelta = timedelta(min
         return out
 
 
-def record_attempt(uow: UnitOfWork, delivery: Delivery, *, ok: bool, http_status: int | None, duration_ms: int,
-                   excerpt: str, error: str | None, retry_after: float | None = None, gone: bool = False) -> str:
-    """Log one attempt and settle the delivery: sent, back in the queue with backoff, or a dead letter."""
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt went, as the sender saw it."""
+
+    ok: bool
+    http_status: int | None
+    duration_ms: int
+    excerpt: str
+    error: str | None
+    retry_after: float | None = None
+    gone: bool = False
+
+
+def _settle_one(s: Any, delivery: Delivery, o: Outcome) -> str:
+    s.add(ErpDeliveryAttempt(outbox_id=delivery.outbox_id, attempt=delivery.attempt, ok=o.ok, http_status=o.http_status,
+                             duration_ms=o.duration_ms, excerpt=o.excerpt[:300] or None, error=o.error))
+    if o.ok:
+        return outbox.settle(s, delivery.outbox_id, sent=True)
+    pause = SCHEDULE[min(delivery.attempt - 1, len(SCHEDULE) - 1)] * (0.8 + random.random() * 0.4)
+    final = o.gone or delivery.attempt >= delivery.max_attempts
+    reason = f"第 {delivery.attempt} 次：{o.error or f'HTTP {o.http_status}'}"
+    if o.excerpt:
+        reason += f"；对方回复：{o.excerpt[:120]}"
+    return outbox.settle(s, delivery.outbox_id, sent=False, error=reason, final=final,
+                         retry_after=max(o.retry_after or 0, pause))
+
+
+def record_attempts(uow: UnitOfWork, results: list[tuple[Delivery, Outcome]]) -> list[str]:
+    """Log a round's attempts and settle each delivery (sent, back in the queue with backoff, or dead), in one
+    transaction. Should it not commit, the leases run out and the deliveries go again under the same
+    webhook ids, which the ERP recognises."""
     with uow:
-        s = uow.session
-        s.add(ErpDeliveryAttempt(outbox_id=delivery.outbox_id, attempt=delivery.attempt, ok=ok, http_status=http_status,
-                                 duration_ms=duration_ms, excerpt=excerpt[:300] or None, error=error))
-        if ok:
-            status = outbox.settle(s, delivery.outbox_id, sent=True)
-        else:
-            pause = SCHEDULE[min(delivery.attempt - 1, len(SCHEDULE) - 1)] * (0.8 + random.random() * 0.4)
-            final = gone or delivery.attempt >= delivery.max_attempts
-            reason = f"第 {delivery.attempt} 次：{error or f'HTTP {http_status}'}"
-            if excerpt:
-                reason += f"；对方回复：{excerpt[:120]}"
-            status = outbox.settle(s, delivery.outbox_id, sent=False, error=reason, final=final,
-                                   retry_after=max(retry_after or 0, pause))
+        statuses = [_settle_one(uow.session, d, o) for d, o in sorted(results, key=lambda r: r[0].outbox_id)]
         uow.commit()
-        return status
+        return statuses
+
+
+def record_attempt(uow: UnitOfWork, delivery: Delivery, outcome: Outcome) -> str:
+    """Log one attempt and settle its delivery."""
+    return record_attempts(uow, [(delivery, outcome)])[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,3 +77,21 @@ def test_an_access_token_the_provider_no_longer_accepts_is_renewed_once(tax: Tax
     tax.run(3)
     assert len(tax.invoices(order_no)) == 1
     assert tax.store.get("orderhub:einvoice:nuonuo").access_token in tax.sim.tokens
+
+
+def test_the_command_line_lists_requests_with_the_providers_numbers_in_business_language(tax: Tax, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    order_no = tax.bound_order()
+    tax.run(3)
+    env = os.environ | {"ORDERHUB_DATABASE_URL": tax.hub.engine.url.render_as_string(hide_password=False),
+                        "ORDERHUB_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "app", "einvoice", "list", "--order", order_no],
+                          cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    number = tax.invoices(order_no)[0][1]
+    assert "开具蓝字发票" in done.stdout and "已开具" in done.stdout and number in done.stdout
+    assert "数电票号码" in done.stdout
