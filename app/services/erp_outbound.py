@@ -147,11 +147,7 @@ class Outcome:
     gone: bool = False
 
 
-def _settle_one(s: Any, delivery: Delivery, o: Outcome) -> str:
-    s.add(ErpDeliveryAttempt(outbox_id=delivery.outbox_id, attempt=delivery.attempt, ok=o.ok, http_status=o.http_status,
-                             duration_ms=o.duration_ms, excerpt=o.excerpt[:300] or None, error=o.error))
-    if o.ok:
-        return outbox.settle(s, delivery.outbox_id, sent=True)
+def _settle_failed(s: Any, delivery: Delivery, o: Outcome) -> str:
     pause = SCHEDULE[min(delivery.attempt - 1, len(SCHEDULE) - 1)] * (0.8 + random.random() * 0.4)
     final = o.gone or delivery.attempt >= delivery.max_attempts
     reason = f"第 {delivery.attempt} 次：{o.error or f'HTTP {o.http_status}'}"
@@ -166,9 +162,18 @@ def record_attempts(uow: UnitOfWork, results: list[tuple[Delivery, Outcome]]) ->
     transaction. Should it not commit, the leases run out and the deliveries go again under the same
     webhook ids, which the ERP recognises."""
     with uow:
-        statuses = [_settle_one(uow.session, d, o) for d, o in sorted(results, key=lambda r: r[0].outbox_id)]
+        s = uow.session
+        s.execute(sa.insert(ErpDeliveryAttempt), [
+            {"outbox_id": d.outbox_id, "attempt": d.attempt, "ok": o.ok, "http_status": o.http_status,
+             "duration_ms": o.duration_ms, "excerpt": o.excerpt[:300] or None, "error": o.error} for d, o in results])
+        sent = sorted(d.outbox_id for d, o in results if o.ok)
+        if sent:  # the common case, in one statement: status, time, no error
+            s.execute(sa.update(OutboxMessage).where(OutboxMessage.id.in_(sent))
+                      .values(status="sent", sent_at=sa.func.now(), last_error=None))
+        failed = {d.outbox_id: _settle_failed(s, d, o) for d, o in sorted(results, key=lambda r: r[0].outbox_id)
+                  if not o.ok}
         uow.commit()
-        return statuses
+        return [failed.get(d.outbox_id, "sent") for d, _ in results]
 
 
 def record_attempt(uow: UnitOfWork, delivery: Delivery, outcome: Outcome) -> str:
