@@ -95,3 +95,13 @@ def test_the_command_line_lists_requests_with_the_providers_numbers_in_business_
     number = tax.invoices(order_no)[0][1]
     assert "开具蓝字发票" in done.stdout and "已开具" in done.stdout and number in done.stdout
     assert "数电票号码" in done.stdout
+
+
+def test_the_orders_story_shows_the_invoice_request_with_the_providers_number(tax: Tax):
+    from app.services import trace
+
+    order_no = tax.bound_order()
+    tax.run(3)
+    number = tax.invoices(order_no)[0][1]
+    text = trace.render_story(trace.order_story(tax.hub.uow(), order_no))
+    assert f"数电票：开具蓝字发票，已开具，开票单号 OH" in text and f"发票号码 {number}" in text

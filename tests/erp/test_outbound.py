@@ -130,3 +130,20 @@ def test_changes_made_concurrently_reach_the_erp_in_order_per_order_despite_fail
     with bridge.hub.uow() as uow:
         assert uow.session.scalar(sa.select(sa.func.count()).where(OutboxMessage.topic == "erp",
                                                                    OutboxMessage.status != "sent")) == 0
+
+
+def test_every_attempt_and_what_the_erp_says_show_on_the_orders_story(bridge):
+    from app.services import trace
+
+    order_no, _ = make_order(bridge.hub, "paid")
+    bridge.erp.fail_orders = {order_no}
+    bridge.dispatcher.run_once()
+    bridge.erp.fail_orders = set()
+    bridge.dispatcher.run_once(now=_later(bridge, minutes=10))
+    bridge.erp.set_status(order_no, "To Bill")
+    text = trace.render_story(trace.order_story(bridge.hub.uow(), order_no))
+    assert "推送「ERPNext 总账」：新订单，第 1 次失败：HTTP 503；对方回复：" in text
+    assert "推送「ERPNext 总账」：新订单，第 2 次，已送达（200）" in text
+    assert f"ERP订单号 {bridge.erp.sales_order_of(order_no)['name']}，ERP环节「已发货」" in text
+    english = trace.render_story(trace.order_story(bridge.hub.uow(), order_no), "en")
+    assert "attempt 2, delivered (200)" in english and "Order created" in english
