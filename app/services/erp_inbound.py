@@ -85,9 +85,9 @@ def receive(uow: UnitOfWork, *, endpoint_id: int, endpoint_code: str, scheme: st
         s = uow.session
         if report is not None and report.order_no is not None:
             if s.scalar(sa.select(Order.id).where(Order.order_no == report.order_no)) is None:
-                report, problem = None, f"order {report.order_no} is not known to OrderHub (yet)"
+                report, problem = None, f"订单中枢还没有订单 {report.order_no}（到达后可重新处理）"
         if report is not None and report.kind == "stock" and _stock_rows(s, report) is None:
-            report, problem = None, f"SKU {report.sku} or warehouse {report.warehouse} is not known to OrderHub"
+            report, problem = None, f"订单中枢没有商品 {report.sku} 或仓库 {report.warehouse}"
         if report is None:
             raw_id = _keep_raw(s, source, f"erp.{scheme}", body, status="quarantined", error=problem)
             if _claim_key(s, endpoint_id, scheme, key, "quarantined", 422, raw_id, None, problem) is None:
@@ -187,9 +187,9 @@ def retry_quarantined(uow: UnitOfWork, payload_id: int, actor: Actor) -> Receive
         try:
             report = read_standard(text) if first.scheme == "standard" else read_frappe(text)
             if report.order_no and s.scalar(sa.select(Order.id).where(Order.order_no == report.order_no)) is None:
-                raise UnreadableMessage(f"order {report.order_no} is not known to OrderHub (yet)")
+                raise UnreadableMessage(f"订单中枢还没有订单 {report.order_no}（到达后可重新处理）")
             if report.kind == "stock" and _stock_rows(s, report) is None:
-                raise UnreadableMessage(f"SKU {report.sku} or warehouse {report.warehouse} is not known to OrderHub")
+                raise UnreadableMessage(f"订单中枢没有商品 {report.sku} 或仓库 {report.warehouse}")
         except UnreadableMessage as err:
             payload.attempts += 1
             payload.error = str(err)[:2000]

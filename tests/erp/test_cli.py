@@ -75,3 +75,31 @@ def test_reconcile_prints_the_consistency_and_the_orders_that_differ(bridge):
     assert "已支付" in done.stdout and "ERP环节" in done.stdout
     inbound = _run(bridge, "webhook", "inbound")
     assert "已应用" in inbound.stdout and "ERPNext 签名" in inbound.stdout
+
+
+def test_a_quarantined_erp_message_is_listed_and_retried_with_the_quarantine_command(std_bridge):
+    import json
+    from datetime import UTC, datetime
+
+    import requests
+
+    from app.db.models import Order
+    from connectors.erp_webhooks import sign_standard
+
+    bridge = std_bridge
+    body = json.dumps({"type": "order.erp_number", "timestamp": datetime.now(UTC).isoformat(),
+                       "data": {"order_no": "OH-LATE-1", "erp_order_no": "SAL-ORD-2026-00042"}})
+    headers = sign_standard("msg_late_1", datetime.now(UTC), body, [bridge.in_secret])
+    assert requests.post(bridge.erp.hub_url, data=body.encode(), headers=headers, timeout=5).status_code == 422
+    listed = _run(bridge, "quarantine", "list")
+    payload_id = re.search(r"(\d+)", [ln for ln in listed.stdout.splitlines() if "OH-LATE-1" in ln][0]).group(1)
+    still = _run(bridge, "quarantine", "retry", payload_id)
+    assert still.returncode == 1 and "仍无法处理" in still.stdout
+    made, _ = make_order(bridge.hub, "paid")
+    with bridge.hub.uow() as uow:
+        uow.session.execute(sa.update(Order).where(Order.order_no == made).values(order_no="OH-LATE-1"))
+        uow.commit()
+    done = _run(bridge, "quarantine", "retry", payload_id)
+    assert done.returncode == 0 and "已重新处理：已应用" in done.stdout, done.stdout + done.stderr
+    with bridge.hub.engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT erp_order_no FROM erp_order_status")) == "SAL-ORD-2026-00042"
