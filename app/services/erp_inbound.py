@@ -23,6 +23,7 @@ from app.db.models import Order, RawPayload, Sku, Stock, Warehouse
 from app.domain.actor import Actor
 from app.domain.erp import ErpReport, UnreadableMessage, frappe_key, read_frappe, read_standard
 from app.domain.errors import NotFound
+from app.domain.messages import render
 from app.services import audit
 from app.services.unit_of_work import UnitOfWork
 
@@ -85,9 +86,9 @@ def receive(uow: UnitOfWork, *, endpoint_id: int, endpoint_code: str, scheme: st
         s = uow.session
         if report is not None and report.order_no is not None:
             if s.scalar(sa.select(Order.id).where(Order.order_no == report.order_no)) is None:
-                report, problem = None, f"订单中枢还没有订单 {report.order_no}（到达后可重新处理）"
+                report, problem = None, render("ERP_ORDER_UNKNOWN", order_no=report.order_no)
         if report is not None and report.kind == "stock" and _stock_rows(s, report) is None:
-            report, problem = None, f"订单中枢没有商品 {report.sku} 或仓库 {report.warehouse}"
+            report, problem = None, render("ERP_STOCK_UNKNOWN", sku=report.sku, warehouse=report.warehouse)
         if report is None:
             raw_id = _keep_raw(s, source, f"erp.{scheme}", body, status="quarantined", error=problem)
             if _claim_key(s, endpoint_id, scheme, key, "quarantined", 422, raw_id, None, problem) is None:
@@ -187,9 +188,9 @@ def retry_quarantined(uow: UnitOfWork, payload_id: int, actor: Actor) -> Receive
         try:
             report = read_standard(text) if first.scheme == "standard" else read_frappe(text)
             if report.order_no and s.scalar(sa.select(Order.id).where(Order.order_no == report.order_no)) is None:
-                raise UnreadableMessage(f"订单中枢还没有订单 {report.order_no}（到达后可重新处理）")
+                raise UnreadableMessage(render("ERP_ORDER_UNKNOWN", order_no=report.order_no))
             if report.kind == "stock" and _stock_rows(s, report) is None:
-                raise UnreadableMessage(f"订单中枢没有商品 {report.sku} 或仓库 {report.warehouse}")
+                raise UnreadableMessage(render("ERP_STOCK_UNKNOWN", sku=report.sku, warehouse=report.warehouse))
         except UnreadableMessage as err:
             payload.attempts += 1
             payload.error = str(err)[:2000]
