@@ -20,7 +20,7 @@ from app.domain.status import OrderStatus
 # ERPNext Sales Order ``status`` → our stage. "To Deliver…" means the ERP is still to ship it (our
 # 配货中 or earlier: we compare against 配货中); "To Bill" means delivered but not invoiced (shipped).
 ERPNEXT_STATUS: dict[str, OrderStatus] = {
-    "Draft": OrderStatus.PAID,
+    "Draft": OrderStatus.PENDING_PAYMENT,
     "On Hold": OrderStatus.PAID,
     "To Deliver and Bill": OrderStatus.ALLOCATING,
     "To Deliver": OrderStatus.ALLOCATING,
