@@ -147,3 +147,36 @@ def test_every_attempt_and_what_the_erp_says_show_on_the_orders_story(bridge):
     assert f"ERP订单号 {bridge.erp.sales_order_of(order_no)['name']}，ERP环节「已发货」" in text
     english = trace.render_story(trace.order_story(bridge.hub.uow(), order_no), "en")
     assert "attempt 2, delivered (200)" in english and "Order created" in english
+
+
+def test_after_sales_and_invoice_changes_are_events_too(bridge):
+    from decimal import Decimal
+
+    from app.db.models import AfterSalesCase, Invoice
+
+    order_no, _ = make_order(bridge.hub, "shipped")
+    with bridge.hub.uow() as uow:
+        s = uow.session
+        order = s.scalars(sa.select(Order).where(Order.order_no == order_no)).one()
+        now = s.scalar(sa.select(sa.func.now()))
+        blue = Invoice(order_id=order.id, invoice_no="26332000000000000001", kind="blue", amount=Decimal("299.00"),
+                       tax_amount=Decimal("34.40"), title="个人", issued_at=now)
+        case = AfterSalesCase(case_no="AS000000000001", order_id=order.id, kind="refund_only", state="requested",
+                              requested_at=now, created_by="xiaomei")
+        s.add(blue)
+        s.flush()
+        s.add(case)
+        uow.commit()
+    with bridge.hub.uow() as uow:
+        uow.session.execute(sa.update(AfterSalesCase).values(state="approved"))
+        uow.session.execute(sa.update(AfterSalesCase).values(state="refunded"))
+        blue_id, order_id = uow.session.execute(sa.select(Invoice.id, Invoice.order_id)).one()
+        uow.session.add(Invoice(order_id=order_id, invoice_no="26442000000000000002", kind="red",
+                                amount=Decimal("-299.00"), tax_amount=Decimal("-34.40"), title="个人",
+                                issued_at=sa.func.now(), red_flush_of_id=blue_id))
+        uow.commit()
+    assert _events(bridge, order_no) == ["order.created", "invoice.issued", "after_sales.opened",
+                                         "after_sales.decided", "after_sales.changed", "invoice.red_flushed"]
+    bridge.drain()
+    got = [(e["type"], e["data"]) for e in bridge.erp.received if e["order_no"] == order_no]
+    assert got[-1][1]["red_flush_of"] == "26332000000000000001" and got[3][1]["state"] == "approved"
