@@ -408,6 +408,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "ERP endpoint “{endpoint}” saved: {url}; its secret is in the credential store as “{ref}”"),
     "ERP_SECRET_ROTATED": ("已为「{endpoint}」生成新密钥，旧密钥在轮换期内继续签名：{secret}",
                            "New secret for “{endpoint}”; the old one keeps signing during the rotation: {secret}"),
+    "ERP_DEAD_COUNT": ("发送失败待处理 {count} 条", "{count} failed deliveries"),
+    "ERP_REPLAY_BASIS": ("在工作站上重新发送", "sent again from the station"),
     "ERP_DEAD_NONE": ("没有发送失败的ERP推送", "No failed ERP deliveries"),
     "ERP_REPLAYED": ("ERP推送 {id} 已重新排队发送", "ERP delivery {id} is queued again"),
     "ERP_RECONCILE": ("状态一致性：{matching}/{compared} 单一致（{ratio}），{count} 单不一致",
