@@ -227,6 +227,18 @@ class NuonuoSimulator:
             self._red(conf)
 
     # --- the other side (tests and the demo) --------------------------------------------------------
+    def buyer_applies(self, blue_no: str) -> str:
+        """The buyer enters a 红字确认单 on a blue invoice in their 电子税务局 (03: waiting for the seller)."""
+        with self._lock:
+            blue = next(i for i in self.invoices.values() if i["number"] == blue_no)
+            self._seq += 1
+            bill_id = f"B{time.time_ns()}"[:19]
+            self.confirmations[bill_id] = {"billId": bill_id, "billNo": f"4403{datetime.now(CST):%Y%m%d}{self._seq:08d}",
+                                           "billUuid": f"{self._seq:032x}", "billStatus": "03", "openStatus": "0",
+                                           "orderNo": "", "blue": blue_no, "amount": blue["orderAmount"],
+                                           "invoiceSerialNum": ""}
+            return bill_id
+
     def buyer_decides(self, bill_id: str, agree: bool) -> None:
         """The buyer confirms or refuses a seller's 红字确认单 in their own 电子税务局."""
         with self._lock:

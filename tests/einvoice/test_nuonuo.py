@@ -105,3 +105,43 @@ def test_the_orders_story_shows_the_invoice_request_with_the_providers_number(ta
     number = tax.invoices(order_no)[0][1]
     text = trace.render_story(trace.order_story(tax.hub.uow(), order_no))
     assert f"数电票：开具蓝字发票，已开具，开票单号 OH" in text and f"发票号码 {number}" in text
+
+
+def _client(tax: Tax) -> NuonuoClient:
+    return NuonuoClient(f"{tax.server.url}/open/v1/services", f"{tax.server.url}/accessToken", APP_KEY, APP_SECRET)
+
+
+def test_the_seller_confirms_a_red_letter_confirmation_the_buyer_entered_and_the_red_invoice_issues(tax: Tax):
+    order_no = tax.bound_order()
+    tax.run(3)
+    blue_no = tax.invoices(order_no)[0][1]
+    bill_id = tax.sim.buyer_applies(blue_no)
+    client = _client(tax)
+    [waiting] = client.query_red_confirms(bill_id=bill_id)
+    assert (waiting.status, waiting.open_status) == ("03", "0")
+    with pytest.raises(NuonuoError):  # only the side the confirmation waits for may confirm it
+        client.confirm(bill_id=bill_id, agree=True, identity="1")
+    client.confirm(bill_id=bill_id, agree=True, identity="0")
+    [done] = client.query_red_confirms(bill_id=bill_id)
+    assert (done.status, done.open_status) == ("04", "1")
+    [red] = client.query_invoices(serial_nos=[done.red_serial_no])
+    [red] = client.query_invoices(serial_nos=[done.red_serial_no])  # 开票中, then 开票完成
+    assert red.status == "2" and len(red.number) == 20 and red.amount.startswith("-")
+    client.close()
+
+
+def test_a_repeated_order_no_is_refused_with_e9106_and_the_token_limit_with_070306(tax: Tax):
+    client = _client(tax)
+    order = {"buyerName": "个人", "salerTaxNum": "339902999999789113", "orderNo": "OH26120200000001",
+             "invoiceDate": "2026-12-02 12:00:00", "clerk": "张会计",
+             "invoiceDetail": [{"goodsName": "T恤", "taxIncludedAmount": "99.00", "tax": "11.39", "taxRate": "0.13",
+                                "withTaxFlag": "1"}]}
+    client.request_billing(order)
+    with pytest.raises(NuonuoError) as repeated:
+        client.request_billing(order)
+    assert (repeated.value.code, repeated.value.message) == ("E9106", "订单编号或流水号不能重复")
+    tax.sim.token_calls = 50
+    with pytest.raises(NuonuoError) as limited:
+        client.refresh_token()
+    assert limited.value.code == "070306"
+    client.close()
