@@ -8,6 +8,7 @@ Every request, refused or not, is recorded in ``erp_inbound``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -26,11 +27,22 @@ PREFIX = "erp"
 class ErpReceiver:
     """Handles ``/erp/<code>`` requests; usable without HTTP in tests."""
 
-    def __init__(self, app: OrderHub, store: CredentialStore, *, clock: Callable[[], datetime] = clock_now) -> None:
+    def __init__(self, app: OrderHub, store: CredentialStore, *, clock: Callable[[], datetime] = clock_now,
+                 cache_seconds: float = 5.0) -> None:
         self.app, self.store, self.clock = app, store, clock
+        self.cache_seconds = cache_seconds
+        self._endpoints: dict[str, tuple[float, erp_outbound.Endpoint | None]] = {}
+
+    def _endpoint(self, code: str) -> erp_outbound.Endpoint | None:
+        """The endpoint's settings, read again after a few seconds (an admin's change applies without a restart)."""
+        seen = self._endpoints.get(code)
+        if seen is None or time.monotonic() - seen[0] > self.cache_seconds:
+            seen = (time.monotonic(), erp_outbound.endpoint(self.app.uow(), code))
+            self._endpoints[code] = seen
+        return seen[1]
 
     def handle(self, code: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, object]]:
-        ep = erp_outbound.endpoint(self.app.uow(), code)
+        ep = self._endpoint(code)
         if ep is None or not ep.enabled:
             return 404, {"ok": False, "message": render("ERP_NO_ENDPOINT", endpoint=code)}
         secrets = signing_secrets(self.store.get(ep.secret_ref))

@@ -64,6 +64,7 @@ class ErpSimulator:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _seq: int = 0
     _sent: int = 0
+    _http: requests.Session = field(default_factory=requests.Session)  # kept alive, as a real ERP's worker would
 
     # --- OrderHub → ERP ------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
@@ -165,7 +166,7 @@ class ErpSimulator:
         else:
             body, headers = self._standard(doc)
         self._sent += 1
-        return requests.post(self.hub_url, data=body, headers=headers, timeout=10)
+        return self._http.post(self.hub_url, data=body, headers=headers, timeout=10)
 
     def _standard(self, doc: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
         now = datetime.now(CST)
