@@ -419,6 +419,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "EINVOICE_PROVIDER": ("税务服务商返回错误 {endpoint}：{message}", "The tax provider answered {endpoint}: {message}"),
     "EINVOICE_SAVED": ("已设置诺诺开放平台账号：{url}；应用密钥保存在凭据库「{ref}」",
                        "诺诺 account set up: {url}; its app secret is in the credential store as “{ref}”"),
+    "EINVOICE_NO_PROVIDER": ("没有启用的数电票服务商，或开票申请记录不存在", "No e-invoice provider is enabled, or the request is gone"),
     "EINVOICE_NO_BLUE": ("订单 {order_no} 没有可红冲的蓝字发票", "Order {order_no} has no blue invoice to red-flush"),
 }
 

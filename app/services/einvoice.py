@@ -23,6 +23,7 @@ from app.db.erp_models import EinvoiceProvider, EinvoiceRequest
 from app.db.models import Invoice, Order, OutboxMessage
 from app.domain.actor import Actor
 from app.domain.clock import local
+from app.domain.messages import render
 from app.domain.money import CENT, apportion
 from app.services import audit, outbox
 from app.services.unit_of_work import UnitOfWork
@@ -31,6 +32,9 @@ TOPIC = "einvoice"
 SYSTEM = Actor("system:einvoice", "hub")
 POLL = 3.0  # seconds between result queries while the provider is issuing
 WAIT_FOR_BUYER = 300.0  # a confirmation waiting for the buyer is looked at every 5 minutes
+# Our 冲红原因 (the tax bureau's: 01 开票有误 02 销货退回 03 服务中止 04 销售折让) → 诺诺's redReason
+# (1 销货退回 2 开票有误 3 服务中止 4 销售折让).
+NUONUO_RED_REASON = {"01": "2", "02": "1", "03": "3", "04": "4"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +137,8 @@ def _lines(order: Order, cfg: ProviderConfig, total: Decimal) -> list[dict[str, 
     for it, gross in zip(paid, amounts, strict=True):
         tax = _tax(gross, cfg.tax_rate)
         qty = Decimal(int(it.get("qty", 1)))
-        out.append({"goodsName": it.get("name", "服装"), "goodsCode": cfg.goods_code, "specType": it.get("size", ""),
+        out.append({"line_no": it.get("line_no"), "goodsName": it.get("name", "服装"), "goodsCode": cfg.goods_code,
+                    "specType": it.get("size", ""),
                     "unit": "件", "withTaxFlag": "1", "num": str(qty), "price": f"{gross / qty:.8f}",
                     "taxIncludedAmount": f"{gross:.2f}", "tax": f"{tax:.2f}",
                     "taxExcludedAmount": f"{gross - tax:.2f}", "taxRate": str(cfg.tax_rate.normalize()),
@@ -149,21 +154,42 @@ def _billing(s: Session, req: EinvoiceRequest, order: Order, cfg: ProviderConfig
             "remark": f"订单 {order.order_no}", "invoiceDetail": _lines(order, cfg, total)}
 
 
+def _sendable(billing: dict[str, Any]) -> dict[str, Any]:
+    """The billing as 诺诺 takes it: our order line numbers stay on our side."""
+    return billing | {"invoiceDetail": [{k: v for k, v in ln.items() if k != "line_no"}
+                                        for ln in billing["invoiceDetail"]]}
+
+
 def _red_content(s: Session, req: EinvoiceRequest, cfg: ProviderConfig) -> dict[str, Any]:
     conf = s.get(RedLetterConfirmation, req.confirmation_id)
     blue = s.get(Invoice, req.blue_invoice_id)
     content: dict[str, Any] = {
         "billId": req.detail["bill_id"], "blueInvoiceLine": cfg.invoice_line, "applySource": "0",
         "blueElecInvoiceNumber": blue.invoice_no, "sellerTaxNo": cfg.seller_tax_no, "sellerName": cfg.seller_name,
-        "buyerName": blue.title, "redReason": str(int(conf.reason)), "orderNo": req.provider_order_no}
+        "buyerName": blue.title, "redReason": NUONUO_RED_REASON[conf.reason], "orderNo": req.provider_order_no}
     if blue.buyer_tax_no:
         content["buyerTaxNo"] = blue.buyer_tax_no
-    if conf.partial:  # partial red-flush: the lines, negative, as the blue invoice numbered them
-        net = conf.red_amount - conf.red_tax
-        content["detail"] = [{"blueDetailIndex": "1", "goodsName": "服装", "num": "", "taxRate":
-                              str(cfg.tax_rate.normalize()), "taxExcludedAmount": f"-{net:.2f}",
-                              "taxAmount": f"-{conf.red_tax:.2f}", "goodsCode": cfg.goods_code}]
+    if conf.partial:  # partial red-flush: the case's lines, negative, numbered as on the blue invoice
+        content["detail"] = _red_lines(s, conf, blue, cfg)
     return content
+
+
+def _red_lines(s: Session, conf: RedLetterConfirmation, blue: Invoice, cfg: ProviderConfig) -> list[dict[str, Any]]:
+    """The lines a partial red-flush takes back, each pointing at its blue line (``blueDetailIndex``), the red
+    amount apportioned over them by what they cost on the blue invoice."""
+    sent = s.scalar(sa.select(EinvoiceRequest.detail).where(EinvoiceRequest.invoice_id == blue.id)) or {}
+    blue_lines = {ln.get("line_no"): (i, ln) for i, ln in enumerate(sent.get("lines") or [], 1)}
+    taken = [(blue_lines[ln["line_no"]], Decimal(ln["qty"])) for ln in conf.lines if ln["line_no"] in blue_lines]
+    if not taken:  # the blue invoice was not issued through us: one line for the whole amount
+        taken = [((1, {"goodsName": "服装", "num": "1", "taxIncludedAmount": str(conf.red_amount)}), Decimal(1))]
+    weights = [Decimal(line["taxIncludedAmount"]) * qty / Decimal(line["num"]) for (_, line), qty in taken]
+    out = []
+    for ((index, line), qty), gross in zip(taken, apportion(conf.red_amount, weights), strict=True):
+        tax = _tax(gross, cfg.tax_rate)
+        out.append({"blueDetailIndex": str(index), "goodsName": line["goodsName"], "num": f"-{qty}",
+                    "taxExcludedAmount": f"-{gross - tax:.2f}", "taxAmount": f"-{tax:.2f}",
+                    "taxRate": str(cfg.tax_rate.normalize()), "goodsCode": cfg.goods_code})
+    return out
 
 
 def claim(uow: UnitOfWork, *, limit: int = 50, now: datetime | None = None) -> list[Job]:
@@ -175,19 +201,21 @@ def claim(uow: UnitOfWork, *, limit: int = 50, now: datetime | None = None) -> l
             cfg = provider_of(s)
             req = s.get(EinvoiceRequest, msg.payload["request_id"])
             if cfg is None or req is None:
-                outbox.settle(s, msg.id, sent=False, final=True, error="没有启用的数电票服务商，或申请记录不存在")
+                outbox.settle(s, msg.id, sent=False, final=True, error=render("EINVOICE_NO_PROVIDER"))
                 uow.commit()
                 continue
             order = s.get(Order, req.order_id)
             content: dict[str, Any] = {}
-            if req.kind == "blue" and req.state == "submitted":
-                content = _billing(s, req, order, cfg, order.paid_amount)
-            elif req.kind == "reissue" and req.state == "submitted":
-                content = _billing(s, req, order, cfg, Decimal(req.detail["amount"]))
+            if req.kind in ("blue", "reissue") and req.state == "submitted":
+                total = order.paid_amount if req.kind == "blue" else Decimal(req.detail["amount"])
+                billing = _billing(s, req, order, cfg, total)
+                req.detail = {**(req.detail or {}), "lines": billing["invoiceDetail"]}  # for a later partial red-flush
+                content = _sendable(billing)
             elif req.kind == "red_confirm" and req.state == "submitted":
                 content = _red_content(s, req, cfg)
             jobs.append(Job(msg.id, msg.attempts, req.id, req.kind, req.state, req.provider_order_no, req.serial_no,
                             (req.detail or {}).get("bill_id"), content))
+            uow.commit()
     return jobs
 
 

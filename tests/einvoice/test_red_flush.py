@@ -94,3 +94,45 @@ def test_a_lost_answer_to_the_confirmation_application_is_found_by_our_bill_id(t
     assert tax.sim.calls.count("nuonuo.OpeMplatform.saveInvoiceRedConfirm") == 1
     assert len(tax.sim.confirmations) == 1
     assert [k for k, _, _ in tax.invoices(order_no)] == ["blue", "red", "blue"]
+
+
+def test_a_partial_red_flush_after_the_buyer_confirmed_takes_back_only_the_cases_lines(tax: Tax):
+    from app.db.models import Order as O
+
+    with tax.hub.uow() as uow:  # a two-line order: T恤 170.00 + 裤子 159.00
+        order_no = tax.bound_order("329.00")
+        order = uow.session.scalars(sa.select(O).where(O.order_no == order_no)).one()
+        order.items = [order.items[0] | {"line_no": 1, "paid": "170.00"},
+                       {"line_no": 2, "sku": "W2602-01-120", "name": "弹力牛仔长裤", "size": "120", "qty": 1,
+                        "unit_price": "159.00", "paid": "159.00", "is_gift": False, "line_status": "normal"}]
+        uow.commit()
+    tax.run(3)
+    [(_, blue_no, _)] = tax.invoices(order_no)
+    with tax.hub.uow() as uow:
+        uow.session.execute(sa.update(Invoice).values(buyer_confirmed=True))  # the buyer booked it
+        uow.commit()
+    tax.sim.booked.add(blue_no)
+    with tax.hub.uow() as uow:  # return the trousers (line 2): 销货退回, partial
+        s = uow.session
+        order = s.scalars(sa.select(Order).where(Order.order_no == order_no)).one()
+        case = AfterSalesCase(case_no="AS900000000002", order_id=order.id, kind="return_refund", state="refunded",
+                              lines=[{"line_no": 2, "sku": "W2602-01-120", "qty": 1}], refund_amount=Decimal("159.00"),
+                              requested_at=s.scalar(sa.select(sa.func.now())), created_by="xiaomei")
+        s.add(case)
+        s.flush()
+        conf = red_letter.start(s, case, order, reason="02", refund=Decimal("159.00"), actor=ADMIN)
+        assert conf.partial
+        uow.commit()
+    tax.run(2)
+    [sim_conf] = tax.sim.confirmations.values()
+    assert sim_conf["billStatus"] == "02" and sim_conf["amount"] == "159.00"
+    sent = [r for r in tax.server.requests if r.headers.get("method") == "nuonuo.OpeMplatform.saveInvoiceRedConfirm"]
+    import json
+
+    assert json.loads(sent[0].body)["redReason"] == "1"  # 诺诺's code for 销货退回
+    [detail] = json.loads(sent[0].body)["detail"]
+    assert (detail["blueDetailIndex"], detail["goodsName"], detail["num"]) == ("2", "弹力牛仔长裤", "-1")
+    assert Decimal(detail["taxExcludedAmount"]) + Decimal(detail["taxAmount"]) == Decimal("-159.00")
+    tax.sim.buyer_decides(sim_conf["billId"], agree=True)
+    tax.run(3)
+    assert [(k, a) for k, _, a in tax.invoices(order_no)] == [("blue", Decimal("329.00")), ("red", Decimal("-159.00"))]
