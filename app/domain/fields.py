@@ -142,6 +142,44 @@ FIELDS: dict[str, dict[str, FieldDef]] = {
         FieldDef("draft", "试用规则后", "With the draft", "int"),
         FieldDef("change", "变化", "Change", "int"),
     ),
+    # --- ERP bridge and 数电票 (issue #17) ---
+    "erp": _fields(
+        FieldDef("delivery_id", "推送编号", "Delivery no.", "int"),
+        FieldDef("endpoint", "ERP接口", "ERP endpoint"),
+        FieldDef("name", "名称", "Name"),
+        FieldDef("url", "推送地址", "URL"),
+        FieldDef("events", "订阅事件", "Events"),
+        FieldDef("scheme", "回传签名方式", "Inbound signature", "code", "erp_scheme"),
+        FieldDef("enabled", "是否启用", "Enabled", "bool"),
+        FieldDef("max_attempts", "最多尝试次数", "Max attempts", "int"),
+        FieldDef("event", "事件", "Event", "code", "erp_event"),
+        FieldDef("status", "推送状态", "Delivery status", "code", "outbox_status"),
+        FieldDef("attempts", "已尝试次数", "Attempts", "int"),
+        FieldDef("last_error", "失败原因", "Reason"),
+        FieldDef("created_at", "产生时间", "Created", "datetime"),
+        FieldDef("sent_at", "送达时间", "Delivered", "datetime"),
+        FieldDef("verdict", "处理结果", "Outcome", "code", "erp_inbound_verdict"),
+        FieldDef("http_status", "应答码", "Answer code", "int"),
+        FieldDef("message_key", "消息标识", "Message id"),
+        FieldDef("subject", "涉及对象", "About"),
+        FieldDef("received_at", "收到时间", "Received", "datetime"),
+        FieldDef("ours", "订单中枢环节", "Stage in OrderHub", "code", "order_status"),
+        FieldDef("erp", "ERP环节", "Stage in the ERP", "code", "order_status"),
+        FieldDef("erp_order_no", "ERP订单号", "ERP order no."),
+        FieldDef("erp_raw_status", "ERP原始状态", "ERP's own status"),
+        FieldDef("reported_at", "ERP报告时间", "Reported by the ERP", "datetime"),
+        FieldDef("in_flight", "我方推送未送达", "Our events still on the way", "bool"),
+    ),
+    "einvoice": _fields(
+        FieldDef("kind", "开票事项", "What", "code", "einvoice_kind"),
+        FieldDef("state", "开票进度", "Progress", "code", "einvoice_state"),
+        FieldDef("provider_order_no", "开票单号", "Invoice request no."),
+        FieldDef("serial_no", "服务商流水号", "Provider serial no."),
+        FieldDef("invoice_no", "数电票号码", "Invoice number"),
+        FieldDef("provider_code", "服务商返回码", "Provider code"),
+        FieldDef("provider_message", "服务商说明", "Provider message"),
+        FieldDef("updated_at", "更新时间", "Updated", "datetime"),
+    ),
     # --- warehouse (issue #8) ---
     "wave": _fields(
         FieldDef("wave_no", "波次号", "Wave no."),
@@ -355,6 +393,12 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "master_data.import": ("导入主数据", "Master data imported"),
         "field_def.save": ("保存平台字段定义", "Platform field saved"),
         "station.printer_set": ("设置打印机", "Printer set up"),
+        # --- ERP bridge and 数电票 (issue #17) ---
+        "erp.endpoint_save": ("保存ERP推送地址", "ERP endpoint saved"),
+        "erp.webhook_replay": ("重发ERP推送", "ERP webhook replayed"),
+        "erp.quarantine_retry": ("重新处理ERP隔离报文", "Quarantined ERP message retried"),
+        "erp.stock_level": ("ERP同步库存", "Stock level from the ERP"),
+        "einvoice.request": ("向税务服务商申请开票", "Invoice requested from the tax provider"),
     },
     "role": {
         "cs": ("客服", "Customer service"),
@@ -448,6 +492,40 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
     "payload_status": {
         "parsed": ("已解析", "Parsed"),
         "quarantined": ("已隔离", "Quarantined"),
+    },
+    # ERP bridge and 数电票 (issue #17).
+    "erp_scheme": {
+        "standard": ("Standard Webhooks 签名", "Standard Webhooks signature"),
+        "frappe": ("ERPNext 签名", "ERPNext (Frappe) signature"),
+    },
+    "erp_inbound_verdict": {
+        "applied": ("已应用", "Applied"),
+        "duplicate": ("重复，已忽略", "Duplicate, ignored"),
+        "stale": ("晚于更新的消息到达，未应用", "Older than what we have, not applied"),
+        "quarantined": ("无法解析，已隔离", "Unreadable, quarantined"),
+        "refused": ("已拒收", "Refused"),
+    },
+    "erp_event": {
+        "order.created": ("新订单", "Order created"),
+        "order.stage_changed": ("订单环节变更", "Order stage changed"),
+        "order.shipped": ("订单已发货", "Order shipped"),
+        "after_sales.opened": ("发起售后", "After-sales opened"),
+        "after_sales.decided": ("售后已处理", "After-sales decided"),
+        "after_sales.changed": ("售后进展", "After-sales progressed"),
+        "invoice.issued": ("发票已开具", "Invoice issued"),
+        "invoice.red_flushed": ("发票已红冲", "Invoice red-flushed"),
+    },
+    "einvoice_kind": {
+        "blue": ("开具蓝字发票", "Blue invoice"),
+        "red_confirm": ("红字确认单及红票", "Red-letter confirmation and red invoice"),
+        "reissue": ("重开发票", "Re-issued invoice"),
+    },
+    "einvoice_state": {
+        "submitted": ("已提交税务服务商", "Sent to the provider"),
+        "issuing": ("开票中", "Being issued"),
+        "confirming": ("等待购方确认", "Waiting for the buyer's confirmation"),
+        "issued": ("已开具", "Issued"),
+        "failed": ("开具失败", "Failed"),
     },
     # Routing rules, allocation and reservations (issue #4).
     "rule_op": {

@@ -20,6 +20,8 @@ from app.domain.fields import Lang, code_label
 from app.domain.messages import render
 from app.hub.carrier_receiver import CarrierAccounts, CarrierReceiver
 from app.hub.credentials import open_store
+from app.hub.einvoice_dispatch import EinvoiceDispatcher
+from app.hub.erp_dispatch import ErpDispatcher
 from app.hub.logistics_worker import LogisticsWorker, start_simulated_carriers
 from app.hub.outbox_worker import SMS_CREDENTIALS_REF, OutboxWorker
 from app.hub.receiver import Receiver, ReceiverServer
@@ -148,14 +150,18 @@ def _hub(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
                               port=args.receiver_port).start()
     running: list[Any] = []
     if args.simulate:
-        running = start_simulated_company(app, store, receiver.url)
+        from app.hub.erp_simulated import start_simulated_erp, start_simulated_tax
+
+        running = (start_simulated_company(app, store, receiver.url) + start_simulated_erp(app, store, receiver.url)
+                   + start_simulated_tax(app, store))
         running += start_simulated_carriers(app, store, receiver.url)
     logistics = LogisticsWorker(app, store)  # write-backs, tracking subscriptions, 拦截件, still parcels
     carrier_receiver.accounts = logistics.accounts
     logistics.start()
     running.append(logistics)
     hub = Hub(app, connector_for, store, poll_interval=args.poll_interval).start()
-    worker = OutboxWorker(app, sms_client(settings, store, running, simulate=args.simulate))
+    worker = OutboxWorker(app, sms_client(settings, store, running, simulate=args.simulate),
+                          erp=ErpDispatcher(app, store), einvoice=EinvoiceDispatcher(app, store))
     worker.start()
     print(render("HUB_RUNNING", lang, hub_id=hub.hub_id, url=receiver.url))
     stop = threading.Event()
@@ -211,13 +217,28 @@ def _quarantine(args: argparse.Namespace, settings: Settings, lang: Lang) -> int
             return 0
         from app.hub.identity import signed_in_actor
 
+        actor = signed_in_actor(app, args)
+        if _is_erp(app, args.payload_id):  # a message from the ERP (issue #17), not a platform payload
+            from app.services import erp_inbound
+
+            got = erp_inbound.retry_quarantined(app.uow(), args.payload_id, actor)
+            print(render("ERP_QUARANTINE_RETRIED" if got.verdict != "quarantined" else "ERP_QUARANTINE_STILL", lang,
+                         id=args.payload_id, verdict=code_label("erp_inbound_verdict", got.verdict, lang),
+                         error=got.reason or ""))
+            return 0 if got.verdict != "quarantined" else 1
         outcome = ingest.retry_quarantined(app.uow(), args.payload_id, _normaliser_for(app, args.payload_id, settings),
-                                           actor=signed_in_actor(app, args))
+                                           actor=actor)
         print(render("QUARANTINE_RETRIED" if outcome.verdict != "quarantined" else "QUARANTINE_STILL", lang,
                      id=args.payload_id, order_no=outcome.order_no or "", error=outcome.error or ""))
         return 0 if outcome.verdict != "quarantined" else 1
     finally:
         app.close()
+
+
+def _is_erp(app: OrderHub, payload_id: int) -> bool:
+    with app.uow() as uow:
+        source = uow.session.scalar(sa.text("SELECT source FROM raw_payloads WHERE id = :i"), {"i": payload_id})
+    return bool(source and source.startswith("erp:"))
 
 
 def _normaliser_for(app: OrderHub, payload_id: int, settings: Settings) -> Any:

@@ -1,10 +1,11 @@
-"""The hub's timed jobs for after-sales: send due SMS, and watch 红字确认单 for their 72-hour limit."""
+"""The hub's timed jobs: send due SMS and ERP webhooks, watch 红字确认单 for their 72-hour limit, reconcile with the ERP."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 from app.hub.sms_dispatch import dispatch
 from app.services import red_letter
@@ -24,9 +25,12 @@ class OutboxWorker(threading.Thread):
     outbox keeps every message until it is sent or visibly failed.
     """
 
-    def __init__(self, app: OrderHub, sms: AliyunSms | None, *, every: float = 5.0) -> None:
+    def __init__(self, app: OrderHub, sms: AliyunSms | None, *, every: float = 5.0, erp: Any = None,
+                 einvoice: Any = None, reconcile_every: float = 60.0) -> None:
         super().__init__(daemon=True, name="outbox")
         self.app, self.sms, self.every = app, sms, every
+        self.erp, self.einvoice = erp, einvoice  # app.hub.erp_dispatch.ErpDispatcher, app.hub.einvoice_dispatch…
+        self.reconcile_every, self._reconciled = reconcile_every, 0.0
         self.stop_event = threading.Event()
 
     def run_once(self) -> None:
@@ -35,6 +39,19 @@ class OutboxWorker(threading.Thread):
             if report.sent or report.retry or report.failed:
                 log.info("SMS: %s", report)
         red_letter.sweep(self.app.uow())
+        if self.erp is not None:
+            erp_report = self.erp.run_once()
+            if erp_report.sent or erp_report.retry or erp_report.dead:
+                log.info("ERP webhooks: %s", erp_report)
+            if time.monotonic() - self._reconciled >= self.reconcile_every:
+                from app.services import erp_reconcile
+
+                result = erp_reconcile.reconcile(self.app.uow(), limit=50)
+                self._reconciled = time.monotonic()
+                if result.mismatches:
+                    log.info("ERP reconciliation: %d/%d orders agree", result.matching, result.compared)
+        if self.einvoice is not None:
+            self.einvoice.run_once()
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -48,3 +65,7 @@ class OutboxWorker(threading.Thread):
         self.stop_event.set()
         if self.sms is not None:
             self.sms.close()
+        if self.erp is not None:
+            self.erp.close()
+        if self.einvoice is not None:
+            self.einvoice.close()

@@ -3,6 +3,7 @@
 ``POST /push/<shop_code>``: a platform's signed message → verify → dedupe by message id → fetch
 the order's current detail → intake, exactly as a polled update.
 ``POST /pos/<store_code>``: a signed sale from a store till → verify → intake.
+``POST /erp/<endpoint>``: the ERP's signed webhooks (app/hub/erp_receiver.py).
 Answers are JSON with a business-language ``message``; a bad signature is 401, a payload that
 cannot be read is accepted (200) but quarantined, so the sender does not resend it forever.
 """
@@ -18,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from app.bootstrap import OrderHub
 from app.hub.carrier_receiver import CarrierReceiver
 from app.hub.credentials import CredentialStore, wire
+from app.hub.erp_receiver import ErpReceiver
 from app.hub.pollers import ingest_raw
 from app.services import ingest, shop_sync
 from app.services.shop_sync import ShopConfig
@@ -34,6 +36,7 @@ class Receiver:
                  credentials: CredentialStore, *, carriers: CarrierReceiver | None = None) -> None:
         self.app, self.factory, self.credentials = app, factory, credentials
         self.carriers = carriers  # carrier tracking pushes (app/hub/carrier_receiver.py)
+        self.erp = ErpReceiver(app, credentials)  # /erp/<endpoint>: the ERP's webhooks (issue #17)
 
     def _shop(self, code: str) -> tuple[ShopConfig, Credentials] | None:
         shop = next((s for s in shop_sync.enabled_shops(self.app.uow()) if s.code == code), None)
@@ -46,6 +49,8 @@ class Receiver:
         parts = [p for p in path.split("/") if p]
         if len(parts) == 2 and parts[0] == "carrier" and self.carriers is not None:
             return self.carriers.handle(parts[1], body)
+        if len(parts) == 2 and parts[0] == "erp":
+            return self.erp.handle(parts[1], headers, body)
         if len(parts) != 2 or parts[0] not in ("push", "pos"):
             return 404, {"ok": False, "message": "地址不存在"}
         found = self._shop(parts[1])

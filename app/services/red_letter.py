@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session, aliased
 from app.db.after_sales_models import RedLetterConfirmation
 from app.db.models import AfterSalesCase, Invoice, Order
 from app.domain.actor import Actor
-from app.domain.after_sales_flow import CONFIRM_DONE, CONFIRM_OPEN, confirm_move, red_flush_plan, void_due
+from app.domain.after_sales_flow import (
+    CONFIRM_DONE,
+    CONFIRM_OPEN,
+    CONFIRM_VOID,
+    confirm_move,
+    red_flush_plan,
+    void_due,
+)
 from app.domain.clock import local
 from app.domain.errors import NotFound
 from app.domain.money import CENT
@@ -30,6 +37,8 @@ from app.services.unit_of_work import UnitOfWork
 from app.services.permissions import require
 
 SYSTEM = Actor("system:red-letter", "hub")
+STATES = ("01", "02", "03", "04", "05", "06", "07", "08", "09", "10")
+CONFIRM_VOID_STATES = CONFIRM_VOID
 ESCALATE_BEFORE = timedelta(hours=24)  # tell customer service a day before a confirmation voids
 
 
@@ -61,8 +70,14 @@ def start(s: Session, case: AfterSalesCase, order: Order, *, reason: str, refund
     tax = (blue.tax_amount * amount / blue.amount).quantize(CENT) if blue.amount else Decimal("0.00")
     now = _now(s)
     cid = _next_id(s, "red_letter_confirmations")
+    from app.services import einvoice
+
+    via_provider = einvoice.provider_of(s) is not None
+    # With a 数电票 provider our number is only the application no. (billId); the provider's 红字确认单
+    # number replaces it once known, and the provider (not we) decides 01/02 and issues the red invoice.
+    confirm_no = f"RC{local(now):%Y%m%d}{cid:010d}" if via_provider else f"{local(now):%Y%m%d}33{cid:010d}"
     conf = RedLetterConfirmation(
-        id=cid, confirm_no=f"{local(now):%Y%m%d}33{cid:010d}", blue_invoice_id=blue.id, case_id=case.id, state=state,
+        id=cid, confirm_no=confirm_no, blue_invoice_id=blue.id, case_id=case.id, state=state,
         reason=reason, initiator="0", partial=partial, red_amount=amount, red_tax=tax,
         lines=[{"line_no": ln["line_no"], "sku": ln["sku"], "qty": ln["qty"]} for ln in case.lines] if partial else [],
         created_at=now, void_due_at=void_due(now) if state in CONFIRM_OPEN else None)
@@ -71,18 +86,21 @@ def start(s: Session, case: AfterSalesCase, order: Order, *, reason: str, refund
     audit.record(s, actor, "red_letter.change", "red_letter", conf.confirm_no, basis=f"售后单 {case.case_no}",
                  before=None, after={"state": state, "partial": partial, "red_amount": str(amount),
                                      "blue_invoice": blue.invoice_no})
-    if state in CONFIRM_DONE:
+    if via_provider:
+        einvoice.request_red(s, conf, order)
+    elif state in CONFIRM_DONE:
         _issue_red(s, conf, blue, order, actor)
     return conf
 
 
-def _issue_red(s: Session, conf: RedLetterConfirmation, blue: Invoice, order: Order, actor: Actor) -> Invoice:
-    """The tax system issues the red invoice once a confirmation is settled (01 or 04)."""
+def issue_red(s: Session, conf: RedLetterConfirmation, blue: Invoice, order: Order, actor: Actor, *,
+              invoice_no: str | None = None, issued_at: datetime | None = None) -> Invoice:
+    """The red invoice of a settled confirmation (01 or 04): the provider's number, or (no provider) a local one."""
     now = _now(s)
     iid = _next_id(s, "invoices")
-    red = Invoice(id=iid, order_id=order.id, invoice_no=f"{local(now):%y}44{iid:016d}", kind="red",
+    red = Invoice(id=iid, order_id=order.id, invoice_no=invoice_no or f"{local(now):%y}44{iid:016d}", kind="red",
                   amount=-conf.red_amount, tax_amount=-conf.red_tax, title=blue.title, buyer_tax_no=blue.buyer_tax_no,
-                  issued_at=now, red_flush_of_id=blue.id, red_confirmation_no=conf.confirm_no)
+                  issued_at=issued_at or now, red_flush_of_id=blue.id, red_confirmation_no=conf.confirm_no)
     s.add(red)
     s.flush()
     conf.red_invoice_id, conf.settled_at = red.id, now
@@ -98,6 +116,9 @@ def _issue_red(s: Session, conf: RedLetterConfirmation, blue: Invoice, order: Or
                  after={"invoice_status": order.invoice_status, "red_invoice": red.invoice_no,
                         "red_amount": str(conf.red_amount), "partial": conf.partial})
     return red
+
+
+_issue_red = issue_red
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,15 +154,23 @@ def move(uow: UnitOfWork, confirm_no: str, target: str, actor: Actor, *, basis: 
         conf.state = target
         audit.record(s, actor, "red_letter.change", "red_letter", confirm_no, basis=basis,
                      before={"state": before}, after={"state": target})
-        if target in CONFIRM_DONE:
+        from app.services import einvoice
+
+        if target in CONFIRM_DONE and einvoice.provider_of(s) is None:  # with a provider, it issues the red one
             blue = s.get(Invoice, conf.blue_invoice_id, with_for_update=True)
             order = s.get(Order, blue.order_id, with_for_update=True)
             _issue_red(s, conf, blue, order, actor)
-        elif conf.case_id:
+        elif target not in CONFIRM_DONE and conf.case_id:
             _tell_void(s, conf)
         view = _view(s, conf)
         uow.commit()
         return view
+
+
+def tell_void(s: Session, conf: RedLetterConfirmation) -> None:
+    """Customer service hears that a confirmation is void (the case may start the red-flush again)."""
+    if conf.case_id:
+        _tell_void(s, conf)
 
 
 def _tell_void(s: Session, conf: RedLetterConfirmation) -> None:

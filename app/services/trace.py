@@ -46,6 +46,11 @@ class OrderStory:
     vocab: Vocabulary
     seconds: float = 0.0
     writebacks: list[dict[str, Any]] = field(default_factory=list)  # platform/carrier calls (issue #15)
+    # Writes to the world about this order (issue #17): every ERP delivery attempt, every 数电票 request,
+    # and what the ERP last said about the order.
+    erp_attempts: list[dict[str, Any]] = field(default_factory=list)
+    einvoices: list[dict[str, Any]] = field(default_factory=list)
+    erp_view: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _rows(session: Session, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -92,6 +97,12 @@ def order_story(uow: UnitOfWork, order_no: str) -> OrderStory:
                                  " WHERE c.exchange_order_id = :o", o=oid),
             vocab=rule_book.load_vocabulary(s),
             writebacks=_rows(s, "SELECT * FROM writeback_attempts WHERE order_id = :o ORDER BY id", o=oid),
+            erp_attempts=_rows(s, "SELECT a.at, a.attempt, a.ok, a.http_status, a.excerpt, a.error, e.name AS endpoint,"
+                                  " d.event_type FROM erp_deliveries d JOIN erp_delivery_attempts a ON a.outbox_id = d.outbox_id"
+                                  " JOIN erp_endpoints e ON e.id = d.endpoint_id WHERE d.order_id = :o ORDER BY a.id", o=oid),
+            einvoices=_rows(s, "SELECT r.*, i.invoice_no FROM einvoice_requests r LEFT JOIN invoices i"
+                               " ON i.id = r.invoice_id WHERE r.order_id = :o ORDER BY r.id", o=oid),
+            erp_view=_rows(s, "SELECT * FROM erp_order_status WHERE order_id = :o", o=oid),
         )
     story.seconds = time.perf_counter() - started
     return story
@@ -247,6 +258,8 @@ def render_story(story: OrderStory, lang: Lang = "zh") -> str:
     events += [(i["issued_at"], 6, [_invoice(i, lang)]) for i in story.invoices]
     events += [(c["requested_at"], 7, [_case(c, lang)]) for c in story.cases]
     events += [(w["attempted_at"], 8, [_writeback(w, lang)]) for w in story.writebacks]
+    events += [(a["at"], 8, [_erp_attempt(a, lang)]) for a in story.erp_attempts]
+    events += [(r["updated_at"], 9, [_einvoice(r, lang)]) for r in story.einvoices]
     out.append(render("TRACE_SECTION_STORY", lang))
     for at, _, lines in sorted(events, key=lambda e: (e[0], e[1])):
         out.append(f"  {_t(at)}  {lines[0]}")
@@ -276,6 +289,21 @@ def _writeback(w: dict[str, Any], lang: Lang) -> str:
     call = "" if w["call"] in ("-", "") else (f"（{w['call']}）" if lang == "zh" else f" ({w['call']})")
     return render("TRACE_WRITEBACK", lang, kind=Coded("writeback_kind", w["kind"]), call=call,
                   outcome=Coded("writeback_outcome", w["outcome"]), detail=detail)
+def _erp_attempt(a: dict[str, Any], lang: Lang) -> str:
+    event = Coded("erp_event", a["event_type"])
+    if a["ok"]:
+        return render("TRACE_ERP_SENT", lang, endpoint=a["endpoint"], event=event, attempt=a["attempt"],
+                      status=a["http_status"])
+    return render("TRACE_ERP_FAILED", lang, endpoint=a["endpoint"], event=event, attempt=a["attempt"],
+                  reason=a["error"] or f"HTTP {a['http_status']}", excerpt=(a["excerpt"] or "-")[:60])
+
+
+def _einvoice(r: dict[str, Any], lang: Lang) -> str:
+    text = render("TRACE_EINVOICE", lang, kind=Coded("einvoice_kind", r["kind"]), state=Coded("einvoice_state", r["state"]),
+                  request_no=r["provider_order_no"], number=r["invoice_no"] or "-")
+    if r["provider_code"]:
+        text += render("TRACE_EINVOICE_PROVIDER", lang, code=r["provider_code"], message=r["provider_message"] or "")
+    return text
 
 
 def _case(c: dict[str, Any], lang: Lang) -> str:
@@ -302,4 +330,8 @@ def _documents(story: OrderStory, names: dict[str, str], lang: Lang) -> list[str
     out.append(f"  {render('TRACE_EXCHANGES', lang)}{colon}" + (_sep(lang).join(exchanges) or none))
     out.append(f"  {render('TRACE_INVOICES', lang)}{colon}" + (_sep(lang).join(_invoice(i, lang) for i in story.invoices) or none))
     out.append(f"  {render('TRACE_CASES', lang)}{colon}" + (_sep(lang).join(_case(c, lang) for c in story.cases) or none))
+    out.append(f"  {render('TRACE_ERP', lang)}{colon}" + (_sep(lang).join(
+        render("TRACE_ERP_VIEW", lang, erp_order_no=v["erp_order_no"] or "-",
+               stage=Coded("order_status", v["erp_status"]) if v["erp_status"] else "-", at=_t(v["reported_at"]))
+        for v in story.erp_view) or none))
     return out

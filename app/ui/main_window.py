@@ -12,6 +12,7 @@ from app.domain.fields import Lang, code_label
 from app.domain.idle import IdleWatch
 from app.ui.cs_workspace import CustomerServiceWorkspace, UowFactory
 from app.ui.admin import AdminStation
+from app.ui.erp_panel import ErpDeliveriesPanel
 from app.ui.notices_panel import NoticesPanel
 from app.ui.order_drill_down import OrderDrillDown
 from app.ui.sync_status import SyncBridge, SyncStatusWidget
@@ -87,11 +88,22 @@ class StationWindow(QMainWindow):
                                       | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.notices_dock)
         self.resizeDocks([self.notices_dock], [150], Qt.Orientation.Vertical)
+        # ERP推送 (issue #17): failed deliveries to the ERP and 状态一致性, for administrators.
+        self.erp: ErpDeliveriesPanel | None = None
+        if role == "admin":
+            self.erp = ErpDeliveriesPanel(uow, self._actor, lang=lang)
+            self.erp_dock = QDockWidget("ERP推送" if zh else "ERP deliveries")
+            self.erp_dock.setObjectName("erp")
+            self.erp_dock.setWidget(self.erp)
+            self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.erp_dock)
+            self.tabifyDockWidget(self.notices_dock, self.erp_dock)
         self.notices_timer = QTimer(self)
         # with a station sync, the periodic refresh only asks the database while the link is known good
         self.notices_timer.timeout.connect(
             lambda: self.notices.refresh() if sync is None or sync.station.status.state == "online" else None)
         self.notices_timer.start(30_000)
+        if self.erp is not None:
+            self.notices_timer.timeout.connect(self.erp.refresh)
         self.connection = QLabel(("已连接：" if zh else "Connected: ") + database)
         self.person = QLabel(("操作人：" if zh else "Operator: ")
                              + f"{operator}（{code_label('role', role, lang)}）· {station}")
