@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLin
 
 from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS, Lang, code_label, label
-from app.services.order_queries import (OrderFilter, OrderRow, counts_by_province, courier_positions,
-                                        exception_rates_by_province, filter_choices, list_orders)
+from app.services.order_queries import (OrderFilter, OrderRow, courier_positions, filter_choices, list_orders,
+                                        province_figures)
 from app.services.unit_of_work import UnitOfWork
 from app.ui.order_map import OrderMap
 from app.ui.order_table import OrderTableModel
@@ -34,7 +34,8 @@ class CustomerServiceWorkspace(QWidget):
         self._uow, self._lang, self._sync = uow, lang, sync
         self._filter = OrderFilter()
         self._map_shape: tuple[str | None, ...] | None = None
-        self._counts: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+        self._rates: dict[str, float] = {}
         self._measure = "count"
         self._map_generation = 0
         self.map_pending = False
@@ -78,7 +79,7 @@ class CustomerServiceWorkspace(QWidget):
         header.setStretchLastSection(True)
         self._sized = False
         self.table.setAlternatingRowColors(True)
-        self.map = OrderMap()
+        self.map = OrderMap(lang=lang)
         self.province = QLabel()
         self.province.setMinimumWidth(self.province.fontMetrics().horizontalAdvance("省份：新疆维吾尔自治区") + 8)
         top.insertWidget(1, self.province)
@@ -132,12 +133,11 @@ class CustomerServiceWorkspace(QWidget):
 
         def work() -> None:
             try:
-                counts: dict[str, float] = (exception_rates_by_province(uow(), flt) if measure == "exception_rate"
-                                            else dict(counts_by_province(uow(), flt)))
+                counts, rates = province_figures(uow(), flt)
                 couriers = courier_positions(uow(), flt)
             except BusinessError:
                 return  # the database is away: keep the old map; the next filter change tries again
-            self._map_ready.emit(generation, (counts, couriers, measure))
+            self._map_ready.emit(generation, (counts, rates, couriers, measure))
 
         self.map_pending = True
         self._pool.start(work)
@@ -145,14 +145,13 @@ class CustomerServiceWorkspace(QWidget):
     def _map_arrived(self, generation: int, result: Any) -> None:
         if generation != self._map_generation:
             return  # an older filter's answer, overtaken by a newer one
-        self._counts, couriers, self._measure = result
+        self._counts, self._rates, couriers, self._measure = result
         self.map.set_couriers(couriers)
         self.map_pending = False
         self._show_map()
 
     def _show_map(self) -> None:
-        fmt = (lambda r: f"{r:.0%}") if self._measure == "exception_rate" else (lambda n: str(int(n)))
-        self.map.set_counts(self._counts, self._filter.province, fmt=fmt)
+        self.map.set_counts(self._counts, self._filter.province, rates=self._rates, measure=self._measure)
 
     def shutdown(self) -> None:
         """Stop taking map work and wait for a running count to finish (the window is closing)."""
