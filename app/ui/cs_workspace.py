@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop, Qt, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView,
                                QVBoxLayout, QWidget)
 
@@ -15,6 +16,9 @@ from app.domain.fields import CODE_LISTS, Lang, code_label, label
 from app.services.order_queries import (OrderFilter, OrderRow, courier_positions, filter_choices, list_orders,
                                         province_figures)
 from app.services.unit_of_work import UnitOfWork
+from app.sync.local_db import LocalDb
+from app.sync.preferences import OperatorPreferences
+from app.ui.cs_keyboard import CsKeyboard
 from app.ui.order_map import OrderMap
 from app.ui.order_table import OrderTableModel
 from app.ui.sync_status import SyncBridge
@@ -26,10 +30,15 @@ class CustomerServiceWorkspace(QWidget):
     """Filters and search re-query the database; the table fetches more rows as it scrolls."""
 
     order_opened = Signal(str)  # an order no.: the drill-down opens it
+    after_sales_requested = Signal(str)  # an order no.: open its after-sales (key A)
     _map_ready = Signal(int, object)  # (generation, (counts, couriers, measure)) from the map worker
 
-    def __init__(self, uow: UowFactory, lang: Lang = "zh", parent: Any = None, *, sync: SyncBridge | None = None) -> None:
+    def __init__(self, uow: UowFactory, lang: Lang = "zh", parent: Any = None, *, sync: SyncBridge | None = None,
+                 prefs: OperatorPreferences | None = None) -> None:
         super().__init__(parent)
+        # the operator's saved filters, recent orders and column layout: in the station file; without one
+        # (a hub-direct session) an in-memory file keeps them for this session only
+        prefs = prefs or OperatorPreferences(LocalDb(Path(":memory:")), "")
         # with a station sync the list reads the local cache (never the network) and follows live changes
         self._uow, self._lang, self._sync = uow, lang, sync
         self._filter = OrderFilter()
@@ -56,8 +65,18 @@ class CustomerServiceWorkspace(QWidget):
         for code in CODE_LISTS["map_measure"]:
             self.measure.addItem(code_label("map_measure", code, lang), code)
         self.count = QLabel()
+        self.message = QLabel()  # what a shortcut just did ("已复制物流单号 …")
+        self._message_timer = QTimer(self, singleShot=True, interval=4000)
+        self._message_timer.timeout.connect(self.message.clear)
+        self.recent = QComboBox()
+        self.recent.setAccessibleName(self._t("最近查看", "Recently viewed"))
+        self.saved = QComboBox()
+        self.saved.setAccessibleName(self._t("我的筛选", "My filters"))
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
+        top.addWidget(self.message)
+        top.addWidget(self.saved)
+        top.addWidget(self.recent)
         top.addWidget(self.count)
         bar = QHBoxLayout()
         for caption, combo in ((label("order", "status", lang), self.status), (label("order", "platform", lang), self.platform),
@@ -102,10 +121,23 @@ class CustomerServiceWorkspace(QWidget):
         for combo in (self.status, self.platform, self.shop, self.warehouse, self.hours, self.risk, self.measure):
             combo.currentIndexChanged.connect(self._apply)
         self.table.doubleClicked.connect(lambda idx: self.order_opened.emit(self.model.row_at(idx.row()).order_no))
+        self.keys = CsKeyboard(self, prefs)
+        self.keys.build_recent(self.recent)
+        self.keys.build_saved(self.saved)
+        self.order_opened.connect(self.keys.viewed)
+        self.recent.activated.connect(lambda i: self.order_opened.emit(self.recent.itemData(i)) if self.recent.itemData(i) else None)
+        self.saved.activated.connect(lambda i: self.keys.apply_saved(self.saved.itemData(i)))
+        self._sized = self.keys.restore_layout()  # this person's column widths, else sized from the first rows
+        self.keys.watch_layout()
         self._apply()
 
     def _t(self, zh: str, en: str) -> str:
         return zh if self._lang == "zh" else en
+
+    def say(self, text: str) -> None:
+        """A short note on what a shortcut did; it fades after a few seconds."""
+        self.message.setText(text)
+        self._message_timer.start()  # owned by the workspace: never fires after it is gone
 
     def _combo(self, codes: str, caption: str) -> QComboBox:
         combo = QComboBox()
@@ -159,6 +191,7 @@ class CustomerServiceWorkspace(QWidget):
         self._pool.clear()
         self._pool.waitForDone(10_000)
         self.map_pending = False
+        self.keys.flush()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         self.shutdown()
