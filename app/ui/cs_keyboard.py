@@ -119,6 +119,7 @@ class CsKeyboard(QObject):
         combo.addItem(self._t("最近查看（Ctrl+E）", "Recently viewed (Ctrl+E)"), None)
         for order_no in self.prefs.recent_orders():
             combo.addItem(order_no, order_no)
+        _fit(combo)
         combo.setCurrentIndex(0)
         combo.blockSignals(False)
 
@@ -142,6 +143,7 @@ class CsKeyboard(QObject):
         combo.addItem(self._t("我的筛选", "My filters"), None)
         for name in self.prefs.saved_filters():
             combo.addItem(name, name)
+        _fit(combo)
         combo.setCurrentIndex(0)
         combo.blockSignals(False)
 
@@ -203,3 +205,10 @@ class CsKeyboard(QObject):
             self._layout_timer.stop()
             self._save_layout()
 
+
+
+def _fit(combo: QComboBox) -> None:
+    """Wide enough for its longest entry at any font size (a combo's own hint under-counts full-width brackets)."""
+    fm = combo.fontMetrics()
+    longest = max((fm.horizontalAdvance(combo.itemText(i)) for i in range(combo.count())), default=0)
+    combo.setMinimumWidth(longest + fm.height() * 2 + 12)

@@ -19,6 +19,7 @@ from app.services.unit_of_work import UnitOfWork
 from app.sync.local_db import LocalDb
 from app.sync.preferences import OperatorPreferences
 from app.ui.cs_keyboard import CsKeyboard
+from app.ui.flow_layout import FlowLayout, flow_policy
 from app.ui.order_map import OrderMap
 from app.ui.order_table import OrderTableModel
 from app.ui.sync_status import SyncBridge
@@ -72,19 +73,27 @@ class CustomerServiceWorkspace(QWidget):
         self.recent.setAccessibleName(self._t("最近查看", "Recently viewed"))
         self.saved = QComboBox()
         self.saved.setAccessibleName(self._t("我的筛选", "My filters"))
+        for combo in (self.recent, self.saved):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.message)
         top.addWidget(self.saved)
         top.addWidget(self.recent)
         top.addWidget(self.count)
-        bar = QHBoxLayout()
+        bar = QWidget()  # the filters wrap onto a second row at large fonts instead of widening the window
+        flow = FlowLayout(bar)
+        flow_policy(bar)
         for caption, combo in ((label("order", "status", lang), self.status), (label("order", "platform", lang), self.platform),
                                (label("order", "shop", lang), self.shop), (label("order", "warehouse", lang), self.warehouse),
                                (self._t("下单时段", "Ordered at"), self.hours), (self._t("超时风险", "Deadline risk"), self.risk),
                                (self._t("地图", "Map"), self.measure)):
-            bar.addWidget(QLabel(caption))
-            bar.addWidget(combo, 1)
+            pair = QWidget()
+            row = QHBoxLayout(pair)
+            row.setContentsMargins(0, 0, 6, 0)
+            row.addWidget(QLabel(caption))
+            row.addWidget(combo)
+            flow.addWidget(pair)
         self.model = OrderTableModel(self._page, lang, self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -110,7 +119,7 @@ class CustomerServiceWorkspace(QWidget):
         split.setSizes([900, 500])  # the list is what customer service reads all day
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addLayout(bar)
+        layout.addWidget(bar)
         layout.addWidget(split, 1)  # the list and the map take every spare pixel, the bar stays one line
         self.map.province_clicked.connect(self._province_clicked)
         self.search.returnPressed.connect(self._apply)
@@ -137,6 +146,7 @@ class CustomerServiceWorkspace(QWidget):
     def say(self, text: str) -> None:
         """A short note on what a shortcut did; it fades after a few seconds."""
         self.message.setText(text)
+        self.message.setMinimumWidth(self.message.fontMetrics().horizontalAdvance(text) + 8)  # never clipped by the search box
         self._message_timer.start()  # owned by the workspace: never fires after it is gone
 
     def _combo(self, codes: str, caption: str) -> QComboBox:

@@ -276,7 +276,8 @@ class OrderMap(QWidget):
         ox, oy = screen.left() - world.left() * sx, screen.bottom() + world.top() * sy
         points = [(px, py) for px, py in ((ox + x * sx, oy - y * sy) for x, y in self._couriers)
                   if screen.contains(px, py) and not inset.contains(px, py)]
-        clusters = cluster_points(points, CLUSTER_CELL)
+        # bubbles as far apart as two of them are wide, so large fonts never make them overlap
+        clusters = cluster_points(points, max(CLUSTER_CELL, 2 * self._bubble_radius(fm, 99) + 2))
         bubbles = [QRectF(c.centre.x() - r, c.centre.y() - r, 2 * r, 2 * r)
                    for c in clusters if c.count > 1 for r in (self._bubble_radius(fm, c.count),)]
         placement = place_labels(wanted, size, QRectF(self.rect()).adjusted(2, 2, -2, -2),
@@ -457,7 +458,9 @@ class OrderMap(QWidget):
         painter.setPen(QColor("#1f2d3d"))
         ticks = QRectF(x, y, bar.width(), line)
         painter.drawText(ticks, Qt.AlignmentFlag.AlignLeft, self.fmt(0) if top else "—")
-        painter.drawText(ticks, Qt.AlignmentFlag.AlignHCenter, self.fmt(top / 4) if top else "")  # sqrt scale: ¼ sits mid-bar
+        mid = self.fmt(top / 4)  # sqrt scale: a quarter of the top sits mid-bar
+        if top and mid not in (self.fmt(0), self.fmt(top)):
+            painter.drawText(ticks, Qt.AlignmentFlag.AlignHCenter, mid)
         painter.drawText(ticks, Qt.AlignmentFlag.AlignRight, self.fmt(top) if top else "")
         y += line + 2
         painter.fillRect(QRectF(x, y + 2, 14, line - 4), EMPTY)

@@ -134,6 +134,8 @@ def test_saved_filters_belong_to_their_person_and_survive_a_restart(qtbot, demo_
     dialog.setTextValue("抖店待配货")
     qtbot.keyClick(dialog, Qt.Key.Key_Return)
     assert ws.saved.currentText() == "抖店待配货" and "已保存筛选" in ws.message.text()
+    assert ws.wait_for_map()
+    assert ws.message.width() >= ws.message.fontMetrics().horizontalAdvance(ws.message.text())  # not clipped
     assert ws.grab().save(str(Path(shots_dir) / "cs-saved-filter.png"))
     ws.close()
 
