@@ -1,141 +1,27 @@
 """实时订单地图: provinces coloured by order count or exception rate, drawn as official Chinese maps are, clickable.
 
-The geometry (resources/map/china.geojson) is projected once with an Albers equal-area conic
-(standard parallels 25°N and 47°N, central meridian 105°E, as Chinese national maps use) and
-cached as QPainterPaths; painting only fills them. The 南海诸岛 are drawn in an inset at the
-lower right, as official maps do. Labels are placed in screen space by priority so they never
+The projected outlines come from map_geometry (cached QPainterPaths); painting only fills them.
+The 南海诸岛 are drawn in an inset at the lower right, as official maps do. Labels are placed in screen space by priority so they never
 overlap (the rest show on hover); the filled provinces are cached as a pixmap per size, so hovering
 repaints only labels and bubbles.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QHelpEvent, QLinearGradient, QMouseEvent, QPainter,
-                           QPainterPath, QPaintEvent, QPen, QPixmap, QPolygonF)
+from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QHelpEvent, QMouseEvent, QPainter,
+                           QPaintEvent, QPen, QPixmap, QPolygonF)
 from PySide6.QtWidgets import QToolTip, QWidget
 
 from app.domain.fields import Lang
+from app.ui.map_geometry import INSET_BOX, MAIN_BOX, albers, bounds, geometry, paths
 from app.ui.map_layout import Cluster, LabelWanted, Placement, cluster_points, place_labels
+from app.ui.map_style import CLUSTER_CELL, COURIER, EMPTY, ENGLISH, PARCELS_CAPTION, draw_legend, shade
 
-GEOJSON = Path(__file__).resolve().parents[2] / "resources" / "map" / "china.geojson"
-
-# Albers equal-area conic for China
-PHI1, PHI2, PHI0, LAMBDA0 = map(math.radians, (25.0, 47.0, 0.0, 105.0))
-_N = (math.sin(PHI1) + math.sin(PHI2)) / 2
-_C = math.cos(PHI1) ** 2 + 2 * _N * math.sin(PHI1)
-_RHO0 = math.sqrt(_C - 2 * _N * math.sin(PHI0)) / _N
-
-MAIN_BOX = (73.0, 17.5, 135.5, 54.0)  # lon/lat shown in the main frame
-INSET_BOX = (105.5, 2.5, 124.0, 24.5)  # 南海诸岛
-
-
-def albers(lon: float, lat: float) -> tuple[float, float]:
-    """Projected x, y (unit sphere; y grows north)."""
-    rho = math.sqrt(_C - 2 * _N * math.sin(math.radians(lat))) / _N
-    theta = _N * (math.radians(lon) - LAMBDA0)
-    return rho * math.sin(theta), _RHO0 - rho * math.cos(theta)
-
-
-@dataclass(frozen=True)
-class Province:
-    name: str
-    short: str
-    rings: tuple[tuple[tuple[float, float], ...], ...]  # projected outer rings
-    label: tuple[float, float]
-
-
-@dataclass(frozen=True)
-class Geometry:
-    provinces: tuple[Province, ...]
-    lines: tuple[tuple[tuple[float, float], ...], ...]
-
-
-@cache
-def geometry() -> Geometry:
-    """The projected map, read once per process."""
-    data = json.loads(GEOJSON.read_text(encoding="utf-8"))
-    provinces, lines = [], []
-    for feature in data["features"]:
-        g, props = feature["geometry"], feature["properties"]
-        if props["kind"] == "province":
-            polys = [g["coordinates"]] if g["type"] == "Polygon" else g["coordinates"]
-            rings = tuple(tuple(albers(x, y) for x, y in poly[0]) for poly in polys)
-            provinces.append(Province(props["name"], props["short"], rings, albers(*props["label"])))
-        else:
-            parts = [g["coordinates"]] if g["type"] == "LineString" else g["coordinates"]
-            lines.extend(tuple(albers(x, y) for x, y in part) for part in parts)
-    return Geometry(tuple(provinces), tuple(lines))
-
-
-@cache
-def _paths() -> dict[str, QPainterPath]:
-    """Province outlines as painter paths, built once per process and shared by every map. Rings are
-    thinned to half a pixel of a 1,000-pixel-wide map (the station shows it near 600): finer detail is unseen and
-    only slows the redraw on resize."""
-    tolerance = _bounds(MAIN_BOX).width() / 2000
-    return {p.name: OrderMap._path(tuple(_thin(ring, tolerance) for ring in p.rings)) for p in geometry().provinces}
-
-
-def _thin(ring: tuple[tuple[float, float], ...], tolerance: float) -> tuple[tuple[float, float], ...]:
-    """Douglas-Peucker simplification (iterative, keeps the first and last point)."""
-    if len(ring) < 4:
-        return ring
-    keep = [False] * len(ring)
-    keep[0] = keep[-1] = True
-    stack = [(0, len(ring) - 1)]
-    while stack:
-        a, b = stack.pop()
-        (ax, ay), (bx, by) = ring[a], ring[b]
-        dx, dy = bx - ax, by - ay
-        norm = math.hypot(dx, dy) or 1e-12
-        far, far_d = -1, tolerance
-        for i in range(a + 1, b):
-            px, py = ring[i]
-            d = abs(dy * (px - ax) - dx * (py - ay)) / norm if (dx or dy) else math.hypot(px - ax, py - ay)
-            if d > far_d:
-                far, far_d = i, d
-        if far > 0:
-            keep[far] = True
-            stack.extend(((a, far), (far, b)))
-    thinned = tuple(pt for pt, k in zip(ring, keep, strict=True) if k)
-    return thinned if len(thinned) >= 3 else ring
-
-
-@cache
-def _bounds(box: tuple[float, float, float, float]) -> QRectF:
-    west, south, east, north = box
-    pts = [albers(lon, lat) for lon in (west, (west + east) / 2, east) for lat in (south, north)]
-    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-    return QRectF(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
-
-
-# Province short names in English (the map's labels in English mode); keyed by the Chinese short name.
-ENGLISH = {
-    "北京": "Beijing", "天津": "Tianjin", "河北": "Hebei", "山西": "Shanxi", "内蒙古": "Inner Mongolia",
-    "辽宁": "Liaoning", "吉林": "Jilin", "黑龙江": "Heilongjiang", "上海": "Shanghai", "江苏": "Jiangsu",
-    "浙江": "Zhejiang", "安徽": "Anhui", "福建": "Fujian", "江西": "Jiangxi", "山东": "Shandong",
-    "河南": "Henan", "湖北": "Hubei", "湖南": "Hunan", "广东": "Guangdong", "广西": "Guangxi",
-    "海南": "Hainan", "重庆": "Chongqing", "四川": "Sichuan", "贵州": "Guizhou", "云南": "Yunnan",
-    "西藏": "Xizang", "陕西": "Shaanxi", "甘肃": "Gansu", "青海": "Qinghai", "宁夏": "Ningxia",
-    "新疆": "Xinjiang", "台湾": "Taiwan", "香港": "Hong Kong", "澳门": "Macao",
-}
-EMPTY = QColor("#eef2f7")  # a province without orders
-COURIER = QColor(230, 126, 34, 210)  # parcels on the road: orange
-CLUSTER_CELL = 26.0  # px: parcels closer than this share a bubble
-
-
-def shade(t: float) -> QColor:
-    """The colour scale, 0..1 (light to dark blue); the same in every language and mode."""
-    t = max(0.0, min(1.0, t))
-    return QColor.fromRgbF(0.86 - 0.70 * t, 0.91 - 0.55 * t, 0.98 - 0.30 * t)
+__all__ = ["ENGLISH", "OrderMap", "albers", "geometry", "shade"]
 
 
 class OrderMap(QWidget):
@@ -155,24 +41,13 @@ class OrderMap(QWidget):
         self._hover: str | None = None
         self._couriers: list[tuple[float, float]] = []
         self._geo = geometry()
-        self._paths = _paths()
+        self._paths = paths()
         self._short = {p.name: p.short for p in self._geo.provinces}
         self._lines = [QPolygonF([QPointF(x, y) for x, y in line]) for line in self._geo.lines]
         self._base: tuple[tuple[Any, ...], QPixmap] | None = None  # (key, pixmap of the filled map)
         self._layout: tuple[tuple[Any, ...], Placement, list[Cluster]] | None = None
         self._text_width: dict[str, float] = {}
         self._sprites: dict[tuple[Any, ...], QPixmap] = {}
-
-    @staticmethod
-    def _path(rings: tuple[tuple[tuple[float, float], ...], ...]) -> QPainterPath:
-        # One addPolygon per ring, not a lineTo per point: fewer calls, and PySide6 6.12 mis-counts
-        # references on the None that void methods such as lineTo return, which crashes after
-        # a few hundred thousand calls.
-        path = QPainterPath()
-        for ring in rings:
-            path.addPolygon(QPolygonF([QPointF(x, y) for x, y in ring]))
-            path.closeSubpath()
-        return path
 
     def _t(self, zh: str, en: str) -> str:
         return zh if self._lang == "zh" else en
@@ -211,7 +86,7 @@ class OrderMap(QWidget):
     # --- geometry on screen --------------------------------------------------------------------------
     def _frames(self) -> tuple[tuple[QRectF, QRectF], tuple[QRectF, QRectF]]:
         """(world box, screen box) for the main map and the inset."""
-        main_world, inset_world = _bounds(MAIN_BOX), _bounds(INSET_BOX)
+        main_world, inset_world = bounds(MAIN_BOX), bounds(INSET_BOX)
         area = QRectF(self.rect()).adjusted(8, 8, -8, -8)
         scale = min(area.width() / main_world.width(), area.height() / main_world.height())
         main_screen = QRectF(area.left(), area.top(), main_world.width() * scale, main_world.height() * scale)
@@ -247,7 +122,7 @@ class OrderMap(QWidget):
         (the map is wider than tall, so a side panel usually has room below)."""
         (_, screen), _ = self._frames()
         fm = QFontMetricsF(self._label_font())
-        w = max(150.0, fm.horizontalAdvance(self._t("在途包裹（数字为聚合件数）", "Parcels on the road (bubble = count)")) + 48)
+        w = max(150.0, fm.horizontalAdvance(self._t("在途包裹（数字为聚合件数）", PARCELS_CAPTION[1])) + 48)
         h = fm.height() * 4 + 30
         if self.height() - screen.bottom() >= h + 12:  # a tall panel: under the map, covering nothing
             return QRectF(screen.left() + 2, screen.bottom() + 6, w, h)
@@ -278,7 +153,7 @@ class OrderMap(QWidget):
                   if screen.contains(px, py) and not inset.contains(px, py)]
         # bubbles as far apart as two of them are wide, so large fonts never make them overlap
         clusters = cluster_points(points, max(CLUSTER_CELL, 2 * self._bubble_radius(fm, 99) + 2))
-        bubbles = [QRectF(c.centre.x() - r, c.centre.y() - r, 2 * r, 2 * r)
+        bubbles = [QRectF(c.centre.x() - r - 2, c.centre.y() - r - 2, 2 * r + 4, 2 * r + 4)
                    for c in clusters if c.count > 1 for r in (self._bubble_radius(fm, c.count),)]
         placement = place_labels(wanted, size, QRectF(self.rect()).adjusted(2, 2, -2, -2),
                                  (inset, self.legend_rect(), *bubbles))  # a bubble's count stays readable
@@ -433,46 +308,10 @@ class OrderMap(QWidget):
             self._pill(painter, rect.translated(max(0.0, -rect.left() + 2), 0), hidden.text, strong=True)
 
     def _draw_legend(self, painter: QPainter) -> None:
-        rect = self.legend_rect()
         painter.setFont(self._label_font())
-        fm = painter.fontMetrics()
-        line = fm.height()
-        painter.setPen(QPen(QColor("#b8c2cc"), 1))
-        painter.setBrush(QColor(255, 255, 255, 225))
-        painter.drawRoundedRect(rect, 4, 4)
-        x, y = rect.left() + 8, rect.top() + 6
-        painter.setPen(QColor("#1f2d3d"))
         title = self._t("异常率", "Exception rate") if self._measure == "exception_rate" else self._t("订单数", "Orders")
-        painter.drawText(QRectF(x, y, rect.width() - 16, line), Qt.AlignmentFlag.AlignLeft, title)
-        y += line + 2
-        bar = QRectF(x, y, rect.width() - 16, 10)
-        gradient = QLinearGradient(bar.topLeft(), bar.topRight())
-        for i in range(11):
-            gradient.setColorAt(i / 10, shade(i / 10))
-        painter.fillRect(bar, gradient)
-        painter.setPen(QPen(QColor("#5b6b7f"), 0.8))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(bar)
-        y += 12
-        top = self._top()
-        painter.setPen(QColor("#1f2d3d"))
-        ticks = QRectF(x, y, bar.width(), line)
-        painter.drawText(ticks, Qt.AlignmentFlag.AlignLeft, self.fmt(0) if top else "—")
-        mid = self.fmt(top / 4)  # sqrt scale: a quarter of the top sits mid-bar
-        if top and mid not in (self.fmt(0), self.fmt(top)):
-            painter.drawText(ticks, Qt.AlignmentFlag.AlignHCenter, mid)
-        painter.drawText(ticks, Qt.AlignmentFlag.AlignRight, self.fmt(top) if top else "")
-        y += line + 2
-        painter.fillRect(QRectF(x, y + 2, 14, line - 4), EMPTY)
-        painter.drawRect(QRectF(x, y + 2, 14, line - 4))
-        painter.drawText(QRectF(x + 20, y, bar.width() - 20, line), Qt.AlignmentFlag.AlignLeft, self._t("无订单", "No orders"))
-        y += line
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(COURIER)
-        painter.drawEllipse(QPointF(x + 7, y + line / 2), 5, 5)
-        painter.setPen(QColor("#1f2d3d"))
-        painter.drawText(QRectF(x + 20, y, bar.width() - 20, line), Qt.AlignmentFlag.AlignLeft,
-                         self._t("在途包裹（数字为聚合件数）", "Parcels on the road (bubble = count)"))
+        draw_legend(painter, self.legend_rect(), title, self._top(), self.fmt,
+                    self._t("无订单", "No orders"), self._t(*PARCELS_CAPTION))
 
     # --- mouse ---------------------------------------------------------------------------------------
     def province_at(self, point: QPointF) -> str | None:
