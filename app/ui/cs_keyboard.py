@@ -116,7 +116,8 @@ class CsKeyboard(QObject):
     def build_recent(self, combo: QComboBox) -> None:
         combo.blockSignals(True)
         combo.clear()
-        combo.addItem(self._t("最近查看（Ctrl+E）", "Recently viewed (Ctrl+E)"), None)
+        combo.addItem(self._t("最近查看", "Recently viewed"), None)
+        combo.setToolTip(self._t("最近打开的订单（Ctrl+E）", "Orders opened lately (Ctrl+E)"))
         for order_no in self.prefs.recent_orders():
             combo.addItem(order_no, order_no)
         _fit(combo)
@@ -141,6 +142,7 @@ class CsKeyboard(QObject):
         combo.blockSignals(True)
         combo.clear()
         combo.addItem(self._t("我的筛选", "My filters"), None)
+        combo.setToolTip(self._t("我保存的筛选（Ctrl+S 保存当前筛选）", "My saved filters (Ctrl+S saves the current ones)"))
         for name in self.prefs.saved_filters():
             combo.addItem(name, name)
         _fit(combo)
@@ -211,4 +213,4 @@ def _fit(combo: QComboBox) -> None:
     """Wide enough for its longest entry at any font size (a combo's own hint under-counts full-width brackets)."""
     fm = combo.fontMetrics()
     longest = max((fm.horizontalAdvance(combo.itemText(i)) for i in range(combo.count())), default=0)
-    combo.setMinimumWidth(longest + fm.height() * 2 + 12)
+    combo.setMinimumWidth(longest + fm.height() + 16)

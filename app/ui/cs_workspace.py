@@ -78,8 +78,6 @@ class CustomerServiceWorkspace(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.message)
-        top.addWidget(self.saved)
-        top.addWidget(self.recent)
         top.addWidget(self.count)
         bar = QWidget()  # the filters wrap onto a second row at large fonts instead of widening the window
         flow = FlowLayout(bar)
@@ -94,6 +92,8 @@ class CustomerServiceWorkspace(QWidget):
             row.addWidget(QLabel(caption))
             row.addWidget(combo)
             flow.addWidget(pair)
+        for combo in (self.saved, self.recent):  # with the filters, so the search box keeps its width
+            flow.addWidget(combo)
         self.model = OrderTableModel(self._page, lang, self)
         self.table = QTableView()
         self.table.setModel(self.model)

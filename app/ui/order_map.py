@@ -135,6 +135,8 @@ class OrderMap(QWidget):
         if self._layout is not None and self._layout[0] == key:
             return self._layout[1], self._layout[2]
         fm = QFontMetricsF(self._label_font())
+        if self._layout is None or self._layout[0][2:] != key[2:]:
+            self._text_width.clear()  # another font or language: measured widths no longer hold
         height = fm.height() + 2
 
         def size(text: str) -> tuple[float, float]:
