@@ -104,7 +104,12 @@ class StationWindow(QMainWindow):
 
     def open_after_sales(self, order_no: str) -> Any:
         """Key A in the list: the order's tab, and its after-sales window over it (not modal: the list stays usable)."""
-        dialog = self.open_order(order_no).open_after_sales(modal=False)
+        view = self.open_order(order_no)
+        if not view.after_sales_button.isEnabled():  # the same rule as the button: not before payment, not cancelled
+            self.cs.say("该订单现在不能发起售后（未付款或已取消）" if self._lang == "zh"
+                        else "This order cannot go to after-sales now (unpaid or cancelled)")
+            return None
+        dialog = view.open_after_sales(modal=False)
         if dialog is not None:
             dialog.show()
         return dialog

@@ -2,8 +2,8 @@
 
 Run: .venv/bin/python tests/benchmarks/bench_map.py [--runs 40]
 Runs Qt offscreen with the bundled font; every province has orders and 500 parcels are on the road
-(the worker's limit). Prints a summary, then one JSON line (last). Target: median under 50 ms
-(p95 is printed too; on a shared machine it mostly measures the neighbours, hence CPU time alongside).
+(the worker's limit). Prints a summary, then one JSON line (last). Target: p95 under 50 ms
+(on a shared machine wall time also measures the neighbours, hence this process's CPU time and the load alongside).
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def main() -> None:
         print(f"{lang}: resize redraw median {results[lang]['median_ms']} ms, p95 {results[lang]['p95_ms']} ms, "
               f"max {results[lang]['max_ms']} ms, CPU median {results[lang]['cpu_median_ms']} ms ({placed} labels placed of {len(counts)})")
         m.close()
-    worst = max(r["median_ms"] for r in results.values())
-    print(json.dumps({"bench": "map_resize_redraw", "runs": args.runs, "median_ms": worst, "target_ms": 50,
+    worst = max(r["p95_ms"] for r in results.values())
+    print(json.dumps({"bench": "map_resize_redraw", "runs": args.runs, "p95_ms": worst, "target_ms": 50,
                       "ok": worst < 50, "load_average": round(os.getloadavg()[0], 2), **{f"{k}_{lang}": v for lang, r in results.items() for k, v in r.items()}}))
 
 

@@ -125,6 +125,13 @@ def test_a_opens_the_orders_after_sales_window_from_the_list(qtbot, demo_hub, cj
     assert len(dialogs) == 1
     assert dialogs[0].grab().save(str(Path(shots_dir) / "cs-key-a-after-sales.png"))
     dialogs[0].close()
+    window.tabs.setCurrentIndex(0)
+    unpaid = next(i for i, r in enumerate(rows) if r.status in ("pending_payment", "cancelled"))
+    ws.table.setCurrentIndex(ws.model.index(unpaid, 0))
+    ws.table.setFocus()
+    qtbot.keyClick(ws.table, Qt.Key.Key_A)  # the key obeys the same rule as the drill-down's button
+    assert "不能发起售后" in ws.message.text()
+    assert not [w for w in QApplication.topLevelWidgets() if type(w).__name__ == "AfterSalesDialog" and w.isVisible()]
 
 
 def test_saved_filters_belong_to_their_person_and_survive_a_restart(qtbot, demo_hub, station_file, cjk_font, shots_dir):
