@@ -148,6 +148,19 @@ def exception_rates_by_province(uow: UnitOfWork, flt: OrderFilter = OrderFilter(
         return {province: int(bad) / int(n) for province, n, bad in rows if n}
 
 
+def province_figures(uow: UnitOfWork, flt: OrderFilter = OrderFilter()) -> tuple[dict[str, int], dict[str, float]]:
+    """Order counts and exception rates per province in one group-by (the map colours by one and its
+    tooltips show both)."""
+    base = _statement(_without_province(flt)).subquery()
+    exceptional = sa.or_(base.c.status == "after_sales",
+                         sa.and_(base.c.status.in_(OPEN_STAGES), base.c.ship_by < sa.func.now()))
+    with uow:
+        rows = list(uow.session.execute(sa.select(base.c.province, sa.func.count(), sa.func.count().filter(exceptional))
+                                        .where(base.c.province.is_not(None)).group_by(base.c.province)))
+    return ({province: int(n) for province, n, _ in rows},
+            {province: int(bad) / int(n) for province, n, bad in rows if n})
+
+
 @dataclass(frozen=True, slots=True)
 class FilterChoices:
     """What the filter bar offers besides the code lists: this company's shops and warehouses."""

@@ -1,4 +1,4 @@
-"""The station's own SQLite file (outbox, order cache, feed cursor): WAL, fsync'd on every commit.
+"""The station's own SQLite file (outbox, order cache, feed cursor, each operator's list preferences): WAL, fsync'd on every commit.
 
 ``synchronous=FULL`` in WAL mode makes each commit durable before it returns, so once the UI
 says "saved" a power cut or a killed process cannot lose the command. Each thread gets its own
@@ -61,6 +61,12 @@ CREATE INDEX IF NOT EXISTS ix_cache_tracking ON orders_cache (tracking_no);
 CREATE INDEX IF NOT EXISTS ix_cache_receiver ON orders_cache (receiver_name);
 CREATE INDEX IF NOT EXISTS ix_cache_platform_no ON orders_cache (platform_order_no);
 CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS operator_prefs (
+    operator TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (operator, key)
+);
 """
 
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop, Qt, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QEventLoop, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QSplitter, QTableView,
                                QVBoxLayout, QWidget)
 
 from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS, Lang, code_label, label
-from app.services.order_queries import (FilterChoices, OrderFilter, OrderRow, counts_by_province, courier_positions,
-                                        exception_rates_by_province, filter_choices, list_orders)
+from app.services.order_queries import (FilterChoices, OrderFilter, OrderRow, courier_positions,
+                                        filter_choices, list_orders, province_figures)
 from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
+from app.sync.local_db import LocalDb
+from app.sync.preferences import OperatorPreferences
+from app.ui.cs_keyboard import CsKeyboard
+from app.ui.flow_layout import FlowLayout, flow_policy
 from app.ui.order_map import OrderMap
 from app.ui.order_table import OrderTableModel
 from app.ui.sync_status import SyncBridge
@@ -26,15 +31,21 @@ class CustomerServiceWorkspace(QWidget):
     """Filters and search re-query the database; the table fetches more rows as it scrolls."""
 
     order_opened = Signal(str)  # an order no.: the drill-down opens it
+    after_sales_requested = Signal(str)  # an order no.: open its after-sales (key A)
     _map_ready = Signal(int, object)  # (generation, (counts, couriers, measure)) from the map worker
 
-    def __init__(self, uow: UowFactory, lang: Lang = "zh", parent: Any = None, *, sync: SyncBridge | None = None) -> None:
+    def __init__(self, uow: UowFactory, lang: Lang = "zh", parent: Any = None, *, sync: SyncBridge | None = None,
+                 prefs: OperatorPreferences | None = None) -> None:
         super().__init__(parent)
+        # the operator's saved filters, recent orders and column layout: in the station file; without one
+        # (a hub-direct session) an in-memory file keeps them for this session only
+        prefs = prefs or OperatorPreferences(LocalDb(Path(":memory:")), "")
         # with a station sync the list reads the local cache (never the network) and follows live changes
         self._uow, self._lang, self._sync = uow, lang, sync
         self._filter = OrderFilter()
         self._map_shape: tuple[str | None, ...] | None = None
-        self._counts: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+        self._rates: dict[str, float] = {}
         self._measure = "count"
         self._map_generation = 0
         self.map_pending = False
@@ -58,16 +69,34 @@ class CustomerServiceWorkspace(QWidget):
         for code in CODE_LISTS["map_measure"]:
             self.measure.addItem(code_label("map_measure", code, lang), code)
         self.count = QLabel()
+        self.message = QLabel()  # what a shortcut just did ("已复制物流单号 …")
+        self._message_timer = QTimer(self, singleShot=True, interval=4000)
+        self._message_timer.timeout.connect(self.message.clear)
+        self.recent = QComboBox()
+        self.recent.setAccessibleName(self._t("最近查看", "Recently viewed"))
+        self.saved = QComboBox()
+        self.saved.setAccessibleName(self._t("我的筛选", "My filters"))
+        for combo in (self.recent, self.saved):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
+        top.addWidget(self.message)
         top.addWidget(self.count)
-        bar = QHBoxLayout()
+        bar = QWidget()  # the filters wrap onto a second row at large fonts instead of widening the window
+        flow = FlowLayout(bar)
+        flow_policy(bar)
         for caption, combo in ((label("order", "status", lang), self.status), (label("order", "platform", lang), self.platform),
                                (label("order", "shop", lang), self.shop), (label("order", "warehouse", lang), self.warehouse),
                                (self._t("下单时段", "Ordered at"), self.hours), (self._t("超时风险", "Deadline risk"), self.risk),
                                (self._t("地图", "Map"), self.measure)):
-            bar.addWidget(QLabel(caption))
-            bar.addWidget(combo, 1)
+            pair = QWidget()
+            row = QHBoxLayout(pair)
+            row.setContentsMargins(0, 0, 6, 0)
+            row.addWidget(QLabel(caption))
+            row.addWidget(combo)
+            flow.addWidget(pair)
+        for combo in (self.saved, self.recent):  # with the filters, so the search box keeps its width
+            flow.addWidget(combo)
         self.model = OrderTableModel(self._page, lang, self)
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -81,7 +110,7 @@ class CustomerServiceWorkspace(QWidget):
         header.setStretchLastSection(True)
         self._sized = False
         self.table.setAlternatingRowColors(True)
-        self.map = OrderMap()
+        self.map = OrderMap(lang=lang)
         self.province = QLabel()
         self.province.setMinimumWidth(self.province.fontMetrics().horizontalAdvance("省份：新疆维吾尔自治区") + 8)
         top.insertWidget(1, self.province)
@@ -93,7 +122,7 @@ class CustomerServiceWorkspace(QWidget):
         split.setSizes([900, 500])  # the list is what customer service reads all day
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addLayout(bar)
+        layout.addWidget(bar)
         layout.addWidget(split, 1)  # the list and the map take every spare pixel, the bar stays one line
         self.map.province_clicked.connect(self._province_clicked)
         self.search.returnPressed.connect(self._apply)
@@ -104,10 +133,24 @@ class CustomerServiceWorkspace(QWidget):
         for combo in (self.status, self.platform, self.shop, self.warehouse, self.hours, self.risk, self.measure):
             combo.currentIndexChanged.connect(self._apply)
         self.table.doubleClicked.connect(lambda idx: self.order_opened.emit(self.model.row_at(idx.row()).order_no))
+        self.keys = CsKeyboard(self, prefs)
+        self.keys.build_recent(self.recent)
+        self.keys.build_saved(self.saved)
+        self.order_opened.connect(self.keys.viewed)
+        self.recent.activated.connect(lambda i: self.order_opened.emit(self.recent.itemData(i)) if self.recent.itemData(i) else None)
+        self.saved.activated.connect(lambda i: self.keys.apply_saved(self.saved.itemData(i)))
+        self._sized = self.keys.restore_layout()  # this person's column widths, else sized from the first rows
+        self.keys.watch_layout()
         self._apply()
 
     def _t(self, zh: str, en: str) -> str:
         return zh if self._lang == "zh" else en
+
+    def say(self, text: str) -> None:
+        """A short note on what a shortcut did; it fades after a few seconds."""
+        self.message.setText(text)
+        self.message.setMinimumWidth(self.message.fontMetrics().horizontalAdvance(text) + 8)  # never clipped by the search box
+        self._message_timer.start()  # owned by the workspace: never fires after it is gone
 
     def _combo(self, codes: str, caption: str) -> QComboBox:
         combo = QComboBox()
@@ -135,12 +178,11 @@ class CustomerServiceWorkspace(QWidget):
 
         def work() -> None:
             try:
-                counts: dict[str, float] = (exception_rates_by_province(uow(), flt) if measure == "exception_rate"
-                                            else dict(counts_by_province(uow(), flt)))
+                counts, rates = province_figures(uow(), flt)
                 couriers = courier_positions(uow(), flt)
             except BusinessError:
                 return  # the database is away: keep the old map; the next filter change tries again
-            self._map_ready.emit(generation, (counts, couriers, measure))
+            self._map_ready.emit(generation, (counts, rates, couriers, measure))
 
         self.map_pending = True
         self._pool.start(work)
@@ -148,14 +190,13 @@ class CustomerServiceWorkspace(QWidget):
     def _map_arrived(self, generation: int, result: Any) -> None:
         if generation != self._map_generation:
             return  # an older filter's answer, overtaken by a newer one
-        self._counts, couriers, self._measure = result
+        self._counts, self._rates, couriers, self._measure = result
         self.map.set_couriers(couriers)
         self.map_pending = False
         self._show_map()
 
     def _show_map(self) -> None:
-        fmt = (lambda r: f"{r:.0%}") if self._measure == "exception_rate" else (lambda n: str(int(n)))
-        self.map.set_counts(self._counts, self._filter.province, fmt=fmt)
+        self.map.set_counts(self._counts, self._filter.province, rates=self._rates, measure=self._measure)
 
     def shutdown(self) -> None:
         """Stop taking map work and wait for a running count to finish (the window is closing)."""
@@ -163,6 +204,7 @@ class CustomerServiceWorkspace(QWidget):
         self._pool.clear()
         self._pool.waitForDone(10_000)
         self.map_pending = False
+        self.keys.flush()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         self.shutdown()

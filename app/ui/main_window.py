@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget, QWid
 from app.domain.actor import Actor
 from app.domain.fields import Lang, code_label
 from app.domain.idle import IdleWatch
+from app.sync.preferences import OperatorPreferences
 from app.ui.cs_workspace import CustomerServiceWorkspace, UowFactory
 from app.ui.admin import AdminStation
 from app.ui.erp_panel import ErpDeliveriesPanel
@@ -55,7 +56,9 @@ class StationWindow(QMainWindow):
         zh = lang == "zh"
         self.setWindowTitle("OrderHub 订单中枢" if zh else "OrderHub")
         self.tabs = QTabWidget()
-        self.cs = CustomerServiceWorkspace(uow, lang, sync=sync)
+        # each operator's saved filters, recent orders and column layout live in the station's own file
+        prefs = OperatorPreferences(sync.station.db, operator) if sync is not None else None
+        self.cs = CustomerServiceWorkspace(uow, lang, sync=sync, prefs=prefs)
         self._sync = sync
         # 配置 for the administrator: shops, master data, rules, after-sales flows, users, platform fields,
         # printer (admin_setup: credentials, settings, config_path from the composition root)
@@ -77,6 +80,7 @@ class StationWindow(QMainWindow):
                 button.hide()
         self.tabs.tabCloseRequested.connect(lambda n: self.tabs.removeTab(n) if n >= len(ROLES) else None)
         self.cs.order_opened.connect(self.open_order)
+        self.cs.after_sales_requested.connect(self.open_after_sales)
         self.tabs.setCurrentIndex(next((n for n, (key, _, _) in enumerate(ROLES) if key == _WORKSPACE.get(role)), 0))
         self.setCentralWidget(self.tabs)
         # 提醒: procurement alerts and customer-service notices from after-sales, always in view.
@@ -150,6 +154,18 @@ class StationWindow(QMainWindow):
         view.order_changed.connect(lambda _: (self.cs.refresh(), self.notices.refresh()))
         self.tabs.setCurrentIndex(self.tabs.addTab(view, order_no))
         return view
+
+    def open_after_sales(self, order_no: str) -> Any:
+        """Key A in the list: the order's tab, and its after-sales window over it (not modal: the list stays usable)."""
+        view = self.open_order(order_no)
+        if not view.after_sales_button.isEnabled():  # the same rule as the button: not before payment, not cancelled
+            self.cs.say("该订单现在不能发起售后（未付款或已取消）" if self._lang == "zh"
+                        else "This order cannot go to after-sales now (unpaid or cancelled)")
+            return None
+        dialog = view.open_after_sales(modal=False)
+        if dialog is not None:
+            dialog.show()
+        return dialog
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         self.notices_timer.stop()

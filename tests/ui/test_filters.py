@@ -73,7 +73,8 @@ def test_the_map_colours_by_exception_rate_on_request(qtbot, demo_hub, cjk_font,
     assert all(isinstance(v, int) for v in counts.values()) and sum(counts.values()) == len(placed)
     _pick(ws.measure, "exception_rate")
     assert ws.wait_for_map()
-    rates = ws.map._counts
+    rates = ws.map._rates  # the map keeps both: it colours by the rate, its tooltips show count and rate
     assert rates and all(0 <= v <= 1 for v in rates.values()) and any(v > 0 for v in rates.values())
-    assert ws.map._fmt(0.25) == "25%"
+    assert ws.map._measure == "exception_rate" and ws.map.value(max(rates, key=rates.get)) == max(rates.values())
+    assert ws.map.fmt(0.25) == "25%"
     assert ws.grab().save(str(Path(shots_dir) / "cs-filters-exception-map.png"))
