@@ -18,6 +18,7 @@ from app.db.engine import normalise_url
 from app.settings import Settings
 from app.sync.cache import Scope
 from app.sync.station_sync import ONLINE, StationSync
+from tests.conftest import _add_staff
 
 TEMPLATE = "sync_template"
 _numbers = itertools.count(1)
@@ -64,6 +65,7 @@ def own_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnPostgres]:
     admin.dispose()
     engine = sa.create_engine(pg.admin_url.set(database=TEMPLATE), poolclass=sa.pool.NullPool)
     migrate.upgrade(engine)
+    _add_staff(engine)  # the people the sync tests act as, with their roles (permissions are checked)
     engine.dispose()
     yield pg
     if not pg.running():
