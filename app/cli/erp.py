@@ -2,7 +2,8 @@
 `orderhub erp reconcile`, `orderhub einvoice setup|list`.
 
 Secrets are generated here and put in the credential store (never the database); the secret is
-printed once so it can be entered in the ERP. ``HANDLERS`` maps each command to its handler.
+printed once so it can be entered in the ERP. Commands that change something act as the signed-in
+person (``orderhub login``) and need「管理ERP与开票接口」. ``HANDLERS`` maps each command to its handler.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from dataclasses import asdict
 from typing import Any
 
 from app.cli.table import table
-from app.domain.actor import Actor
 from app.domain.clock import local
 from app.domain.fields import Lang, code_label, label
 from app.domain.messages import render
@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
                      help="ERP回传的签名方式 / how the ERP signs what it sends us")
     add.add_argument("--secret", help="使用给定密钥（ERPNext 的 Webhook Secret）/ use this secret")
     add.add_argument("--max-attempts", type=int, default=8, help="最多尝试次数 / attempts before a dead letter")
-    add.add_argument("--operator", default="system:cli", help="操作人 / who")
+    add.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     rotate = w.add_parser("rotate", help="轮换签名密钥 / rotate an endpoint's secret")
     rotate.add_argument("code")
     w.add_parser("list", help="ERP接口列表 / endpoints")
@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
     w.add_parser("dead", help="发送失败（已用完重试）的推送 / dead letters")
     replay = w.add_parser("replay", help="重发失败的推送 / replay a dead letter")
     replay.add_argument("delivery_id", type=int)
-    replay.add_argument("--operator", required=True, help="操作人 / who")
+    replay.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     replay.add_argument("--reason", help="原因 / why")
     w.add_parser("inbound", help="ERP发来的消息（含拒收）/ what the ERP sent, refused ones too")
 
@@ -63,7 +63,7 @@ def register(sub: Any) -> None:
     setup.add_argument("--clerk", required=True, help="开票员（与开票登录账号一致）/ clerk")
     setup.add_argument("--goods-code", default="1040201010000000000", help="税收分类编码 / tax classification code")
     setup.add_argument("--tax-rate", default="0.13")
-    setup.add_argument("--operator", default="system:cli")
+    setup.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     listed = e.add_parser("list", help="开票申请 / requests")
     listed.add_argument("--order", help="订单ID / order ID")
 
@@ -83,9 +83,9 @@ def _t(moment: Any) -> str:
 
 
 def webhook_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
+    from app.cli.identity import signed_in_actor
     from app.hub.credentials import open_store
     from app.services import erp_inbound, erp_outbound
-    from connectors.base import Credentials
 
     app = _app(settings)
     store = open_store(settings.data_dir)
@@ -98,21 +98,15 @@ def webhook_command(args: argparse.Namespace, settings: Settings, lang: Lang) ->
             # ERPNext's Webhook Secret is free text; Standard Webhooks secrets are whsec_ + base64.
             secret = args.secret or (known.app_secret if known else
                                      secrets.token_hex(24) if args.scheme == "frappe" else new_secret())
-            store.put(ref, Credentials(app_key=args.code, app_secret=secret))
             events = tuple(e.strip() for e in args.events.split(",") if e.strip())
             ep = erp_outbound.save_endpoint(app.uow(), args.code, name=args.name, url=args.url, secret_ref=ref,
                                             events=events, inbound_scheme=args.scheme, max_attempts=args.max_attempts,
-                                            actor=Actor(args.operator, "cli"))
+                                            actor=signed_in_actor(app, args), store=store, secret=secret)
             print(render("ERP_ENDPOINT_SAVED", lang, endpoint=ep.code, url=ep.url or "-", ref=ref))
             print(secret)
         elif cmd == "rotate":
-            ep = erp_outbound.endpoint(app.uow(), args.code)
-            old = store.get(ep.secret_ref) if ep else None
-            if ep is None or old is None:
-                print(render("ERP_NO_ENDPOINT", lang, endpoint=args.code))
-                return 1
             fresh = new_secret()
-            store.put(ep.secret_ref, Credentials(app_key=ep.code, app_secret=fresh, extra={"previous": old.app_secret}))
+            ep = erp_outbound.rotate_secret(app.uow(), store, args.code, fresh, signed_in_actor(app, args))
             print(render("ERP_SECRET_ROTATED", lang, endpoint=ep.code, secret=fresh))
         elif cmd == "list":
             rows = [[e.code, e.name, e.url or "-", ", ".join(code_label("erp_event", x, lang) for x in e.events) or "*",
@@ -135,7 +129,7 @@ def webhook_command(args: argparse.Namespace, settings: Settings, lang: Lang) ->
             heads = [f("delivery_id"), f("endpoint"), f("event"), label("order", "order_no", lang)]
             print(table(heads + [f(k) for k in ("status", "attempts", "created_at", "sent_at", "last_error")], rows))
         elif cmd == "replay":
-            row = erp_outbound.replay(app.uow(), args.delivery_id, Actor(args.operator, "cli"), basis=args.reason)
+            row = erp_outbound.replay(app.uow(), args.delivery_id, signed_in_actor(app, args), basis=args.reason)
             print(render("ERP_REPLAYED", lang, id=row.outbox_id))
         elif cmd == "inbound":
             rows = [[str(r.id), _t(r.received_at), code_label("erp_scheme", r.scheme, lang), r.message_key or "",
@@ -175,6 +169,7 @@ def erp_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> int
 def einvoice_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     from decimal import Decimal
 
+    from app.cli.identity import signed_in_actor
     from app.hub.credentials import open_store
     from app.services import einvoice
     from connectors.base import Credentials
@@ -183,12 +178,12 @@ def einvoice_command(args: argparse.Namespace, settings: Settings, lang: Lang) -
     try:
         if args.einvoice_command == "setup":
             ref = "orderhub:einvoice:nuonuo"
-            open_store(settings.data_dir).put(ref, Credentials(app_key=args.app_key, app_secret=args.app_secret,
-                                                               extra={"user_tax": args.user_tax}))
             einvoice.save_provider(app.uow(), einvoice.ProviderConfig(
                 code="nuonuo", name="诺诺开放平台", api_url=args.api_url, token_url=args.token_url, secret_ref=ref,
                 seller_tax_no=args.seller_tax_no, seller_name=args.seller_name, clerk=args.clerk, invoice_line="pc",
-                goods_code=args.goods_code, tax_rate=Decimal(args.tax_rate)), actor=Actor(args.operator, "cli"))
+                goods_code=args.goods_code, tax_rate=Decimal(args.tax_rate)), actor=signed_in_actor(app, args),
+                store=open_store(settings.data_dir),
+                credentials=Credentials(app_key=args.app_key, app_secret=args.app_secret, extra={"user_tax": args.user_tax}))
             print(render("EINVOICE_SAVED", lang, url=args.api_url, ref=ref))
             return 0
         f = lambda key: label("einvoice", key, lang)  # noqa: E731

@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
     imp.add_argument("kind", choices=kinds, help="warehouses（仓库）/ bins（库位）/ skus（商品与库存）")
     imp.add_argument("file", help=".xlsx 或 CSV（UTF-8、GBK 均可）/ .xlsx or CSV")
     imp.add_argument("--confirm", action="store_true", help="检查无误后写入（全部或不写）/ write if every row is good")
-    imp.add_argument("--operator", default="system:cli", help="操作人 / who (audited)")
+    imp.add_argument("--operator", help="操作人（须与已登录的一致）/ must be the signed-in person")
     tpl = sub.add_parser("import-template", help="导出导入模板（.xlsx）/ write the import template")
     tpl.add_argument("kind", choices=kinds)
     tpl.add_argument("out", help="保存到 / output .xlsx")
@@ -33,6 +33,7 @@ def register(sub: Any) -> None:
 
 def import_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     from app.bootstrap import bootstrap
+    from app.cli.identity import signed_in_actor
     from app.services import master_data
 
     try:
@@ -41,7 +42,7 @@ def import_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> 
         raise BusinessError("IMPORT_UNREADABLE", file=args.file, reason=err.strerror or type(err).__name__) from None
     hub = bootstrap(settings)
     try:
-        actor = hub.actor(args.operator)
+        actor = signed_in_actor(hub, args)  # the signed-in person: they need「导入基础资料」
         shown = master_data.preview(hub.uow(), args.kind, content, Path(args.file).name, actor)
         for problem in (*shown.problems, *shown.notes):
             print(master_data.problem_text(problem, lang))

@@ -125,7 +125,7 @@ def _dry_run(args: argparse.Namespace, hub: Any, lang: Lang) -> int:
     else:
         raise BusinessError("INVALID_VALUE", field="dry-run", value="-", reason=render("CHOOSE_FROM", lang,
                                                                                       choices=["FILE", "--disable CODE"]))
-    report = dry_run(hub.uow(), draft, days=args.days, disable=disable)
+    report = dry_run(hub.uow(), draft, signed_in_actor(hub, args), days=args.days, disable=disable)
     for line in summary(report, lang):
         print(line)
     headers = [label("dry_run", k, lang) for k in ("outcome", "today", "draft", "change")]

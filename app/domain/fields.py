@@ -396,6 +396,7 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         # --- ERP bridge and 数电票 (issue #17) ---
         "erp.endpoint_save": ("保存ERP推送地址", "ERP endpoint saved"),
         "erp.webhook_replay": ("重发ERP推送", "ERP webhook replayed"),
+        "erp.secret_rotated": ("轮换ERP签名密钥", "ERP signing secret rotated"),
         "erp.quarantine_retry": ("重新处理ERP隔离报文", "Quarantined ERP message retried"),
         "erp.stock_level": ("ERP同步库存", "Stock level from the ERP"),
         "einvoice.request": ("向税务服务商申请开票", "Invoice requested from the tax provider"),
@@ -436,6 +437,11 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "outbox.acknowledge": ("标记提醒已处理", "Mark a reminder handled"),
         "users.manage": ("管理用户", "Manage users"),
         "permissions.edit": ("修改角色权限", "Change what roles may do"),
+        "shops.manage": ("管理店铺与授权", "Manage shops and their keys"),
+        "master_data.import": ("导入基础资料", "Import warehouses, bins and products"),
+        "field_defs.manage": ("管理平台字段", "Manage platform fields"),
+        "printers.manage": ("设置打印机", "Set up printers"),
+        "erp.manage": ("管理ERP与开票接口", "Manage the ERP and e-invoice connections"),
     },
     "change_kind": {
         "cancel": ("订单取消", "Order cancelled"),

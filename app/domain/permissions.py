@@ -43,6 +43,12 @@ ACTIONS: tuple[str, ...] = (
     "outbox.acknowledge",
     "users.manage",
     "permissions.edit",
+    # the admin station and the ERP bridge (granted by migration 0014, not 0009)
+    "shops.manage",
+    "master_data.import",
+    "field_defs.manage",
+    "printers.manage",
+    "erp.manage",
 )
 """Every action a service checks; a service asking about an action not listed here is a programming error."""
 
@@ -54,7 +60,13 @@ _PICKER = {"pick.scan", "notice.acknowledge"}
 _WH_LEAD = _PICKER | {"wave.create", "wave.print", "wave.reprint", "order.add_warehouse_note", "order.hold",
                       "order.release_hold", "outbox.acknowledge"}
 _SUPERVISOR = _CS_LEAD | _WH_LEAD | {"rule.save", "rule.enable", "quarantine.retry"}
-_SERVICE = (set(ACTIONS) - {"users.manage", "permissions.edit", "after_sales.flow_save", "rule.save", "rule.enable"})
+_ADMIN_STATION = {"shops.manage", "master_data.import", "field_defs.manage", "printers.manage", "erp.manage"}
+"""Setting the company up: shops and their secrets, master data, where order data goes (ERP). Admins only:
+a supervisor runs the day (retries quarantined ERP messages with ``quarantine.retry``) but does not decide
+where orders are sent or with which secret. The hub's service account keeps ``erp.manage`` only: ``orderhub hub
+--simulate`` points the ERP and 诺诺 connections at its own loopback simulators as ``system:demo``."""
+_SERVICE = (set(ACTIONS) - {"users.manage", "permissions.edit", "after_sales.flow_save", "rule.save", "rule.enable"}
+            - (_ADMIN_STATION - {"erp.manage"}))
 
 DEFAULT_GRANTS: Mapping[str, frozenset[str]] = {
     "cs": frozenset(_CS),

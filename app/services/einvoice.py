@@ -26,7 +26,9 @@ from app.domain.clock import local
 from app.domain.messages import render
 from app.domain.money import CENT, apportion
 from app.services import audit, outbox
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
+from connectors.base import Credentials
 
 TOPIC = "einvoice"
 SYSTEM = Actor("system:einvoice", "hub")
@@ -57,9 +59,16 @@ def _config(row: EinvoiceProvider) -> ProviderConfig:
                           row.seller_name, row.clerk, row.invoice_line, row.goods_code, row.tax_rate)
 
 
-def save_provider(uow: UnitOfWork, cfg: ProviderConfig, *, actor: Actor, enabled: bool = True) -> ProviderConfig:
-    """Set up (or change) the provider account; its app secret goes to the credential store under ``secret_ref``."""
+def save_provider(uow: UnitOfWork, cfg: ProviderConfig, *, actor: Actor, enabled: bool = True,
+                  store: Any = None, credentials: Credentials | None = None) -> ProviderConfig:
+    """Set up (or change) the provider account; its app secret goes to the credential store under ``secret_ref``.
+
+    Permission: ``erp.manage`` (the ERP and the tax provider are both where order data leaves the company).
+    With ``store`` and ``credentials`` they are stored after the check, before the commit: a refused
+    person never replaces the account's secret.
+    """
     with uow:
+        require(uow, actor, "erp.manage")
         s = uow.session
         row = s.scalars(sa.select(EinvoiceProvider).where(EinvoiceProvider.code == cfg.code).with_for_update()).first()
         if row is None:
@@ -69,6 +78,8 @@ def save_provider(uow: UnitOfWork, cfg: ProviderConfig, *, actor: Actor, enabled
             setattr(row, name, getattr(cfg, name))
         row.enabled = enabled
         s.flush()
+        if store is not None and credentials is not None:
+            store.put(cfg.secret_ref, credentials)
         audit.record(s, actor, "einvoice.request", "einvoice_provider", cfg.code, basis=None, before=None,
                      after={"api_url": cfg.api_url, "seller_tax_no": cfg.seller_tax_no, "enabled": enabled})
         uow.commit()

@@ -25,6 +25,7 @@ from app.domain.erp import ErpReport, UnreadableMessage, frappe_key, read_frappe
 from app.domain.errors import NotFound
 from app.domain.messages import render
 from app.services import audit
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 
 SYSTEM = Actor("system:erp", "hub")
@@ -173,11 +174,13 @@ def retry_quarantined(uow: UnitOfWork, payload_id: int, actor: Actor) -> Receive
     """Read a quarantined ERP message again (its order has arrived since, or the reader was fixed).
 
     It was verified when it arrived; applying it now follows the same rules (once, newest wins).
+    Permission: ``quarantine.retry``.
 
     Raises:
         NotFound: no quarantined ERP message has this number.
     """
     with uow:
+        require(uow, actor, "quarantine.retry")
         s = uow.session
         payload = s.get(RawPayload, payload_id, with_for_update=True)
         first = s.scalars(sa.select(ErpInbound).where(ErpInbound.raw_payload_id == payload_id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 import sqlalchemy.orm
@@ -23,11 +23,18 @@ from app.db.models import Order, OutboxMessage
 from app.domain.actor import Actor
 from app.domain.errors import BusinessError, NotFound
 from app.services import audit, outbox
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
+from connectors.base import Credentials
 
 TOPIC = "erp"
 #: Pauses after a failed attempt (the Standard Webhooks example schedule, shortened at the start).
 SCHEDULE = (5, 60, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+
+
+class SecretStore(Protocol):
+    def get(self, ref: str) -> Credentials | None: ...
+    def put(self, ref: str, credentials: Credentials) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +57,18 @@ def _endpoint(row: ErpEndpoint) -> Endpoint:
 
 def save_endpoint(uow: UnitOfWork, code: str, *, name: str, url: str | None, secret_ref: str,
                   events: tuple[str, ...] = (), inbound_scheme: str = "standard", max_attempts: int = 8,
-                  enabled: bool = True, actor: Actor) -> Endpoint:
-    """Add or change an endpoint (its secrets live in the credential store under ``secret_ref``)."""
+                  enabled: bool = True, actor: Actor, store: SecretStore | None = None,
+                  secret: str | None = None) -> Endpoint:
+    """Add or change an endpoint (its secrets live in the credential store under ``secret_ref``). Permission: ``erp.manage``.
+
+    With ``store`` and ``secret`` the secret is put there after the permission check and before the
+    commit: a refused person never replaces a secret, and an endpoint never points at a missing one.
+    """
     if url is not None and not url.startswith(("http://", "https://")):
         raise BusinessError("ERP_BAD_URL", url=url)
     max_attempts = max(1, max_attempts)
     with uow:
+        require(uow, actor, "erp.manage")
         row = uow.session.scalars(sa.select(ErpEndpoint).where(ErpEndpoint.code == code).with_for_update()).first()
         before = None if row is None else {"url": row.url, "events": row.events, "enabled": row.enabled}
         if row is None:
@@ -64,8 +77,32 @@ def save_endpoint(uow: UnitOfWork, code: str, *, name: str, url: str | None, sec
         row.name, row.url, row.secret_ref, row.events = name, url, secret_ref, list(events)
         row.inbound_scheme, row.max_attempts, row.enabled = inbound_scheme, max_attempts, enabled
         uow.session.flush()
+        if store is not None and secret is not None:
+            store.put(secret_ref, Credentials(app_key=code, app_secret=secret))
         audit.record(uow.session, actor, "erp.endpoint_save", "erp_endpoint", code, basis=None, before=before,
                      after={"url": url, "events": list(events), "enabled": enabled, "scheme": inbound_scheme})
+        view = _endpoint(row)
+        uow.commit()
+        return view
+
+
+def rotate_secret(uow: UnitOfWork, store: SecretStore, code: str, fresh: str, actor: Actor) -> Endpoint:
+    """Give an endpoint a new signing secret, the old one kept as ``previous`` while the ERP catches up. Audited.
+
+    Permission: ``erp.manage``.
+
+    Raises:
+        BusinessError: ``ERP_NO_ENDPOINT`` when no endpoint (or no stored secret) has this code.
+    """
+    with uow:
+        require(uow, actor, "erp.manage")
+        row = uow.session.scalars(sa.select(ErpEndpoint).where(ErpEndpoint.code == code).with_for_update()).first()
+        old = store.get(row.secret_ref) if row is not None else None
+        if row is None or old is None:
+            raise BusinessError("ERP_NO_ENDPOINT", endpoint=code)
+        store.put(row.secret_ref, Credentials(app_key=row.code, app_secret=fresh, extra={"previous": old.app_secret}))
+        audit.record(uow.session, actor, "erp.secret_rotated", "erp_endpoint", code, basis=None, before=None,
+                     after={"secret_replaced": True})
         view = _endpoint(row)
         uow.commit()
         return view
@@ -243,10 +280,13 @@ def attempts(uow: UnitOfWork, outbox_id: int) -> list[AttemptRow]:
 def replay(uow: UnitOfWork, outbox_id: int, actor: Actor, *, basis: str | None = None) -> DeliveryRow:
     """Send a dead letter again, with a fresh round of attempts (an admin fixed the cause). Audited.
 
+    Permission: ``erp.manage`` (the cause is usually the endpoint's address or secret, an admin's fix).
+
     Raises:
         NotFound: no ERP delivery has this number.
     """
     with uow:
+        require(uow, actor, "erp.manage")
         s = uow.session
         row = s.get(OutboxMessage, outbox_id, with_for_update=True)
         if row is None or row.topic != TOPIC:

@@ -16,6 +16,7 @@ from app.domain.actor import Actor
 from app.domain.errors import BusinessError, InvalidValue
 from app.domain.fields import CODE_LISTS, label
 from app.services import audit
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,59}$")
@@ -59,6 +60,7 @@ def save_field_def(uow: UnitOfWork, draft: FieldDefView, actor: Actor) -> FieldD
         raise InvalidValue(field=label("field_def", "label_zh"), value=zh[:20], reason="太长")
     saved = FieldDefView(draft.platform, draft.key, zh, en, draft.value_type, int(draft.sort_order))
     with uow:
+        require(uow, actor, "field_defs.manage")
         s = uow.session
         row = s.get(PlatformFieldDef, (draft.platform, draft.key), with_for_update=True)
         before = None if row is None else {"label_zh": row.label_zh, "label_en": row.label_en,

@@ -26,6 +26,7 @@ from app.domain.master_data import SHEETS, CheckedRow, CheckedSheet, Problem, ch
 from app.domain.messages import Coded, render
 from app.domain.rules import Named
 from app.services import audit
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 
 Uow = Callable[[], UnitOfWork]
@@ -242,6 +243,7 @@ def preview(uow: UnitOfWork, kind: str, content: bytes, file_name: str, actor: A
     sheet = check_sheet(kind, table.header, table.rows)
     with uow:
         uow.session.execute(sa.text("SET TRANSACTION READ ONLY"))
+        require(uow, actor, "master_data.import")
         # a file missing a column refuses every row: none of them could be written as it stands
         rows = (_check_in(uow.session, sheet) if not sheet.problems
                 else [PreviewRow(r.line, "refused", r.values, r.problems) for r in sheet.rows])
@@ -252,6 +254,8 @@ def preview(uow: UnitOfWork, kind: str, content: bytes, file_name: str, actor: A
 
 def confirm(uow: UnitOfWork, shown: ImportPreview, actor: Actor) -> ImportResult:
     """Write every row of the previewed file, or none: checked again inside this one transaction.
+
+    Permission: ``master_data.import`` (asked again here: a preview is no licence to write).
 
     Raises:
         BusinessError: ``IMPORT_HAS_ERRORS`` when any row is refused (nothing written);
@@ -264,6 +268,7 @@ def confirm(uow: UnitOfWork, shown: ImportPreview, actor: Actor) -> ImportResult
         table = read_table(shown.content, shown.file_name)
         sheet = check_sheet(shown.kind, table.header, table.rows)
     with uow:
+        require(uow, actor, "master_data.import")
         s = uow.session
         s.execute(sa.text("LOCK TABLE warehouses, bins, skus, stock IN SHARE ROW EXCLUSIVE MODE"))
         rows = _check_in(s, sheet)

@@ -20,6 +20,7 @@ from app.domain.fields import CODE_LISTS, Lang, code_label
 from app.domain.messages import MESSAGES, Coded, render
 from app.domain.slip import PickSlip, SlipLine
 from app.services import audit
+from app.services.permissions import require
 from app.services.pick_slips import PAPER, parse_printer
 from app.services.unit_of_work import UnitOfWork
 from app.settings import Settings, write_settings
@@ -73,8 +74,9 @@ def checked(choice: PrinterChoice) -> tuple[str, dict[str, Any]]:
 def save_printer(uow: UnitOfWork, config_path: Path, choice: PrinterChoice, actor: Actor, *, lang: Lang = "zh") -> str:
     """Write the printer into this station's config file and audit it. Permission: ``printers.manage``."""
     checked(choice)
-    write_settings(config_path, slip_printer=choice.spec, slip_profile=choice.paper)
     with uow:
+        require(uow, actor, "printers.manage")  # before the config file is touched: a refusal changes nothing
+        write_settings(config_path, slip_printer=choice.spec, slip_profile=choice.paper)
         audit.record(uow.session, actor, "station.printer_set", "stations", actor.station, basis=None, before=None,
                      after={"slip_printer": choice.spec, "slip_profile": choice.paper})
         uow.commit()
@@ -92,7 +94,8 @@ def sample_slip(station: str, lang: Lang = "zh") -> PickSlip:
                     printed_at=clock_now())
 
 
-def print_test_slip(choice: PrinterChoice, actor: Actor, *, lang: Lang = "zh", timeout: float = 5.0) -> PrintTrial:
+def print_test_slip(uow: UnitOfWork, choice: PrinterChoice, actor: Actor, *, lang: Lang = "zh",
+                    timeout: float = 5.0) -> PrintTrial:
     """Print one test slip now and say in words whether it printed (and if not, what the printer said).
 
     A throw-away queue is used, so a test slip that could not print never comes out later.
@@ -104,6 +107,8 @@ def print_test_slip(choice: PrinterChoice, actor: Actor, *, lang: Lang = "zh", t
     from printers.profiles import profile
 
     kind, args = checked(choice)
+    with uow:
+        require(uow, actor, "printers.manage")  # paper and a printer's time are the company's too
     if kind == "network":
         args["timeout"] = timeout
     paper = profile(PAPER[choice.paper])

@@ -21,12 +21,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.domain.actor import Actor
 from app.domain.allocation import StockLevel, allocate
 from app.domain.clock import now as clock_now
 from app.domain.fields import Lang
 from app.domain.messages import Coded, render
 from app.domain.rules import Evaluation, Rule, Vocabulary
 from app.services import rule_book
+from app.services.permissions import require
 from app.services.routing import ORDER_COLUMNS, order_needs, order_facts
 from app.services.rule_book import RuleDraft
 from app.services.unit_of_work import UnitOfWork
@@ -97,9 +99,11 @@ def _outcome(ev: Evaluation, row: dict[str, Any], levels: dict[tuple[str, str], 
     return ("to", alloc.warehouses[0]), side
 
 
-def dry_run(uow: UnitOfWork, draft: RuleDraft, *, days: int = 7, now: datetime | None = None,
+def dry_run(uow: UnitOfWork, draft: RuleDraft, actor: Actor, *, days: int = 7, now: datetime | None = None,
             disable: bool = False) -> DryRunReport:
     """Try ``draft`` (or, with ``disable``, leaving the rule of that code out) on the last ``days`` days.
+
+    Permission: ``rule.save`` — a dry run shows a week of orders and is the first step of saving a rule.
 
     Raises:
         RuleInvalid: the draft is refused exactly as saving it would be.
@@ -110,6 +114,7 @@ def dry_run(uow: UnitOfWork, draft: RuleDraft, *, days: int = 7, now: datetime |
     with uow:
         s = uow.session
         s.execute(sa.text("SET TRANSACTION READ ONLY"))  # the database refuses any write from here on
+        require(uow, actor, "rule.save")
         vocab = rule_book.load_vocabulary(s)
         if disable:
             candidate = rule_book.rule_set_with(s, None, drop=draft.code)

@@ -22,6 +22,7 @@ from app.domain.errors import BusinessError, InvalidValue, NotFound
 from app.domain.fields import CODE_LISTS, Lang, label
 from app.domain.messages import Coded, render
 from app.services import audit
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 from connectors import catalog
 from connectors.base import Credentials, PlatformError, RetryPolicy
@@ -125,6 +126,7 @@ def save_shop(uow: UnitOfWork, store: CredentialStore, draft: ShopDraft, actor: 
     draft = _checked(draft)
     ref = ref_for(draft.code)
     with uow:
+        require(uow, actor, "shops.manage")
         s = uow.session
         shop = s.scalar(sa.select(Shop).where(Shop.code == draft.code).with_for_update())
         if is_new and shop is not None:
@@ -164,6 +166,7 @@ def save_shop(uow: UnitOfWork, store: CredentialStore, draft: ShopDraft, actor: 
 def set_shop_enabled(uow: UnitOfWork, store: CredentialStore, code: str, enabled: bool, actor: Actor) -> ShopView:
     """Switch a shop's order pulling on or off. Permission: ``shops.manage``."""
     with uow:
+        require(uow, actor, "shops.manage")
         s = uow.session
         shop = s.scalar(sa.select(Shop).where(Shop.code == code).with_for_update())
         if shop is None:
@@ -183,6 +186,7 @@ def check_connection(uow: UnitOfWork, store: CredentialStore, code: str, actor: 
     hub would keep it. The outcome is audited. Permission: ``shops.manage``.
     """
     with uow:
+        require(uow, actor, "shops.manage")
         shop = uow.session.scalar(sa.select(Shop).where(Shop.code == code))
         if shop is None:
             raise NotFound(what="shop", key=code)

@@ -19,11 +19,14 @@ from sqlalchemy.orm import Session
 
 from app.db.models import Order, OutboxMessage, Shipment, Shop
 from app.db.writeback_models import ShipmentWatch, WritebackAttempt
+from app.domain.actor import Actor
 from app.domain.carriers import carrier_named
+from app.domain.errors import NotFound
 from app.domain.fields import code_label
 from app.domain.messages import render
 from app.services import outbox
 from app.services.outbox import Claimed
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 
 SHIP, REFUND, INTERCEPT, SUBSCRIBE = "platform.ship", "platform.refund", "carrier.intercept", "carrier.subscribe"
@@ -146,11 +149,21 @@ def request_interception(session: Session, shipment_id: int, order_id: int, orde
         "carrier": carrier})
 
 
-def intercept_for_order(uow: UnitOfWork, order_no: str) -> int:
-    """The order was cancelled or refunded after its parcels left: request interception of each; how many."""
+def intercept_for_order(uow: UnitOfWork, order_no: str, actor: Actor) -> int:
+    """The order was cancelled or refunded after its parcels left: request interception of each; how many.
+
+    Permission: ``order.cancel`` — stopping the parcels is the rest of cancelling the order, whether a
+    person asks (客服) or the hub does on the platform's word (``system:hub``, the service account).
+
+    Raises:
+        NotFound: no order has this number.
+    """
     with uow:
+        require(uow, actor, "order.cancel")
         s = uow.session
-        order = s.execute(sa.select(Order).where(Order.order_no == order_no)).scalar_one()
+        order = s.scalars(sa.select(Order).where(Order.order_no == order_no)).first()
+        if order is None:
+            raise NotFound(what="order", key=order_no)
         parcels = s.scalars(sa.select(Shipment).where(Shipment.order_id == order.id,
                                                       Shipment.status != "delivered")).all()
         for sh in parcels:

@@ -311,7 +311,7 @@ def test_the_admin_tab_of_the_station_window_holds_the_pages(qtbot, hub, tmp_pat
     window.show()
     assert window.tabs.tabText(window.tabs.currentIndex()) == "配置"
     names = [window.admin.nav.item(i).text() for i in range(window.admin.nav.count())]
-    assert names == ["店铺与授权", "仓库与库位", "路由规则", "售后流程", "平台字段定义", "打印机设置"]
+    assert names == ["店铺与授权", "仓库与库位", "路由规则", "售后流程", "用户与权限", "平台字段定义", "打印机设置"]
     window.admin.show_page("flows")
     assert window.admin.stack.currentWidget() is window.admin.flows
     shot(window, "station-admin-tab")

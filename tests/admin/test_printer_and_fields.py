@@ -51,8 +51,8 @@ def test_a_printer_that_names_nothing_is_refused_in_words_and_not_saved(hub, tmp
     assert not (tmp_path / "config.toml").exists()
 
 
-def test_a_test_slip_reaches_the_network_printer_and_reads_back_in_chinese(printer):
-    result = printer_setup.print_test_slip(PrinterChoice("network", f"127.0.0.1:{printer.port}", "58mm"), ADMIN)
+def test_a_test_slip_reaches_the_network_printer_and_reads_back_in_chinese(hub, printer):
+    result = printer_setup.print_test_slip(hub.uow(), PrinterChoice("network", f"127.0.0.1:{printer.port}", "58mm"), ADMIN)
     assert result.printed, result.message
     assert result.message == f"测试页已打印到「127.0.0.1:{printer.port}」（58 毫米热敏）"
     slip = parse(bytes(printer.connections[0]))
@@ -61,24 +61,24 @@ def test_a_test_slip_reaches_the_network_printer_and_reads_back_in_chinese(print
     assert slip.barcodes and slip.cuts == 1
 
 
-def test_a_test_slip_to_a_printer_without_paper_says_so(printer):
+def test_a_test_slip_to_a_printer_without_paper_says_so(hub, printer):
     printer.state = "paper_out"
-    result = printer_setup.print_test_slip(PrinterChoice("network", f"127.0.0.1:{printer.port}", "80mm"), ADMIN)
+    result = printer_setup.print_test_slip(hub.uow(), PrinterChoice("network", f"127.0.0.1:{printer.port}", "80mm"), ADMIN)
     assert not result.printed
     assert result.message == "测试页没有打印：打印机缺纸，请装纸后再试"
 
 
-def test_a_test_slip_to_a_printer_that_is_off_says_it_cannot_be_reached(printer):
+def test_a_test_slip_to_a_printer_that_is_off_says_it_cannot_be_reached(hub, printer):
     port = printer.port
     printer.close()
-    result = printer_setup.print_test_slip(PrinterChoice("network", f"127.0.0.1:{port}", "80mm"), ADMIN, timeout=1)
+    result = printer_setup.print_test_slip(hub.uow(), PrinterChoice("network", f"127.0.0.1:{port}", "80mm"), ADMIN, timeout=1)
     assert not result.printed and result.message.startswith(f"测试页没有打印：连不上打印机「127.0.0.1:{port}」（")
     assert "仍在队列中" not in result.message
 
 
-def test_a_test_slip_to_a_file_writes_the_escpos_bytes(tmp_path):
+def test_a_test_slip_to_a_file_writes_the_escpos_bytes(hub, tmp_path):
     out = tmp_path / "slip.bin"
-    assert printer_setup.print_test_slip(PrinterChoice("file", str(out), "a5"), ADMIN).printed
+    assert printer_setup.print_test_slip(hub.uow(), PrinterChoice("file", str(out), "a5"), ADMIN).printed
     assert "打印测试" in "\n".join(parse(out.read_bytes()).lines)
 
 

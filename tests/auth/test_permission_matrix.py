@@ -18,8 +18,12 @@ from app.demo.rules import DEMO_RULES
 from app.domain.actor import Actor
 from app.domain.errors import BusinessError
 from app.domain.permissions import ACTIONS, DEFAULT_GRANTS, ROLES
-from app.services import (after_sales, after_sales_flows, change_notices, ingest, orders, outbox, permissions,
-                          pick_slips, picking, red_letter, routing, rule_book, users, waves)
+from app.hub.credentials import FileStore
+from app.services import (after_sales, after_sales_flows, change_notices, erp_outbound, field_defs, ingest, master_data,
+                          orders, outbox, permissions, pick_slips, picking, printer_setup, red_letter, routing,
+                          rule_book, shop_admin, users, waves)
+from app.services.field_defs import FieldDefView
+from app.services.printer_setup import PrinterChoice
 from tests.auth.conftest import actor_of
 
 NONE = "OH-NO-SUCH-ORDER"
@@ -55,7 +59,20 @@ CALLS: dict[str, Callable[[Any, Actor], Any]] = {
     "outbox.acknowledge": lambda h, a: outbox.acknowledge(h.uow(), 987654, a),
     "users.manage": lambda h, a: users.reset_password(h.uow(), "no.such.person", a),
     "permissions.edit": lambda h, a: permissions.set_grant(h.uow(), "admin", "order.cancel", True, a),
+    "shops.manage": lambda h, a: shop_admin.set_shop_enabled(h.uow(), _store(h), "NO-SUCH-SHOP", False, a),
+    "master_data.import": lambda h, a: master_data.preview(h.uow(), "warehouses", WAREHOUSE_CSV, "仓库.csv", a),
+    "field_defs.manage": lambda h, a: field_defs.save_field_def(
+        h.uow(), FieldDefView("douyin", "author_id", "达人ID", "Creator ID", "text", 3), a),
+    "printers.manage": lambda h, a: printer_setup.print_test_slip(
+        h.uow(), PrinterChoice("file", str(h.settings.data_dir / "matrix-slip.bin"), "80mm"), a),
+    "erp.manage": lambda h, a: erp_outbound.replay(h.uow(), 987654, a),
 }
+
+WAREHOUSE_CSV = "仓库编码,仓库名称,仓库类型,省份,城市,详细地址\nHZ01,杭州自营仓,自营仓,浙江省,杭州市,余杭区 1 号\n".encode()
+
+
+def _store(hub: Any) -> FileStore:
+    return FileStore(hub.settings.data_dir / "matrix-secrets.json")
 
 
 def _scan(hub: Any, actor: Actor) -> None:

@@ -64,6 +64,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         hub = bootstrap(Settings(data_dir=Path(folder), station_name="bench"))
+        with hub.engine.begin() as conn:  # endpoints are set up by an administrator (erp.manage)
+            conn.execute(sa.text("INSERT INTO users (login, display_name, role) VALUES ('bench', '测速管理员', 'admin')"))
         store = FileStore(Path(folder) / "secrets.json")
         out_secret, in_secret = new_secret(), secrets.token_hex(24)
         store.put("erp:out", Credentials(app_key="erp", app_secret=out_secret))

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import openpyxl
+import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -45,6 +46,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="orderhub-master-") as tmp:
         app = bootstrap(Settings(data_dir=Path(tmp)))
         try:
+            with app.engine.begin() as conn:  # the importer is an administrator (master_data.import)
+                conn.execute(sa.text("INSERT INTO users (login, display_name, role) VALUES ('bench', '测速管理员', 'admin')"))
             for kind, rows in (("warehouses", [["仓库编码", "仓库名称", "仓库类型", "省份", "城市", "详细地址"],
                                                ["HZ01", "杭州自营仓", "自营仓", "浙江省", "杭州市", "余杭区"]]),
                                ("bins", [["仓库编码", "库位编码", "库区", "排", "架", "层", "X坐标（米）", "Y坐标（米）", "拣货顺序"]]

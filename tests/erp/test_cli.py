@@ -12,16 +12,18 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from app.hub.credentials import FileStore
+from tests.conftest import STAFF_PASSWORD
 from tests.erp.conftest import Bridge
 from tests.support.factories import make_order
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _run(bridge: Bridge, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(bridge: Bridge, *args: str, login: str = "liu.gong") -> subprocess.CompletedProcess[str]:
+    """Run ``orderhub`` signed in as ``login`` for this one command (刘工 is the administrator)."""
     env = os.environ | {"ORDERHUB_DATABASE_URL": bridge.hub.engine.url.render_as_string(hide_password=False),
                         "ORDERHUB_DATA_DIR": str(bridge.store.path.parent), "PYTHON_KEYRING_BACKEND":
-                        "keyring.backends.fail.Keyring"}
+                        "keyring.backends.fail.Keyring", "ORDERHUB_USER": login, "ORDERHUB_PASSWORD": STAFF_PASSWORD}
     return subprocess.run([sys.executable, "-m", "app", *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=60)
 
@@ -42,6 +44,24 @@ def test_an_endpoint_is_added_with_its_secret_in_the_credential_store_not_the_da
     assert rotated.returncode == 0 and "旧密钥在轮换期内继续签名" in rotated.stdout
     creds = FileStore(bridge.store.path).get("orderhub:erp:wms")
     assert creds.extra["previous"] == secret and creds.app_secret != secret
+
+
+def test_a_cs_agent_can_neither_add_an_endpoint_nor_rotate_its_secret_and_no_secret_changes(bridge):
+    assert _run(bridge, "webhook", "add", "wms", "--name", "仓储ERP", "--url", "http://127.0.0.1:9/hook").returncode == 0
+    secret = FileStore(bridge.store.path).get("orderhub:erp:wms").app_secret
+    added = _run(bridge, "webhook", "add", "evil", "--name", "外部", "--url", "https://example.invalid/hook",
+                 "--secret", "chosen-by-me", login="xiaomei")
+    rotated = _run(bridge, "webhook", "rotate", "wms", login="xiaomei")
+    changed = _run(bridge, "webhook", "add", "wms", "--name", "仓储ERP", "--url", "http://127.0.0.1:9/other",
+                   "--secret", "chosen-by-me", login="zhou.zj")  # a supervisor neither: where orders go is an admin's call
+    for done, role in ((added, "客服"), (rotated, "客服"), (changed, "主管")):
+        assert done.returncode != 0 and f"「{role}」没有「管理ERP与开票接口」的权限" in done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+    store = FileStore(bridge.store.path)
+    assert store.get("orderhub:erp:evil") is None and store.get("orderhub:erp:wms").app_secret == secret
+    with bridge.hub.engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT url FROM erp_endpoints WHERE code = 'wms'")) == "http://127.0.0.1:9/hook"
+        assert conn.scalar(sa.text("SELECT count(*) FROM erp_endpoints WHERE code = 'evil'")) == 0
 
 
 def test_an_admin_sees_a_dead_letter_with_its_reason_and_replays_it(bridge):

@@ -6,8 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from app.domain.actor import Actor
 from app.hub.carrier_dispatch import dispatch_intercepts, dispatch_subscriptions
 from app.services import tracking, writeback
+
+CS = Actor("xiaomei", "客服工作台-01", "10.20.1.17")  # 客服: may cancel, so may stop the parcels
 
 
 def _watch(hub, tracking_no):
@@ -26,7 +29,7 @@ def _notices(hub):
 def test_an_sf_parcel_of_a_cancelled_order_is_intercepted_through_sf_and_the_result_is_on_the_order(hub, carriers):
     order_no = carriers.shipped_order("SF1600000000001")
     carriers.sf_sim.advance("SF1600000000001", 2)
-    assert writeback.intercept_for_order(hub.uow(), order_no) == 1
+    assert writeback.intercept_for_order(hub.uow(), order_no, CS) == 1
     assert _watch(hub, "SF1600000000001")[0] == "requested"
     report = dispatch_intercepts(hub, carriers.sf)
     assert report.intercepted == 1 and carriers.sf_sim.intercepts == ["SF1600000000001"]
@@ -41,7 +44,7 @@ def test_a_delivered_parcel_cannot_be_intercepted_and_the_order_says_so(hub, car
     order_no = carriers.shipped_order("SF1600000000002")
     carriers.road.parcel("SF1600000000002")
     carriers.road.advance("SF1600000000002", 6)  # delivered before anyone asked
-    writeback.intercept_for_order(hub.uow(), order_no)
+    writeback.intercept_for_order(hub.uow(), order_no, CS)
     assert dispatch_intercepts(hub, carriers.sf).failed == 1
     state, message = _watch(hub, "SF1600000000002")
     assert state == "failed" and "已签收" in message
@@ -49,7 +52,7 @@ def test_a_delivered_parcel_cannot_be_intercepted_and_the_order_says_so(hub, car
 
 def test_carriers_without_an_interception_api_are_marked_for_a_phone_call(hub, carriers):
     order_no = carriers.shipped_order("YT7800000000001", "圆通速递")
-    writeback.intercept_for_order(hub.uow(), order_no)
+    writeback.intercept_for_order(hub.uow(), order_no, CS)
     dispatch_intercepts(hub, carriers.sf)
     state, message = _watch(hub, "YT7800000000001")
     assert state == "unsupported" and "圆通速递 没有可用的拦截接口" in message

@@ -93,7 +93,7 @@ class PrinterPage(QWidget):
         choice = self.choice()
         self.test_button.setEnabled(False)
         say(self.message, "正在打印测试页…" if self._lang == "zh" else "Printing a test slip…", ok=True)
-        self._worker.run(lambda: printer_setup.print_test_slip(choice, self._actor, lang=self._lang))
+        self._worker.run(lambda: printer_setup.print_test_slip(self._uow(), choice, self._actor, lang=self._lang))
 
     def _printed(self, generation: int, result: Any) -> None:
         if generation != self._worker.generation:

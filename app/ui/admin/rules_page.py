@@ -211,7 +211,7 @@ class RulesPage(QWidget):
         self.try_button.setEnabled(False)
         say(self.result, "正在用历史订单试运行…" if self._lang == "zh" else "Trying on past orders…", ok=True)
         self._pending = text
-        self._worker.run(lambda: dry_run(self._uow(), draft, days=days))
+        self._worker.run(lambda: dry_run(self._uow(), draft, self._actor, days=days))
 
     def _tried_out(self, generation: int, result: Any) -> None:
         if generation != self._worker.generation:
