@@ -510,3 +510,4 @@ import app.db.routing_models  # noqa: E402,F401
 import app.db.after_sales_models  # noqa: E402,F401
 import app.db.warehouse_models  # noqa: E402,F401
 import app.db.sync_models  # noqa: E402,F401
+import app.db.health_models  # noqa: E402,F401
