@@ -268,6 +268,9 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "pick.ship": ("扫描出库", "Dispatched by scan"),
         "pick.stop": ("停止拣货", "Pick stopped"),
         "notice.acknowledge": ("确认变更通知", "Change notice acknowledged"),
+        # --- manual rescues read by 订单健康度 (issue #16) ---
+        "order.expedite": ("加急插队", "Expedited (jumped the queue)"),
+        "order.warehouse_change": ("人工改仓", "Warehouse changed by hand"),
     },
     "role": {
         "cs": ("客服", "Customer service"),
@@ -498,6 +501,48 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "not_ready": ("订单不在待拣环节", "Order not ready to pick"),
         "taken": ("他人正在拣货", "Being picked by someone else"),
         "bad_tracking": ("快递单号无效", "Not a tracking number"),
+    },
+    # 订单健康度 (issue #16)
+    "health_metric": {
+        "consistency": ("状态一致性", "Status consistency"),
+        "response": ("协同时效性", "Response time"),
+        "traceability": ("规则可追溯性", "Rule traceability"),
+        "real_on_time": ("真实履约率", "Real on-time rate"),
+        "nominal_on_time": ("名义履约率", "Nominal on-time rate"),
+        "orders": ("订单数", "Orders"),
+        "rescued": ("人工补救订单", "Orders rescued by hand"),
+        "late": ("超时发货", "Shipped late"),
+        "overdue": ("超时未发货", "Overdue, not shipped"),
+        "sync_p50": ("同步延迟 P50", "Sync delay p50"),
+        "sync_p95": ("同步延迟 P95", "Sync delay p95"),
+        "handling": ("售后处理时长", "After-sales handling time"),
+        "agent_orders": ("人均日处理订单", "Orders per agent per day"),
+        "outbox_backlog": ("待发送消息积压", "Outbox backlog"),
+        "dead_letters": ("发送失败消息", "Failed messages"),
+        "print_failures": ("打印失败", "Print failures"),
+        "stations_online": ("在线工作站", "Stations online"),
+        "stations_offline": ("离线工作站", "Stations offline"),
+    },
+    "health_rating": {
+        "green": ("达标", "On target"),
+        "amber": ("预警", "Warning"),
+        "red": ("未达标", "Off target"),
+        "none": ("无数据", "No data"),
+    },
+    "health_grain": {
+        "hour": ("按小时", "Hourly"),
+        "day": ("按天", "Daily"),
+        "week": ("按周", "Weekly"),
+    },
+    "health_dimension": {
+        "shop": ("店铺", "Shop"),
+        "warehouse": ("发货仓", "Warehouse"),
+        "platform": ("来源平台", "Platform"),
+        "agent": ("客服", "Agent"),
+    },
+    "outside_source": {
+        "platform": ("平台", "Platform"),
+        "erp": ("ERP", "ERP"),
     },
     "slip_profile": {
         "a5": ("A5 宽幅热敏（6 英寸）", "A5 wide thermal (6 in)"),
