@@ -1,0 +1,173 @@
+"""pyqtgraph charts for the 主管 station: a time series with its threshold line, and labelled bars.
+
+Both keep their plot items and only ``setData`` them on refresh (a live update never rebuilds the
+plot), show the value under the pointer, and emit the index of a clicked point or bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+pg.setConfigOptions(antialias=True, background="w", foreground="#333333")
+
+CST_OFFSET = -8 * 3600  # DateAxisItem subtracts this from UTC: axis labels in China time on any machine
+SERIES_PENS = ("#1f6fb2", "#9aa5b1", "#d9822b", "#2e8b57")
+BAR_BRUSH = "#5b8fd6"
+
+
+class SeriesChart(QWidget):
+    """A time series per metric, with a dashed threshold line; click a point → its bucket index."""
+
+    point_clicked = Signal(int, int)  # (series index, point index)
+
+    def __init__(self, title: str, *, target: float | None, target_label: str, fmt: Callable[[float], str],
+                 names: Sequence[str], parent: Any = None) -> None:
+        super().__init__(parent)
+        self._fmt, self._names = fmt, list(names)
+        self._times: list[datetime] = []
+        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=CST_OFFSET)})
+        # series named in the title, in their colours: a legend inside the plot would cover points
+        key = "<br>" + "&nbsp;&nbsp;".join(f'<span style="color:{SERIES_PENS[n % len(SERIES_PENS)]}">━ {name}</span>'
+                                           for n, name in enumerate(names)) if len(names) > 1 else ""
+        self.plot.setTitle(f"{title}{key}", size="11pt")
+        self.plot.showGrid(x=True, y=True, alpha=0.25)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.curves: list[pg.PlotDataItem] = []
+        self.scatters: list[pg.ScatterPlotItem] = []
+        for n, name in enumerate(self._names):
+            pen = pg.mkPen(SERIES_PENS[n % len(SERIES_PENS)], width=2)
+            curve = self.plot.plot([], [], pen=pen, name=name)
+            scatter = pg.ScatterPlotItem(size=8, brush=pg.mkBrush(SERIES_PENS[n % len(SERIES_PENS)]), pen=None,
+                                         hoverable=True, hoverSize=12, tip=self._tip)
+            scatter.sigClicked.connect(lambda _item, points, _ev, n=n: self._clicked(n, points))
+            self.plot.addItem(scatter)
+            self.curves.append(curve)
+            self.scatters.append(scatter)
+        self.threshold: pg.InfiniteLine | None = None
+        if target is not None:
+            self.threshold = pg.InfiniteLine(
+                pos=target, angle=0, movable=False, pen=pg.mkPen("#c0392b", width=1.5, style=Qt.PenStyle.DashLine),
+                label=target_label, labelOpts={"position": 0.02, "color": "#c0392b", "fill": (255, 255, 255, 200),
+                                               "anchors": [(0, 1), (0, 1)]})
+            self.plot.addItem(self.threshold)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+
+    def _tip(self, x: float, y: float, data: Any) -> str:
+        when = datetime.fromtimestamp(x - CST_OFFSET).strftime("%m-%d %H:%M") if data is None else data[1]
+        name = "" if data is None else f"{self._names[data[0]]}："
+        return f"{when}\n{name}{self._fmt(y)}"
+
+    def set_series(self, times: Sequence[datetime], values: Sequence[Sequence[float | None]],
+                   labels: Sequence[str]) -> None:
+        """New data for every series (None: no value in that bucket, left as a gap)."""
+        self._times = list(times)
+        xs = [t.timestamp() for t in times]
+        for n, (curve, scatter) in enumerate(zip(self.curves, self.scatters, strict=True)):
+            series = values[n] if n < len(values) else []
+            pts = [(x, v, i) for i, (x, v) in enumerate(zip(xs, series, strict=False)) if v is not None]
+            curve.setData([p[0] for p in pts], [p[1] for p in pts])
+            scatter.setData([p[0] for p in pts], [p[1] for p in pts], data=[(n, labels[p[2]], p[2]) for p in pts])
+        axis = self.plot.getAxis("bottom")
+        if 0 < len(xs) <= 48:  # the buckets' own names (China time), thinned to about eight
+            step = max(1, round(len(xs) / 8))
+            axis.setTicks([[(x, labels[i]) for i, x in enumerate(xs) if i % step == 0], []])
+        else:
+            axis.setTicks(None)
+        self.plot.enableAutoRange()
+        if self.threshold is not None:  # keep the threshold in view even when every value is far from it
+            ys = [v for s in values for v in s if v is not None] + [float(self.threshold.value())]
+            low, high = min(ys), max(ys)
+            pad = (high - low) * 0.12 or abs(high) * 0.1 or 1.0
+            self.plot.setYRange(low - pad, high + pad, padding=0)
+
+    def _clicked(self, series: int, points: Sequence[Any]) -> None:
+        if points:
+            self.point_clicked.emit(series, int(points[0].data()[2]))
+
+    def point_position(self, series: int, index: int) -> QPointF:
+        """Where point ``index`` of ``series`` is drawn, in this widget's viewport coordinates (for tests)."""
+        spot = next(p for p in self.scatters[series].points() if p.data()[2] == index)
+        scene = self.plot.plotItem.vb.mapViewToScene(spot.pos())
+        return QPointF(self.plot.mapFromScene(scene))
+
+
+class BarChart(QWidget):
+    """Bars with their names under them; hover shows the value, click → the bar's index."""
+
+    bar_clicked = Signal(int)
+
+    def __init__(self, title: str, fmt: Callable[[float], str], parent: Any = None) -> None:
+        super().__init__(parent)
+        self._fmt = fmt
+        self._labels: list[str] = []
+        self._heights: list[float] = []
+        self.plot = pg.PlotWidget()
+        self.plot.setTitle(title, size="11pt")
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.showGrid(y=True, alpha=0.25)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=BAR_BRUSH, pen=None)
+        self.plot.addItem(self.bars)
+        self.value_text = pg.TextItem("", anchor=(0.5, 1.0), color="#222222", fill=(255, 255, 255, 220))
+        self.value_text.setZValue(10)
+        self.plot.addItem(self.value_text)
+        self.value_text.hide()
+        self.plot.scene().sigMouseMoved.connect(self._hover)
+        self.plot.scene().sigMouseClicked.connect(self._click)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+
+    def set_bars(self, labels: Sequence[str], heights: Sequence[float]) -> None:
+        self._labels, self._heights = list(labels), [float(h) for h in heights]
+        xs = list(range(len(self._heights)))
+        self.bars.setOpts(x=xs, height=self._heights, width=0.6)
+        self.plot.getAxis("bottom").setTicks([[(i, name) for i, name in enumerate(self._labels)]])
+        self.plot.setXRange(-0.6, max(len(xs), 1) - 0.4, padding=0)
+        self.plot.setYRange(0, max(self._heights or [1]) * 1.15 or 1, padding=0)
+        self.value_text.hide()
+
+    def _bar_at(self, scene_pos: QPointF) -> int | None:
+        if not self.plot.plotItem.vb.sceneBoundingRect().contains(scene_pos):
+            return None
+        p = self.plot.plotItem.vb.mapSceneToView(scene_pos)
+        i = round(p.x())
+        if 0 <= i < len(self._heights) and abs(p.x() - i) <= 0.3 and 0 <= p.y() <= max(self._heights[i], 0):
+            return i
+        return None
+
+    def _hover(self, scene_pos: QPointF) -> None:
+        i = self._bar_at(scene_pos)
+        if i is None:
+            self.value_text.hide()
+            return
+        self.show_value(i)
+
+    def show_value(self, i: int) -> None:
+        """The value of bar ``i`` above it (what hovering shows)."""
+        self.value_text.setText(f"{self._labels[i]}：{self._fmt(self._heights[i])}")
+        self.value_text.setPos(i, self._heights[i])
+        self.value_text.show()
+
+    def _click(self, ev: Any) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            return
+        i = self._bar_at(ev.scenePos())
+        if i is not None:
+            self.bar_clicked.emit(i)
+
+    def bar_position(self, i: int) -> QPointF:
+        """The middle of bar ``i`` in viewport coordinates (for tests and keyboard users)."""
+        scene = self.plot.plotItem.vb.mapViewToScene(QPointF(i, self._heights[i] / 2))
+        return QPointF(self.plot.mapFromScene(scene))
