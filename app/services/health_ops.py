@@ -68,11 +68,12 @@ def operations(uow: UnitOfWork, span: Span, now: datetime) -> Operations:
                 "st.consecutive_failures FROM shops sh LEFT JOIN shop_sync_state st ON st.shop_id = sh.id "
                 "ORDER BY sh.id")).mappings())
         breaches: dict[str, dict[str, int]] = {}
-        for dim, col in (("shop", "shop_id"), ("platform", "platform"), ("warehouse", "warehouse_id")):
+        for dim, col, key in (("shop", "shop_id", "shop_id::text"), ("platform", "platform", "platform"),
+                              ("warehouse", "warehouse_id", "coalesce(warehouse_id, 0)::text")):
             late = dict(s.execute(sa.text(f"SELECT {col}::text, sum(late) FROM health_rollup "
                                           f"WHERE bucket >= :s AND bucket < :e GROUP BY 1"), p).all())
             overdue = dict(s.execute(sa.text(
-                f"SELECT coalesce({col}, 0)::text, count(*) FROM orders WHERE status IN ('paid', 'allocating') "
+                f"SELECT {key}, count(*) FROM orders WHERE status IN ('paid', 'allocating') "
                 f"AND ship_by < :now AND ordered_at >= :s AND ordered_at < :e GROUP BY 1"), p).all())
             breaches[dim] = {k: int(late.get(k) or 0) + int(overdue.get(k) or 0)
                              for k in set(late) | set(overdue) if int(late.get(k) or 0) + int(overdue.get(k) or 0)}
