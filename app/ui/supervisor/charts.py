@@ -12,13 +12,21 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 pg.setConfigOptions(antialias=True, background="w", foreground="#333333")
 
 CST_OFFSET = -8 * 3600  # DateAxisItem subtracts this from UTC: axis labels in China time on any machine
 SERIES_PENS = ("#1f6fb2", "#9aa5b1", "#d9822b", "#2e8b57")
 BAR_BRUSH = "#5b8fd6"
+
+
+def _title(title: str, key: str) -> QLabel:
+    label = QLabel(f"<b>{title}</b>" + (f"<br>{key}" if key else ""))
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setStyleSheet("background: white; color: #333333; padding: 3px;")
+    return label
 
 
 class SeriesChart(QWidget):
@@ -33,9 +41,11 @@ class SeriesChart(QWidget):
         self._times: list[datetime] = []
         self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=CST_OFFSET)})
         # series named in the title, in their colours: a legend inside the plot would cover points
-        key = "<br>" + "&nbsp;&nbsp;".join(f'<span style="color:{SERIES_PENS[n % len(SERIES_PENS)]}">━ {name}</span>'
-                                           for n, name in enumerate(names)) if len(names) > 1 else ""
-        self.plot.setTitle(f"{title}{key}", size="11pt")
+        key = "&nbsp;&nbsp;".join(f'<span style="color:{SERIES_PENS[n % len(SERIES_PENS)]}">━ {name}</span>'
+                                  for n, name in enumerate(names)) if len(names) > 1 else ""
+        # title and series key as Qt rich text above the plot: a legend inside would cover points, and a
+        # long pyqtgraph title widens the plot past its widget
+        self.title = _title(title, key)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
@@ -55,11 +65,13 @@ class SeriesChart(QWidget):
         if target is not None:
             self.threshold = pg.InfiniteLine(
                 pos=target, angle=0, movable=False, pen=pg.mkPen("#c0392b", width=1.5, style=Qt.PenStyle.DashLine),
-                label=target_label, labelOpts={"position": 0.02, "color": "#c0392b", "fill": (255, 255, 255, 200),
-                                               "anchors": [(0, 1), (0, 1)]})
+                label=target_label, labelOpts={"position": 0.97, "color": "#c0392b", "fill": (255, 255, 255, 200),
+                                               "anchors": [(1, 1), (1, 1)]})
             self.plot.addItem(self.threshold)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.title)
         layout.addWidget(self.plot)
 
     def _tip(self, x: float, y: float, data: Any) -> str:
@@ -84,6 +96,9 @@ class SeriesChart(QWidget):
         else:
             axis.setTicks(None)
         self.plot.enableAutoRange()
+        if xs:  # a little room left and right so the first and last points are whole
+            pad = (xs[-1] - xs[0]) / max(len(xs) - 1, 1) * 0.4 or 1800  # room for the edge ticks' labels
+            self.plot.setXRange(xs[0] - pad, xs[-1] + pad, padding=0)
         if self.threshold is not None:  # keep the threshold in view even when every value is far from it
             ys = [v for s in values for v in s if v is not None] + [float(self.threshold.value())]
             low, high = min(ys), max(ys)
@@ -112,7 +127,7 @@ class BarChart(QWidget):
         self._labels: list[str] = []
         self._heights: list[float] = []
         self.plot = pg.PlotWidget()
-        self.plot.setTitle(title, size="11pt")
+        self.title = _title(title, "")
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -127,6 +142,8 @@ class BarChart(QWidget):
         self.plot.scene().sigMouseClicked.connect(self._click)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.title)
         layout.addWidget(self.plot)
 
     def set_bars(self, labels: Sequence[str], heights: Sequence[float]) -> None:
