@@ -169,10 +169,16 @@ def test_clicking_a_bar_lists_exactly_the_orders_it_counted(world):
     assert [r.order_no for r in late] == [world.orders["late"]]
 
 
-def test_an_order_placed_in_a_warehouse_with_no_decision_on_record_does_not_resolve(world):
+def test_a_decision_naming_a_rule_version_that_is_not_on_record_does_not_resolve(world):
+    with world.hub.uow() as uow:
+        uow.session.execute(sa.text(
+            "INSERT INTO routing_decisions (order_id, order_version, trigger, outcome, operator, rules, "
+            "fired_rule_version_ids, inputs, detail) SELECT id, version, 'new', 'allocated', 'system:hub', '[]', "
+            "ARRAY[CAST(987654 AS bigint)], '{}', '{}' FROM orders WHERE order_no = :n"), {"n": world.orders["late"]})
+        uow.commit()
     t = health.traceability(world.hub.uow(), Span.of(world.now - 24 * H, world.now))
-    # exceptions without any split: late, twice, moved; none has a routing decision, yet all have a warehouse
-    assert t.exceptions == 3 and t.resolved == 0
+    # exceptions: late, twice, moved; "late" points at a version that does not exist, "moved" has no basis
+    assert t.exceptions == 3 and set(t.unresolved) == {world.orders["late"], world.orders["moved"]}
 
 
 def test_orders_per_agent_per_day_come_from_the_audit_trail(world):
