@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.models import Base
@@ -37,7 +37,10 @@ class HealthOrderFact(Base):
     must still be there for the trigger to subtract it)."""
 
     __tablename__ = "health_order_facts"
-    __table_args__ = (Index("ix_health_order_facts_bucket", "bucket", "shop_id", "warehouse_id"),)
+    __table_args__ = (
+        Index("ix_health_order_facts_bucket", "bucket", "shop_id", "warehouse_id"),
+        Index("ix_health_order_facts_exception", "bucket", postgresql_where=text("exception")),
+    )
 
     order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -50,6 +53,8 @@ class HealthOrderFact(Base):
     rescues: Mapped[int] = mapped_column(Integer)
     checked: Mapped[bool] = mapped_column(Boolean)
     mismatched: Mapped[bool] = mapped_column(Boolean)
+    exception: Mapped[bool] = mapped_column(Boolean)  # late, rescued, split, held or intercepted
+    untraceable: Mapped[bool] = mapped_column(Boolean)  # its story does not resolve (see the migration)
 
 
 class HealthRollup(Base):
@@ -70,6 +75,8 @@ class HealthRollup(Base):
     late: Mapped[int] = mapped_column(Integer)
     checked: Mapped[int] = mapped_column(Integer)  # orders an outside source reported on
     mismatched: Mapped[int] = mapped_column(Integer)
+    exceptions: Mapped[int] = mapped_column(Integer)
+    untraceable: Mapped[int] = mapped_column(Integer)  # exception orders whose story does not resolve
 
 
 class HealthAgentOrder(Base):

@@ -125,6 +125,8 @@ class Counts:
     late: int = 0
     checked: int = 0
     mismatched: int = 0
+    exceptions: int = 0
+    untraceable: int = 0
 
     @property
     def nominal_on_time(self) -> float | None:
@@ -140,6 +142,11 @@ class Counts:
     def mismatch_share(self) -> float | None:
         """Share of orders an outside source reported on whose stage disagrees with ours."""
         return ratio(self.mismatched, self.checked)
+
+    @property
+    def traceable_share(self) -> float | None:
+        """Share of exception orders whose story resolves."""
+        return ratio(self.exceptions - self.untraceable, self.exceptions)
 
     def value(self, key: str) -> float | None:
         return {"consistency": self.mismatch_share, "real_on_time": self.real_on_time,

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.domain.errors import BusinessError
-from app.domain.health import HEADLINE, RESCUE_ACTIONS, TRACE_SECONDS, Counts, Grain, Rating, consistent, ratio
+from app.domain.health import HEADLINE, TRACE_SECONDS, Counts, Grain, Rating, consistent, ratio
 from app.services.unit_of_work import UnitOfWork
 
 COUNTERS = tuple(f.name for f in fields(Counts))
@@ -182,27 +182,6 @@ def mismatches(uow: UnitOfWork, span: Span, limit: int = 200) -> list[Mismatch]:
 
 # --- 规则可追溯性 ------------------------------------------------------------------------------------
 
-_EXCEPTIONS = f"""
-WITH ex AS (
-    SELECT f.order_id FROM health_order_facts f WHERE f.bucket >= :s AND f.bucket < :e AND (f.late OR f.rescues > 0)
-    UNION SELECT d.order_id FROM routing_decisions d JOIN orders o ON o.id = d.order_id
-          WHERE d.outcome IN ('split', 'held') AND o.ordered_at >= :s AND o.ordered_at < :e
-    UNION SELECT n.order_id FROM change_notices n JOIN orders o ON o.id = n.order_id
-          WHERE n.interception AND o.ordered_at >= :s AND o.ordered_at < :e
-)
-SELECT o.order_no,
-       (o.status NOT IN ('shipped', 'completed')
-        OR EXISTS (SELECT 1 FROM shipments sh WHERE sh.order_id = o.id)) AS documents,
-       NOT EXISTS (SELECT 1 FROM routing_decisions d CROSS JOIN unnest(d.fired_rule_version_ids) v(id)
-                   WHERE d.order_id = o.id AND NOT EXISTS (SELECT 1 FROM rule_versions rv WHERE rv.id = v.id))
-           AS versions,
-       NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.entity_type = 'order' AND a.entity_id = o.order_no
-                   AND a.action IN ({", ".join(f"'{a}'" for a in RESCUE_ACTIONS)})
-                   AND (coalesce(a.basis, '') = '' OR coalesce(a.operator, '') = '')) AS changes
-FROM ex JOIN orders o ON o.id = ex.order_id ORDER BY o.ordered_at DESC, o.id DESC
-"""
-
-
 @dataclass(frozen=True, slots=True)
 class Traceability:
     """Exception orders and whether each one's story resolves; the slowest story timed."""
@@ -218,23 +197,35 @@ class Traceability:
         return ratio(self.resolved, self.exceptions)
 
 
-def traceability(uow: UnitOfWork, span: Span, *, sample: int = 3) -> Traceability:
+def traceability(uow: UnitOfWork, span: Span, *, sample: int = 3, listed: int = 200) -> Traceability:
     """Share of exception orders (late, rescued, split, held, intercepted) whose story resolves: every
     routing decision names rule versions that exist (an edited rule keeps the version that decided),
     every manual rescue names who and on what basis, and a shipped order has its parcel on record.
-    ``sample`` stories are built through the trace service and timed against the 30 s limit."""
+
+    The counts come from the rollup; the unresolved orders (up to ``listed``) from the facts' partial
+    index; ``sample`` of the newest exception orders have their story built by the trace service and
+    timed against the 30 s limit.
+    """
     from app.services import trace
 
     with uow:
-        rows = uow.session.execute(sa.text(_EXCEPTIONS), span.params).all()
-    bad = tuple(no for no, documents, versions, changes in rows if not (documents and versions and changes))
+        s = uow.session
+        counts = totals(s, span)
+        bad = tuple(s.scalars(sa.text(
+            "SELECT o.order_no FROM health_order_facts f JOIN orders o ON o.id = f.order_id "
+            "WHERE f.exception AND f.untraceable AND f.bucket >= :s AND f.bucket < :e "
+            "ORDER BY f.bucket DESC, f.order_id DESC LIMIT :n"), span.params | {"n": listed}))
+        newest = list(s.scalars(sa.text(
+            "SELECT o.order_no FROM health_order_facts f JOIN orders o ON o.id = f.order_id "
+            "WHERE f.exception AND f.bucket >= :s AND f.bucket < :e ORDER BY f.bucket DESC, f.order_id DESC "
+            "LIMIT :n"), span.params | {"n": sample}))
     slowest = None
-    for order_no, *_ in rows[:sample]:
-        story = trace.order_story(uow, order_no)
-        slowest = max(slowest or 0.0, story.seconds)
-    if slowest is not None and slowest > TRACE_SECONDS:
-        bad = tuple(dict.fromkeys((*bad, *(r[0] for r in rows[:sample]))))
-    return Traceability(len(rows), len(rows) - len(bad), bad, slowest, min(sample, len(rows)))
+    for order_no in newest:
+        slowest = max(slowest or 0.0, trace.order_story(uow, order_no).seconds)
+    resolved = counts.exceptions - counts.untraceable
+    if slowest is not None and slowest > TRACE_SECONDS:  # a story that takes longer than 30 s does not count
+        resolved = 0
+    return Traceability(counts.exceptions, resolved, bad, slowest, len(newest))
 
 
 # --- the summary row --------------------------------------------------------------------------------

@@ -24,9 +24,11 @@ MEASURES = {
     "on_time": HealthOrderFact.on_time,
     "real_on_time": sa.and_(HealthOrderFact.on_time, HealthOrderFact.rescues == 0),
     "nominal_on_time": HealthOrderFact.on_time,
-    "rescued": HealthOrderFact.rescues > 0,
-    "rescued_on_time": sa.and_(HealthOrderFact.on_time, HealthOrderFact.rescues > 0),
-    "late": HealthOrderFact.late,
+    # late and rescued orders are exceptions: saying so lets the facts' partial index find them
+    "rescued": sa.and_(HealthOrderFact.exception, HealthOrderFact.rescues > 0),
+    "rescued_on_time": sa.and_(HealthOrderFact.exception, HealthOrderFact.on_time, HealthOrderFact.rescues > 0),
+    "late": sa.and_(HealthOrderFact.exception, HealthOrderFact.late),
+    "untraceable": sa.and_(HealthOrderFact.exception, HealthOrderFact.untraceable),
     "consistency": HealthOrderFact.mismatched,
     "mismatched": HealthOrderFact.mismatched,
 }

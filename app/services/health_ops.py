@@ -117,7 +117,8 @@ def recomputed_rollup(uow: UnitOfWork) -> dict[Key, Counts]:
     sums = ("count(*), count(*) FILTER (WHERE shipped), count(*) FILTER (WHERE on_time), "
             "count(*) FILTER (WHERE on_time AND rescues = 0), count(*) FILTER (WHERE rescues > 0), "
             "coalesce(sum(rescues), 0), count(*) FILTER (WHERE late), count(*) FILTER (WHERE checked), "
-            "count(*) FILTER (WHERE mismatched)")
+            "count(*) FILTER (WHERE mismatched), count(*) FILTER (WHERE exception), "
+            "count(*) FILTER (WHERE exception AND untraceable)")
     with uow:
         rows = uow.session.execute(sa.text(
             f"SELECT bucket, shop_id, warehouse_id, platform, {sums} FROM health_fact_source "

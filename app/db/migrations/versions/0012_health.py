@@ -24,7 +24,8 @@ depends_on: Union[str, Sequence[str], None] = None
 # (tests/health/test_rollups.py checks).
 RESCUE_ACTIONS = "('order.status_override', 'order.expedite', 'order.warehouse_change', 'slip.reprint')"
 
-COUNTERS = ("orders", "shipped", "on_time", "on_time_clean", "rescued", "rescues", "late", "checked", "mismatched")
+COUNTERS = ("orders", "shipped", "on_time", "on_time_clean", "rescued", "rescues", "late", "checked", "mismatched",
+            "exceptions", "untraceable")
 
 FACT_SOURCE = f"""
 CREATE VIEW health_fact_source AS
@@ -36,12 +37,29 @@ SELECT o.id AS order_id,
        coalesce(s.shipped_at > o.ship_by, false) AS late,
        coalesce(a.n, 0)::int AS rescues,
        coalesce(m.checked, false) AS checked,
-       coalesce(m.mismatched, false) AS mismatched
+       coalesce(m.mismatched, false) AS mismatched,
+       -- 规则可追溯性: exception orders (late, rescued, split, held, intercepted) and whether their story
+       -- fails to resolve (a decision naming a rule version not on record, a rescue without who or basis,
+       -- a shipped order without its parcel)
+       (coalesce(s.shipped_at > o.ship_by, false) OR coalesce(a.n, 0) > 0 OR coalesce(d.exceptional, false)
+        OR coalesce(cn.intercepted, false)) AS exception,
+       (coalesce(d.missing_version, false) OR coalesce(a.no_basis, 0) > 0
+        OR (o.status IN ('shipped', 'completed') AND coalesce(s.parcels, 0) = 0)) AS untraceable
 FROM orders o
-LEFT JOIN LATERAL (SELECT min(sh.shipped_at) AS shipped_at FROM shipments sh WHERE sh.order_id = o.id) s ON true
-LEFT JOIN LATERAL (SELECT count(*) AS n FROM audit_log al
+LEFT JOIN LATERAL (SELECT min(sh.shipped_at) AS shipped_at, count(*) AS parcels FROM shipments sh
+                   WHERE sh.order_id = o.id) s ON true
+LEFT JOIN LATERAL (SELECT count(*) AS n,
+                          count(*) FILTER (WHERE coalesce(al.basis, '') = '' OR coalesce(al.operator, '') = '') AS no_basis
+                   FROM audit_log al
                    WHERE al.entity_type = 'order' AND al.entity_id = o.order_no
                      AND al.action IN {RESCUE_ACTIONS}) a ON true
+LEFT JOIN LATERAL (SELECT bool_or(rd.outcome IN ('split', 'held')) AS exceptional,
+                          bool_or(EXISTS (SELECT 1 FROM unnest(rd.fired_rule_version_ids) v(id)
+                                          WHERE NOT EXISTS (SELECT 1 FROM rule_versions rv WHERE rv.id = v.id)))
+                              AS missing_version
+                   FROM routing_decisions rd WHERE rd.order_id = o.id) d ON true
+LEFT JOIN LATERAL (SELECT bool_or(n.interception) AS intercepted FROM change_notices n
+                   WHERE n.order_id = o.id) cn ON true
 LEFT JOIN LATERAL (SELECT true AS checked,
                           bool_or(NOT (x.stage = o.status
                                        OR (x.stage IN ('paid', 'allocating') AND o.status IN ('paid', 'allocating'))))
@@ -56,7 +74,8 @@ def _sums(alias: str, sign: str) -> str:
             f"{sign} count(*) FILTER (WHERE {alias}.on_time AND {alias}.rescues = 0), "
             f"{sign} count(*) FILTER (WHERE {alias}.rescues > 0), {sign} coalesce(sum({alias}.rescues), 0), "
             f"{sign} count(*) FILTER (WHERE {alias}.late), {sign} count(*) FILTER (WHERE {alias}.checked), "
-            f"{sign} count(*) FILTER (WHERE {alias}.mismatched)")
+            f"{sign} count(*) FILTER (WHERE {alias}.mismatched), {sign} count(*) FILTER (WHERE {alias}.exception), "
+            f"{sign} count(*) FILTER (WHERE {alias}.exception AND {alias}.untraceable)")
 
 
 _UPSERT = ("ON CONFLICT (bucket, shop_id, warehouse_id, platform) DO UPDATE SET "
@@ -152,7 +171,7 @@ CREATE TRIGGER health_orders_del AFTER DELETE ON orders REFERENCING OLD TABLE AS
     FOR EACH STATEMENT EXECUTE FUNCTION health_orders_deleted();
 """
 
-for _table in ("shipments", "order_outside_status"):
+for _table in ("shipments", "order_outside_status", "routing_decisions", "change_notices"):
     TRIGGERS += f"""
 CREATE TRIGGER health_{_table}_ins AFTER INSERT ON {_table} REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION health_by_order_id();
@@ -192,9 +211,14 @@ def upgrade() -> None:
         sa.Column("rescues", sa.Integer(), nullable=False),
         sa.Column("checked", sa.Boolean(), nullable=False),
         sa.Column("mismatched", sa.Boolean(), nullable=False),
+        sa.Column("exception", sa.Boolean(), nullable=False),
+        sa.Column("untraceable", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("order_id", name=op.f("pk_health_order_facts")),
     )
     op.create_index("ix_health_order_facts_bucket", "health_order_facts", ["bucket", "shop_id", "warehouse_id"])
+    # the few orders a traceability list or a "late"/"rescued" click needs, without reading the rest
+    op.create_index("ix_health_order_facts_exception", "health_order_facts", ["bucket"],
+                    postgresql_where=sa.text("exception"))
     op.create_table(
         "health_rollup",
         sa.Column("bucket", sa.DateTime(timezone=True), nullable=False),
@@ -223,7 +247,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("orders", "shipments", "order_outside_status"):
+    for table in ("orders", "shipments", "order_outside_status", "routing_decisions", "change_notices"):
         for suffix in ("ins", "upd", "del"):
             op.execute(f"DROP TRIGGER IF EXISTS health_{table}_{suffix} ON {table}")
     op.execute("DROP TRIGGER IF EXISTS health_audit_ins ON audit_log")
@@ -234,6 +258,7 @@ def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS health_fact_source")
     op.drop_table("health_agent_orders")
     op.drop_table("health_rollup")
+    op.drop_index("ix_health_order_facts_exception", table_name="health_order_facts")
     op.drop_index("ix_health_order_facts_bucket", table_name="health_order_facts")
     op.drop_table("health_order_facts")
     op.drop_table("order_outside_status")
