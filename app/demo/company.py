@@ -248,6 +248,9 @@ class _Generator:
             "receiver_token": None, "province": None, "city": None, "district": None, "warehouse_id": None,
             "ship_by": None, "buyer_note": rng.choice(self.cat["buyer_notes"]) if rng.random() < 0.12 else None,
             "seller_note": None, "platform_updated_at": paid_at or ordered_at, "version": 1,
+            # when the hub stored it: seconds after the platform's stamp, minutes for the throttled 抖店 live shop
+            "created_at": (paid_at or ordered_at) + timedelta(
+                seconds=self.health_rng.uniform(120, 900) if shop["code"] == "DY-LIVE" else self.health_rng.uniform(4, 75)),
         }
         if platform != "pos":
             order.update(
@@ -494,6 +497,25 @@ class _Generator:
         self.out.to_route.append(exchange["order_no"])
         return n
 
+    def sync_states(self) -> None:
+        """Each polled shop's last pull as the hub records it; the live-stream 抖店 shop is being throttled."""
+        counts: dict[int, int] = defaultdict(int)
+        for o in self.t["orders"]:
+            counts[o["shop_id"]] += 1
+        rows = []
+        for shop in self.t["shops"]:
+            if shop["platform"] == "pos":
+                continue  # stores push their sales: nothing is pulled
+            throttled = shop["code"] == "DY-LIVE"
+            rows.append({"shop_id": shop["id"], "high_water": self.anchor - timedelta(minutes=48 if throttled else 2),
+                         "last_attempt_at": self.anchor - timedelta(minutes=1),
+                         "last_success_at": self.anchor - timedelta(minutes=47 if throttled else 1),
+                         "last_error": "抖店开放平台限流：调用过于频繁，已退避重试（错误码 40007）" if throttled else None,
+                         "last_error_at": self.anchor - timedelta(minutes=1) if throttled else None,
+                         "consecutive_failures": 23 if throttled else 0, "orders_ingested": counts[shop["id"]],
+                         "owner_hub": "hub-hz-01", "owner_heartbeat_at": self.anchor - timedelta(seconds=5)})
+        self.t["shop_sync_state"] = rows
+
     def _health_history(self, order: dict[str, Any], shipped_at: datetime) -> datetime:
         """The story behind 订单健康度: about 2.5% of parcels leave after the deadline, and about a third
         of the rest make it only because someone stepped in by hand (加急插队, 人工改仓, 补打, 人工改环节) —
@@ -593,4 +615,5 @@ def generate(seed: int, anchor: datetime, n_orders: int = 3000) -> DemoCompany:
     gen.master()
     gen.orders()
     gen.extras()
+    gen.sync_states()
     return gen.out

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 # Insert order: parents before children. Tables whose ids the generator assigns get their
 # sequence moved past the highest id afterwards.
 TABLES = ("users", "shops", "warehouses", "platform_field_defs", "skus", "bins", "stock", "orders",
-          "order_ext_attrs", "shipments", "tracking_events", "scan_log", "invoices", "after_sales_cases", "raw_payloads", "outbox")
+          "order_ext_attrs", "shipments", "tracking_events", "scan_log", "invoices", "after_sales_cases", "raw_payloads", "outbox",
+          "shop_sync_state")
 
 
 # The steps that bring a demo case from 客户已申请 to the state the generator gave it, as the flows

@@ -101,32 +101,38 @@ def totals(session: Session, span: Span) -> Counts:
 
 def timeline(uow: UnitOfWork, span: Span, grain: Grain) -> list[Point]:
     """The sums per hour/day/week in ``span``, each with the after-sales first-response median."""
+    with uow:
+        return _timeline(uow.session, span, grain)
+
+
+def _timeline(s: Session, span: Span, grain: Grain) -> list[Point]:
     trunc = {Grain.HOUR: "date_trunc('hour', {c}, 'UTC')", Grain.DAY: "date_trunc('day', {c}, 'Asia/Shanghai')",
              Grain.WEEK: "date_trunc('week', {c}, 'Asia/Shanghai')"}[grain]
-    with uow:
-        s = uow.session
-        rows = s.execute(sa.text(f"SELECT {trunc.format(c='bucket')} AS at, {_SUMS} FROM health_rollup r "
-                                 "WHERE bucket >= :s AND bucket < :e GROUP BY 1 ORDER BY 1"), span.params).mappings()
-        points = {r["at"]: Point(r["at"], _counts(r)) for r in rows}
-        medians = s.execute(sa.text(
-            f"SELECT {trunc.format(c='requested_at')} AS at, percentile_cont(0.5) WITHIN GROUP "
-            "(ORDER BY extract(epoch FROM first_response_at - requested_at)) FROM after_sales_cases "
-            "WHERE requested_at >= :s AND requested_at < :e AND first_response_at IS NOT NULL GROUP BY 1"), span.params)
-        for at, med in medians:
-            points[at] = replace(points.get(at) or Point(at, Counts()), response_median=float(med))
+    rows = s.execute(sa.text(f"SELECT {trunc.format(c='bucket')} AS at, {_SUMS} FROM health_rollup r "
+                             "WHERE bucket >= :s AND bucket < :e GROUP BY 1 ORDER BY 1"), span.params).mappings()
+    points = {r["at"]: Point(r["at"], _counts(r)) for r in rows}
+    medians = s.execute(sa.text(
+        f"SELECT {trunc.format(c='requested_at')} AS at, percentile_cont(0.5) WITHIN GROUP "
+        "(ORDER BY extract(epoch FROM first_response_at - requested_at)) FROM after_sales_cases "
+        "WHERE requested_at >= :s AND requested_at < :e AND first_response_at IS NOT NULL GROUP BY 1"), span.params)
+    for at, med in medians:
+        points[at] = replace(points.get(at) or Point(at, Counts()), response_median=float(med))
     return [points[k] for k in sorted(points)]
 
 
 def bars(uow: UnitOfWork, span: Span, dimension: str) -> list[Bar]:
     """The sums per shop / warehouse / platform, or per agent (客服: first response and orders per day)."""
     with uow:
-        s = uow.session
-        if dimension == "agent":
-            return _agent_bars(s, span)
-        column = DIMENSIONS[dimension]
-        rows = s.execute(sa.text(f"SELECT {column}::text AS key, {_SUMS} FROM health_rollup r "
-                                 "WHERE bucket >= :s AND bucket < :e GROUP BY 1 ORDER BY 1"), span.params).mappings()
-        return [Bar(r["key"], _counts(r)) for r in rows if any(r[c] for c in COUNTERS)]
+        return _bars(uow.session, span, dimension)
+
+
+def _bars(s: Session, span: Span, dimension: str) -> list[Bar]:
+    if dimension == "agent":
+        return _agent_bars(s, span)
+    column = DIMENSIONS[dimension]
+    rows = s.execute(sa.text(f"SELECT {column}::text AS key, {_SUMS} FROM health_rollup r "
+                             "WHERE bucket >= :s AND bucket < :e GROUP BY 1 ORDER BY 1"), span.params).mappings()
+    return [Bar(r["key"], _counts(r)) for r in rows if any(r[c] for c in COUNTERS)]
 
 
 def _agent_bars(s: Session, span: Span) -> list[Bar]:
@@ -206,26 +212,40 @@ def traceability(uow: UnitOfWork, span: Span, *, sample: int = 3, listed: int = 
     index; ``sample`` of the newest exception orders have their story built by the trace service and
     timed against the 30 s limit.
     """
+    with uow:
+        rows = _trace_rows(uow.session, span, totals(uow.session, span), sample, listed)
+    return _timed(uow, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _TraceRows:
+    counts: Counts
+    unresolved: tuple[str, ...]
+    newest: list[str]
+
+
+def _trace_rows(s: Session, span: Span, counts: Counts, sample: int, listed: int) -> _TraceRows:
+    bad = tuple(s.scalars(sa.text(
+        "SELECT o.order_no FROM health_order_facts f JOIN orders o ON o.id = f.order_id "
+        "WHERE f.exception AND f.untraceable AND f.bucket >= :s AND f.bucket < :e "
+        "ORDER BY f.bucket DESC, f.order_id DESC LIMIT :n"), span.params | {"n": listed}))
+    newest = list(s.scalars(sa.text(
+        "SELECT o.order_no FROM health_order_facts f JOIN orders o ON o.id = f.order_id "
+        "WHERE f.exception AND f.bucket >= :s AND f.bucket < :e ORDER BY f.bucket DESC, f.order_id DESC "
+        "LIMIT :n"), span.params | {"n": sample})) if sample else []
+    return _TraceRows(counts, bad, newest)
+
+
+def _timed(uow: UnitOfWork, rows: _TraceRows) -> Traceability:
     from app.services import trace
 
-    with uow:
-        s = uow.session
-        counts = totals(s, span)
-        bad = tuple(s.scalars(sa.text(
-            "SELECT o.order_no FROM health_order_facts f JOIN orders o ON o.id = f.order_id "
-            "WHERE f.exception AND f.untraceable AND f.bucket >= :s AND f.bucket < :e "
-            "ORDER BY f.bucket DESC, f.order_id DESC LIMIT :n"), span.params | {"n": listed}))
-        newest = list(s.scalars(sa.text(
-            "SELECT o.order_no FROM health_order_facts f JOIN orders o ON o.id = f.order_id "
-            "WHERE f.exception AND f.bucket >= :s AND f.bucket < :e ORDER BY f.bucket DESC, f.order_id DESC "
-            "LIMIT :n"), span.params | {"n": sample}))
     slowest = None
-    for order_no in newest:
+    for order_no in rows.newest:
         slowest = max(slowest or 0.0, trace.order_story(uow, order_no).seconds)
-    resolved = counts.exceptions - counts.untraceable
+    resolved = rows.counts.exceptions - rows.counts.untraceable
     if slowest is not None and slowest > TRACE_SECONDS:  # a story that takes longer than 30 s does not count
         resolved = 0
-    return Traceability(counts.exceptions, resolved, bad, slowest, len(newest))
+    return Traceability(rows.counts.exceptions, resolved, rows.unresolved, slowest, len(rows.newest))
 
 
 # --- the summary row --------------------------------------------------------------------------------
@@ -251,15 +271,21 @@ class Summary:
 def summary(uow: UnitOfWork, span: Span, *, trace_sample: int = 3) -> Summary:
     """The four health numbers in ``span``, each rated green/amber/red against its threshold."""
     with uow:
-        s = uow.session
-        counts = totals(s, span)
-        med, cases = response_median(s, span)
-    trace = traceability(uow, span, sample=trace_sample)
-    values = {"consistency": counts.mismatch_share, "response": med, "traceability": trace.share,
+        counts, med, rows = _summary_rows(uow.session, span, trace_sample)
+    return _summary(span, counts, med, _timed(uow, rows))
+
+
+def _summary_rows(s: Session, span: Span, trace_sample: int) -> tuple[Counts, tuple[float | None, int], _TraceRows]:
+    counts = totals(s, span)
+    return counts, response_median(s, span), _trace_rows(s, span, counts, trace_sample, 200)
+
+
+def _summary(span: Span, counts: Counts, med: tuple[float | None, int], trace: Traceability) -> Summary:
+    values = {"consistency": counts.mismatch_share, "response": med[0], "traceability": trace.share,
               "real_on_time": counts.real_on_time}
     details: dict[str, dict[str, Any]] = {
         "consistency": {"mismatched": counts.mismatched, "checked": counts.checked},
-        "response": {"cases": cases},
+        "response": {"cases": med[1]},
         "traceability": {"exceptions": trace.exceptions, "resolved": trace.resolved,
                          "slowest_seconds": trace.slowest_seconds, "unresolved": list(trace.unresolved[:20])},
         "real_on_time": {"nominal": counts.nominal_on_time, "shipped": counts.shipped,
@@ -268,3 +294,22 @@ def summary(uow: UnitOfWork, span: Span, *, trace_sample: int = 3) -> Summary:
     return Summary(span, counts, tuple(Headline(m.key, values[m.key], m.rate(values[m.key]), details[m.key])
                                        for m in HEADLINE))
 
+
+@dataclass(frozen=True, slots=True)
+class Dashboard:
+    """What the 主管 tab draws, read in one transaction."""
+
+    summary: Summary
+    points: list[Point]
+    bars: dict[str, list[Bar]]
+
+
+def dashboard(uow: UnitOfWork, span: Span, grain: Grain, *, dimensions: tuple[str, ...] = ("shop", "warehouse",
+              "platform", "agent"), trace_sample: int = 0) -> Dashboard:
+    """Summary, time series and bars for ``span`` in one transaction (one snapshot, one connection)."""
+    with uow:
+        s = uow.session
+        counts, med, rows = _summary_rows(s, span, trace_sample)
+        points = _timeline(s, span, grain)
+        per = {d: _bars(s, span, d) for d in dimensions}
+    return Dashboard(_summary(span, counts, med, _timed(uow, rows)), points, per)

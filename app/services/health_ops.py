@@ -53,11 +53,12 @@ def operations(uow: UnitOfWork, span: Span, now: datetime) -> Operations:
         s = uow.session
         p = span.params | {"now": now}
         delays: dict[int, list[float]] = {}
-        # sync delay: when we stored a version minus when the platform stamped it (newest 2,000 per range)
+        # sync delay: when the hub first stored an order minus the platform's time stamp on that version
+        # (orders the platform changed since carry a later stamp and are left out); the newest 20,000
         for shop_id, delay in s.execute(sa.text(
-                "SELECT shop_id, extract(epoch FROM updated_at - platform_updated_at) FROM orders "
+                "SELECT shop_id, extract(epoch FROM created_at - platform_updated_at) FROM orders "
                 "WHERE ordered_at >= :s AND ordered_at < :e AND platform_updated_at IS NOT NULL "
-                "AND updated_at >= platform_updated_at ORDER BY ordered_at DESC LIMIT 20000"), p):
+                "AND created_at >= platform_updated_at ORDER BY ordered_at DESC LIMIT 20000"), p):
             delays.setdefault(shop_id, []).append(float(delay))
         shops = tuple(ShopSync(
             r["id"], r["name"], r["platform"], percentile(delays.get(r["id"], []), 50),

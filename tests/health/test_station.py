@@ -64,7 +64,7 @@ def test_the_supervisor_tab_draws_every_chart_and_the_summary_row(qtbot, hub, co
     assert ws.cards["real_on_time"].rating == Rating.RED
     assert ws.cards["real_on_time"].value.text() == "55.6%" and ws.cards["consistency"].value.text() == "不一致 100.0%"
     assert len(ws.on_time_chart.scatters[0].points()) == len(ws.points) >= 3
-    assert ws.shop_chart.bars.opts["height"] == [b.counts.rescued for b in ws.bar_rows["shop"]]
+    assert list(ws.shop_chart.bars.opts["width"]) == [b.counts.rescued for b in ws.bar_rows["shop"]]  # horizontal bars
     SHOTS.mkdir(parents=True, exist_ok=True)
     ws.grab().save(str(SHOTS / "supervisor_health.png"))
     for name in ("on_time_chart", "consistency_chart", "response_chart", "orders_chart", "shop_chart",

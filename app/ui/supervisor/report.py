@@ -125,15 +125,15 @@ def chart_images(r: WeeklyReport, lang: Lang) -> list[tuple[str, bytes]]:
     labels = [clock.local(p.at).strftime("%m-%d") for p in r.points]
     c = [p.counts for p in r.points]
     on_time = SeriesChart(t("real_on_time") + " / " + t("nominal_on_time"), target=REAL_ON_TIME.target,
-                          target_label=target_text(REAL_ON_TIME, lang), fmt=_pct, names=(t("real_on_time"), t("nominal_on_time")))
+                          target_label=target_text(REAL_ON_TIME, lang), fmt=_pct, names=(t("real_on_time"), t("nominal_on_time")), percent=True)
     on_time.set_series(times, [[x.real_on_time for x in c], [x.nominal_on_time for x in c]], labels)
     consistency = SeriesChart(t("consistency"), target=CONSISTENCY.target, target_label=target_text(CONSISTENCY, lang),
-                              fmt=_pct, names=(t("consistency"),))
+                              fmt=_pct, names=(t("consistency"),), percent=True)
     consistency.set_series(times, [[x.mismatch_share for x in c]], labels)
     response = SeriesChart(t("response"), target=RESPONSE.target, target_label=target_text(RESPONSE, lang), fmt=_secs,
                            names=(t("response"),))
     response.set_series(times, [[p.response_median for p in r.points]], labels)
-    shops = BarChart(t("rescued") + ("（按店铺）" if lang == "zh" else " by shop"), lambda v: f"{v:.0f}")
+    shops = BarChart(t("rescued") + ("（按店铺）" if lang == "zh" else " by shop"), lambda v: f"{v:.0f}", horizontal=True)
     shops.set_bars([r.names.get(("shop", b.key), b.key) for b in r.by_shop], [b.counts.rescued for b in r.by_shop])
     late = BarChart(t("late") + ("（按发货仓）" if lang == "zh" else " by warehouse"), lambda v: f"{v:.0f}")
     late.set_bars([r.names.get(("warehouse", b.key), b.key) for b in r.by_warehouse], [b.counts.late for b in r.by_warehouse])

@@ -92,6 +92,8 @@ class SupervisorWorkspace(QWidget):
                  sync: Any = None, parent: Any = None) -> None:
         super().__init__(parent)
         self._uow, self._lang, self._now = uow, lang, now
+        self._name_cache: dict[tuple[str, str], str] = {}
+        self._trace_sample = 1
         zh = lang == "zh"
         self.span = Span.last_days(now(), 7)
         self.grain = Grain.DAY
@@ -134,16 +136,16 @@ class SupervisorWorkspace(QWidget):
         count = lambda v: f"{v:,.0f}"  # noqa: E731
         self.on_time_chart = SeriesChart(t("real_on_time") + (" / 名义履约率" if zh else " / nominal"),
                                          target=REAL_ON_TIME.target, target_label=target_text(REAL_ON_TIME, lang),
-                                         fmt=pct, names=(t("real_on_time"), t("nominal_on_time")))
+                                         fmt=pct, names=(t("real_on_time"), t("nominal_on_time")), percent=True)
         self.consistency_chart = SeriesChart(t("consistency") + ("（不一致占比）" if zh else " (share disagreeing)"),
                                              target=CONSISTENCY.target, target_label=target_text(CONSISTENCY, lang),
-                                             fmt=pct, names=(t("consistency"),))
+                                             fmt=pct, names=(t("consistency"),), percent=True)
         self.response_chart = SeriesChart(t("response") + ("（首次响应中位数）" if zh else " (median first response)"),
                                           target=RESPONSE.target, target_label=target_text(RESPONSE, lang), fmt=secs,
                                           names=(t("response"),))
         self.orders_chart = SeriesChart(t("orders") + " / " + t("rescued"), target=None, target_label="", fmt=count,
                                         names=(t("orders"), t("rescued")))
-        self.shop_chart = BarChart(t("rescued") + ("（按店铺）" if zh else " by shop"), count)
+        self.shop_chart = BarChart(t("rescued") + ("（按店铺）" if zh else " by shop"), count, horizontal=True)
         self.warehouse_chart = BarChart(t("late") + ("（按发货仓）" if zh else " by warehouse"), count)
         self.platform_chart = BarChart(t("late") + ("（按平台）" if zh else " by platform"), count)
         self.agent_chart = BarChart(t("agent_orders") + ("（按客服）" if zh else " by agent"), lambda v: f"{v:.1f}")
@@ -226,10 +228,12 @@ class SupervisorWorkspace(QWidget):
 
     def refresh(self) -> None:
         """Re-read the rollups and update every chart's data in place."""
-        self.summary = health.summary(self._uow(), self.span, trace_sample=1)
+        board = health.dashboard(self._uow(), self.span, self.grain, trace_sample=self._trace_sample)
+        self._trace_sample = 0  # one story timed when the tab opens; the report times more
+        self.summary = board.summary
         for h in self.summary.headlines:
             self.cards[h.key].show_headline(h)
-        self.points = health.timeline(self._uow(), self.span, self.grain)
+        self.points = board.points
         times = [p.at for p in self.points]
         labels = [self._bucket_label(p.at) for p in self.points]
         c = [p.counts for p in self.points]
@@ -242,13 +246,16 @@ class SupervisorWorkspace(QWidget):
                                   ("warehouse", self.warehouse_chart, lambda b: b.counts.late),
                                   ("platform", self.platform_chart, lambda b: b.counts.late),
                                   ("agent", self.agent_chart, lambda b: b.agent_orders_per_day or 0.0)):
-            rows = health.bars(self._uow(), self.span, dim)
+            rows = board.bars[dim]
             self.bar_rows[dim] = rows
             chart.set_bars([names.get((dim, b.key), b.key) for b in rows], [value(b) for b in rows])
         if self.lower.currentIndex() == 1:
             self.refresh_operations()
 
     def _names(self) -> dict[tuple[str, str], str]:
+        """Shop, warehouse and platform names for the bars (read once: they change rarely)."""
+        if self._name_cache:
+            return self._name_cache
         from app.services.order_queries import filter_choices
 
         choices = filter_choices(self._uow())
@@ -257,6 +264,7 @@ class SupervisorWorkspace(QWidget):
         from app.domain.fields import CODE_LISTS
 
         names |= {("platform", p): code_label("platform", p, self._lang) for p in CODE_LISTS["platform"]}
+        self._name_cache = names
         return names
 
     def _bucket_label(self, at: datetime) -> str:
