@@ -288,8 +288,7 @@ class SupervisorWorkspace(QWidget):
     def _select(self, sel: health_drill.Selection, where: str) -> None:
         self.selection = sel
         n = health_drill.count_selected(self._uow(), sel)
-        what = code_label("health_metric", sel.measure, self._lang) if sel.measure in (
-            "orders", "rescued", "late", "real_on_time", "nominal_on_time") else code_label("health_metric", "consistency", self._lang)
+        what = code_label("health_metric", sel.measure, self._lang)
         self.selection_label.setText(f"{where} · {what}：{n} " + ("单（双击查看穿透视图）" if self._lang == "zh"
                                                                 else "orders (double-click for the story)"))
         self.model.set_query(lambda after, limit: health_drill.list_selected(self._uow(), sel, limit=limit, after=after))
