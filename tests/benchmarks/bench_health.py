@@ -92,13 +92,22 @@ def main() -> None:
                     ranges.append(ranged)
                     cpu_opens.append(cpu_open)
                     cpu_ranges.append(cpu_range)
-            figures = {"orders": total, "rollup_rows": rollup_rows, "grow_with_triggers_s": round(grow_s, 1),
+            from app.domain.health import Grain
+            from app.services import health
+
+            reads = []
+            for _ in range(args.runs):  # the data side alone: summary, series and bars in one transaction
+                started = time.perf_counter()
+                health.dashboard(hub.uow(), Span.last_days(anchor, 7), Grain.DAY)
+                reads.append((time.perf_counter() - started) * 1000)
+            figures = {"orders": total, "dashboard_read": _ms(reads), "rollup_rows": rollup_rows, "grow_with_triggers_s": round(grow_s, 1),
                        "open": _ms(opens), "range_change": _ms(ranges),
                        # this process's CPU time: what the station itself spent, whatever else loads the machine
                        "open_cpu": _ms(cpu_opens), "range_change_cpu": _ms(cpu_ranges),
                        "load_average_1m": round(os.getloadavg()[0], 1), "cores": os.cpu_count(),
                        "open_under_1s": max(opens) < 1000, "range_under_300ms": max(ranges) < 300}
             print(f"tab open with all charts: p50 {figures['open']['p50_ms']} ms, max {figures['open']['max_ms']} ms")
+            print(f"rollup read (7 days):     p50 {figures['dashboard_read']['p50_ms']} ms")
             print(f"range change redrawn:     p50 {figures['range_change']['p50_ms']} ms, "
                   f"max {figures['range_change']['max_ms']} ms")
             print(json.dumps(figures))
