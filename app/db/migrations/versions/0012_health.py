@@ -88,14 +88,15 @@ BEGIN
         RETURN;
     END IF;
     -- writers of the same order take turns: the next statement's snapshot then sees the other's facts
-    PERFORM 1 FROM orders WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
-    WITH old AS (DELETE FROM health_order_facts f WHERE f.order_id = ANY(ids) RETURNING f.*)
+    -- ids joined as a set, not "= ANY(ids)": a statement touching a million orders stays a hash join
+    PERFORM 1 FROM orders o JOIN unnest(ids) AS i(id) ON o.id = i.id ORDER BY o.id FOR NO KEY UPDATE OF o;
+    WITH old AS (DELETE FROM health_order_facts f USING unnest(ids) AS i(id) WHERE f.order_id = i.id RETURNING f.*)
     INSERT INTO health_rollup (bucket, shop_id, warehouse_id, platform, {", ".join(COUNTERS)})
     SELECT bucket, shop_id, warehouse_id, platform, {_sums("old", "-")} FROM old
     GROUP BY bucket, shop_id, warehouse_id, platform ORDER BY bucket, shop_id, warehouse_id, platform
     {_UPSERT};
-    WITH new AS (INSERT INTO health_order_facts SELECT v.* FROM health_fact_source v WHERE v.order_id = ANY(ids)
-                 RETURNING *)
+    WITH new AS (INSERT INTO health_order_facts SELECT v.* FROM health_fact_source v
+                 JOIN (SELECT DISTINCT id FROM unnest(ids) AS i(id)) i ON v.order_id = i.id RETURNING *)
     INSERT INTO health_rollup (bucket, shop_id, warehouse_id, platform, {", ".join(COUNTERS)})
     SELECT bucket, shop_id, warehouse_id, platform, {_sums("new", "+")} FROM new
     GROUP BY bucket, shop_id, warehouse_id, platform ORDER BY bucket, shop_id, warehouse_id, platform
