@@ -122,3 +122,28 @@ def test_hovering_a_bar_shows_its_value(qtbot, hub, company, cjk):
     chart.plot.scene().sigMouseMoved.emit(chart.plot.mapToScene(chart.bar_position(index).toPoint()))
     assert chart.value_text.isVisible() and chart.value_text.toPlainText().endswith(str(ws.bar_rows["warehouse"][index].counts.late))
     chart.grab().save(str(SHOTS / "supervisor_bar_hover.png"))
+
+
+def test_any_date_range_typed_in_china_time_is_applied_with_its_grain(qtbot, hub, company, cjk):
+    from PySide6.QtCore import QDate, QDateTime, QTime
+
+    from app.domain.clock import local
+
+    ws = _window(qtbot, hub, company)
+    start, end = local(company.now - 30 * H), local(company.now)
+    ws.start_edit.setDateTime(QDateTime(QDate(start.year, start.month, start.day), QTime(start.hour, 0)))
+    ws.end_edit.setDateTime(QDateTime(QDate(end.year, end.month, end.day), QTime(end.hour, 0)))
+    ws.grain_box.setCurrentIndex(ws.grain_box.findData("hour"))
+    qtbot.mouseClick(ws.apply_button, Qt.MouseButton.LeftButton)
+    assert (ws.span.start, ws.span.end) == (company.now - 30 * H, company.now)
+    assert ws.grain == Grain.HOUR and all(company.now - 30 * H <= p.at < company.now for p in ws.points)
+    assert sum(p.counts.orders for p in ws.points) == health_summary_orders(hub, ws.span)
+    ws.start_edit.setDateTime(ws.end_edit.dateTime().addSecs(3600))  # ends before it starts: said in words
+    qtbot.mouseClick(ws.apply_button, Qt.MouseButton.LeftButton)
+    assert "统计区间无效" in ws.selection_label.text()
+
+
+def health_summary_orders(hub, span) -> int:
+    from app.services import health
+
+    return health.summary(hub.uow(), span, trace_sample=0).counts.orders

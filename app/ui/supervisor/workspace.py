@@ -196,6 +196,11 @@ class SupervisorWorkspace(QWidget):
         self._live.timeout.connect(self.refresh)
         if sync is not None:
             sync.orders_changed.connect(lambda _changed: self._live.start())
+        else:  # straight on the database: the rollups are cheap to re-read once a minute while shown
+            self._poll = QTimer(self)
+            self._poll.setInterval(60_000)
+            self._poll.timeout.connect(lambda: self.refresh() if self.isVisible() else None)
+            self._poll.start()
         self.export_xlsx: Callable[[], Any] | None = None
         self.export_pdf: Callable[[], Any] | None = None
         self.xlsx_button.clicked.connect(lambda: self._export("xlsx"))
