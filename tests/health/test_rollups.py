@@ -106,3 +106,34 @@ def test_the_migration_and_the_domain_name_the_same_rescue_actions():
     literal = re.search(r'RESCUE_ACTIONS = "\((.*)\)"', text)
     assert literal is not None
     assert tuple(a.strip(" '") for a in literal.group(1).split(",")) == RESCUE_ACTIONS
+
+
+def test_a_rescue_written_while_another_writer_holds_the_order_waits_instead_of_deadlocking(hub):
+    """Writer A locks the order and then audits it; writer B audits a rescue of the same order without
+    locking it first. B must queue behind A for the order before it takes the audit chain's lock."""
+    import threading
+
+    world = build(hub)
+    no = order(world, "dy", ordered_at=world.now - H, warehouse="hz", ship_by=world.now + H)
+    insert = sa.text("INSERT INTO audit_log (operator, action, entity_type, entity_id, basis) "
+                     "VALUES (:who, :action, 'order', :no, '依据')")
+    errors: list[BaseException] = []
+    with hub.engine.connect() as a:
+        a.execute(sa.text("UPDATE orders SET seller_note = '加急' WHERE order_no = :no"), {"no": no})
+
+        def writer_b() -> None:
+            try:
+                with hub.engine.begin() as b:
+                    b.execute(insert, {"who": "chen.bz", "action": "slip.reprint", "no": no})
+            except BaseException as err:  # noqa: BLE001 - the test reports whatever went wrong
+                errors.append(err)
+
+        thread = threading.Thread(target=writer_b)
+        thread.start()
+        thread.join(1.0)  # B is now waiting for the order A holds
+        a.execute(insert, {"who": "xiaomei", "action": "order.warehouse_note", "no": no})
+        a.commit()
+    thread.join(30)
+    assert not thread.is_alive() and errors == []
+    assert health_ops.stored_rollup(hub.uow()) == health_ops.recomputed_rollup(hub.uow())
+    assert sum(c.rescues for c in health_ops.stored_rollup(hub.uow()).values()) == 1

@@ -181,9 +181,21 @@ CREATE TRIGGER health_{_table}_upd AFTER UPDATE ON {_table} REFERENCING OLD TABL
 CREATE TRIGGER health_{_table}_del AFTER DELETE ON {_table} REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION health_by_order_id();
 """
-TRIGGERS += """
+TRIGGERS += f"""
 CREATE TRIGGER health_audit_ins AFTER INSERT ON audit_log REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION health_audit_inserted();
+
+-- A rescue's order is locked *before* audit_log_chain takes the chain lock (BEFORE triggers fire in name
+-- order): services lock an order and then write its audit, so taking the order after the chain lock
+-- could deadlock with one of them.
+CREATE FUNCTION health_audit_lock() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM orders WHERE order_no = NEW.entity_id FOR NO KEY UPDATE;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER audit_health_lock BEFORE INSERT ON audit_log FOR EACH ROW
+    WHEN (NEW.entity_type = 'order' AND NEW.action IN {RESCUE_ACTIONS})
+    EXECUTE FUNCTION health_audit_lock();
 """
 
 
@@ -252,8 +264,9 @@ def downgrade() -> None:
         for suffix in ("ins", "upd", "del"):
             op.execute(f"DROP TRIGGER IF EXISTS health_{table}_{suffix} ON {table}")
     op.execute("DROP TRIGGER IF EXISTS health_audit_ins ON audit_log")
+    op.execute("DROP TRIGGER IF EXISTS audit_health_lock ON audit_log")
     for fn in ("health_orders_inserted", "health_orders_updated", "health_orders_deleted", "health_by_order_id",
-               "health_audit_inserted"):
+               "health_audit_inserted", "health_audit_lock"):
         op.execute(f"DROP FUNCTION IF EXISTS {fn}()")
     op.execute("DROP FUNCTION IF EXISTS health_refresh(bigint[])")
     op.execute("DROP VIEW IF EXISTS health_fact_source")
