@@ -147,3 +147,29 @@ def health_summary_orders(hub, span) -> int:
     from app.services import health
 
     return health.summary(hub.uow(), span, trace_sample=0).counts.orders
+
+
+def test_the_live_view_follows_the_change_feed_and_updates_the_same_items(qtbot, hub, company, cjk):
+    from PySide6.QtCore import QObject, Signal
+
+    from app.ui.supervisor.workspace import SupervisorWorkspace
+
+    class Feed(QObject):  # the one signal of the station's SyncBridge the tab listens to
+        orders_changed = Signal(object)
+
+    feed = Feed()
+    ws = SupervisorWorkspace(hub.uow, "zh", now=lambda: company.now, sync=feed)
+    qtbot.addWidget(ws)
+    before, scatter = ws.summary.counts.orders, ws.orders_chart.scatters[0]
+    order(company, "tb", ordered_at=company.now - 2 * H, warehouse="hz", ship_by=company.now + 20 * H)
+    feed.orders_changed.emit({"OH-new"})
+    qtbot.waitUntil(lambda: ws.summary.counts.orders == before + 1, timeout=5000)
+    assert ws.orders_chart.scatters[0] is scatter
+
+
+def test_hovering_a_point_shows_its_bucket_and_value(qtbot, hub, company, cjk):
+    ws = _window(qtbot, hub, company)
+    chart = ws.on_time_chart
+    spot = chart.scatters[1].points()[0]
+    text = chart._tip(spot.pos().x(), spot.pos().y(), spot.data())
+    assert "名义履约率" in text and text.endswith("%") and spot.data()[1] in text
