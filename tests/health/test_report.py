@@ -84,3 +84,12 @@ def test_a_report_that_cannot_be_written_says_so_in_words(hub, company, tmp_path
     done = _run(hub, "health", "--xlsx", str(tmp_path / "没有这个目录" / "周报.xlsx"))
     assert done.returncode == 2
     assert "报表无法写入" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_plain_command_prints_the_four_numbers_in_business_language(hub, company):
+    done = _run(hub, "health", "--days", "7")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:3] == ["指标", "数值", "状态"]
+    assert any(line.startswith("真实履约率") and "66.7%" in line and "未达标" in line for line in lines)
+    assert "real_on_time" not in done.stdout
