@@ -54,6 +54,7 @@ def main() -> None:
                 total = conn.scalar(sa.text("SELECT count(*) FROM orders"))
                 rollup_rows = conn.scalar(sa.text("SELECT count(*) FROM health_rollup"))
                 facts = conn.scalar(sa.text("SELECT count(*) FROM health_order_facts"))
+                rollup_mb = conn.scalar(sa.text("SELECT pg_total_relation_size('health_rollup')")) / 2**20
             with hub.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("VACUUM ANALYZE health_order_facts"))
                 conn.execute(sa.text("VACUUM ANALYZE health_rollup"))
@@ -100,7 +101,7 @@ def main() -> None:
                 started = time.perf_counter()
                 health.dashboard(hub.uow(), Span.last_days(anchor, 7), Grain.DAY)
                 reads.append((time.perf_counter() - started) * 1000)
-            figures = {"orders": total, "dashboard_read": _ms(reads), "rollup_rows": rollup_rows, "grow_with_triggers_s": round(grow_s, 1),
+            figures = {"orders": total, "dashboard_read": _ms(reads), "rollup_table_mb": round(rollup_mb, 1), "rollup_rows": rollup_rows, "grow_with_triggers_s": round(grow_s, 1),
                        "open": _ms(opens), "range_change": _ms(ranges),
                        # this process's CPU time: what the station itself spent, whatever else loads the machine
                        "open_cpu": _ms(cpu_opens), "range_change_cpu": _ms(cpu_ranges),
