@@ -61,6 +61,7 @@ class HealthRollup(Base):
     """Hourly sums of the facts per shop and warehouse (the hour the order was placed, UTC)."""
 
     __tablename__ = "health_rollup"
+    __table_args__ = {"postgresql_with": {"fillfactor": 40}}  # HOT updates: see migration 0012
 
     bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     shop_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
