@@ -32,6 +32,16 @@ def catalogue() -> dict[str, Any]:
     return json.loads(CATALOGUE.read_text(encoding="utf-8"))
 
 
+# Hand rescues the demo's history holds: (audit action, who, basis).
+RESCUES = (
+    ("order.expedite", "zhou.zj", "主管加急插队：买家催发货，旺旺工单 #{n}"),
+    ("order.expedite", "chen.bz", "班长插队：临近最晚发货时间，波次 WV{n}"),
+    ("order.warehouse_change", "chen.bz", "人工改仓：杭州自营仓缺货，改由合肥云仓发货（调拨单 TB{n}）"),
+    ("slip.reprint", "chen.bz", "拣货单丢失，补打（打印任务 {n}）"),
+    ("order.status_override", "wang.zz", "人工改环节：仓库系统未回传，按出库单 CK{n} 手工置为已发货"),
+)
+
+
 @dataclass
 class DemoCompany:
     """All generated rows, table by table, in the order they must be inserted."""
@@ -43,6 +53,8 @@ class DemoCompany:
     # Orders the warehouse is working on are not written as 配货中: they arrive paid and the
     # seeder routes them through the real rules, so their warehouse, reservation and trace agree.
     to_route: list[str] = field(default_factory=list)
+    # shipped orders whose platform still says 待发货 (the ship notice never reached it)
+    platform_behind: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {name: len(rows) for name, rows in self.tables.items()} | {"audit_log": len(self.audit)}
@@ -61,6 +73,9 @@ def _digits(rng: random.Random, n: int) -> str:
 class _Generator:
     def __init__(self, seed: int, anchor: datetime, n_orders: int) -> None:
         self.rng = random.Random(seed)
+        # 订单健康度's history (late parcels, hand rescues) draws from its own stream, so adding it left
+        # every other demo fact as it was for the same seed
+        self.health_rng = random.Random(seed * 31 + 16)
         self.anchor = anchor
         self.n_orders = n_orders
         self.cat = catalogue()
@@ -233,6 +248,9 @@ class _Generator:
             "receiver_token": None, "province": None, "city": None, "district": None, "warehouse_id": None,
             "ship_by": None, "buyer_note": rng.choice(self.cat["buyer_notes"]) if rng.random() < 0.12 else None,
             "seller_note": None, "platform_updated_at": paid_at or ordered_at, "version": 1,
+            # when the hub stored it: seconds after the platform's stamp, minutes for the throttled 抖店 live shop
+            "created_at": (paid_at or ordered_at) + timedelta(
+                seconds=self.health_rng.uniform(120, 900) if shop["code"] == "DY-LIVE" else self.health_rng.uniform(4, 75)),
         }
         if platform != "pos":
             order.update(
@@ -345,6 +363,7 @@ class _Generator:
         tracking_no = spec["prefix"] + _digits(rng, spec["digits"])
         order["tracking_no"] = tracking_no
         shipped_at = min(order["paid_at"] + timedelta(hours=rng.uniform(2, 22)), self.anchor - timedelta(minutes=5))
+        shipped_at = self._health_history(order, shipped_at)
         shipment = {"id": len(self.t["shipments"]) + 1, "order_id": order["id"], "carrier": carrier,
                     "tracking_no": tracking_no, "warehouse_id": wh["id"], "status": "in_transit",
                     "shipped_at": shipped_at, "delivered_at": None}
@@ -478,6 +497,44 @@ class _Generator:
         self.out.to_route.append(exchange["order_no"])
         return n
 
+    def sync_states(self) -> None:
+        """Each polled shop's last pull as the hub records it; the live-stream 抖店 shop is being throttled."""
+        counts: dict[int, int] = defaultdict(int)
+        for o in self.t["orders"]:
+            counts[o["shop_id"]] += 1
+        rows = []
+        for shop in self.t["shops"]:
+            if shop["platform"] == "pos":
+                continue  # stores push their sales: nothing is pulled
+            throttled = shop["code"] == "DY-LIVE"
+            rows.append({"shop_id": shop["id"], "high_water": self.anchor - timedelta(minutes=48 if throttled else 2),
+                         "last_attempt_at": self.anchor - timedelta(minutes=1),
+                         "last_success_at": self.anchor - timedelta(minutes=47 if throttled else 1),
+                         "last_error": "抖店开放平台限流：调用过于频繁，已退避重试（错误码 40007）" if throttled else None,
+                         "last_error_at": self.anchor - timedelta(minutes=1) if throttled else None,
+                         "consecutive_failures": 23 if throttled else 0, "orders_ingested": counts[shop["id"]],
+                         "owner_hub": "hub-hz-01", "owner_heartbeat_at": self.anchor - timedelta(seconds=5)})
+        self.t["shop_sync_state"] = rows
+
+    def _health_history(self, order: dict[str, Any], shipped_at: datetime) -> datetime:
+        """The story behind 订单健康度: about 2.5% of parcels leave after the deadline, and about a third
+        of the rest make it only because someone stepped in by hand (加急插队, 人工改仓, 补打, 人工改环节) —
+        each rescue on the order's audit trail with who and why, some orders rescued twice."""
+        hr = self.health_rng
+        if order["ship_by"] is None:
+            return shipped_at
+        if hr.random() < 0.004:  # shipped here, but the platform was never told (回传失败): 状态不一致
+            self.out.platform_behind.append(order["order_no"])
+        late = order["ship_by"] + timedelta(hours=hr.uniform(1, 10))
+        if hr.random() < 0.025 and late < self.anchor - timedelta(minutes=5):
+            return late
+        if hr.random() < 0.34:
+            for _ in range(2 if hr.random() < 0.1 else 1):
+                action, who, basis = hr.choice(RESCUES)
+                self.out.audit.append(self._audit_row(who, action, order, basis.format(n=_digits(hr, 6)),
+                                                      {"status": "allocating"}, {"status": "allocating", "by_hand": True}))
+        return shipped_at
+
     def _audit_row(self, operator: str, action: str, order: dict[str, Any], basis: str,
                    before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
         return {"operator": operator, "station": "客服工作台-01", "station_ip": f"10.20.1.{self.rng.randint(11, 60)}",
@@ -558,4 +615,5 @@ def generate(seed: int, anchor: datetime, n_orders: int = 3000) -> DemoCompany:
     gen.master()
     gen.orders()
     gen.extras()
+    gen.sync_states()
     return gen.out

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 # Insert order: parents before children. Tables whose ids the generator assigns get their
 # sequence moved past the highest id afterwards.
 TABLES = ("users", "shops", "warehouses", "platform_field_defs", "skus", "bins", "stock", "orders",
-          "order_ext_attrs", "shipments", "tracking_events", "scan_log", "invoices", "after_sales_cases", "raw_payloads", "outbox")
+          "order_ext_attrs", "shipments", "tracking_events", "scan_log", "invoices", "after_sales_cases", "raw_payloads", "outbox",
+          "shop_sync_state")
 
 
 # The steps that bring a demo case from 客户已申请 to the state the generator gave it, as the flows
@@ -151,6 +152,11 @@ def seed_demo(hub: OrderHub, *, seed: int = 20261125, n_orders: int = 3000, rese
             if column is not None and column.autoincrement and company.tables.get(table):
                 session.execute(sa.text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+        # the platform's side of 状态一致性: a few shipped orders the platform still shows as 待发货
+        session.execute(sa.text(
+            "UPDATE order_outside_status x SET stage = 'paid', raw_status = NULL FROM orders o "
+            "WHERE o.id = x.order_id AND x.source = 'platform' AND o.order_no = ANY(:nos)"),
+            {"nos": company.platform_behind})
         seed_rules(session)  # the brand's routing rules, as saved in the rule editor (audited)
         for row in company.audit:
             actor = Actor(row["operator"], row["station"], row["station_ip"])

@@ -16,6 +16,7 @@ from app.ui.admin import AdminStation
 from app.ui.erp_panel import ErpDeliveriesPanel
 from app.ui.notices_panel import NoticesPanel
 from app.ui.order_drill_down import OrderDrillDown
+from app.ui.supervisor.workspace import SupervisorWorkspace
 from app.ui.sync_status import SyncBridge, SyncStatusWidget
 from app.ui.warehouse_station import WarehouseStation
 
@@ -67,9 +68,17 @@ class StationWindow(QMainWindow):
         self.warehouse: WarehouseStation | None = (
             WarehouseStation(uow, self._actor, role=role, lang=lang, **(warehouse_setup or {}))
             if _WORKSPACE.get(role) == "warehouse" else None)
+        # 主管: 订单健康度 for supervisors and administrators (issue #16)
+        self.supervisor: SupervisorWorkspace | None = (
+            SupervisorWorkspace(uow, lang, sync=sync) if role in ("supervisor", "admin") else None)
+        if self.supervisor is not None:
+            self.supervisor.order_opened.connect(self.open_order)
         for key, zh_name, en_name in ROLES:
             page: QWidget = self.cs if key == "cs" else self.admin if key == "admin" else (
-                self.warehouse if key == "warehouse" and self.warehouse is not None else QLabel(
+                self.warehouse if key == "warehouse" and self.warehouse is not None else
+                self.supervisor if key == "supervisor" and self.supervisor is not None else QLabel(
+                    ("订单健康度仅对运营总监开放" if zh else "Order health is for operations directors")
+                    if key == "supervisor" else
                     ("该工作台将在后续版本提供" if zh else "This workspace comes in a later release")))
             self.tabs.addTab(page, zh_name if zh else en_name)
         self.tabs.setTabsClosable(True)
