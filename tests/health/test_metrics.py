@@ -186,3 +186,23 @@ def test_orders_per_agent_per_day_come_from_the_audit_trail(world):
     span = Span.of(world.now - 24 * H, world.now + 3 * H)
     agents = {b.key: b for b in health.bars(world.hub.uow(), span, "agent")}
     assert agents["xiaomei"].agent_orders_per_day == pytest.approx(2.0)
+
+
+def test_the_erp_reporting_another_stage_counts_as_a_status_mismatch_beside_the_platform(world):
+    """The ERP bridge's reports (erp_order_status) reach 状态一致性 through the rollups, source 「ERP」."""
+    span = Span.of(world.now - 24 * H, world.now)
+    assert health.summary(world.hub.uow(), span).counts.mismatched == 5  # "open": paid here and on the platform
+    with world.hub.uow() as uow:  # what the ERP bridge stores when ERPNext says the order already shipped
+        uow.session.execute(sa.text(
+            "INSERT INTO erp_order_status (order_id, erp_status, erp_order_no, erp_raw_status, reported_at) "
+            "SELECT id, 'shipped', 'SO-0001', 'To Bill', now() FROM orders WHERE order_no = :n"),
+            {"n": world.orders["open"]})
+        uow.commit()
+    assert health.summary(world.hub.uow(), span).counts.mismatched == 6
+    [erp] = [m for m in health.mismatches(world.hub.uow(), span) if m.source == "erp"]
+    assert (erp.order_no, erp.ours, erp.theirs, erp.raw_status) == (world.orders["open"], "paid", "shipped", "To Bill")
+    with world.hub.uow() as uow:  # the ERP catches up: it now says paid too
+        uow.session.execute(sa.text("UPDATE erp_order_status SET erp_status = 'paid', erp_raw_status = 'To Deliver'"))
+        uow.commit()
+    assert health.summary(world.hub.uow(), span).counts.mismatched == 5
+    assert not [m for m in health.mismatches(world.hub.uow(), span) if m.source == "erp"]
