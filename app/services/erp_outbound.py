@@ -86,6 +86,15 @@ def save_endpoint(uow: UnitOfWork, code: str, *, name: str, url: str | None, sec
         return view
 
 
+def new_signing_secret(scheme: str = "standard") -> str:
+    """A fresh secret to give the ERP: ``whsec_`` + base64 for Standard Webhooks, free text for ERPNext."""
+    import secrets
+
+    from connectors.erp_webhooks import new_secret
+
+    return secrets.token_hex(24) if scheme == "frappe" else new_secret()
+
+
 def rotate_secret(uow: UnitOfWork, store: SecretStore, code: str, fresh: str, actor: Actor) -> Endpoint:
     """Give an endpoint a new signing secret, the old one kept as ``previous`` while the ERP catches up. Audited.
 

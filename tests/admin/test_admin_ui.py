@@ -311,7 +311,7 @@ def test_the_admin_tab_of_the_station_window_holds_the_pages(qtbot, hub, tmp_pat
     window.show()
     assert window.tabs.tabText(window.tabs.currentIndex()) == "配置"
     names = [window.admin.nav.item(i).text() for i in range(window.admin.nav.count())]
-    assert names == ["店铺与授权", "仓库与库位", "路由规则", "售后流程", "用户与权限", "平台字段定义", "打印机设置"]
+    assert names == ["店铺与授权", "仓库与库位", "路由规则", "售后流程", "用户与权限", "ERP推送", "平台字段定义", "打印机设置"]
     window.admin.show_page("flows")
     assert window.admin.stack.currentWidget() is window.admin.flows
     shot(window, "station-admin-tab")
@@ -332,4 +332,59 @@ def test_the_pages_read_in_english_too(qtbot, hub, tmp_path, fonts):
     assert page.summary.text() == "w.xlsx: 1 rows: 0 new, 0 updated, 1 with errors"
     assert page.preview_table.item(0, 1).text() == "Has errors" and not page.confirm_button.isEnabled()
     shot(station, "master-data-english")
+    station.shutdown()
+
+
+def test_an_erp_endpoint_is_added_with_a_generated_secret_kept_only_in_the_credential_store(admin, hub, tmp_path):
+    page = admin.show_page("webhooks")
+    page.code.setText("erpnext")
+    page.name.setText("总部 ERPNext")
+    page.url.setText("https://erp.example.com/api/method/orderhub.receive")
+    page.events["order.shipped"].setChecked(True)
+    page.events["invoice.issued"].setChecked(True)
+    page.save()
+    said = page.message.text()
+    assert said.startswith("已保存ERP接口「erpnext」") and "请复制到ERP中：whsec_" in said, said
+    secret = said.rsplit("：", 1)[1]
+    stored = FileStore(tmp_path / "secrets.json").get("orderhub:erp:erpnext")
+    assert stored is not None and stored.app_secret == secret
+    with hub.uow() as uow:  # the database keeps the reference, never the secret
+        row = uow.session.execute(sa.text("SELECT secret_ref, events FROM erp_endpoints WHERE code = 'erpnext'")).one()
+        dumped = uow.session.execute(sa.text("SELECT string_agg(t::text, '') FROM erp_endpoints t")).scalar_one()
+    assert row.secret_ref == "orderhub:erp:erpnext" and set(row.events) == {"order.shipped", "invoice.issued"}
+    assert secret not in dumped
+    assert page.list.rowCount() == 1 and page.list.item(0, 3).text() == "订单已发货、发票已开具"
+    shot(admin, "webhooks-saved")
+
+    page.list.selectRow(0)  # rotate: a new secret, the old one kept signing while the ERP catches up
+    assert page.code.isReadOnly() and page.code.text() == "erpnext"
+    page.rotate()
+    assert page.message.text().startswith("已为「erpnext」生成新密钥")
+    rotated = FileStore(tmp_path / "secrets.json").get("orderhub:erp:erpnext")
+    assert rotated.app_secret != secret and rotated.extra["previous"] == secret
+
+
+def test_a_bad_erp_address_is_refused_in_words_and_nothing_is_saved(admin, hub):
+    page = admin.show_page("webhooks")
+    page.code.setText("erp2")
+    page.url.setText("ftp://erp.example.com")
+    page.save()
+    assert page.message.text() == "推送地址必须以 http:// 或 https:// 开头"
+    with hub.uow() as uow:
+        assert uow.session.execute(sa.text("SELECT count(*) FROM erp_endpoints")).scalar_one() == 0
+
+
+def test_only_the_administrator_may_save_an_erp_endpoint_whoever_opened_the_page(qtbot, hub, tmp_path, fonts):
+    station = AdminStation(hub.uow, Actor("xiaomei", "客服工作台-01", "10.20.1.17"),
+                           credentials=FileStore(tmp_path / "secrets.json"), settings=Settings(data_dir=tmp_path),
+                           config_path=tmp_path / "config.toml")
+    qtbot.addWidget(station)
+    page = station.show_page("webhooks")
+    page.code.setText("erpnext")
+    page.url.setText("https://erp.example.com/hook")
+    page.save()
+    assert "没有「" in page.message.text() and "权限" in page.message.text(), page.message.text()
+    assert FileStore(tmp_path / "secrets.json").get("orderhub:erp:erpnext") is None
+    with hub.uow() as uow:
+        assert uow.session.execute(sa.text("SELECT count(*) FROM erp_endpoints")).scalar_one() == 0
     station.shutdown()

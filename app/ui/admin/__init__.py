@@ -1,4 +1,4 @@
-"""配置: the admin station's pages (shops, master data, routing rules, after-sales flows, users, platform fields, printer)."""
+"""配置: the admin station's pages (shops, master data, routing rules, after-sales flows, users, ERP webhooks, platform fields, printer)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ from app.ui.admin.master_data_page import MasterDataPage
 from app.ui.admin.printer_page import PrinterPage
 from app.ui.admin.rules_page import RulesPage
 from app.ui.admin.shops_page import ShopsPage
+from app.ui.admin.webhooks_page import WebhooksPage
 from app.ui.flow_editor import FlowEditor
 from app.ui.users_admin import UsersAdmin
 
 PAGES = (("shops", "店铺与授权", "Shops"), ("master_data", "仓库与库位", "Warehouses and bins"),
          ("rules", "路由规则", "Routing rules"), ("flows", "售后流程", "After-sales flows"),
-         ("users", "用户与权限", "Users and roles"), ("field_defs", "平台字段定义", "Platform fields"), ("printer", "打印机设置", "Printer"))
+         ("users", "用户与权限", "Users and roles"), ("webhooks", "ERP推送", "ERP webhooks"), ("field_defs", "平台字段定义", "Platform fields"), ("printer", "打印机设置", "Printer"))
 
 
 class AdminStation(QWidget):
@@ -41,6 +42,7 @@ class AdminStation(QWidget):
         self.rules = RulesPage(uow, actor, lang=lang)
         self.flows = FlowEditor(uow, actor, lang=lang)
         self.users = UsersAdmin(uow, actor, lang=lang)
+        self.webhooks = WebhooksPage(uow, actor, credentials, lang=lang)
         self.field_defs = FieldDefsPage(uow, actor, lang=lang)
         self.printer = PrinterPage(uow, actor, settings, config_path or config_file_path(), lang=lang)
         for key, zh, en in PAGES:
@@ -55,7 +57,7 @@ class AdminStation(QWidget):
         layout.addWidget(self.stack, 1)
 
     def show_page(self, key: str) -> QWidget:
-        """Switch to a page by its key (``shops``, ``master_data``, ``rules``, ``flows``, ``users``, ``field_defs``, ``printer``)."""
+        """Switch to a page by its key (``shops``, ``master_data``, ``rules``, ``flows``, ``users``, ``webhooks``, ``field_defs``, ``printer``)."""
         self.nav.setCurrentRow([k for k, _, _ in PAGES].index(key))
         return self.stack.currentWidget()
 
