@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
 from app.demo.seed import seed_demo
+from app.domain import clock
 from app.domain.health import RESCUE_ACTIONS, Rating
 from app.services import health, health_drill, trace
 from app.services.health import Span
@@ -14,7 +15,10 @@ from app.services.health import Span
 
 @pytest.fixture
 def demo(hub):
-    anchor = datetime.now(UTC).replace(second=0, microsecond=0)  # the demo's week ends now, as `orderhub demo` does
+    # The demo's week ends at the latest China noon before now, not at "now" itself: a week ending just
+    # after China midnight has an almost empty last day, so the day count would hang on the hour of the run.
+    noon = clock.local(clock.now()).replace(hour=12, minute=0, second=0, microsecond=0)
+    anchor = (noon if noon <= clock.now() else noon - timedelta(days=1)).astimezone(UTC)
     seed_demo(hub, seed=11, n_orders=1500, anchor=anchor)
     return anchor
 
