@@ -203,6 +203,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # --- write-back and live logistics (issue #15) ---
     "TRACE_WRITEBACK": ("{kind}{call}：{outcome}{detail}", "{kind}{call}: {outcome}{detail}"),
     "WB_POS_NOTHING": ("门店POS订单由门店当面交付，没有平台需要通知发货", "A store POS sale is handed over in the store: no platform to tell"),
+    "WB_NO_CREDENTIALS": ("店铺没有可用的接口凭据，稍后重试", "The shop has no usable API credentials; will try again"),
+    "WB_ALREADY_ON_PLATFORM": ("平台订单已有此运单（上次答复丢失），未重复发送",
+                               "The platform already has this waybill (the last answer was lost); not sent again"),
     "WB_UNKNOWN_CARRIER": ("承运商「{carrier}」在承运商表里没有{platform}的物流公司编码，发货回传没有发送；请在承运商表补上编码后重试",
                            "Carrier “{carrier}” has no {platform} code in the carrier table; the ship confirmation was not sent. "
                            "Add the code and retry"),

@@ -69,12 +69,7 @@ def _count(report: WritebackReport, outcome: str, status: str) -> None:
 def dispatch_ship(hub: OrderHub, connector_for: ConnectorFor, *, limit: int = 50,
                   now: datetime | None = None) -> WritebackReport:
     """Send every due ship confirmation once (see the module docstring)."""
-    report, connectors = WritebackReport(), _Round(connector_for)
-    try:
-        _ship_round(hub, connectors, report, limit, now)
-    finally:
-        connectors.close()
-    return report
+    return _dispatch(_ship_round, hub, connector_for, limit, now)
 
 
 def _ship_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackReport, limit: int,
@@ -90,7 +85,7 @@ def _ship_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackRep
         connector = connector_for(p["shop_id"])
         if connector is None:
             _count(report, "retry", writeback.settle(hub.uow(), msg, "ship", "-", "retry", code="credentials",
-                                                       message="店铺没有可用的接口凭据"))
+                                                       message=render("WB_NO_CREDENTIALS")))
             continue
         req = wb.ShipRequest(p["platform_order_no"], p["tracking_no"], code, p["carrier"],
                              tuple(p.get("line_ids") or ()), request_id=msg.dedupe_key[:64], online=bool(p.get("online")))
@@ -107,16 +102,22 @@ def _ship_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackRep
 def _lookup_first(connector: Connector, req: wb.ShipRequest) -> wb.WriteResult | None:
     """An earlier try's answer may have been lost after the platform applied it: look before resending."""
     if wb.platform_state(connector, req.platform_order_no, req.tracking_no, req.line_ids) == "shipped":
-        return wb.WriteResult(wb.ALREADY, LOOKUP, "", "平台订单已有此运单（上次答复丢失），未重复发送")
+        return wb.WriteResult(wb.ALREADY, LOOKUP, "", render("WB_ALREADY_ON_PLATFORM"))
     return None
 
 
 def dispatch_refunds(hub: OrderHub, connector_for: ConnectorFor, *, limit: int = 50,
                      now: datetime | None = None) -> WritebackReport:
     """Send every due refund answer (agree / refuse) to its platform."""
+    return _dispatch(_refund_round, hub, connector_for, limit, now)
+
+
+def _dispatch(round_: Callable[..., None], hub: OrderHub, connector_for: ConnectorFor, limit: int,
+              now: datetime | None) -> WritebackReport:
+    """One round of ``round_`` with this round's connectors, closed afterwards whatever happens."""
     report, connectors = WritebackReport(), _Round(connector_for)
     try:
-        _refund_round(hub, connectors, report, limit, now)
+        round_(hub, connectors, report, limit, now)
     finally:
         connectors.close()
     return report
@@ -129,7 +130,7 @@ def _refund_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackR
         connector = connector_for(p["shop_id"])
         if connector is None:
             _count(report, "retry", writeback.settle(hub.uow(), msg, "refund", "-", "retry", code="credentials",
-                                                       message="店铺没有可用的接口凭据"))
+                                                       message=render("WB_NO_CREDENTIALS")))
             continue
         req = wb.RefundAnswer(p["platform_order_no"], p["line_id"], bool(p["agree"]), p.get("reason", ""),
                               int(p.get("amount_fen") or 0), p.get("after_sale_id", ""))
