@@ -694,6 +694,7 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "order.change_address": ("修改收货地址", "Change delivery address"),
         "order.add_warehouse_note": ("给仓库留言", "Note for the warehouse"),
         "order.change_status": ("变更订单环节", "Change order stage"),
+        "auth.offline_event": ("离线登录记录", "Offline sign-in record"),
     },
     "sync_outcome": {
         "pending": ("待提交", "Waiting to be sent"),

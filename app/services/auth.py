@@ -227,3 +227,55 @@ def create_first_admin(uow: UnitOfWork, login: str, display_name: str, password:
         audit.record(uow.session, Actor(login, station, station_ip), "user.created", "user", login, basis=None,
                      before=None, after={"role": "admin", "first_admin": True})
         uow.commit()
+
+
+# --- offline sign-ins reaching the server (issue #14) -------------------------------------------
+OFFLINE_KINDS = {"sign_in": "auth.sign_in_offline", "sign_in_failed": "auth.sign_in_failed",
+                 "sign_out": "auth.sign_out", "expired": "auth.expired"}
+
+
+def record_offline_event(uow: UnitOfWork, event: dict[str, object], actor: Actor, *, policy: Policy = Policy(),
+                         now: datetime | None = None) -> None:
+    """Write one sign-in event a station recorded while its database was away into the audit trail.
+
+    The station's outbox delivers it as a command, so its UUID (``event_id``, also in the record)
+    makes it land exactly once. ``at`` is the station's business-clock time of the event; the
+    record's own time is the server's, when it arrived. A wrong offline password also counts
+    towards the server's lockout, unless the person has signed in successfully since (their
+    counter started over then). An offline success does not reset the server's counter: failures
+    at other stations may have come after it.
+    """
+    now = now or clock.now()
+    kind = str(event.get("kind"))
+    if kind not in OFFLINE_KINDS:
+        raise BusinessError("SYNC_COMMAND_INVALID", name="auth.offline_event", detail=f"kind: {kind}")
+    at = datetime.fromisoformat(str(event["at"]))
+    login = str(event.get("login") or "-")
+    after: dict[str, object] = {"offline": True, "at": at, "event_id": event.get("event_id"), "kind": "station",
+                                "host": event.get("host")}
+    for key in ("reason", "role", "failed_attempts", "locked_until"):
+        if event.get(key) is not None:
+            after[key] = event[key]
+    with uow:
+        user = None if is_service_login(login) else _user(uow, login, lock=True)
+        if user is not None and kind == "sign_in" and (user.last_sign_in_at is None or user.last_sign_in_at < at):
+            user.last_sign_in_at = at
+        audit.record(uow.session, actor, OFFLINE_KINDS[kind], "user", login, basis=None, before=None, after=after)
+        if user is not None and kind == "sign_in_failed" and event.get("reason") == "wrong_password":
+            _count_offline_failure(uow, user, actor, at, policy, now)
+        uow.commit()
+
+
+def _count_offline_failure(uow: UnitOfWork, user: User, actor: Actor, at: datetime, policy: Policy,
+                           now: datetime) -> None:
+    if user.last_sign_in_at is not None and user.last_sign_in_at >= at:
+        return  # the person signed in successfully after this failure: the counter started over then
+    if user.locked_until is not None and user.locked_until > now:
+        return  # already locked; the lock stands as it is
+    user.failed_attempts = (0 if user.locked_until is not None else user.failed_attempts) + 1
+    user.locked_until = None
+    if user.failed_attempts >= policy.max_failures:
+        user.locked_until = at + timedelta(minutes=policy.lock_minutes)
+        audit.record(uow.session, actor, "auth.locked", "user", user.login, basis=None, before=None,
+                     after={"locked_until": user.locked_until, "failed_attempts": user.failed_attempts,
+                            "offline_failures": True})

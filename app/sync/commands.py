@@ -15,7 +15,7 @@ from typing import Any
 
 from app.domain.actor import Actor
 from app.domain.clock import now
-from app.services import after_sales, orders
+from app.services import after_sales, auth, orders
 from app.services.unit_of_work import UnitOfWork
 
 # handler(uow, args, actor) -> whatever the service returns (an OrderView or a plain dict)
@@ -117,3 +117,12 @@ def _after_sales_step(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any:
 
 register("after_sales.open", _after_sales_open, order_key=None)
 register("after_sales.step", _after_sales_step, order_key=None)
+
+
+# --- sign-ins made while the database was away (issue #14): the command's UUID is the event's id.
+def _auth_offline_event(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any:
+    policy = auth.Policy(max_failures=int(a.get("max_failures", 5)), lock_minutes=int(a.get("lock_minutes", 15)))
+    return auth.record_offline_event(uow, a, actor, policy=policy)
+
+
+register("auth.offline_event", _auth_offline_event, order_key=None)

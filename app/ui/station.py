@@ -51,6 +51,25 @@ def sign_in_screen(hub: OrderHub, known: KnownUsers, *, offline: bool, lang: Lan
     return LoginDialog(kept if offline else online, lang, station=settings.station_name, offline=offline, hint=hint)
 
 
+def station_known_users(hub: OrderHub) -> KnownUsers:
+    """This station's kept people and offline sign-in queue, stamped with its name and IP."""
+    return KnownUsers(LocalDb(hub.settings.data_dir / "station.sqlite3"), actor=hub.actor("-"),
+                      policy=auth.Policy.from_settings(hub.settings))
+
+
+def end_session(hub: OrderHub, known: KnownUsers | None, who: auth.SignedIn, reason: str) -> None:
+    """Sign ``who`` out: on the server for an online session, into the offline queue for an offline one."""
+    if who.offline:
+        if known is not None:
+            known.signed_out(who, reason)
+        return
+    if who.token:
+        try:
+            auth.sign_out(hub.uow(), who.token, hub.actor(who.login), reason=reason)
+        except BusinessError:
+            pass  # the link dropped meanwhile: the session ends by itself on the server (idle)
+
+
 def first_admin_screen(hub: OrderHub, lang: Lang) -> FirstAdminDialog:
     return FirstAdminDialog(lambda login, name, password: auth.create_first_admin(
         hub.uow(), login, name, password, station=hub.settings.station_name,
@@ -68,7 +87,7 @@ def run(hub: OrderHub, *, offline: bool = False, hint: str | None = None, creden
     smoke.arm(app)  # type: ignore[arg-type]  # ORDERHUB_SMOKE (CI, benchmarks): prove the sign-in opened
     settings = hub.settings
     lang: Lang = "en" if settings.language == "en" else "zh"
-    known = KnownUsers(LocalDb(settings.data_dir / "station.sqlite3"))
+    known = station_known_users(hub)
     if not offline and auth.needs_first_admin(hub.uow()):
         if first_admin_screen(hub, lang).exec() != FirstAdminDialog.DialogCode.Accepted:
             return 0
@@ -82,13 +101,13 @@ def run(hub: OrderHub, *, offline: bool = False, hint: str | None = None, creden
                 hub.uow(), who.login, old, new, hub.actor(who.login)), lang)
             if change.exec() != ChangePasswordDialog.DialogCode.Accepted:
                 continue
-        reason = _open_window(app, hub, who, lang, offline=offline, credentials=credentials)
+        reason = _open_window(app, hub, who, lang, offline=offline, credentials=credentials, known=known)
         if reason is None:
             return 0
 
 
 def _open_window(app: QApplication, hub: OrderHub, who: auth.SignedIn, lang: Lang, *, offline: bool,
-                 credentials: Any = None) -> str | None:
+                 credentials: Any = None, known: KnownUsers | None = None) -> str | None:
     """Run the station for one signed-in person; the sign-out reason, or None when the window was closed."""
     settings = hub.settings
     printing = None
@@ -113,11 +132,7 @@ def _open_window(app: QApplication, hub: OrderHub, who: auth.SignedIn, lang: Lan
 
     def sign_out(reason: str) -> None:
         ended.append(reason)
-        if who.token:
-            try:
-                auth.sign_out(hub.uow(), who.token, hub.actor(who.login), reason=reason)
-            except BusinessError:
-                pass  # offline: the session ends by itself on the server (idle)
+        end_session(hub, known, who, reason)
         window.close()
 
     window.sign_out_requested.connect(sign_out)
