@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import engine as db_engine
 from app.db import migrate
 from app.domain.actor import Actor
-from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork, first_line
+from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork, connection_failure
 from app.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def bootstrap(settings: Settings | None = None, *, upgrade: bool = True) -> Orde
                 pass
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as err:
         engine.dispose()
-        raise DatabaseUnavailable(detail=f"{target.masked()}: {first_line(err)}") from err
+        raise connection_failure(err, target.masked()) from err
     factory = sessionmaker(engine, expire_on_commit=False)
     return OrderHub(settings, target, engine, factory)
 

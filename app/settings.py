@@ -116,6 +116,14 @@ class Settings:
         default=None, metadata={"title": ("数据库服务器根证书文件", "Database server root certificate"),
                                 "env": "ORDERHUB_DATABASE_SSLROOTCERT"},
     )
+    database_sslcert: Path | None = field(
+        default=None, metadata={"title": ("本工作站的客户端证书文件", "This station's client certificate"),
+                                "env": "ORDERHUB_DATABASE_SSLCERT"},
+    )
+    database_sslkey: Path | None = field(
+        default=None, metadata={"title": ("客户端证书的私钥文件", "The client certificate's private key"),
+                                "env": "ORDERHUB_DATABASE_SSLKEY"},
+    )
 
     @property
     def allowed_roles(self) -> tuple[str, ...]:
@@ -195,6 +203,8 @@ PROVISION_KEYS: dict[tuple[str, str], str] = {
     ("database", "url"): "database_url",
     ("database", "sslmode"): "database_sslmode",
     ("database", "sslrootcert"): "database_sslrootcert",
+    ("database", "sslcert"): "database_sslcert",
+    ("database", "sslkey"): "database_sslkey",
     ("station", "name"): "station_name",
     ("station", "roles"): "station_roles",
     ("station", "language"): "language",

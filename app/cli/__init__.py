@@ -12,6 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
+
 from app.cli.table import table
 from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS, Lang, code_from_label, code_label, label
@@ -94,6 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args, settings, lang)
     except BusinessError as err:
         print(err.message(lang), file=sys.stderr)
+        return 2
+    except sa_exc.DBAPIError as err:
+        if not isinstance(err, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+            raise
+        # the database refused or could not be reached (a TLS refusal among them): words, not a traceback
+        from app.db import engine as db_engine
+        from app.services.unit_of_work import connection_failure
+
+        where = db_engine.resolve(settings, start=False).masked()
+        print(connection_failure(err, where).message(lang), file=sys.stderr)
         return 2
 
 

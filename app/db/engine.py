@@ -46,7 +46,8 @@ def normalise_url(raw: str) -> URL:
 
 
 def with_tls(url: URL, settings: Settings) -> URL:
-    """A shared server's URL with the TLS settings passed through to libpq (``sslmode``, ``sslrootcert``).
+    """A shared server's URL with the TLS settings passed through to libpq (``sslmode``, ``sslrootcert``,
+    and the station's own certificate ``sslcert`` / ``sslkey`` where the server asks for one).
 
     ``verify-full`` checks the server's certificate against the root certificate *and* its host name,
     so a station on a shop-floor network cannot be talked into trusting another machine.
@@ -54,8 +55,10 @@ def with_tls(url: URL, settings: Settings) -> URL:
     query = dict(url.query)
     if settings.database_sslmode:
         query["sslmode"] = settings.database_sslmode
-    if settings.database_sslrootcert:
-        query["sslrootcert"] = str(settings.database_sslrootcert)
+    for key in ("sslrootcert", "sslcert", "sslkey"):
+        value = getattr(settings, f"database_{key}")
+        if value:
+            query[key] = str(value)
     return url.set(query=query) if query != dict(url.query) else url
 
 

@@ -45,6 +45,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "暂时连不上订单数据库（{detail}），操作未执行，请稍后重试",
         "The order database cannot be reached ({detail}); nothing was done, please try again shortly",
     ),
+    # --- TLS to a shared server (issue #14): libpq's refusal, said as what to check ---
+    "DATABASE_TLS_UNTRUSTED": (
+        "数据库服务器（{where}）出示的证书不是由配置的根证书签发的，已拒绝连接：可能连到了冒充的服务器，或根证书文件不对。"
+        "请 IT 核对工作站配置文件中的 sslrootcert",
+        "The database server ({where}) showed a certificate not issued by the configured root certificate, so the "
+        "connection was refused: an impostor, or the wrong root certificate file. Ask IT to check sslrootcert in the "
+        "station provisioning file"),
+    "DATABASE_TLS_HOST_MISMATCH": (
+        "数据库服务器的证书不属于所连接的主机名（{where}），已拒绝连接。请核对数据库地址中的主机名是否与服务器证书一致",
+        "The database server's certificate does not belong to the host name connected to ({where}), so the "
+        "connection was refused. Check that the host name in the database address matches the server's certificate"),
+    "DATABASE_TLS_ROOT_MISSING": (
+        "找不到数据库服务器的根证书文件，无法验证服务器，未连接（{where}）。请核对工作站配置文件中的 sslrootcert 路径",
+        "The database server's root certificate file is missing, so the server cannot be verified and nothing was "
+        "connected ({where}). Check the sslrootcert path in the station provisioning file"),
+    "DATABASE_TLS_REQUIRED": (
+        "数据库服务器只接受加密连接，而本工作站没有启用加密（{where}）。请在工作站配置文件中设置 sslmode = \"verify-full\" 和根证书",
+        "The database server accepts encrypted connections only and this station does not use encryption ({where}). "
+        "Set sslmode = \"verify-full\" and the root certificate in the station provisioning file"),
+    "DATABASE_TLS_CLIENT_CERT": (
+        "数据库服务器要求本工作站出示有效的客户端证书，已拒绝连接（{where}）。请核对工作站配置文件中的 sslcert 和 sslkey",
+        "The database server wants a valid client certificate from this station and refused the connection "
+        "({where}). Check sslcert and sslkey in the station provisioning file"),
+    "DATABASE_TLS_NOT_OFFERED": (
+        "本工作站要求加密连接，但数据库服务器没有启用加密，已拒绝连接（{where}）",
+        "This station requires an encrypted connection but the database server offers none; nothing was connected "
+        "({where})"),
     "AUDIT_CHAIN_OK": ("审计日志完整：共 {count} 条记录，哈希链未被篡改", "Audit trail intact: {count} records, hash chain unbroken"),
     "AUDIT_CHAIN_BROKEN": (
         "审计日志第 {record_id} 号记录被篡改或缺失（{reason}），共检查 {checked} 条",

@@ -54,6 +54,31 @@ def _is_connection_loss(exc: sa_exc.DBAPIError) -> bool:
     return bool(getattr(exc, "connection_invalidated", False)) or isinstance(exc, sa_exc.OperationalError)
 
 
+# What libpq says when TLS refuses a connection, and the business sentence for each (messages.py).
+_TLS_REFUSALS = (
+    ("does not match host name", "DATABASE_TLS_HOST_MISMATCH"),
+    ("certificate verify failed", "DATABASE_TLS_UNTRUSTED"),
+    ("root certificate file", "DATABASE_TLS_ROOT_MISSING"),
+    ("no encryption", "DATABASE_TLS_REQUIRED"),
+    ("requires a valid client certificate", "DATABASE_TLS_CLIENT_CERT"),
+    ("certificate authentication failed", "DATABASE_TLS_CLIENT_CERT"),
+    ("server does not support SSL", "DATABASE_TLS_NOT_OFFERED"),
+)
+
+
+def connection_failure(exc: BaseException, where: str) -> DatabaseUnavailable:
+    """The database could not be reached: a TLS refusal named in words (wrong root certificate, wrong
+    host name, a server that insists on encryption …), anything else as plainly unavailable.
+
+    Each is still a :class:`DatabaseUnavailable`, so a station starts offline either way and says why.
+    """
+    text = str(getattr(exc, "orig", None) or exc)
+    for needle, code in _TLS_REFUSALS:
+        if needle in text:
+            return DatabaseUnavailable(code, where=where, detail=first_line(exc))
+    return DatabaseUnavailable(detail=f"{where}: {first_line(exc)}")
+
+
 def first_line(exc: BaseException) -> str:
     """The driver's own first line about a failure, short enough for a message."""
     text = str(getattr(exc, "orig", exc)).strip().splitlines()
