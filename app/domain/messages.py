@@ -219,6 +219,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                              "Order {order_no} has a refund waiting for the seller; the platform refused the ship confirmation "
                              "(parcel {tracking_no}). Handle the refund first"),
     "WB_CS_REFUSED": ("订单 {order_no} 的{kind}被平台拒绝：{message}", "The platform refused order {order_no}'s {kind}: {message}"),
+    "WB_PDD_NO_REFUSE": ("拼多多没有公开的驳回售后接口，拒绝没有发送：请在拼多多商家后台「售后工作台」驳回售后单 {after_sale_id}（订单 {order_no}）",
+                         "拼多多 publishes no API to refuse an after-sale, so nothing was sent: refuse after-sale "
+                         "{after_sale_id} (order {order_no}) in the 拼多多 seller back office (售后工作台)"),
     "LOGI_STILL": ("包裹 {tracking_no}（订单 {order_no}）已 {hours} 小时没有物流更新，请联系快递核实",
                    "Parcel {tracking_no} (order {order_no}) has not moved for {hours} hours: check with the carrier"),
     "LOGI_INTERCEPT_SUCCEEDED": ("包裹 {tracking_no}（订单 {order_no}）已拦截成功：{detail}",
