@@ -38,6 +38,7 @@ class ShipRequest:
     line_ids: tuple[str, ...] = ()
     request_id: str = ""  # our idempotency key (抖店 multi-pack honours it)
     online: bool = False  # TOP: the shop uses 菜鸟 e-sheets (online.send) rather than offline.send
+    first_parcel: bool = True  # 拼多多: a later parcel of a split order is an extra waybill
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +191,8 @@ def _douyin(connector: Any, req: ShipRequest) -> WriteResult:
 
 
 def _pdd(connector: Any, req: ShipRequest) -> WriteResult:
+    if not req.first_parcel:
+        return _pdd_extra(connector, req)
     method = "pdd.logistics.online.send"
     try:
         answer = connector.call(method, {"order_sn": req.platform_order_no, "logistics_id": req.carrier_code,
@@ -198,6 +201,22 @@ def _pdd(connector: Any, req: ShipRequest) -> WriteResult:
         return _failed(err, method) or _looked_up(connector, req, method, err)
     if not answer.get("is_success"):
         return WriteResult(REFUSED, method, "is_success", "平台没有确认发货成功")
+    return WriteResult(DONE, method)
+
+
+def _pdd_extra(connector: Any, req: ShipRequest) -> WriteResult:
+    """拼多多 ships whole orders (the first parcel's online.send): each later parcel of a split order is
+    uploaded as an extra waybill, 额外运单类型 1 = 分包发货 (pdd.order.upload.extra.logistics)."""
+    method = "pdd.order.upload.extra.logistics"
+    tracks = [{"shipping_id": int(req.carrier_code), "tracking_number": req.tracking_no}]
+    try:
+        answer = connector.call(method, {"order_sn": req.platform_order_no, "extra_track_type": 1,
+                                         "extra_track_list": json.dumps(tracks, separators=(",", ":"))},
+                                "upload_extra_logistics_response")
+    except PlatformError as err:
+        return _failed(err, method) or WriteResult(REFUSED, method, err.sub_code or err.code, err.message)
+    if answer.get("is_success") is False:
+        return WriteResult(REFUSED, method, "is_success", "平台没有确认收到额外运单")
     return WriteResult(DONE, method)
 
 

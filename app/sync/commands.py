@@ -15,7 +15,7 @@ from typing import Any
 
 from app.domain.actor import Actor
 from app.domain.clock import now
-from app.services import after_sales, orders
+from app.services import after_sales, orders, parcels
 from app.services.unit_of_work import UnitOfWork
 
 # handler(uow, args, actor) -> whatever the service returns (an OrderView or a plain dict)
@@ -117,3 +117,12 @@ def _after_sales_step(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any:
 
 register("after_sales.open", _after_sales_open, order_key=None)
 register("after_sales.step", _after_sales_step, order_key=None)
+
+
+# --- split parcels (issue #15): part of an order leaves with its own tracking number
+def _ship_parcel(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any:
+    return parcels.ship_parcel(uow, a["order_no"], a["tracking_no"], list(a["lines"]),
+                               expected_version=int(a["expected_version"]), actor=actor)
+
+
+register("pick.ship_parcel", _ship_parcel)

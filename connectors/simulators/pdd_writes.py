@@ -8,6 +8,7 @@ reads the order back after any refusal instead of trusting a code.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -87,7 +88,32 @@ def routes(sim: PddSimulator) -> dict[str, Callable[[dict[str, str], datetime], 
                 for ln in (order.lines if order else []) if ln.refund != "none"]
         return sim._json({"refund_increment_get_response": {"refund_list": rows, "total_count": len(rows)}})  # noqa: SLF001
 
-    return {"pdd.logistics.online.send": send, "pdd.refund.list.increment.get": listed,
+    def extra(p: dict[str, str], now: datetime) -> Response:
+        """pdd.order.upload.extra.logistics: a later parcel's waybill on an order already shipped."""
+        refused = missing(p, "order_sn", "extra_track_list")
+        if refused:
+            return refused
+        try:
+            tracks = json.loads(p["extra_track_list"])
+            pairs = [(str(t["shipping_id"]), str(t["tracking_number"])) for t in tracks]
+        except (ValueError, TypeError, KeyError):
+            return sim._err(50001, "参数错误", "extra_track_list 格式不正确", "param_invalid")  # noqa: SLF001
+        if not pairs or any(carrier_by_code("pdd", code) is None or not no for code, no in pairs):
+            return sim._err(50001, "参数错误", "快递公司id或运单号不正确", "param_invalid")  # noqa: SLF001
+        with sim.world.lock:
+            order = sim.world.orders.get(p["order_sn"])
+            if order is None or not order.tracking_no:
+                return sim._err(BUSINESS_ERROR, "业务处理失败", "订单不存在或尚未发货", "order_not_shipped")  # noqa: SLF001
+            for _, no in pairs:
+                if no not in order.extra_tracks and no != order.tracking_no:
+                    order.extra_tracks.append(no)
+                    sim.world.shipments_applied.append((order.order_id, no))
+        if lost():
+            return LOST
+        return sim._json({"upload_extra_logistics_response": {"is_success": True}})  # noqa: SLF001
+
+    return {"pdd.logistics.online.send": send, "pdd.order.upload.extra.logistics": extra,
+            "pdd.refund.list.increment.get": listed,
             "pdd.refund.agree": lambda p, now: agree(p, now, goods_back=False),
             "pdd.refund.returngoods.agree": lambda p, now: agree(p, now, goods_back=True)}
 

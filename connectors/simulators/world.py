@@ -73,6 +73,7 @@ class SimOrder:
     buyer_note: str = ""
     seller_note: str = ""
     ext: dict[str, str] = field(default_factory=dict)
+    extra_tracks: list[str] = field(default_factory=list)  # 拼多多: later parcels' waybills (分包发货)
 
     @property
     def total(self) -> Decimal:
