@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from app.domain.messages import render
 from app.domain.status import OrderStatus
 from connectors.base import Connector, PlatformError, PayloadError
 
@@ -37,6 +38,7 @@ class ShipRequest:
     line_ids: tuple[str, ...] = ()
     request_id: str = ""  # our idempotency key (抖店 multi-pack honours it)
     online: bool = False  # TOP: the shop uses 菜鸟 e-sheets (online.send) rather than offline.send
+    first_parcel: bool = True  # 拼多多: a later parcel of a split order is an extra waybill
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,8 @@ def _douyin(connector: Any, req: ShipRequest) -> WriteResult:
 
 
 def _pdd(connector: Any, req: ShipRequest) -> WriteResult:
+    if not req.first_parcel:
+        return _pdd_extra(connector, req)
     method = "pdd.logistics.online.send"
     try:
         answer = connector.call(method, {"order_sn": req.platform_order_no, "logistics_id": req.carrier_code,
@@ -197,6 +201,22 @@ def _pdd(connector: Any, req: ShipRequest) -> WriteResult:
         return _failed(err, method) or _looked_up(connector, req, method, err)
     if not answer.get("is_success"):
         return WriteResult(REFUSED, method, "is_success", "平台没有确认发货成功")
+    return WriteResult(DONE, method)
+
+
+def _pdd_extra(connector: Any, req: ShipRequest) -> WriteResult:
+    """拼多多 ships whole orders (the first parcel's online.send): each later parcel of a split order is
+    uploaded as an extra waybill, 额外运单类型 1 = 分包发货 (pdd.order.upload.extra.logistics)."""
+    method = "pdd.order.upload.extra.logistics"
+    tracks = [{"shipping_id": int(req.carrier_code), "tracking_number": req.tracking_no}]
+    try:
+        answer = connector.call(method, {"order_sn": req.platform_order_no, "extra_track_type": 1,
+                                         "extra_track_list": json.dumps(tracks, separators=(",", ":"))},
+                                "upload_extra_logistics_response")
+    except PlatformError as err:
+        return _failed(err, method) or WriteResult(REFUSED, method, err.sub_code or err.code, err.message)
+    if answer.get("is_success") is False:
+        return WriteResult(REFUSED, method, "is_success", "平台没有确认收到额外运单")
     return WriteResult(DONE, method)
 
 
@@ -238,8 +258,8 @@ def _wechat_products(connector: Any, req: ShipRequest) -> list[dict[str, Any]]:
 
 def answer_refund(connector: Connector, req: RefundAnswer) -> WriteResult:
     """Agree to or refuse a refund on the platform (淘宝 rp.refunds.agree / refund.refuse, 微信小店
-    aftersale accept/reject, 拼多多 refund.agree). 抖店's afterSale.operate needs the after-sale id
-    from its push, which the hub does not keep yet: refused in words."""
+    aftersale accept/reject, 抖店 afterSale.operate, 拼多多 refund.agree / refund.returngoods.agree).
+    拼多多 publishes no refuse call: a refusal there comes back ``refused`` in words, never pretended."""
     platform = connector.platform
     try:
         if platform in ("taobao", "tmall"):
@@ -248,15 +268,59 @@ def answer_refund(connector: Connector, req: RefundAnswer) -> WriteResult:
             return _wechat_refund(connector, req)
         if platform == "douyin":
             return _douyin_refund(connector, req)
-        if platform == "pdd" and req.agree and req.after_sale_id:
-            call = "pdd.refund.agree"
-            result = connector.call(call, {"after_sales_id": req.after_sale_id, "order_sn": req.platform_order_no,  # type: ignore[attr-defined]
-                                           "operate_desc": req.reason or "同意退款"}, "refund_agree_response")
-            ok = bool((result.get("result") or {}).get("succ"))
-            return WriteResult(DONE if ok else REFUSED, call, "", str((result.get("result") or {}).get("message", "")))
+        if platform == "pdd":
+            return _pdd_refund(connector, req)
     except PlatformError as err:
         return _failed(err, "refund") or WriteResult(REFUSED, "refund", err.sub_code or err.code, err.message)
-    return WriteResult(REFUSED, "-", "unsupported", f"{platform} 的售后答复需要平台售后单号（拒绝退款没有公开接口），请在商家后台处理")
+    return WriteResult(REFUSED, "-", "unsupported", f"{platform} 没有售后答复接口，请在商家后台处理")
+
+
+#: 拼多多 after_sales_status values (pdd.refund.list.increment.get): waiting for the seller
+PDD_WAITING = {2: "refund", 3: "return"}  # 2 买家申请退款，待商家处理 · 3 退货退款，待商家处理
+PDD_NO_REFUSE = "pdd-no-refuse-api"
+
+
+def pdd_after_sales(connector: Any, order_sn: str) -> list[dict[str, Any]]:
+    """Every after-sale of one 拼多多 order (pdd.refund.list.increment.get with ``order_sn``: the doc
+    says the other filters are then ignored, though the required ones must still be sent)."""
+    end = int(connector.clock().timestamp())
+    answer = connector.call("pdd.refund.list.increment.get", {
+        "order_sn": order_sn, "after_sales_status": 1, "after_sales_type": 1, "start_updated_at": end - 1800,
+        "end_updated_at": end, "page": 1, "page_size": 100}, "refund_increment_get_response")
+    return list(answer.get("refund_list") or [])
+
+
+def _pdd_refund(connector: Any, req: RefundAnswer) -> WriteResult:
+    """拼多多: the after-sale's id (kept from intake, else looked up by order), then agree.
+
+    ``pdd.refund.agree`` for 仅退款 (status 2), ``pdd.refund.returngoods.agree`` for 退货退款 (status 3).
+    No public API refuses a 拼多多 after-sale: customer service must 驳回 it in the 商家后台.
+    """
+    listed = pdd_after_sales(connector, req.platform_order_no)
+    wanted = [a for a in listed if not req.after_sale_id or str(a.get("id")) == req.after_sale_id]
+    if not req.after_sale_id:  # PDD lists after-sales per order; one goods per order, so the open one …
+        waiting = [a for a in wanted if int(a.get("after_sales_status") or 0) in PDD_WAITING]
+        # … or, for an agree tried before (its answer lost), the one refunded since
+        wanted = waiting or [a for a in wanted if req.agree and int(a.get("after_sales_status") or 0) in (7, 10)]
+    if len(wanted) != 1:
+        return WriteResult(REFUSED, "pdd.refund.list.increment.get", "no-refund",
+                           "平台上找不到这条商品待处理的售后单" if not wanted else "平台上这笔订单有多张待处理的售后单，请在商家后台处理")
+    after_sale = wanted[0]
+    after_sale_id, status = str(after_sale["id"]), int(after_sale.get("after_sales_status") or 0)
+    if status in (7, 10) and req.agree:  # 7 已同意退货, 10 退款成功: agreed before
+        return WriteResult(ALREADY, "pdd.refund.list.increment.get", after_sale_id, "平台上已同意（上次答复丢失），未重复发送")
+    if not req.agree:
+        return WriteResult(REFUSED, "-", PDD_NO_REFUSE, render("WB_PDD_NO_REFUSE", after_sale_id=after_sale_id,
+                                                                 order_no=req.platform_order_no))
+    if status not in PDD_WAITING:
+        return WriteResult(REFUSED, "pdd.refund.list.increment.get", f"status-{status}",
+                           f"平台上的售后单 {after_sale_id} 已不在待商家处理状态")
+    call = "pdd.refund.agree" if PDD_WAITING[status] == "refund" else "pdd.refund.returngoods.agree"
+    result = (connector.call(call, {"after_sales_id": after_sale_id, "order_sn": req.platform_order_no,
+                                    "operate_desc": req.reason or "同意退款"}, "response").get("result") or {})
+    if result.get("succ"):
+        return WriteResult(DONE, call, after_sale_id)
+    return WriteResult(REFUSED, call, after_sale_id, str(result.get("message") or "平台没有确认退款成功"))
 
 
 def _douyin_refund(connector: Any, req: RefundAnswer) -> WriteResult:

@@ -259,7 +259,7 @@ class OrderExtAttr(Base):
 
 
 class Shipment(Base):
-    """A parcel of an order with one carrier and tracking number."""
+    """A parcel of an order with one carrier and tracking number (one of several when the order is split)."""
 
     __tablename__ = "shipments"
     __table_args__ = (_codes("status", "shipment_status"), Index("ix_shipments_order", "order_id"))
@@ -272,6 +272,8 @@ class Shipment(Base):
     status: Mapped[str] = mapped_column(String(20))
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: a split parcel's contents ``[{"line_no", "qty", "platform_line_id"}]``; NULL: the whole order
+    lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
 
 
 class TrackingEvent(Base):

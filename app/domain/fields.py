@@ -281,6 +281,7 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "pending_payment": ("待支付", "Awaiting payment"),
         "paid": ("已支付", "Paid"),
         "allocating": ("配货中", "Being picked"),
+        "partially_shipped": ("部分发货", "Partly shipped"),
         "shipped": ("已发货", "Shipped"),
         "completed": ("已完成", "Completed"),
         "cancelled": ("已取消", "Cancelled"),
@@ -695,6 +696,7 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "order.add_warehouse_note": ("给仓库留言", "Note for the warehouse"),
         "order.change_status": ("变更订单环节", "Change order stage"),
         "auth.offline_event": ("离线登录记录", "Offline sign-in record"),
+        "pick.ship_parcel": ("分包裹发货", "Ship a parcel"),
     },
     "sync_outcome": {
         "pending": ("待提交", "Waiting to be sent"),

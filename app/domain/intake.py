@@ -170,9 +170,14 @@ def is_interception(stored: StoredVersion, changes: list[str]) -> bool:
 def next_status(stored: OrderStatus, inbound: OrderStatus) -> OrderStatus:
     """The stage after applying a newer platform version.
 
-    The hub's own warehouse stage (配货中) is ours, not the platform's: a platform still saying
-    "paid, awaiting shipment" does not pull an order back out of picking.
+    The hub's own warehouse stages (配货中, 部分发货) are ours, not the platform's: a platform still
+    saying "paid, awaiting shipment" does not pull an order back out of picking, nor does one saying
+    "shipped" after the first of several parcels.
     """
     if stored == OrderStatus.ALLOCATING and inbound == OrderStatus.PAID:
         return OrderStatus.ALLOCATING
+    # After a split parcel the platform says 部分发货 (mapped to paid) or, on 拼多多, already shipped:
+    # the rest is still in our warehouse until its own parcel leaves.
+    if stored == OrderStatus.PARTIALLY_SHIPPED and inbound in (OrderStatus.PAID, OrderStatus.SHIPPED):
+        return OrderStatus.PARTIALLY_SHIPPED
     return inbound

@@ -246,6 +246,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
                              "Order {order_no} has a refund waiting for the seller; the platform refused the ship confirmation "
                              "(parcel {tracking_no}). Handle the refund first"),
     "WB_CS_REFUSED": ("订单 {order_no} 的{kind}被平台拒绝：{message}", "The platform refused order {order_no}'s {kind}: {message}"),
+    "WB_PDD_NO_REFUSE": ("拼多多没有公开的驳回售后接口，拒绝没有发送：请在拼多多商家后台「售后工作台」驳回售后单 {after_sale_id}（订单 {order_no}）",
+                         "拼多多 publishes no API to refuse an after-sale, so nothing was sent: refuse after-sale "
+                         "{after_sale_id} (order {order_no}) in the 拼多多 seller back office (售后工作台)"),
+    "WB_PARCEL_PART_ONLY": ("本包裹只装了子订单的一部分件数：平台按子订单拆单发货，运单号随发齐该子订单的包裹回传",
+                            "This parcel holds only part of a sub-order's pieces: platforms split by sub-order, so the "
+                            "platform hears of it with the parcel that completes the sub-order"),
+    "PARCEL_NOT_READY": ("订单 {order_no} 当前为「{current}」，不能分包裹发货", "Order {order_no} is {current}: it cannot ship a parcel"),
+    "PARCEL_EMPTY": ("包裹里没有商品，订单 {order_no} 未出库", "The parcel holds nothing; order {order_no} did not ship"),
+    "PARCEL_BAD_LINE": ("订单 {order_no} 第 {line_no} 行还剩 {left} 件待发，不能放 {qty} 件进这个包裹",
+                        "Order {order_no} line {line_no} has {left} piece(s) left to ship, not {qty}"),
+    "PICK_PARCEL_SHIPPED": ("✔ 订单 {order_no} 的一个包裹已出库，快递单号 {tracking_no}；还有 {left} 件待发",
+                            "✔ A parcel of order {order_no} left, tracking no. {tracking_no}; {left} piece(s) still to ship"),
     "LOGI_STILL": ("包裹 {tracking_no}（订单 {order_no}）已 {hours} 小时没有物流更新，请联系快递核实",
                    "Parcel {tracking_no} (order {order_no}) has not moved for {hours} hours: check with the carrier"),
     "LOGI_INTERCEPT_SUCCEEDED": ("包裹 {tracking_no}（订单 {order_no}）已拦截成功：{detail}",

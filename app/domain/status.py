@@ -15,6 +15,7 @@ class OrderStatus(StrEnum):
     PENDING_PAYMENT = "pending_payment"  # 待支付
     PAID = "paid"  # 已支付
     ALLOCATING = "allocating"  # 配货中
+    PARTIALLY_SHIPPED = "partially_shipped"  # 部分发货: some parcels left, the rest is still the warehouse's
     SHIPPED = "shipped"  # 已发货
     COMPLETED = "completed"  # 已完成
     CANCELLED = "cancelled"  # 已取消
@@ -55,6 +56,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(S.ALLOCATING, S.PAID),  # released back, e.g. stock re-allocated
     Transition(S.ALLOCATING, S.CANCELLED, needs_basis=True, intercept=True),
     Transition(S.ALLOCATING, S.AFTER_SALES, needs_basis=True, intercept=True),
+    Transition(S.ALLOCATING, S.PARTIALLY_SHIPPED),  # a split parcel left (the rest follows)
+    Transition(S.PARTIALLY_SHIPPED, S.SHIPPED),  # the last parcel left
+    Transition(S.PARTIALLY_SHIPPED, S.CANCELLED, needs_basis=True, intercept=True),
+    Transition(S.PARTIALLY_SHIPPED, S.AFTER_SALES, needs_basis=True, intercept=True),
     Transition(S.SHIPPED, S.COMPLETED),
     Transition(S.SHIPPED, S.AFTER_SALES, needs_basis=True),
     Transition(S.COMPLETED, S.AFTER_SALES, needs_basis=True),
@@ -95,6 +100,6 @@ def transition(current: OrderStatus | str, target: OrderStatus | str, *, order_n
 
 
 # Stages in which the warehouse is working on the order: changes must reach the picker.
-WAREHOUSE_ACTIVE: frozenset[OrderStatus] = frozenset({S.ALLOCATING})
+WAREHOUSE_ACTIVE: frozenset[OrderStatus] = frozenset({S.ALLOCATING, S.PARTIALLY_SHIPPED})
 # Stages that still count as open work (not shipped, not closed).
-OPEN: frozenset[OrderStatus] = frozenset({S.PENDING_PAYMENT, S.PAID, S.ALLOCATING})
+OPEN: frozenset[OrderStatus] = frozenset({S.PENDING_PAYMENT, S.PAID, S.ALLOCATING, S.PARTIALLY_SHIPPED})

@@ -88,9 +88,12 @@ def _ship_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackRep
                                                        message=render("WB_NO_CREDENTIALS")))
             continue
         req = wb.ShipRequest(p["platform_order_no"], p["tracking_no"], code, p["carrier"],
-                             tuple(p.get("line_ids") or ()), request_id=msg.dedupe_key[:64], online=bool(p.get("online")))
+                             tuple(p.get("line_ids") or ()), request_id=msg.dedupe_key[:64], online=bool(p.get("online")),
+                             first_parcel=bool(p.get("first_parcel", True)))
+        # a 拼多多 extra waybill is not on the order's detail to look up; uploading it again is harmless
+        look = msg.attempts > 1 and (req.first_parcel or p["platform"] != "pdd")
         try:
-            result = _lookup_first(connector, req) if msg.attempts > 1 else None
+            result = _lookup_first(connector, req) if look else None
             result = result or wb.confirm_shipment(connector, req)
         except PlatformError as err:  # the order could not be read back: try again later
             result = wb.WriteResult(wb.RETRY, LOOKUP, err.code, err.message, err.retry_after)

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from app.db.models import Bin, Order, Shop, Sku, Stock, Warehouse
+from app.db.models import Bin, Order, Shipment, Shop, Sku, Stock, Warehouse
 from app.db.routing_models import RoutingRule, StockReservation
 from app.db.warehouse_models import SlipPrint, Wave, WaveOrder
 from app.domain.actor import Actor
@@ -68,9 +68,24 @@ def bin_coords(zone: str, aisle: int, rack: int, level: int) -> str:
 _NO_BIN = ("—", "未分配库位", 1_000_000, "")
 
 
+def shipped_by_line(session: Session, order: Order) -> dict[int, int]:
+    """Pieces of each line already gone in earlier parcels (a parcel without contents took the whole order)."""
+    out: dict[int, int] = {}
+    for contents in session.scalars(sa.select(Shipment.lines).where(Shipment.order_id == order.id)):
+        if contents is None:
+            return {int(it["line_no"]): int(it.get("qty", 0)) for it in order.items}
+        for ln in contents:
+            out[int(ln["line_no"])] = out.get(int(ln["line_no"]), 0) + int(ln["qty"])
+    return out
+
+
 def order_lines(session: Session, order: Order) -> list[SlipLine]:
-    """The order's lines to pick, each with barcode and bin, sorted along the pick path."""
-    items = [it for it in order.items if it.get("line_status", "normal") not in NOT_TO_PICK and int(it.get("qty", 0)) > 0]
+    """The order's lines still to pick (less what earlier parcels took), each with barcode and bin,
+    sorted along the pick path."""
+    gone = shipped_by_line(session, order) if order.status == "partially_shipped" else {}
+    items = [dict(it, qty=int(it.get("qty", 0)) - gone.get(int(it.get("line_no", 0)), 0)) for it in order.items
+             if it.get("line_status", "normal") not in NOT_TO_PICK]
+    items = [it for it in items if it["qty"] > 0]
     codes = sorted({str(it["sku"]) for it in items})
     skus = {r.sku_code: r for r in session.execute(
         sa.select(Sku.id, Sku.sku_code, Sku.barcode, Sku.name, Sku.color, Sku.size).where(Sku.sku_code.in_(codes)))}

@@ -36,13 +36,15 @@ from app.domain.fields import Lang, code_label
 from app.domain.messages import Coded, render
 from app.domain.slip import ORDER_QR_PREFIX, PROGRESS_QR_PREFIX, WAVE_QR_PREFIX
 from app.domain.status import OrderStatus
-from app.services import audit, orders, waves, writeback
+from app.services import audit, orders, parcels, waves, writeback
 from app.services.change_notices import NoticeView, open_notice_for
-from app.services.pick_slips import order_lines, packing_notes, priority_of
+from app.services.pick_slips import order_lines, packing_notes, priority_of, shipped_by_line
 from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 
 LIVE = ("picking", "confirmed")
+#: stages in which the warehouse picks: 配货中, and 部分发货 (the rest of a split order)
+PICKABLE = (OrderStatus.ALLOCATING.value, OrderStatus.PARTIALLY_SHIPPED.value)
 TRACKING = re.compile(r"^[A-Za-z0-9]{8,32}$")
 
 
@@ -207,7 +209,7 @@ def _open(uow: UnitOfWork, order_no: str, actor: Actor, box_no: str | None, ware
                                                                 "total": view.total}, view)
         if order.status == OrderStatus.SHIPPED.value:
             return _refused("PICK_ALREADY_SHIPPED", order_no=order_no, tracking_no=order.tracking_no or "—")
-        if order.status != OrderStatus.ALLOCATING.value or order.warehouse_id is None:
+        if order.status not in PICKABLE or order.warehouse_id is None:
             _refuse(s, None, order.id, ORDER_QR_PREFIX + order_no, "not_ready", actor)
             uow.commit()
             return _refused("PICK_NOT_READY", order_no=order_no, current=Coded("order_status", order.status))
@@ -236,7 +238,7 @@ def _next(uow: UnitOfWork, code: str, actor: Actor, box_no: str | None) -> ScanR
             uow.commit()
             return _refused("PICK_NO_ORDER", barcode=code)
         order = s.execute(sa.select(Order).where(Order.id == pick.order_id).with_for_update()).scalar_one()
-        if order.status != OrderStatus.ALLOCATING.value:
+        if order.status not in PICKABLE:
             stop_live_pick(s, order, actor, reason="cancelled")
             _refuse(s, pick, order.id, code, "cancelled", actor)
             view = _view(s, pick, order)
@@ -323,16 +325,21 @@ def _ship(uow: UnitOfWork, pick_id: int, order_no: str, version: int, tracking_n
     def dispatch(s: Session) -> None:
         order = s.execute(sa.select(Order).where(Order.order_no == order_no)).scalar_one()
         pick = s.get_one(Pick, pick_id)
-        order.tracking_no = tracking_no
+        gone = shipped_by_line(s, order)  # a split order: this parcel takes what earlier ones left
+        rest = {n: q for n, q in parcels.remaining(order, gone).items() if q} if gone else {}
+        order.tracking_no = order.tracking_no or tracking_no
         pick.status, pick.shipped_at = "shipped", sa.func.clock_timestamp()
         shipment = Shipment(order_id=order.id, carrier=carrier_of(tracking_no), tracking_no=tracking_no,
+                            lines=parcels.contents(order, rest) if gone else None,
                             warehouse_id=pick.warehouse_id, status="created", shipped_at=sa.func.clock_timestamp())
         s.add(shipment)
         s.add(ScanLog(warehouse_id=pick.warehouse_id, order_id=order.id, action="ship", barcode=tracking_no,
                       box_no=pick.box_no, operator=actor.operator, station=actor.station))
         _consume_stock(s, order.id)
         s.flush()
-        writeback.on_shipped(s, order, shipment)  # the platform hears of it: same transaction, via the outbox
+        # the platform hears of it: same transaction, via the outbox (the last parcel of a split order names its lines)
+        writeback.on_shipped(s, order, shipment, line_ids=parcels.completed_line_ids(order, rest, {}) if gone else (),
+                             split=bool(gone), first_parcel=not gone)
         audit.record(s, actor, "pick.ship", "order", order_no, basis=None, before={"status": "allocating"},
                      after={"status": order.status, "tracking_no": tracking_no, "box_no": pick.box_no,
                             "carrier": carrier_of(tracking_no)})

@@ -39,17 +39,27 @@ def record(session: Session, order_id: int, kind: str, call: str, outcome: str, 
                                  code=(code or None) and code[:120], message=message, tracking_no=tracking_no))
 
 
-def on_shipped(session: Session, order: Order, shipment: Shipment, *, line_ids: tuple[str, ...] = ()) -> None:
-    """The parcel left: queue its ship confirmation and tracking subscription (the caller's transaction)."""
+def on_shipped(session: Session, order: Order, shipment: Shipment, *, line_ids: tuple[str, ...] = (),
+               split: bool = False, first_parcel: bool = True) -> None:
+    """The parcel left: queue its ship confirmation and tracking subscription (the caller's transaction).
+
+    A split parcel (``split``) names the sub-orders it completes (``line_ids``). One that completes
+    none (part of a sub-order's pieces) has nothing the platform could be told — platforms split by
+    sub-order — except on 拼多多, which takes every parcel after the first as an extra waybill.
+    """
     session.add(ShipmentWatch(shipment_id=shipment.id))
     if order.platform == "pos":
         record(session, order.id, "ship", "-", "nothing", message=render("WB_POS_NOTHING"), tracking_no=shipment.tracking_no)
+    elif split and not line_ids and order.platform != "pdd":
+        record(session, order.id, "ship", "-", "nothing", message=render("WB_PARCEL_PART_ONLY"),
+               tracking_no=shipment.tracking_no)
     else:
         settings = session.scalar(sa.select(Shop.settings).where(Shop.id == order.shop_id)) or {}
         outbox.enqueue(session, SHIP, f"ship:{shipment.tracking_no}", {
             "order_id": order.id, "order_no": order.order_no, "shop_id": order.shop_id, "platform": order.platform,
             "platform_order_no": order.platform_order_no, "shipment_id": shipment.id,
             "tracking_no": shipment.tracking_no, "carrier": shipment.carrier, "line_ids": list(line_ids),
+            "split": split, "first_parcel": first_parcel,
             # 淘宝/天猫 shops printing 菜鸟 e-sheets confirm with online.send (shop setting ``cainiao_esheet``)
             "online": bool(settings.get("cainiao_esheet"))})
     outbox.enqueue(session, SUBSCRIBE, f"subscribe:{shipment.tracking_no}", {

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.domain.actor import Actor
 from app.domain.clock import now
-from app.services import after_sales, auth, orders
+from app.services import after_sales, auth, orders, parcels
 from app.services.unit_of_work import UnitOfWork
 
 # handler(uow, args, actor) -> whatever the service returns (an OrderView or a plain dict)
@@ -126,3 +126,12 @@ def _auth_offline_event(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any
 
 
 register("auth.offline_event", _auth_offline_event, order_key=None)
+
+
+# --- split parcels (issue #15): part of an order leaves with its own tracking number
+def _ship_parcel(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any:
+    return parcels.ship_parcel(uow, a["order_no"], a["tracking_no"], list(a["lines"]),
+                               expected_version=int(a["expected_version"]), actor=actor)
+
+
+register("pick.ship_parcel", _ship_parcel)

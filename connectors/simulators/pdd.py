@@ -64,7 +64,7 @@ def _item(ln: Any) -> dict[str, Any]:
 
 def render_order(o: SimOrder) -> dict[str, Any]:
     """A world order as PDD's ``order_info`` (yuan numbers, Beijing-time strings, masked + ciphertext receiver)."""
-    refunding = any(ln.refund == "requested" for ln in o.lines)
+    refunding = any(ln.refund in ("requested", "return_agreed") for ln in o.lines)
     paid = o.paid_at is not None
     confirm = 0 if o.status == "pending_payment" else (2 if o.status == "cancelled" and not paid else 1)
     refund = 4 if o.status == "cancelled" and paid else 2 if refunding else 1
@@ -73,7 +73,9 @@ def render_order(o: SimOrder) -> dict[str, Any]:
     group = int(_digits(o.order_id, 3)) % 10 < 6
     return {
         "order_sn": o.order_id, "order_status": order_status, "confirm_status": confirm, "refund_status": refund,
-        "after_sales_status": 10 if refund == 4 else 2 if refund == 2 else 0,
+        "after_sales_status": 10 if refund == 4 else next((pdd_writes.after_sales_status(ln) for ln in o.lines
+                                                     if ln.refund in ("requested", "return_agreed")), 0)
+        if refund == 2 else 0,
         "created_time": _local(o.created), "updated_at": _local(o.updated), "pay_time": _local(o.paid_at),
         "confirm_time": _local(o.paid_at) if confirm == 1 else "", "last_ship_time": _local(o.ship_by),
         "shipping_time": _local(o.updated) if o.tracking_no else "", "receive_time": "",
@@ -139,6 +141,7 @@ class PddSimulator:
         if access_token:
             self.tokens[access_token] = world.now() + timedelta(seconds=token_ttl)
         self.on_list_page: Callable[[int, list[str]], None] | None = None
+        self.calls: list[dict[str, str]] = []  # the parameters of every call that passed the gateway (tests)
         self.push_url = push_url
         self._ids = itertools.count(int(time.time() * 1000))
         if push_url:
@@ -152,7 +155,8 @@ class PddSimulator:
         now_ms = int(time.time() * 1000)
         content: dict[str, Any] = {"tid": order.order_id, "mall_id": int(self.mall_id)}
         if topic.startswith("pdd_refund_"):
-            content["refund_id"] = int("8" + _digits(order.order_id + "r", 12))
+            line = next((ln for ln in order.lines if ln.refund != "none"), order.lines[0])
+            content["refund_id"] = int(pdd_writes.refund_id(line.line_id))  # the after-sale's id (pdd.refund.agree)
         return {"id": next(self._ids), "commandType": "Common", "time": now_ms, "sendTime": now_ms,
                 "message": {"type": topic, "mallID": int(self.mall_id), "content": json.dumps(content)}}
 
@@ -228,6 +232,7 @@ class PddSimulator:
         if f.take("rate_limit_next"):
             return self._err(RATE_LIMITED, "调用已被限流",
                              f"当前接口调用过于频繁，请{f.rate_limit_seconds}秒后重试", "isv.call-limited")
+        self.calls.append(p)
         resp = route(p, now)
         if f.take("malformed_next"):
             resp.body = resp.body[: max(1, len(resp.body) // 2)]

@@ -38,7 +38,8 @@ class SimLine:
     price: Decimal
     paid: Decimal
     is_gift: bool = False
-    refund: str = "none"  # none | requested | refunded
+    refund: str = "none"  # none | requested | return_agreed (goods to come back) | refunded
+    refund_kind: str = "refund"  # refund (仅退款) | return (退货退款)
     shipped_in: str | None = None  # the tracking number of the parcel this line left in
 
 
@@ -72,6 +73,7 @@ class SimOrder:
     buyer_note: str = ""
     seller_note: str = ""
     ext: dict[str, str] = field(default_factory=dict)
+    extra_tracks: list[str] = field(default_factory=list)  # 拼多多: later parcels' waybills (分包发货)
 
     @property
     def total(self) -> Decimal:
@@ -219,10 +221,10 @@ class SimWorld:
                 ln.refund = "refunded" if o.paid_at else "none"
         return self._change(order_id, "cancelled", mutate)
 
-    def request_refund(self, order_id: str, line_index: int = 0) -> SimOrder:
-        """A refund on one line only: the order goes on, the line does not."""
+    def request_refund(self, order_id: str, line_index: int = 0, kind: str = "refund") -> SimOrder:
+        """A refund on one line only (``kind`` refund: 仅退款, return: 退货退款): the order goes on, the line does not."""
         def mutate(o: SimOrder) -> None:
-            o.lines[line_index].refund = "requested"
+            o.lines[line_index].refund, o.lines[line_index].refund_kind = "requested", kind
         return self._change(order_id, "refund_created", mutate)
 
     def note(self, order_id: str, text: str) -> SimOrder:
@@ -281,8 +283,10 @@ class SimWorld:
             self._change(order_id, "shipped", mutate)  # under the lock: two confirmations never both apply
             return "shipped"
 
-    def answer_refund(self, order_id: str, line_id: str, agree: bool) -> str:
-        """The seller agrees to or refuses a line's refund: ``agreed``, ``refused``, ``no_refund``, ``not_found``."""
+    def answer_refund(self, order_id: str, line_id: str, agree: bool, *, goods_back: bool = False) -> str:
+        """The seller agrees to or refuses a line's refund: ``agreed``, ``refused``, ``no_refund``, ``not_found``.
+
+        ``goods_back``: agree to a 退货退款 — the buyer now sends the goods back (``return_agreed``)."""
         with self.lock:
             order = self.orders.get(order_id)
             line = next((ln for ln in order.lines if ln.line_id == line_id), None) if order else None
@@ -295,7 +299,7 @@ class SimWorld:
 
         def mutate(o: SimOrder) -> None:
             target = next(ln for ln in o.lines if ln.line_id == line_id)
-            target.refund = "refunded" if agree else "none"
+            target.refund = ("return_agreed" if goods_back else "refunded") if agree else "none"
             if agree and o.status == "paid" and all(ln.refund == "refunded" for ln in o.lines):
                 o.status = "cancelled"
         self._change(order_id, "refund_agreed" if agree else "refund_refused", mutate)

@@ -72,5 +72,9 @@ class Channel:
             uow.commit()
             return shipment.id
 
+    def sim_calls(self) -> list[str]:
+        """The API names the simulator answered past its gateway checks, in order."""
+        return [c.get("method") or c.get("type") or "" for c in getattr(self.sim, "calls", [])]
+
     def close(self) -> None:
         self.server.stop()

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from app.db.models import Order
 from app.hub.writeback_dispatch import dispatch_refunds
 from app.services import writeback
+from connectors.simulators import pdd_writes
 
 
 def _decide(hub, order_no, agree, reason=""):
@@ -69,8 +70,54 @@ def test_a_pdd_refusal_has_no_public_api_and_is_refused_in_words_not_guessed(hub
     ch.world.request_refund(sim.order_id, 0)
     _decide(hub, order_no, False)
     assert dispatch_refunds(hub, ch.connector_for).failed == 1
-    assert "商家后台" in writeback.attempts(hub.uow(), order_no)[-1]["message"]
+    attempt = writeback.attempts(hub.uow(), order_no)[-1]
+    after_sale = pdd_writes.refund_id(sim.lines[0].line_id)
+    assert attempt["code"] == "pdd-no-refuse-api" and "商家后台" in attempt["message"] and after_sale in attempt["message"]
     assert ch.world.orders[sim.order_id].lines[0].refund == "requested"
+    assert not [c for c in ch.sim_calls() if "agree" in c]  # nothing pretended on the platform
+    with hub.uow() as uow:
+        assert uow.session.scalar(sa.text("SELECT payload->>'message' FROM outbox WHERE topic = 'cs.notice'")) \
+            == "WB_CS_REFUSED"
+
+
+@pytest.mark.parametrize("kind, call, after", [("refund", "pdd.refund.agree", "refunded"),
+                                               ("return", "pdd.refund.returngoods.agree", "return_agreed")])
+def test_a_pdd_agree_finds_the_after_sale_by_order_and_uses_the_call_its_kind_needs(hub, channel, kind, call, after):
+    ch = channel("pdd")
+    sim, order_no = ch.take_order()
+    ch.world.request_refund(sim.order_id, 0, kind=kind)
+    _decide(hub, order_no, True)
+    assert dispatch_refunds(hub, ch.connector_for).sent == 1
+    attempt = writeback.attempts(hub.uow(), order_no)[-1]
+    assert (attempt["call"], attempt["code"]) == (call, pdd_writes.refund_id(sim.lines[0].line_id))
+    assert ch.world.orders[sim.order_id].lines[0].refund == after
+    connector = ch.connector()
+    assert connector.normalise(connector.fetch(sim.order_id)).lines[0].line_status == \
+        ("refunded" if after == "refunded" else "refunding")
+    connector.close()
+
+
+def test_a_pdd_agree_whose_answer_was_lost_is_seen_done_on_the_platform_and_not_sent_again(hub, channel):
+    ch = channel("pdd")
+    sim, order_no = ch.take_order()
+    ch.world.request_refund(sim.order_id, 0)
+    _decide(hub, order_no, True)
+    ch.world.faults.lost_answer_next = 1
+    assert dispatch_refunds(hub, ch.connector_for).retry == 1
+    with hub.uow() as uow:
+        uow.session.execute(sa.text("UPDATE outbox SET next_attempt_at = now() WHERE status = 'pending'"))
+        uow.commit()
+    assert dispatch_refunds(hub, ch.connector_for).already == 1
+    assert ch.sim_calls().count("pdd.refund.agree") == 1
+    assert writeback.attempts(hub.uow(), order_no)[-1]["outcome"] == "already"
+
+
+def test_a_pdd_answer_for_an_order_without_an_open_after_sale_is_refused_in_words(hub, channel):
+    ch = channel("pdd")
+    sim, order_no = ch.take_order()
+    _decide(hub, order_no, True)
+    assert dispatch_refunds(hub, ch.connector_for).failed == 1
+    assert "找不到" in writeback.attempts(hub.uow(), order_no)[-1]["message"]
 
 
 def test_a_refund_answer_whose_answer_was_lost_is_not_applied_twice(hub, channel):
