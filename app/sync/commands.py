@@ -117,3 +117,13 @@ def _after_sales_step(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any:
 
 register("after_sales.open", _after_sales_open, order_key=None)
 register("after_sales.step", _after_sales_step, order_key=None)
+
+
+# --- what a station reports about itself (issue #16): no order, no grant — a fact about the station's printer
+def _print_failure(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any:
+    from app.services import stations
+
+    return stations.record_print_failure(uow, a, actor)
+
+
+register("station.print_failure", _print_failure, order_key=None)

@@ -60,6 +60,8 @@ def grow_orders(hub, target: int) -> float:
                 " FROM orders WHERE id <= :have ORDER BY id LIMIT :need"), {"r": r, "have": have, "need": need})
     with hub.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text("VACUUM ANALYZE orders"))  # as autovacuum would soon after a bulk load
+        conn.execute(sa.text("VACUUM ANALYZE health_order_facts"))
+        conn.execute(sa.text("VACUUM ANALYZE health_rollup"))
     return time.perf_counter() - started
 
 
