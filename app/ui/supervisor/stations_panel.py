@@ -55,11 +55,11 @@ def _person(s: stations.StationState, lang: Lang) -> str:
 STATION_COLUMNS = (
     Column("station", lambda s, lang: s.station),
     Column("state", lambda s, lang: code_label("station_state", "online" if s.online else "offline", lang)),
-    Column("roles", lambda s, lang: _roles(s.roles, lang)),
-    Column("operator", _person),
-    Column("app_version", lambda s, lang: s.app_version),
-    Column("pending_outbox", lambda s, lang: str(s.pending_outbox)),
     Column("seen_at", lambda s, lang: _when(s.seen_at)),
+    Column("operator", _person),
+    Column("pending_outbox", lambda s, lang: str(s.pending_outbox)),
+    Column("roles", lambda s, lang: _roles(s.roles, lang)),
+    Column("app_version", lambda s, lang: s.app_version),
 )
 GROUP_COLUMNS = (
     Column("station", lambda g, lang: g.station),
@@ -122,7 +122,7 @@ class RowsModel(QAbstractTableModel):
         if not index.isValid() or not (0 <= index.row() < len(self._rows)) or not (0 <= index.column() < len(self._columns)):
             return None
         row = self._rows[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):  # the tip: a long reason in full
             return self._columns[index.column()].show(row, self._lang)
         if role == Qt.ItemDataRole.ForegroundRole and self._colour is not None and self._columns[index.column()].key == "state":
             return self._colour(row)
@@ -169,6 +169,7 @@ class StationsPanel(QWidget):
             v.addWidget(title)
             v.addWidget(view)
             split.addWidget(box)
+        split.setSizes([560, 420, 520])
         layout = QVBoxLayout(self)
         layout.addWidget(split)
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QDate, QDateTime, QTime, QTimer, Signal
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDateTimeEdit, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QTableView, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
+                               QPushButton, QSplitter, QTableView, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
 
 from app.domain import clock
 from app.domain.fields import Lang, code_label
@@ -188,8 +188,18 @@ class SupervisorWorkspace(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addLayout(cards)
-        layout.addLayout(grid, 3)
-        layout.addWidget(self.lower, 2)
+        # charts above, lists below, the border draggable: the lists get room for more than a row or two
+        charts = QWidget()
+        charts.setLayout(grid)
+        grid.setContentsMargins(0, 0, 0, 0)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(charts)
+        split.addWidget(self.lower)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
+        self.lower.setMinimumHeight(240)
+        layout.addWidget(split, 1)
         self.preset.activated.connect(lambda _: self.set_span(Span.last_days(self._now(), self.preset.currentData())))
         self.apply_button.clicked.connect(self._apply_custom)
         self.grain_box.activated.connect(lambda _: self.set_span(self.span, Grain(self.grain_box.currentData())))
