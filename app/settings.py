@@ -99,6 +99,11 @@ class Settings:
         default=30, metadata={"title": ("无操作多久后自动退出登录（分钟）", "Sign out after idle (minutes)"),
                               "env": "ORDERHUB_IDLE_SIGN_OUT_MINUTES"},
     )
+    station_heartbeat_seconds: int = field(
+        default=30, metadata={"title": ("工作站心跳间隔（秒；两个间隔无心跳即显示离线）",
+                                        "Station heartbeat every (seconds; offline after two missed)"),
+                              "env": "ORDERHUB_STATION_HEARTBEAT_SECONDS"},
+    )
     cli_session_minutes: int = field(
         default=480, metadata={"title": ("命令行登录有效期（分钟）", "Command-line sign-in lasts (minutes)"),
                                "env": "ORDERHUB_CLI_SESSION_MINUTES"},

@@ -43,6 +43,18 @@ CREATE TABLE IF NOT EXISTS print_jobs (
     printed_at REAL
 );
 CREATE INDEX IF NOT EXISTS print_jobs_waiting ON print_jobs (state, seq);
+CREATE TABLE IF NOT EXISTS print_failures (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    order_no TEXT NOT NULL,
+    problem_code TEXT NOT NULL,
+    problem_params TEXT NOT NULL,
+    failed_at REAL NOT NULL,
+    reported INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (job_id, attempt)
+);
+CREATE INDEX IF NOT EXISTS print_failures_unreported ON print_failures (reported, seq);
 """
 
 
@@ -71,6 +83,19 @@ class PrintJob:
 
 
 @dataclass(frozen=True, slots=True)
+class Failure:
+    """One failed attempt, kept until the station has handed it on to the server (the supervisor counts them)."""
+
+    seq: int
+    job_id: str
+    attempt: int
+    order_no: str
+    problem_code: str
+    problem_params: dict[str, Any]
+    failed_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class Submitted:
     job_id: str
     duplicate: bool  # the same slip (dedupe key) was already queued or printed: nothing added
@@ -89,6 +114,7 @@ class PrintQueue:
         self.clock = clock
         self.base_delay, self.max_delay = base_delay, max_delay
         self.warning: str | None = None  # e.g. PRINTER_PAPER_LOW: prints on, but say it
+        self.on_failure: Callable[[], None] | None = None  # told (on the printing thread) after a failure is kept
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -205,10 +231,33 @@ class PrintQueue:
         if counted:
             attempts += 1
         delay = min(self.base_delay * 2 ** max(attempts - 1, 0), self.max_delay)
-        self._db.execute(
-            "UPDATE print_jobs SET state = 'queued', attempts = ?, problem_code = ?, problem_params = ?, "
-            "next_attempt_at = ? WHERE id = ?",
-            (attempts, code, json.dumps(params, ensure_ascii=False), self.clock() + delay, job_id))
+        encoded, at = json.dumps(params, ensure_ascii=False), self.clock()
+        with self._db:  # the job's problem and the failure kept for the server: both or neither
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "UPDATE print_jobs SET state = 'queued', attempts = ?, problem_code = ?, problem_params = ?, "
+                "next_attempt_at = ? WHERE id = ?", (attempts, code, encoded, at + delay, job_id))
+            # an uncounted failure (link lost mid-job) shares its attempt number with the send: seq tells them apart
+            (order_no,) = self._db.execute("SELECT order_no FROM print_jobs WHERE id = ?", (job_id,)).fetchone()
+            self._db.execute(
+                "INSERT INTO print_failures (job_id, attempt, order_no, problem_code, problem_params, failed_at) "
+                "VALUES (?, (SELECT count(*) + 1 FROM print_failures WHERE job_id = ?), ?, ?, ?, ?)",
+                (job_id, job_id, order_no, code, encoded, at))
+        if self.on_failure is not None:
+            self.on_failure()
+
+    def unreported_failures(self, limit: int = 200) -> list[Failure]:
+        """Failures not yet handed on to the server, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, job_id, attempt, order_no, problem_code, problem_params, failed_at FROM print_failures "
+                "WHERE reported = 0 ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        return [Failure(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6]) for r in rows]
+
+    def mark_reported(self, seqs: list[int]) -> None:
+        """These failures are in the station's outbox now (which delivers them): not handed on again."""
+        with self._lock:
+            self._db.executemany("UPDATE print_failures SET reported = 1 WHERE seq = ?", [(s,) for s in seqs])
 
     def retry_now(self) -> None:
         """The person fixed the printer and pressed 重试: try at once instead of after the pause."""

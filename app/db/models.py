@@ -524,3 +524,4 @@ import app.db.writeback_models  # noqa: E402,F401
 import app.db.auth_models  # noqa: E402,F401
 import app.db.erp_models  # noqa: E402,F401
 import app.db.health_models  # noqa: E402,F401
+import app.db.station_models  # noqa: E402,F401

@@ -268,6 +268,28 @@ FIELDS: dict[str, dict[str, FieldDef]] = {
         FieldDef("value_type", "值类型", "Value type", "code", "value_type"),
         FieldDef("sort_order", "显示顺序", "Display order", "int"),
     ),
+    # The 主管 station's list of stations (heartbeats) and of print failures they reported (issue #16).
+    "station": _fields(
+        FieldDef("station", "工作站", "Station"),
+        FieldDef("state", "状态", "State", "code", "station_state"),
+        FieldDef("roles", "可登录角色", "Roles allowed"),
+        FieldDef("operator", "当前登录", "Signed in"),
+        FieldDef("app_version", "程序版本", "App version"),
+        FieldDef("pending_outbox", "待上传操作", "Waiting to upload", "int"),
+        FieldDef("seen_at", "最近心跳", "Last heartbeat", "datetime"),
+    ),
+    "print_failure": _fields(
+        FieldDef("station", "工作站", "Station"),
+        FieldDef("printer", "打印机", "Printer"),
+        FieldDef("reason", "故障原因", "Reason", "code", "print_problem"),
+        FieldDef("count", "次数", "Times", "int"),
+        FieldDef("last_at", "最近一次", "Last time", "datetime"),
+        FieldDef("failed_at", "发生时间", "Time", "datetime"),
+        FieldDef("order_no", "订单号", "Order no."),
+        FieldDef("attempt", "第几次失败", "Failure no.", "int"),
+        FieldDef("operator", "操作人", "Operator"),
+        FieldDef("detail", "说明", "Detail"),
+    ),
     "printer": _fields(
         FieldDef("backend", "连接方式", "Connection"),
         FieldDef("address", "打印机地址", "Printer address"),
@@ -697,6 +719,26 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "order.change_status": ("变更订单环节", "Change order stage"),
         "auth.offline_event": ("离线登录记录", "Offline sign-in record"),
         "pick.ship_parcel": ("分包裹发货", "Ship a parcel"),
+        "station.print_failure": ("上报打印故障", "Report a printer failure"),
+    },
+    # why a slip did not print (the print queue's problem codes), as the 主管 station counts them
+    "print_problem": {
+        "PRINTER_PAPER_OUT": ("缺纸", "Out of paper"),
+        "PRINTER_COVER_OPEN": ("打印机开盖", "Cover open"),
+        "PRINTER_OFFLINE": ("打印机离线", "Printer offline"),
+        "PRINTER_UNREACHABLE": ("连不上打印机", "Printer unreachable"),
+        "PRINTER_CONNECTION_LOST": ("打印中断开", "Link lost while printing"),
+        "PRINTER_JOB_IN_DOUBT": ("程序中断，可能已打出", "Interrupted, may have printed"),
+    },
+    "print_failure_field": {
+        "printer": ("打印机", "printer"),
+        "job_id": ("打印任务", "print job"),
+        "reason": ("故障原因", "reason"),
+        "failed_at": ("发生时间", "time it happened"),
+    },
+    "station_state": {
+        "online": ("在线", "Online"),
+        "offline": ("离线", "Offline"),
     },
     "sync_outcome": {
         "pending": ("待提交", "Waiting to be sent"),

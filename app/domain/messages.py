@@ -90,6 +90,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "DEMO_SEEDED": ("演示公司「小树苗童装」已生成（种子 {seed}，用时 {seconds:.1f} 秒）",
                     "Demo company 小树苗童装 seeded (seed {seed}, {seconds:.1f} s)"),
+    "PRINT_FAILURE_INCOMPLETE": ("打印故障上报缺少「{what}」，未记录", "The printer failure report lacks “{what}”; not recorded"),
     "HEALTH_RANGE": ("统计区间无效：开始 {start} 不早于结束 {end}", "Invalid range: start {start} is not before end {end}"),
     "HEALTH_EXPORT_FAILED": ("报表无法写入「{path}」：{reason}", "The report could not be written to “{path}”: {reason}"),
     "DEMO_EXISTS": ("演示数据已存在，未重新生成（需要重来请加 --reset）",

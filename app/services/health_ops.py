@@ -4,12 +4,13 @@ handling, outbox backlog, reprints and station activity — and the rollups chec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.domain.health import Counts, percentile
+from app.services import stations
 from app.services.health import COUNTERS, Span
 from app.services.unit_of_work import UnitOfWork
 
@@ -39,12 +40,11 @@ class Operations:
     outbox_backlog: int
     dead_letters: int
     reprints: int
-    stations_active: tuple[str, ...]
-    stations_quiet: tuple[str, ...]
+    stations_active: tuple[str, ...]  # a heartbeat within two of the station's intervals
+    stations_quiet: tuple[str, ...]  # beat once, silent since
+    print_failures: int  # failed print attempts the stations reported in the range
 
 
-# A station that wrote nothing for this long counts as quiet (no heartbeat table exists yet).
-STATION_ACTIVE_MINUTES = 15
 
 
 def operations(uow: UnitOfWork, span: Span, now: datetime) -> Operations:
@@ -87,15 +87,13 @@ def operations(uow: UnitOfWork, span: Span, now: datetime) -> Operations:
             "FROM outbox")).one()
         reprints = int(s.scalar(sa.text("SELECT count(*) FROM slip_prints WHERE reprint AND printed_at >= :s "
                                         "AND printed_at < :e"), p) or 0)
-        last_seen = dict(s.execute(sa.text(
-            "SELECT station, max(at) FROM (SELECT station, applied_at AS at FROM applied_commands "
-            "UNION ALL SELECT station, scanned_at FROM scan_log) w GROUP BY 1")).all())
-    cutoff = now - timedelta(minutes=STATION_ACTIVE_MINUTES)
+        failures = int(s.scalar(sa.text("SELECT count(*) FROM print_failures WHERE failed_at >= :s "
+                                        "AND failed_at < :e"), p) or 0)
+    seen = stations.stations(uow, now)
     return Operations(
         shops, breaches, float(handling[0]) if handling[0] is not None else None, int(handling[1]),
-        int(backlog), int(dead), reprints,
-        tuple(sorted(k for k, at in last_seen.items() if at >= cutoff)),
-        tuple(sorted(k for k, at in last_seen.items() if at < cutoff)))
+        int(backlog), int(dead), reprints, tuple(x.station for x in seen if x.online),
+        tuple(x.station for x in seen if not x.online), failures)
 
 
 # --- rollups against a recount ----------------------------------------------------------------------

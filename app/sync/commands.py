@@ -135,3 +135,13 @@ def _ship_parcel(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any:
 
 
 register("pick.ship_parcel", _ship_parcel)
+
+
+# --- what a station reports about itself (issue #16): no order, no grant — a fact about the station's printer
+def _print_failure(uow: UnitOfWork, a: dict[str, Any], actor: Actor) -> Any:
+    from app.services import stations
+
+    return stations.record_print_failure(uow, a, actor)
+
+
+register("station.print_failure", _print_failure, order_key=None)

@@ -76,13 +76,17 @@ class StationSync:
                  max_backoff: float = 3.0, file_name: str = "station.sqlite3",
                  on_status: Callable[[SyncStatus], None] | None = None,
                  on_orders_changed: Callable[[set[str]], None] | None = None,
-                 on_command_finished: Callable[[OutboxEntry, applier.Outcome], None] | None = None) -> None:
+                 on_command_finished: Callable[[OutboxEntry, applier.Outcome], None] | None = None,
+                 heartbeat: Callable[[int], Any] | None = None, heartbeat_every: float = 30.0) -> None:
         self.url = normalise_url(database_url) if isinstance(database_url, str) else database_url
         self.db = LocalDb(Path(data_dir) / file_name)
         self.outbox, self.cache = Outbox(self.db), OrderCache(self.db, scope)
         self.feed = ChangeFeed(self.db, self.cache, progress=self._touch)
         self.pull_interval, self.op_timeout, self.max_backoff = pull_interval, op_timeout, max_backoff
         self.on_status, self.on_orders_changed, self.on_command_finished = on_status, on_orders_changed, on_command_finished
+        # heartbeat(pending outbox size) -> stations.Heartbeat; recorded on the server every ``heartbeat_every`` s
+        self.heartbeat, self.heartbeat_every = heartbeat, heartbeat_every
+        self._last_beat: float | None = None
         # no pre-ping: any failure disposes the whole pool and the round starts over on fresh connections
         self._engine = sa.create_engine(self.url, pool_pre_ping=False, pool_size=2, max_overflow=2,
                                         connect_args={"connect_timeout": connect_timeout})
@@ -95,6 +99,7 @@ class StationSync:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._stop = threading.Event()
+        self._closed = False
         self._busy_since: float | None = None
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
@@ -104,7 +109,11 @@ class StationSync:
     # --- the GUI side: never touches the network ------------------------------------------------
     def submit(self, actor: Actor, name: str, args: dict[str, Any]) -> OutboxEntry:
         """Queue a command; when this returns it is saved on this station and will reach the server."""
-        entry = self.outbox.add(Command.made_by(actor, name, args))
+        return self.submit_command(Command.made_by(actor, name, args))
+
+    def submit_command(self, command: Command) -> OutboxEntry:
+        """Queue a command made elsewhere (its id chosen by the maker, e.g. to make it idempotent)."""
+        entry = self.outbox.add(command)
         self._report(SYNCING if self.status.state != OFFLINE else OFFLINE)
         self.wake()
         return entry
@@ -124,6 +133,8 @@ class StationSync:
         self.wake()
 
     def wake(self) -> None:
+        if self._closed:
+            return
         try:
             os.write(self._wake_w, b"x")
         except OSError:
@@ -136,6 +147,11 @@ class StationSync:
         self._watchdog.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop the worker and close its pipe; a second call does nothing (the pipe's descriptor numbers
+        may already belong to another file, which a second write or close would damage)."""
+        if self._closed:
+            return
+        self._closed = True
         self._stop.set()
         self.wake()
         if self._thread is not None:
@@ -149,12 +165,14 @@ class StationSync:
                 os.close(fd)
             except OSError:
                 pass
+        self._wake_r = self._wake_w = -1
 
     # --- one round, also usable synchronously (tests, command line) ----------------------------
     def sync_once(self) -> set[str]:
         """Connect if needed, replay the outbox, serve requests, pull changes. Raises on network errors."""
         if self._listener is None:
             self._connect()
+        self._beat()
         self.replay()
         self._serve_requests()
         try:
@@ -177,6 +195,7 @@ class StationSync:
             batch = self.outbox.pending(200)
             if not batch:
                 return done
+            self._beat()  # a long replay after a day offline: still online, the backlog shrinking
             self._report(SYNCING)
             for entry in batch:
                 command = replace(entry.command, args=self.outbox.resolved_args(entry))
@@ -191,6 +210,19 @@ class StationSync:
                     return done
         return done
 
+    def _beat(self) -> None:
+        """Tell the server this station is alive, at most every ``heartbeat_every`` seconds (monotonic)."""
+        if self.heartbeat is None:
+            return
+        if self._last_beat is not None and time.monotonic() - self._last_beat < self.heartbeat_every:
+            return
+        from app.services import stations
+
+        beat = self.heartbeat(self._count("pending"))
+        with self._guard():
+            stations.record_heartbeat(UnitOfWork(self.session_factory), beat)
+        self._last_beat = time.monotonic()
+
     # --- the worker ---------------------------------------------------------------------------------
     def _run(self) -> None:
         # The worker only records outcomes and cache rows here: losing its last commits to a power
@@ -203,7 +235,7 @@ class StationSync:
                 self.sync_once()
                 backoff = 0.25
                 while not self._stop.is_set():
-                    self._wait(self.pull_interval)
+                    self._wait(self._next_wait())
                     self.sync_once()
             except NETWORK_ERRORS as err:
                 log.info("station sync offline: %s", err)
@@ -213,6 +245,13 @@ class StationSync:
             self._report(OFFLINE)  # searches and calls stay queued for the next connection
             self._stop.wait(backoff)
             backoff = min(backoff * 2, self.max_backoff)
+
+    def _next_wait(self) -> float:
+        """The periodic pull, or sooner when the next heartbeat is due first."""
+        if self.heartbeat is None or self._last_beat is None:
+            return self.pull_interval
+        due = self._last_beat + self.heartbeat_every - time.monotonic()
+        return max(0.0, min(self.pull_interval, due))
 
     def _connect(self) -> None:
         with self._guard():

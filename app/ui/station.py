@@ -20,6 +20,7 @@ from app.services.pick_slips import SlipPrinter
 from app.sync.cache import Scope
 from app.sync.known_users import KnownUsers
 from app.sync.local_db import LocalDb
+from app.sync.print_reports import PrintFailureReporter
 from app.sync.station_sync import StationSync
 from app.settings import config_file_path
 from app.ui import fonts, smoke
@@ -76,6 +77,16 @@ def first_admin_screen(hub: OrderHub, lang: Lang) -> FirstAdminDialog:
         station_ip=hub.actor("-").station_ip), lang)
 
 
+def station_heartbeat(settings: Any, who: auth.SignedIn) -> Any:
+    """What this station says about itself every beat (the sync worker adds its outbox size)."""
+    from app import __version__
+    from app.services.stations import Heartbeat
+
+    every = max(int(settings.station_heartbeat_seconds), 1)
+    return lambda pending: Heartbeat(settings.station_name, settings.allowed_roles, who.login, who.display_name,
+                                     who.role, __version__, pending, every)
+
+
 def run(hub: OrderHub, *, offline: bool = False, hint: str | None = None, credentials: Any = None) -> int:
     """First administrator (empty database), sign in, open the station; back to sign-in after a sign-out.
 
@@ -119,7 +130,15 @@ def _open_window(app: QApplication, hub: OrderHub, who: auth.SignedIn, lang: Lan
     warehouse_setup = {"printing": printing, "scanner": scanner_settings(settings),
                        "serial_port": settings.scanner_serial_port,
                        "held_path": settings.data_dir / "held_scans.sqlite3"}
-    station_sync = StationSync(hub.engine.url, settings.data_dir, Scope("cs"))
+    station_sync = StationSync(hub.engine.url, settings.data_dir, Scope("cs"),
+                               heartbeat=station_heartbeat(settings, who),
+                               heartbeat_every=settings.station_heartbeat_seconds)
+    reporter = None
+    if printing is not None:  # its failures go to the server through the outbox (the 主管 station counts them)
+        reporter = PrintFailureReporter(printing.queue, station_sync, hub.actor(who.login),
+                                        printer=printing.queue.backend.name)
+        printing.queue.on_failure = reporter.forward
+        reporter.forward()  # what an earlier session could not hand on
     bridge = SyncBridge(station_sync)
     database = (("内置数据库（本机）" if lang == "zh" else "built-in database (this computer)")
                 if hub.target.embedded else hub.target.masked())

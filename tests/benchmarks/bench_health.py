@@ -39,26 +39,74 @@ def _ms(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(samples), 1), "max_ms": round(samples[-1], 1)}
 
 
+def _open_and_range(hub, app, anchor: datetime) -> None:
+    from app.services.health import Span
+    from app.ui.supervisor.workspace import SupervisorWorkspace
+
+    ws = SupervisorWorkspace(hub.uow, "zh", now=lambda: anchor)
+    ws.set_span(Span.of(anchor - timedelta(hours=24), anchor))
+    ws.close()
+    ws.deleteLater()
+    app.processEvents()
+
+
+def explain(hub, work) -> None:
+    """Run ``work`` capturing its SQL, then EXPLAIN (ANALYZE, BUFFERS) each statement, slowest first."""
+    from sqlalchemy import event
+
+    seen: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            seen.append((statement, parameters))
+
+    event.listen(hub.engine, "before_cursor_execute", capture)
+    try:
+        work()
+    finally:
+        event.remove(hub.engine, "before_cursor_execute", capture)
+    plans = []
+    with hub.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        for statement, parameters in seen:
+            rows = raw.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters).fetchall()
+            text = "\n".join(r[0] for r in rows)
+            ms = float(text.rsplit("Execution Time: ", 1)[1].split(" ms")[0])
+            plans.append((ms, statement, text))
+        conn.rollback()
+    for ms, statement, text in sorted(plans, key=lambda p: p[0], reverse=True)[:8]:
+        print(f"--- {ms:.1f} ms: {' '.join(statement.split())[:300]}\n{text}\n")
+    print(f"statements: {len(plans)}, total execution {sum(p[0] for p in plans):.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--data-dir", type=Path, help="keep the grown database here and reuse it next time")
+    parser.add_argument("--explain", action="store_true",
+                        help="EXPLAIN ANALYZE every statement one tab open and one range change run")
     args = parser.parse_args()
-    anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with tempfile.TemporaryDirectory(prefix="orderhub-health-") as tmp:
-        hub = bootstrap(Settings(data_dir=Path(tmp), embedded_keep_running=False))
+        folder = args.data_dir or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        anchor_file = folder / "bench_anchor.txt"
+        hub = bootstrap(Settings(data_dir=folder, embedded_keep_running=False))
         try:
-            seeded = seed_demo(hub, seed=20261125, n_orders=3000, anchor=anchor)
-            grow_s = grow_orders(hub, args.orders)
+            if anchor_file.exists():  # a database grown by an earlier run: same week, no reload
+                anchor = datetime.fromisoformat(anchor_file.read_text())
+                seeded_s, grow_s = 0.0, 0.0
+            else:
+                anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+                seeded_s = seed_demo(hub, seed=20261125, n_orders=3000, anchor=anchor).seconds
+                grow_s = grow_orders(hub, args.orders)
+                anchor_file.write_text(anchor.isoformat())
             with hub.engine.begin() as conn:
                 total = conn.scalar(sa.text("SELECT count(*) FROM orders"))
                 rollup_rows = conn.scalar(sa.text("SELECT count(*) FROM health_rollup"))
                 facts = conn.scalar(sa.text("SELECT count(*) FROM health_order_facts"))
                 rollup_mb = conn.scalar(sa.text("SELECT pg_total_relation_size('health_rollup')")) / 2**20
-            with hub.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("VACUUM ANALYZE health_order_facts"))
-                conn.execute(sa.text("VACUUM ANALYZE health_rollup"))
-            print(f"orders {total:,} (facts {facts:,}, rollup rows {rollup_rows:,}); seed {seeded.seconds:.1f} s, "
+            print(f"orders {total:,} (facts {facts:,}, rollup rows {rollup_rows:,}); seed {seeded_s:.1f} s, "
                   f"grow with triggers {grow_s:.1f} s")
 
             from PySide6.QtWidgets import QApplication
@@ -69,6 +117,8 @@ def main() -> None:
 
             app = QApplication.instance() or QApplication([])
             fonts.install(app)
+            if args.explain:
+                explain(hub, lambda: _open_and_range(hub, app, anchor))
             opens, ranges = [], []
             cpu_opens, cpu_ranges = [], []
             for run in range(args.runs + 1):

@@ -30,9 +30,20 @@ def main() -> int:
     parser.add_argument("--name", default="station")
     parser.add_argument("--qt", action="store_true")
     parser.add_argument("--no-start", action="store_true")
+    parser.add_argument("--heartbeat", type=float, help="beat every N seconds as the signed-in --operator")
+    parser.add_argument("--operator", default="bench")
+    parser.add_argument("--role", default="cs")
     opts = parser.parse_args()
-    station = StationSync(opts.url, Path(opts.dir), Scope("cs"), pull_interval=2.0)
-    actor = Actor("bench", opts.name)
+    beat = None
+    if opts.heartbeat:
+        from app import __version__
+        from app.services.stations import Heartbeat
+
+        beat = lambda pending: Heartbeat(opts.name, (opts.role,), opts.operator, opts.operator, opts.role,  # noqa: E731
+                                         __version__, pending, max(int(opts.heartbeat), 1))
+    station = StationSync(opts.url, Path(opts.dir), Scope("cs"), pull_interval=2.0, heartbeat=beat,
+                          heartbeat_every=opts.heartbeat or 30.0)
+    actor = Actor(opts.operator, opts.name)
     station.on_status = lambda s: emit(ev="status", state=s.state, pending=s.pending)
 
     def handle(cmd: dict) -> None:

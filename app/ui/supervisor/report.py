@@ -237,6 +237,7 @@ def operations_html(ops: health_ops.Operations, names: dict[tuple[str, str], str
                          else f"{ops.handling_median_s / 3600:.1f} h") + f"（{ops.handling_cases}）"),
         (t("outbox_backlog"), ops.outbox_backlog), (t("dead_letters"), ops.dead_letters),
         ("补打拣货单" if zh else "Pick slips reprinted", ops.reprints),
+        (t("print_failures"), ops.print_failures),
         (t("stations_online"), "、".join(ops.stations_active) or "—"),
         (t("stations_offline"), "、".join(ops.stations_quiet) or "—"),
     ]

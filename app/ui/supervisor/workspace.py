@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QDate, QDateTime, QTime, QTimer, Signal
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QDateTimeEdit, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QTableView, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
+                               QPushButton, QSplitter, QTableView, QTabWidget, QTextBrowser, QVBoxLayout, QWidget)
 
 from app.domain import clock
 from app.domain.fields import Lang, code_label
@@ -20,6 +20,7 @@ from app.services.health import Bar, Point, Span, Summary
 from app.services.unit_of_work import UnitOfWork
 from app.ui.order_table import OrderTableModel
 from app.ui.supervisor.charts import BarChart, SeriesChart
+from app.ui.supervisor.stations_panel import StationsPanel
 
 UowFactory = Callable[[], UnitOfWork]
 COLOURS = {Rating.GREEN: "#2e8b57", Rating.AMBER: "#d9822b", Rating.RED: "#c0392b", Rating.NONE: "#8a8f98"}
@@ -181,12 +182,24 @@ class SupervisorWorkspace(QWidget):
         self.lower = QTabWidget()
         self.lower.addTab(orders_page, "图表背后的订单" if zh else "Orders behind the chart")
         self.lower.addTab(self.operations_view, "运营状况" if zh else "Operations")
-        self.lower.currentChanged.connect(lambda n: self.refresh_operations() if n == 1 else None)
+        self.stations_panel = StationsPanel(uow, lang, now, self)
+        self.lower.addTab(self.stations_panel, "工作站与打印" if zh else "Stations and printing")
+        self.lower.currentChanged.connect(self._lower_shown)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addLayout(cards)
-        layout.addLayout(grid, 3)
-        layout.addWidget(self.lower, 2)
+        # charts above, lists below, the border draggable: the lists get room for more than a row or two
+        charts = QWidget()
+        charts.setLayout(grid)
+        grid.setContentsMargins(0, 0, 0, 0)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(charts)
+        split.addWidget(self.lower)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setChildrenCollapsible(False)
+        self.lower.setMinimumHeight(240)
+        layout.addWidget(split, 1)
         self.preset.activated.connect(lambda _: self.set_span(Span.last_days(self._now(), self.preset.currentData())))
         self.apply_button.clicked.connect(self._apply_custom)
         self.grain_box.activated.connect(lambda _: self.set_span(self.span, Grain(self.grain_box.currentData())))
@@ -254,8 +267,7 @@ class SupervisorWorkspace(QWidget):
             rows = board.bars[dim]
             self.bar_rows[dim] = rows
             chart.set_bars([names.get((dim, b.key), b.key) for b in rows], [value(b) for b in rows])
-        if self.lower.currentIndex() == 1:
-            self.refresh_operations()
+        self._lower_shown(self.lower.currentIndex())
 
     def _names(self) -> dict[tuple[str, str], str]:
         """Shop, warehouse and platform names for the bars (read once: they change rarely)."""
@@ -301,6 +313,13 @@ class SupervisorWorkspace(QWidget):
         self.lower.setCurrentIndex(0)
 
     # --- operations and export -----------------------------------------------------------------------
+
+    def _lower_shown(self, n: int) -> None:
+        """Operations and stations are read only while their tab is shown (they are not rollups)."""
+        if n == 1:
+            self.refresh_operations()
+        elif n == 2:
+            self.stations_panel.refresh(self.span)
 
     def refresh_operations(self) -> None:
         from app.ui.supervisor.report import operations_html
