@@ -8,12 +8,14 @@ version the earlier command leaves behind, known only when that one has been app
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from app.domain.clock import now
+from app.domain.errors import BusinessError
 from app.sync.commands import Command, spec_for
 from app.sync.local_db import LocalDb
 
@@ -40,10 +42,24 @@ class Outbox:
         self._db = db
 
     def add(self, command: Command) -> OutboxEntry:
-        """Store ``command``; when this returns, it is on disk (fsync'd) — the UI may say "saved"."""
+        """Store ``command``; when this returns, it is on disk (fsync'd) — the UI may say "saved".
+
+        Raises:
+            BusinessError: ``STATION_DISK_FULL`` or ``STATION_STORAGE_FAILED``: the command was not saved.
+        """
         spec = spec_for(command.name)
         order_no = spec.order_no(command.args) if spec else None
         base = command.args.get("expected_version")
+        try:
+            return self._add(command, order_no, base)
+        except sqlite3.OperationalError as err:
+            # Never a silent loss: the person is told this one was not saved (and why); nothing half-written
+            # stays behind, because the insert's transaction rolled back.
+            if getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:  # the disk (or the file's limit) is full
+                raise BusinessError("STATION_DISK_FULL") from err
+            raise BusinessError("STATION_STORAGE_FAILED", detail=str(err)[:120]) from err
+
+    def _add(self, command: Command, order_no: str | None, base: int | None) -> OutboxEntry:
         conn = self._db.connect()
         conn.execute("PRAGMA synchronous=FULL")  # durable before "saved", whichever thread adds it
         with conn:
