@@ -90,17 +90,31 @@ class Outbox:
     def resolved_args(self, entry: OutboxEntry) -> dict[str, Any]:
         """The arguments to send: a chained command expects the version its predecessor left behind.
 
-        If the predecessor was refused, the order never reached that version, so the command
-        keeps the version its maker saw (the server re-validates it either way).
+        A refused predecessor changed nothing, so the order is still at the version *it* expected:
+        the chain is followed back to the last command that was applied (or to the version its
+        maker saw). Keeping the maker's own version instead would refuse every later command of the
+        station on that order as a conflict with the station's own earlier changes — one poison
+        command would take all of them down with it. The server re-validates the version either way.
         """
         args = dict(entry.command.args)
-        if entry.after_id is not None:
-            row = self._db.connect().execute("SELECT state, result FROM outbox WHERE command_id = ?",
-                                             (entry.after_id,)).fetchone()
-            if row is not None and row["state"] in (ACCEPTED, ACKNOWLEDGED) and row["result"]:
-                version = json.loads(row["result"]).get("version")
+        after = entry.after_id
+        conn = self._db.connect()
+        while after is not None:
+            row = conn.execute("SELECT state, result, args, after_id FROM outbox WHERE command_id = ?",
+                               (after,)).fetchone()
+            if row is None:
+                break
+            if row["state"] == ACCEPTED:
+                version = json.loads(row["result"] or "{}").get("version")
                 if version is not None:
                     args["expected_version"] = version
+                break
+            if row["state"] == PENDING:  # not replayed yet (replay goes oldest first, so only outside it)
+                break
+            base = json.loads(row["args"]).get("expected_version")  # refused: the order is where it expected
+            if base is not None:
+                args["expected_version"] = base
+            after = row["after_id"]
         return args
 
     def finish(self, command_id: uuid.UUID, outcome: str, result: dict[str, Any]) -> None:
