@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 CST = timezone(timedelta(hours=8), "CST")
 
 _source: Callable[[], datetime] | None = None
+_offset = timedelta(0)
 
 
 def local(moment: datetime) -> datetime:
@@ -19,8 +20,18 @@ def local(moment: datetime) -> datetime:
 
 
 def now() -> datetime:
-    """The current time, timezone-aware, in UTC: the wall clock unless a test has set the clock."""
-    return _source() if _source is not None else datetime.now(UTC)
+    """The current time, timezone-aware, in UTC: the wall clock (corrected, see :func:`follow`) unless a test has set the clock."""
+    return _source() if _source is not None else datetime.now(UTC) + _offset
+
+
+def follow(offset: timedelta) -> None:
+    """Correct the wall clock by ``offset`` from now on: a station whose own clock is wrong keeps the server's time.
+
+    A till set a day back would otherwise stamp notes and commands with yesterday, and anything
+    ordered by those stamps would disagree with the order the server applied them in.
+    """
+    global _offset
+    _offset = offset
 
 
 @contextmanager

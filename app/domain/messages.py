@@ -368,6 +368,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
                              "The server does not know the change “{name}” (is this station newer?); nothing was done"),
     "SYNC_COMMAND_INVALID": ("改动「{name}」内容不完整或无效（{detail}），未执行",
                              "The change “{name}” is incomplete or invalid ({detail}); nothing was done"),
+    # a command that can never apply (poison): set aside, the ones behind it go on; the driver's words stay in "detail"
+    "SYNC_COMMAND_BAD_DATA": ("内容含有服务器无法保存的字符或超出长度，已放到一边，其他改动照常提交；请核对后重新操作",
+                              "It holds characters the server cannot store or is too long; it was set aside and "
+                              "the other changes go on; please check it and do it again"),
+    "SYNC_COMMAND_CLASHES": ("与服务器上已有的数据冲突，已放到一边，其他改动照常提交；请核对后重新操作",
+                             "It clashes with data already on the server; it was set aside and the other "
+                             "changes go on; please check it and do it again"),
+    "SYNC_COMMAND_FAILED": ("在服务器上执行出错（已记录，请联系管理员），已放到一边，其他改动照常提交",
+                            "It failed on the server (recorded; please call the administrator); it was set "
+                            "aside and the other changes go on"),
+    "SYNC_STATUS_LOCKED": ("本机数据文件夹正由另一个工作台程序（进程 {holder}）使用：本窗口只可查看，改动由那个程序提交",
+                           "This station's data folder is in use by another station program (process {holder}): "
+                           "this window can only look; that program sends the changes"),
+    "STATION_DISK_FULL": ("本机磁盘已满，这条改动没有保存，请清理磁盘后重新操作（已保存的改动不受影响）",
+                          "This computer's disk is full: this change was NOT saved; free some space and do it "
+                          "again (changes already saved are safe)"),
+    "STATION_STORAGE_FAILED": ("本机无法保存这条改动（{detail}），请重新操作；如果一再出现，请联系管理员",
+                               "This station could not save the change ({detail}); please do it again; if it "
+                               "keeps happening, call the administrator"),
     # --- warehouse (issue #8) ---
     "WAVE_NOTHING_TO_PICK": ("「{warehouse}」没有可以组波次的订单（配货中、未在其他波次里的订单为 0 单）",
                              "“{warehouse}” has no orders to put in a wave (none being picked outside another wave)"),

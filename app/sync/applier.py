@@ -10,10 +10,12 @@ is the everyday case, not the exception).
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,10 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.domain.errors import BusinessError
 from app.domain.messages import Coded, render
 from app.domain.permissions import is_service_login
-from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
+from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork, first_line
 from app.sync.commands import Command, CommandSpec, spec_for
 
+log = logging.getLogger(__name__)
 ACCEPTED, REJECTED = "accepted", "rejected"
+# Failures of the link or of the server's state at this moment (connection lost, timed out, admin
+# shutdown, deadlock, serialization failure, read-only standby): retried, never set aside.
+TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.InternalError, sa_exc.DisconnectionError,
+             sa_exc.TimeoutError, psycopg.OperationalError, psycopg.InterfaceError, psycopg.InternalError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +174,32 @@ def apply(session_factory: sessionmaker[Session], command: Command, *, look_firs
             again = recorded(session_factory, command.id)
             if again is not None:
                 return again
-        raise
+            raise
+        return _set_aside(session_factory, command, spec, uow, err)
+    except TRANSIENT:
+        raise  # the link or the server, not the command: the next attempt decides
+    except Exception as err:  # noqa: BLE001 - anything else would fail the same way on every replay
+        return _set_aside(session_factory, command, spec, uow, err)
     assert uow.recorded is not None, f"{command.name} finished without committing"
     return Outcome(command.id, ACCEPTED, uow.recorded)
+
+
+def _set_aside(session_factory: sessionmaker[Session], command: Command, spec: CommandSpec,
+               uow: RecordingUnitOfWork, err: Exception) -> Outcome:
+    """A command that can never apply (poison) is refused and recorded, so the ones behind it go on.
+
+    Retrying it would fail the same way for ever and block every later command of the station
+    (the failure reported against ERPNext's offline POS, frappe/erpnext#11225); the person sees
+    it among the refused changes, with the reason.
+    """
+    if uow.recorded is not None:  # the command itself was committed; a follow-up step failed
+        return Outcome(command.id, ACCEPTED, uow.recorded)
+    code = ("SYNC_COMMAND_BAD_DATA" if isinstance(err, sa_exc.DataError) else
+            "SYNC_COMMAND_CLASHES" if isinstance(err, sa_exc.IntegrityError) else "SYNC_COMMAND_FAILED")
+    detail = f"{type(getattr(err, 'orig', None) or err).__name__}: {first_line(err)}".replace("\x00", "")[:200]
+    log.error("command %s (%s) set aside: %s", command.id, command.name, detail)
+    refusal = {"code": code, "params": {"name": {"$coded": ["sync_command", command.name]}, "detail": detail}}
+    return _reject(session_factory, command, refusal, spec.order_no(command.args))
 
 
 def _is_duplicate_record(err: sa_exc.IntegrityError) -> bool:

@@ -8,12 +8,14 @@ version the earlier command leaves behind, known only when that one has been app
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from app.domain.clock import now
+from app.domain.errors import BusinessError
 from app.sync.commands import Command, spec_for
 from app.sync.local_db import LocalDb
 
@@ -40,10 +42,24 @@ class Outbox:
         self._db = db
 
     def add(self, command: Command) -> OutboxEntry:
-        """Store ``command``; when this returns, it is on disk (fsync'd) — the UI may say "saved"."""
+        """Store ``command``; when this returns, it is on disk (fsync'd) — the UI may say "saved".
+
+        Raises:
+            BusinessError: ``STATION_DISK_FULL`` or ``STATION_STORAGE_FAILED``: the command was not saved.
+        """
         spec = spec_for(command.name)
         order_no = spec.order_no(command.args) if spec else None
         base = command.args.get("expected_version")
+        try:
+            return self._add(command, order_no, base)
+        except sqlite3.OperationalError as err:
+            # Never a silent loss: the person is told this one was not saved (and why); nothing half-written
+            # stays behind, because the insert's transaction rolled back.
+            if getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:  # the disk (or the file's limit) is full
+                raise BusinessError("STATION_DISK_FULL") from err
+            raise BusinessError("STATION_STORAGE_FAILED", detail=str(err)[:120]) from err
+
+    def _add(self, command: Command, order_no: str | None, base: int | None) -> OutboxEntry:
         conn = self._db.connect()
         conn.execute("PRAGMA synchronous=FULL")  # durable before "saved", whichever thread adds it
         with conn:
@@ -74,17 +90,31 @@ class Outbox:
     def resolved_args(self, entry: OutboxEntry) -> dict[str, Any]:
         """The arguments to send: a chained command expects the version its predecessor left behind.
 
-        If the predecessor was refused, the order never reached that version, so the command
-        keeps the version its maker saw (the server re-validates it either way).
+        A refused predecessor changed nothing, so the order is still at the version *it* expected:
+        the chain is followed back to the last command that was applied (or to the version its
+        maker saw). Keeping the maker's own version instead would refuse every later command of the
+        station on that order as a conflict with the station's own earlier changes — one poison
+        command would take all of them down with it. The server re-validates the version either way.
         """
         args = dict(entry.command.args)
-        if entry.after_id is not None:
-            row = self._db.connect().execute("SELECT state, result FROM outbox WHERE command_id = ?",
-                                             (entry.after_id,)).fetchone()
-            if row is not None and row["state"] in (ACCEPTED, ACKNOWLEDGED) and row["result"]:
-                version = json.loads(row["result"]).get("version")
+        after = entry.after_id
+        conn = self._db.connect()
+        while after is not None:
+            row = conn.execute("SELECT state, result, args, after_id FROM outbox WHERE command_id = ?",
+                               (after,)).fetchone()
+            if row is None:
+                break
+            if row["state"] == ACCEPTED:
+                version = json.loads(row["result"] or "{}").get("version")
                 if version is not None:
                     args["expected_version"] = version
+                break
+            if row["state"] == PENDING:  # not replayed yet (replay goes oldest first, so only outside it)
+                break
+            base = json.loads(row["args"]).get("expected_version")  # refused: the order is where it expected
+            if base is not None:
+                args["expected_version"] = base
+            after = row["after_id"]
         return args
 
     def finish(self, command_id: uuid.UUID, outcome: str, result: dict[str, Any]) -> None:

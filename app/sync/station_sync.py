@@ -20,17 +20,20 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from filelock import FileLock, Timeout
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import sessionmaker
 
 from app.db.engine import normalise_url
+from app.domain import clock
 from app.domain.actor import Actor
 from app.domain.messages import render
 from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
@@ -43,7 +46,10 @@ from app.sync.outbox import Outbox, OutboxEntry
 
 log = logging.getLogger(__name__)
 
-ONLINE, OFFLINE, SYNCING = "online", "offline", "syncing"
+ONLINE, OFFLINE, SYNCING, LOCKED = "online", "offline", "syncing", "locked"
+LOCK_FILE, OWNER_FILE = "station.lock", "station.owner"
+# a station clock this far from the server's is corrected (closer is measurement noise)
+CLOCK_TOLERANCE = timedelta(seconds=2)
 NETWORK_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, DatabaseUnavailable, psycopg.OperationalError,
                   psycopg.InterfaceError, OSError)
 
@@ -55,9 +61,10 @@ class SyncStatus:
     state: str
     pending: int = 0
     rejected: int = 0
+    holder: str = ""  # LOCKED: the other program holding the data folder
 
     def text(self, lang: str = "zh") -> str:
-        line = render(f"SYNC_STATUS_{self.state.upper()}", lang, pending=self.pending)
+        line = render(f"SYNC_STATUS_{self.state.upper()}", lang, pending=self.pending, holder=self.holder or "?")
         if self.rejected:
             line += ("；" if lang == "zh" else "; ") + render("SYNC_REJECTED_COUNT", lang, count=self.rejected)
         return line
@@ -73,16 +80,22 @@ class StationSync:
 
     def __init__(self, database_url: URL | str, data_dir: Path, scope: Scope = Scope(), *,
                  pull_interval: float = 2.0, op_timeout: float = 5.0, connect_timeout: int = 3,
-                 max_backoff: float = 3.0, file_name: str = "station.sqlite3",
+                 max_backoff: float = 3.0, min_backoff: float = 0.25, file_name: str = "station.sqlite3",
                  on_status: Callable[[SyncStatus], None] | None = None,
                  on_orders_changed: Callable[[set[str]], None] | None = None,
                  on_command_finished: Callable[[OutboxEntry, applier.Outcome], None] | None = None,
                  heartbeat: Callable[[int], Any] | None = None, heartbeat_every: float = 30.0) -> None:
         self.url = normalise_url(database_url) if isinstance(database_url, str) else database_url
         self.db = LocalDb(Path(data_dir) / file_name)
+        # One program drains a data folder's outbox: a second one on the same folder (two windows, a
+        # copied shortcut) would send the same commands at once (odoo/odoo#152259). The OS lock goes
+        # with the process, so a killed program never leaves the folder locked.
+        self._folder_lock = FileLock(Path(data_dir) / LOCK_FILE)
+        self._owner_file = Path(data_dir) / OWNER_FILE
         self.outbox, self.cache = Outbox(self.db), OrderCache(self.db, scope)
         self.feed = ChangeFeed(self.db, self.cache, progress=self._touch)
         self.pull_interval, self.op_timeout, self.max_backoff = pull_interval, op_timeout, max_backoff
+        self.min_backoff = min_backoff
         self.on_status, self.on_orders_changed, self.on_command_finished = on_status, on_orders_changed, on_command_finished
         # heartbeat(pending outbox size) -> stations.Heartbeat; recorded on the server every ``heartbeat_every`` s
         self.heartbeat, self.heartbeat_every = heartbeat, heartbeat_every
@@ -114,7 +127,7 @@ class StationSync:
     def submit_command(self, command: Command) -> OutboxEntry:
         """Queue a command made elsewhere (its id chosen by the maker, e.g. to make it idempotent)."""
         entry = self.outbox.add(command)
-        self._report(SYNCING if self.status.state != OFFLINE else OFFLINE)
+        self._report(self.status.state if self.status.state in (OFFLINE, LOCKED) else SYNCING)
         self.wake()
         return entry
 
@@ -160,6 +173,8 @@ class StationSync:
             self._watchdog.join(timeout)
         self._disconnect()
         self._engine.dispose()
+        if self._folder_lock.is_locked:
+            self._folder_lock.release()
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
@@ -229,11 +244,13 @@ class StationSync:
         # cut costs a re-pull or a replay the server answers from its record, so no fsync per row.
         # Commands themselves are added with synchronous=FULL (see Outbox.add).
         self.db.connect().execute("PRAGMA synchronous=NORMAL")
-        backoff = 0.25
+        if not self._hold_folder():
+            return
+        backoff = self.min_backoff
         while not self._stop.is_set():
             try:
                 self.sync_once()
-                backoff = 0.25
+                backoff = self.min_backoff
                 while not self._stop.is_set():
                     self._wait(self._next_wait())
                     self.sync_once()
@@ -253,12 +270,40 @@ class StationSync:
         due = self._last_beat + self.heartbeat_every - time.monotonic()
         return max(0.0, min(self.pull_interval, due))
 
+    def _hold_folder(self) -> bool:
+        """Wait until this program holds the data folder (or is stopped); says who holds it meanwhile."""
+        while not self._stop.is_set():
+            try:
+                self._folder_lock.acquire(timeout=0)
+            except Timeout:
+                holder = _read(self._owner_file)
+                if self.status.state != LOCKED:
+                    log.warning("%s", render("SYNC_STATUS_LOCKED", "zh", holder=holder))
+                self._report(LOCKED, holder)
+                self._stop.wait(1.0)
+                continue
+            self._owner_file.write_text(f"{os.getpid()}@{socket.gethostname()}", encoding="utf-8")
+            return True
+        return False
+
     def _connect(self) -> None:
         with self._guard():
             conn = psycopg.connect(libpq_conninfo(self.url), autocommit=True, connect_timeout=self._connect_timeout)
             self._sockets.add(conn)
             conn.execute("LISTEN order_changes")
+            self._follow_server_clock(conn)
         self._listener = conn
+
+    @staticmethod
+    def _follow_server_clock(conn: psycopg.Connection) -> None:
+        """Take the server's time as this station's business time (order follows the server, not this PC)."""
+        before = datetime.now(UTC)
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+        after = datetime.now(UTC)
+        if row is None:
+            return
+        offset = row[0] - (before + (after - before) / 2)
+        clock.follow(offset if abs(offset) > CLOCK_TOLERANCE else timedelta(0))
 
     def _disconnect(self) -> None:
         if self._listener is not None:
@@ -309,9 +354,10 @@ class StationSync:
     def _count(self, state: str) -> int:
         return self.outbox.counts().get(state, 0)
 
-    def _report(self, state: str) -> None:
+    def _report(self, state: str, holder: str = "") -> None:
         counts = self.outbox.counts()
-        status = SyncStatus(state, counts.get("pending", 0), counts.get("rejected", 0))
+        status = SyncStatus(state, counts.get("pending", 0), counts.get("rejected", 0),
+                            holder or (self.status.holder if state == LOCKED else ""))
         if status != self.status:
             self.status = status
             if self.on_status is not None:
@@ -339,6 +385,13 @@ class StationSync:
                 self._busy_since = None
                 for conn in _snapshot(self._sockets):
                     _cut(conn)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
 
 
 def _snapshot(sockets: weakref.WeakSet[Any]) -> list[Any]:

@@ -148,7 +148,12 @@ class AfterSalesPanel(QWidget):
     def _act(self, name: str, args: dict[str, Any], command: Callable[[], after_sales.CaseView],
              case_no: str | None) -> bool:
         if self._sync is not None:
-            entry = self._sync.submit(self._actor, name, args)
+            try:
+                entry = self._sync.submit(self._actor, name, args)
+            except BusinessError as err:  # not saved on this station (disk full): say so, keep nothing
+                self.message.setText(err.message(self._lang))
+                self.message.setStyleSheet("color: #c0392b; font-weight: bold;")
+                return False
             self._waiting[entry.command.id] = case_no
             self.message.setText(self._t("已保存在本工作站，正在同步…", "Saved on this station; syncing…"))
             self.message.setStyleSheet("color: #8a6d00;")

@@ -251,7 +251,11 @@ class OrderDrillDown(QWidget):
     def _act(self, name: str, args: dict[str, Any], command: Callable[[int], Any], done: str) -> bool:
         order_no, version = self._current()
         if self._sync is not None:
-            entry = self._sync.submit(self._actor, name, {"order_no": order_no, "expected_version": version, **args})
+            try:
+                entry = self._sync.submit(self._actor, name, {"order_no": order_no, "expected_version": version, **args})
+            except BusinessError as err:  # not saved on this station (disk full): say so, keep nothing
+                self._say(err.message(self._lang), "#c0392b")
+                return False
             self._waiting[entry.command.id] = done
             self._say(self._t("已保存在本工作站，正在同步…", "Saved on this station; syncing…"), "#8a6d00")
             return True

@@ -1,0 +1,221 @@
+"""The station ↔ database fault drills, written once: the suite runs them small, tests/benchmarks/drill_station.py at full size.
+
+Each drill returns its figures (counts, seconds); ``lost``, ``doubled``, ``out_of_order`` and
+``divergent`` must be 0. The caller owns the database, the server and the station factory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.domain.actor import Actor
+from app.sync.cache import OrderCache, Scope
+from app.sync.commands import Command
+from app.sync.local_db import LocalDb
+from app.sync.outbox import Outbox
+from app.sync.station_sync import OFFLINE, ONLINE, StationSync
+from tests.sync.divergence import applied_counts, divergent_rows, note_lines
+
+CS = Actor("xiaomei", "客服工作台-01", "10.20.1.17")
+REPO = Path(__file__).resolve().parents[2]
+Placed = list[tuple[str, int]]
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> float:
+    """Poll until ``condition`` holds; the seconds it took (real time: the worker runs on its own)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Notes:
+    """Numbered warehouse notes spread over a few orders: what was made, to compare with what landed."""
+
+    def __init__(self, placed: Placed) -> None:
+        self.placed, self.made = placed, 0
+
+    def args(self) -> dict[str, Any]:
+        order_no, version = self.placed[self.made % len(self.placed)]
+        text = f"第{self.made:05d}条"
+        self.made += 1
+        return {"order_no": order_no, "expected_version": version, "text": text}
+
+    def submit(self, station: StationSync, n: int) -> list[float]:
+        """``n`` notes through the station; the seconds each took to be saved on the station."""
+        took = []
+        for _ in range(n):
+            start = time.perf_counter()
+            station.submit(CS, "order.add_warehouse_note", self.args())
+            took.append(time.perf_counter() - start)
+        return took
+
+    def verdict(self, engine: sa.Engine, cache: OrderCache) -> dict[str, int]:
+        """Lost, doubled, out of order (per order, against the order made) and divergent cache rows."""
+        lost = doubled = out_of_order = 0
+        for k, (order_no, _) in enumerate(self.placed):
+            want = [f"第{n:05d}条" for n in range(k, self.made, len(self.placed))]
+            have = note_lines(engine, order_no)
+            lost += len(set(want) - set(have))
+            doubled += len(have) - len(set(have))
+            out_of_order += int(list(dict.fromkeys(have)) != [w for w in want if w in have])
+        records, distinct = applied_counts(engine)
+        return {"commands": self.made, "applied": records, "lost": lost, "doubled": doubled + records - distinct,
+                "out_of_order": out_of_order, "divergent": converge(cache, engine)}
+
+
+def converge(cache: OrderCache, engine: sa.Engine, timeout: float = 30.0) -> int:
+    """Divergent rows left after waiting up to ``timeout`` for the station's pulls to catch up."""
+    deadline = time.monotonic() + timeout
+    while (rows := divergent_rows(cache, engine)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return len(rows)
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else (values[0] if values else 0.0)
+
+
+# --- the server fails: stopped hard, its backends terminated, frozen -------------------------------------------
+def postgres_processes(pgdata: Path) -> list[int]:
+    """The postmaster and every process it started (to freeze the whole server, not just its door)."""
+    postmaster = int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(entry.name))
+    return [postmaster, *children]
+
+
+def terminate_backends(admin_url: sa.URL, database: str) -> int:
+    """``pg_terminate_backend`` on every session of ``database`` (the station's included), as an operator would."""
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            return int(conn.scalar(sa.text(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": database}) or 0)
+    finally:
+        admin.dispose()
+
+
+def server_faults(pg: Any, engine: sa.Engine, station: StationSync, placed: Placed, fault: str, *, cycles: int,
+                  per_cycle: int = 150, offline_writes: int = 20, hold: float = 3.0) -> dict[str, Any]:
+    """``cycles`` times: a replay under way, then the fault; work taken meanwhile; then recovery and drain.
+
+    ``fault``: ``immediate`` (pg_ctl stop -m immediate, then start), ``terminate`` (pg_terminate_backend
+    mid-batch) or ``freeze`` (SIGSTOP on every server process for ``hold`` seconds, then SIGCONT).
+    """
+    notes, states = Notes(placed), []
+    station.on_status = lambda s: states.append(s.state)
+    notes.submit(station, per_cycle)
+    station.start()
+    drain, writes, terminated, went_offline = [], [], 0, 0
+    for _ in range(cycles):
+        wait_for(lambda: station.outbox.counts().get("pending", 0) < notes.made - 5 or not station.status.pending,
+                 60, "a replay under way")
+        mark = len(states)
+        if fault == "terminate":
+            terminated += terminate_backends(pg.admin_url, engine.url.database)
+            writes += notes.submit(station, offline_writes)
+        elif fault == "immediate":
+            engine.dispose()
+            pg.kill()
+            wait_for(lambda: station.status.state == OFFLINE, 30, "offline")
+            writes += notes.submit(station, offline_writes)
+            time.sleep(hold)
+            pg.start()
+        else:
+            frozen = postgres_processes(Path(pg.server.pgdata))
+            try:
+                for pid in frozen:
+                    os.kill(pid, signal.SIGSTOP)
+                wait_for(lambda: station.status.state == OFFLINE, 30, "offline")
+                writes += notes.submit(station, offline_writes)
+                time.sleep(hold)
+            finally:
+                for pid in frozen:
+                    os.kill(pid, signal.SIGCONT)
+        went_offline += int(OFFLINE in states[mark:])
+        drain.append(wait_for(lambda: station.status.state == ONLINE and not station.status.pending, 60,
+                              "drained after recovery"))
+        notes.submit(station, per_cycle)
+    wait_for(lambda: station.status.state == ONLINE and not station.status.pending, 60, "drained")
+    return {"fault": fault, "cycles": cycles, "went_offline": went_offline, "terminated_sessions": terminated,
+            "drain_after_recovery_max_s": round(max(drain), 2), "offline_write_p95_ms": round(p95(writes) * 1000, 1),
+            **notes.verdict(engine, station.cache)}
+
+
+# --- the station fails: killed -9 at random points of its replay ---------------------------------------------
+def spawn_station(url: sa.URL, folder: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """A real station process (tests/sync/station_proc.py) on ``folder``: JSON lines in and out."""
+    return subprocess.Popen([sys.executable, "-m", "tests.sync.station_proc", "--url",
+                             url.render_as_string(hide_password=False), "--dir", str(folder), *extra],
+                            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=(env or dict(os.environ)) | {"QT_QPA_PLATFORM": "offscreen"})
+
+
+def next_event(proc: subprocess.Popen[str], kind: str) -> dict[str, Any]:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["ev"] == kind:
+            return event
+    raise AssertionError(f"the station process ended before '{kind}'")
+
+
+def station_kills(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, *, kills: int, per_kill: int = 60,
+                  seed: int = 19) -> dict[str, Any]:
+    """Each round: ``per_kill`` more commands saved, a station started, killed -9 at a random moment."""
+    rng = random.Random(seed)
+    path = folder / "station.sqlite3"
+    outbox, notes = Outbox(LocalDb(path)), Notes(placed)
+    mid_replay = 0
+    for _ in range(kills):
+        for _ in range(per_kill):
+            outbox.add(Command.made_by(CS, "order.add_warehouse_note", notes.args()))
+        before = outbox.counts().get("pending", 0)
+        proc = spawn_station(url, folder)
+        next_event(proc, "ready")
+        time.sleep(rng.uniform(0.0, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        for stream in (proc.stdout, proc.stdin):
+            stream.close()  # type: ignore[union-attr]
+        after = outbox.counts().get("pending", 0)
+        mid_replay += int(0 < after < before)
+    with sqlite3.connect(path) as check:
+        intact = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    proc = spawn_station(url, folder)
+    next_event(proc, "ready")
+    drained = wait_for(lambda: not outbox.counts().get("pending", 0), 120, "the last station drained")
+    cache = OrderCache(LocalDb(path), Scope("cs"))
+    divergent = converge(cache, engine)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+    proc.stdin.close()
+    proc.wait(30)
+    proc.stdout.close()
+    figures = notes.verdict(engine, cache)
+    return {"kills": kills, "killed_mid_replay": mid_replay, "file_intact": intact,
+            "final_drain_s": round(drained, 2), **figures, "divergent": divergent}
