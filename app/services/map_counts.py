@@ -14,22 +14,10 @@ import sqlalchemy as sa
 
 from app.db.map_models import OrderMapCount, OrderMapDelta
 from app.db.models import Order
+from app.domain.hour_bands import bands_for
 from app.services import order_queries
 from app.services.order_queries import OPEN_STAGES, OrderFilter
 from app.services.unit_of_work import UnitOfWork
-
-#: 下单时段 bands as the counts keep them: (first China hour, hour after the last).
-HOUR_BANDS = ((0, 6), (6, 12), (12, 18), (18, 22), (22, 24))
-
-
-def bands_for(hours: tuple[int, int] | None) -> list[int] | None:
-    """The band starts that make up ``hours`` exactly, or None when the range splits a band."""
-    if hours is None:
-        return None
-    inside = [start for start, end in HOUR_BANDS if start >= hours[0] and end <= hours[1]]
-    covered = sum(end - start for start, end in HOUR_BANDS if start in inside)
-    return inside if inside and covered == hours[1] - hours[0] else None
-
 
 def answerable(flt: OrderFilter) -> bool:
     """Whether the counts hold the answer for ``flt`` (the province and the search never narrow the map)."""

@@ -155,6 +155,9 @@ class StationSync:
         """Connect if needed, replay the outbox, serve requests, pull changes. Raises on network errors."""
         if self._listener is None:
             self._connect()
+        if self.feed.cursor is None:  # a new station: the newest orders on screen before the whole scope loads
+            with self._guard():
+                self._announce(self.feed.preload(self._engine))
         self.replay()
         self._serve_requests()
         try:
