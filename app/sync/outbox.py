@@ -71,18 +71,23 @@ class Outbox:
                                           (limit,)).fetchall()
         return [_entry(r) for r in rows]
 
-    def resolved_args(self, entry: OutboxEntry) -> dict[str, Any]:
+    def resolved_args(self, entry: OutboxEntry, batch: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         """The arguments to send: a chained command expects the version its predecessor left behind.
 
         If the predecessor was refused, the order never reached that version, so the command
-        keeps the version its maker saw (the server re-validates it either way).
+        keeps the version its maker saw (the server re-validates it either way). ``batch`` holds
+        outcomes of the replay batch under way (``{command_id: {"state", "result"}}``), not yet recorded here.
         """
         args = dict(entry.command.args)
         if entry.after_id is not None:
-            row = self._db.connect().execute("SELECT state, result FROM outbox WHERE command_id = ?",
-                                             (entry.after_id,)).fetchone()
-            if row is not None and row["state"] in (ACCEPTED, ACKNOWLEDGED) and row["result"]:
-                version = json.loads(row["result"]).get("version")
+            if batch is not None and entry.after_id in batch:
+                state, result = batch[entry.after_id]["state"], batch[entry.after_id]["result"]
+            else:
+                row = self._db.connect().execute("SELECT state, result FROM outbox WHERE command_id = ?",
+                                                 (entry.after_id,)).fetchone()
+                state, result = (row["state"], json.loads(row["result"]) if row["result"] else None) if row else (None, None)
+            if state in (ACCEPTED, ACKNOWLEDGED) and result:
+                version = result.get("version")
                 if version is not None:
                     args["expected_version"] = version
         return args
@@ -93,6 +98,15 @@ class Outbox:
         with conn:
             conn.execute("UPDATE outbox SET state = ?, result = ?, finished_at = ? WHERE command_id = ?",
                          (outcome, json.dumps(result, ensure_ascii=False), now().isoformat(), str(command_id)))
+
+    def finish_many(self, outcomes: list[tuple[uuid.UUID, str, dict[str, Any]]]) -> None:
+        """Record a replay batch's answers in one local transaction (the server committed them together)."""
+        stamp = now().isoformat()
+        conn = self._db.connect()
+        with conn:
+            conn.executemany("UPDATE outbox SET state = ?, result = ?, finished_at = ? WHERE command_id = ?",
+                             [(outcome, json.dumps(result, ensure_ascii=False), stamp, str(command_id))
+                              for command_id, outcome, result in outcomes])
 
     def acknowledge(self, command_id: uuid.UUID | str) -> None:
         """The person has seen that their command was refused; it leaves the list."""
