@@ -179,6 +179,8 @@ class Order(Base):
         Index("ix_orders_status_platform_province", "status", "platform", "province"),
         Index("ix_orders_province", "province"),
         Index("ix_orders_warehouse_status", "warehouse_id", "status"),
+        # 超时风险 and the map's exception rate: only unshipped orders, by deadline (migration 0020)
+        Index("ix_orders_open_ship_by", "ship_by", postgresql_where=text("status IN ('paid', 'allocating')")),
     )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     order_no: Mapped[str] = mapped_column(String(40), unique=True)
@@ -525,3 +527,4 @@ import app.db.auth_models  # noqa: E402,F401
 import app.db.erp_models  # noqa: E402,F401
 import app.db.health_models  # noqa: E402,F401
 import app.db.station_models  # noqa: E402,F401
+import app.db.map_models  # noqa: E402,F401

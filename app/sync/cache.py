@@ -7,20 +7,30 @@ keeps its warehouse's open work. Reads answer the same questions as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
+from operator import itemgetter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from app.domain.clock import now
+from app.domain.hour_bands import band_of, bands_for
 from app.domain.status import WAREHOUSE_ACTIVE, OrderStatus
 from app.services.order_queries import OrderFilter, OrderRow
-from app.sync.local_db import LocalDb
+from app.sync.local_db import CACHE_INDEX_NAMES, CACHE_INDEXES, LocalDb
 
 COLUMNS = ("id", "order_no", "platform", "platform_order_no", "shop", "ordered_at", "customer_id", "original_amount",
            "paid_amount", "status", "tracking_no", "invoice_status", "province", "city", "warehouse", "warehouse_id",
            "ship_by", "version", "change_seq", "receiver_name", "receiver_phone_tail")
 OPEN_WORK = tuple(s.value for s in WAREHOUSE_ACTIVE) + (OrderStatus.PAID.value,)
+_GET = itemgetter(*COLUMNS)
+_TIMES = (COLUMNS.index("ordered_at"), COLUMNS.index("ship_by"))
+_MONEY = (COLUMNS.index("original_amount"), COLUMNS.index("paid_amount"))
+_HELD = "order_no, change_seq, searched, province, status, platform, coalesce(warehouse_id, 0), hour_band"
+_UPSERT = (f"INSERT INTO orders_cache ({','.join(COLUMNS)}, hour_band, searched) VALUES ({','.join('?' * len(COLUMNS))}, ?, ?) "
+           f"ON CONFLICT (id) DO UPDATE SET {','.join(f'{c} = excluded.{c}' for c in (*COLUMNS[1:], 'hour_band'))}, "
+           "searched = max(searched, excluded.searched)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +58,16 @@ def _utc(value: datetime) -> datetime:
 
 
 def _stamp(value: datetime | None) -> str | None:
-    # one fixed UTC format, so text order is time order inside SQLite
-    return None if value is None else _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    # one fixed UTC format (2026-12-02T09:30:00.000000+00:00), so text order is time order inside SQLite
+    return None if value is None else _utc(value).isoformat(timespec="microseconds")
+
+
+_BAND_BY_HOUR = tuple(band_of(hour) for hour in range(24))
+
+
+def _band(ordered_at: datetime) -> int:
+    """The 下单时段 band of an order time (China time, UTC+8, as the list's hour filter reads it)."""
+    return _BAND_BY_HOUR[(_utc(ordered_at).hour + 8) % 24]
 
 
 def _time(text: str | None) -> datetime | None:
@@ -63,14 +81,21 @@ class OrderCache:
         self._db, self.scope = db, scope
 
     def apply(self, rows: list[dict[str, Any]], *, searched: bool = False) -> set[str]:
-        """Store the rows this station wants (or already holds); returns the order nos that changed."""
+        """Store the rows this station wants (or already holds); returns the order nos that changed.
+
+        One transaction and one prepared statement for the whole batch (a first load of 84,000
+        orders is one executemany, not 84,000 statements built one by one).
+        """
         if not rows:
             return set()
         conn = self._db.connect()
         changed: set[str] = set()
+        upserts: list[list[Any]] = []
+        gone: list[tuple[str]] = []
+        counts: Counter[tuple[Any, ...]] = Counter()  # the map's counts move with the rows
         with conn:
-            held = {r[0]: (r[1], r[2]) for r in conn.execute(
-                f"SELECT order_no, change_seq, searched FROM orders_cache WHERE order_no IN ({','.join('?' * len(rows))})",
+            held = {r[0]: (r[1], r[2], tuple(r[3:])) for r in conn.execute(
+                f"SELECT {_HELD} FROM orders_cache WHERE order_no IN ({','.join('?' * len(rows))})",
                 [r["order_no"] for r in rows])} if len(rows) < 900 else self._held_all(conn)
             for row in rows:
                 have = held.get(row["order_no"])
@@ -80,28 +105,48 @@ class OrderCache:
                     if have is None:
                         continue
                     if self.scope.kind == "warehouse" and not have[1]:  # left this warehouse's open work
-                        conn.execute("DELETE FROM orders_cache WHERE order_no = ?", (row["order_no"],))
+                        gone.append((row["order_no"],))
+                        counts[have[2]] -= 1
+                        del held[row["order_no"]]
                         changed.add(row["order_no"])
                         continue
-                values = [_stamp(v) if isinstance(v, datetime) else str(v) if isinstance(v, Decimal) else v
-                          for v in (row[c] for c in COLUMNS)]
-                conn.execute(
-                    f"INSERT INTO orders_cache ({','.join(COLUMNS)}, searched) VALUES ({','.join('?' * len(COLUMNS))}, ?) "
-                    f"ON CONFLICT (id) DO UPDATE SET {','.join(f'{c} = excluded.{c}' for c in COLUMNS[1:])}, "
-                    "searched = max(searched, excluded.searched)",
-                    [*values, int(searched)])
+                band = _band(row["ordered_at"])
+                values = [*_GET(row), band, int(searched)]
+                for i in _TIMES:
+                    values[i] = _stamp(values[i])
+                for i in _MONEY:
+                    values[i] = None if values[i] is None else str(values[i])
+                upserts.append(values)
+                key = (row["province"], row["status"], row["platform"], row["warehouse_id"] or 0, band)
+                if have is not None:
+                    counts[have[2]] -= 1
+                counts[key] += 1
+                held[row["order_no"]] = (row["change_seq"], max(int(searched), have[1] if have else 0), key)
                 changed.add(row["order_no"])
+            if gone:
+                conn.executemany("DELETE FROM orders_cache WHERE order_no = ?", gone)
+            if upserts:
+                bulk = not held and len(upserts) > 5000  # a first load into an empty cache
+                for name in CACHE_INDEX_NAMES if bulk else ():
+                    conn.execute(f"DROP INDEX {name}")
+                conn.executemany(_UPSERT, upserts)
+                for statement in CACHE_INDEXES.split(";") if bulk else ():
+                    conn.execute(statement)  # built by one sort each, inside the same transaction
+            moved = [(*key, n) for key, n in counts.items() if n and key[0] is not None]
+            if moved:
+                conn.executemany("INSERT INTO cache_map_counts VALUES (?, ?, ?, ?, ?, ?) "
+                                 "ON CONFLICT DO UPDATE SET orders = orders + excluded.orders", moved)
         return changed
 
     @staticmethod
-    def _held_all(conn: Any) -> dict[str, tuple[int, int]]:
-        return {r[0]: (r[1], r[2]) for r in conn.execute("SELECT order_no, change_seq, searched FROM orders_cache")}
+    def _held_all(conn: Any) -> dict[str, tuple[int, int, tuple[Any, ...]]]:
+        return {r[0]: (r[1], r[2], tuple(r[3:])) for r in conn.execute(f"SELECT {_HELD} FROM orders_cache")}
 
     def clear(self) -> None:
         conn = self._db.connect()
         with conn:
             conn.execute("DELETE FROM orders_cache")
-
+            conn.execute("DELETE FROM cache_map_counts")
     # --- reads (the GUI thread's only source when a sync engine is attached) -----------------------
     def _where(self, flt: OrderFilter) -> tuple[str, list[Any]]:
         clauses, params = ["1 = 1"], []
@@ -151,13 +196,46 @@ class OrderCache:
         return int(self._db.connect().execute(f"SELECT count(*) FROM orders_cache WHERE {where}", params).fetchone()[0])
 
     def counts_by_province(self, flt: OrderFilter = OrderFilter()) -> dict[str, int]:
-        from dataclasses import replace
+        return self.province_figures(flt)[0]
 
-        where, params = self._where(replace(flt, province=None))
-        rows = self._db.connect().execute(
-            f"SELECT province, count(*) FROM orders_cache WHERE {where} AND province IS NOT NULL GROUP BY province",
-            params)
-        return {p: int(n) for p, n in rows}
+    def province_figures(self, flt: OrderFilter = OrderFilter()) -> tuple[dict[str, int], dict[str, float]]:
+        """Order counts and exception rates per province under ``flt``, as order_queries words them.
+
+        The counts come from ``cache_map_counts`` (kept by triggers); the exception rate adds the
+        unshipped orders past their deadline through a partial index. A filter the counts cannot
+        answer (超时风险, an hour range splitting a band) counts the rows instead.
+        """
+        flt = replace(flt, province=None, search=None)
+        stamp = _stamp(now())
+        conn = self._db.connect()
+        late_sql = ("SELECT province, count(*) FROM orders_cache INDEXED BY ix_cache_open "
+                    "WHERE status IN ('paid', 'allocating') "
+                    "AND ship_by < ? AND province IS NOT NULL AND {where} GROUP BY province")
+        bands = bands_for(flt.hours)
+        if flt.risk is None and (flt.hours is None or bands is not None) and flt.shop_id is None:
+            clauses, params = ["1 = 1"], []
+            for column, value in (("status", flt.status), ("platform", flt.platform), ("warehouse_id", flt.warehouse_id)):
+                if value is not None:
+                    clauses.append(f"{column} = ?")
+                    params.append(value)
+            if bands is not None:
+                clauses.append(f"hour_band IN ({','.join('?' * len(bands))})")
+                params += bands
+            where = " AND ".join(clauses)
+            rows = conn.execute(f"SELECT province, sum(orders), sum(CASE WHEN status = 'after_sales' THEN orders ELSE 0 END) "
+                                f"FROM cache_map_counts WHERE {where} GROUP BY province HAVING sum(orders) > 0", params)
+            figures = [(p, int(n), int(after)) for p, n, after in rows]
+            late = dict(conn.execute(late_sql.format(where=where), [stamp, *params]).fetchall())
+            return ({p: n for p, n, _ in figures},
+                    {p: (after + int(late.get(p, 0))) / n for p, n, after in figures if n})
+        where, params = self._where(flt)
+        hint = " INDEXED BY ix_cache_open" if flt.risk is not None else ""  # 超时风险 means unshipped orders only
+        rows = conn.execute(
+            "SELECT province, count(*), sum(status = 'after_sales' OR (status IN ('paid', 'allocating') "
+            f"AND ship_by < ?)) FROM orders_cache{hint} WHERE {where} AND province IS NOT NULL GROUP BY province",
+            [stamp, *params])
+        figures = [(p, int(n), int(bad or 0)) for p, n, bad in rows]
+        return {p: n for p, n, _ in figures}, {p: bad / n for p, n, bad in figures if n}
 
     def get(self, order_no: str) -> OrderRow | None:
         row = self._db.connect().execute("SELECT * FROM orders_cache WHERE order_no = ?", (order_no,)).fetchone()

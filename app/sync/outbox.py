@@ -87,7 +87,7 @@ class Outbox:
                                           (limit,)).fetchall()
         return [_entry(r) for r in rows]
 
-    def resolved_args(self, entry: OutboxEntry) -> dict[str, Any]:
+    def resolved_args(self, entry: OutboxEntry, batch: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         """The arguments to send: a chained command expects the version its predecessor left behind.
 
         A refused predecessor changed nothing, so the order is still at the version *it* expected:
@@ -95,6 +95,8 @@ class Outbox:
         maker saw). Keeping the maker's own version instead would refuse every later command of the
         station on that order as a conflict with the station's own earlier changes — one poison
         command would take all of them down with it. The server re-validates the version either way.
+        ``batch`` holds outcomes of the replay batch under way (``{command_id: {"state", "result"}}``),
+        not yet recorded here.
         """
         args = dict(entry.command.args)
         after = entry.after_id
@@ -104,12 +106,15 @@ class Outbox:
                                (after,)).fetchone()
             if row is None:
                 break
-            if row["state"] == ACCEPTED:
-                version = json.loads(row["result"] or "{}").get("version")
+            state, result = row["state"], json.loads(row["result"] or "{}")
+            if batch is not None and str(after) in batch:
+                state, result = batch[str(after)]["state"], batch[str(after)]["result"] or {}
+            if state == ACCEPTED:
+                version = result.get("version")
                 if version is not None:
                     args["expected_version"] = version
                 break
-            if row["state"] == PENDING:  # not replayed yet (replay goes oldest first, so only outside it)
+            if state == PENDING:  # not replayed yet (replay goes oldest first, so only outside it)
                 break
             base = json.loads(row["args"]).get("expected_version")  # refused: the order is where it expected
             if base is not None:
@@ -123,6 +128,15 @@ class Outbox:
         with conn:
             conn.execute("UPDATE outbox SET state = ?, result = ?, finished_at = ? WHERE command_id = ?",
                          (outcome, json.dumps(result, ensure_ascii=False), now().isoformat(), str(command_id)))
+
+    def finish_many(self, outcomes: list[tuple[uuid.UUID, str, dict[str, Any]]]) -> None:
+        """Record a replay batch's answers in one local transaction (the server committed them together)."""
+        stamp = now().isoformat()
+        conn = self._db.connect()
+        with conn:
+            conn.executemany("UPDATE outbox SET state = ?, result = ?, finished_at = ? WHERE command_id = ?",
+                             [(outcome, json.dumps(result, ensure_ascii=False), stamp, str(command_id))
+                              for command_id, outcome, result in outcomes])
 
     def acknowledge(self, command_id: uuid.UUID | str) -> None:
         """The person has seen that their command was refused; it leaves the list."""

@@ -81,6 +81,7 @@ class StationSync:
     def __init__(self, database_url: URL | str, data_dir: Path, scope: Scope = Scope(), *,
                  pull_interval: float = 2.0, op_timeout: float = 5.0, connect_timeout: int = 3,
                  max_backoff: float = 3.0, min_backoff: float = 0.25, file_name: str = "station.sqlite3",
+                 replay_batch: int = 25,
                  on_status: Callable[[SyncStatus], None] | None = None,
                  on_orders_changed: Callable[[set[str]], None] | None = None,
                  on_command_finished: Callable[[OutboxEntry, applier.Outcome], None] | None = None,
@@ -96,6 +97,7 @@ class StationSync:
         self.feed = ChangeFeed(self.db, self.cache, progress=self._touch)
         self.pull_interval, self.op_timeout, self.max_backoff = pull_interval, op_timeout, max_backoff
         self.min_backoff = min_backoff
+        self.replay_batch = max(1, replay_batch)  # commands per server transaction when replaying
         self.on_status, self.on_orders_changed, self.on_command_finished = on_status, on_orders_changed, on_command_finished
         # heartbeat(pending outbox size) -> stations.Heartbeat; recorded on the server every ``heartbeat_every`` s
         self.heartbeat, self.heartbeat_every = heartbeat, heartbeat_every
@@ -188,6 +190,9 @@ class StationSync:
         if self._listener is None:
             self._connect()
         self._beat()
+        if self.feed.cursor is None:  # a new station: the newest orders on screen before the whole scope loads
+            with self._guard():
+                self._announce(self.feed.preload(self._engine))
         self.replay()
         self._serve_requests()
         try:
@@ -201,26 +206,32 @@ class StationSync:
         return changed
 
     def replay(self) -> int:
-        """Send every waiting command, oldest first, recording each outcome before the next."""
+        """Send every waiting command, oldest first, several to a transaction, recording each outcome.
+
+        A batch of up to ``replay_batch`` commands shares one server transaction: each command runs
+        in a savepoint of its own (a refusal or a bad command rolls back only itself and is recorded
+        as before), the batch commits once, and only then are the outcomes recorded here. If the link
+        dies before the answer, the whole batch is in doubt and the next round looks each command up
+        first (the server's record says whether it landed; never applied twice).
+        """
         done = 0
-        # Outcomes are recorded before the next command goes out, so only the first command of a
-        # replay can be in doubt (sent, then the link died before the answer): only it is looked up.
-        in_doubt = True
+        in_doubt = True  # the first batch after (re)connecting: its commands may have landed unheard
         while not self._stop.is_set():
             batch = self.outbox.pending(200)
             if not batch:
                 return done
             self._beat()  # a long replay after a day offline: still online, the backlog shrinking
             self._report(SYNCING)
-            for entry in batch:
-                command = replace(entry.command, args=self.outbox.resolved_args(entry))
+            for start in range(0, len(batch), self.replay_batch):
+                group = batch[start:start + self.replay_batch]
                 with self._guard():
-                    outcome = applier.apply(self.session_factory, command, look_first=in_doubt)
+                    outcomes = self._apply_batch(group, look_first=in_doubt)
                 in_doubt = False
-                self.outbox.finish(command.id, outcome.outcome, outcome.result)
-                done += 1
+                self.outbox.finish_many([(entry.command.id, o.outcome, o.result) for entry, o in zip(group, outcomes)])
+                done += len(group)
                 if self.on_command_finished is not None:
-                    self.on_command_finished(entry, outcome)
+                    for entry, outcome in zip(group, outcomes):
+                        self.on_command_finished(entry, outcome)
                 if self._stop.is_set():
                     return done
         return done
@@ -237,6 +248,34 @@ class StationSync:
         with self._guard():
             stations.record_heartbeat(UnitOfWork(self.session_factory), beat)
         self._last_beat = time.monotonic()
+
+    def _apply_batch(self, group: list[OutboxEntry], *, look_first: bool) -> list[applier.Outcome]:
+        """Apply ``group`` in one transaction, each command in its own savepoint; one at a time if a bug trips."""
+        outcomes: list[applier.Outcome] = []
+        with self._engine.connect() as conn:
+            conn.begin()
+            savepoints = sessionmaker(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+            known: dict[str, dict[str, Any]] = {}
+            try:
+                for entry in group:
+                    command = replace(entry.command, args=self.outbox.resolved_args(entry, known))
+                    outcome = applier.apply(savepoints, command, look_first=look_first)
+                    known[str(command.id)] = {"state": outcome.outcome, "result": outcome.result}
+                    outcomes.append(outcome)
+                conn.commit()
+                return outcomes
+            except NETWORK_ERRORS:
+                raise  # nothing of the batch is known to have landed: the next round looks each one up
+            except Exception:  # noqa: BLE001 - an unexpected failure: isolate it by replaying one by one
+                log.exception("station replay batch failed; replaying its commands one at a time")
+                conn.rollback()
+        singles = []
+        for entry in group:  # the failing command raises here, as it would have alone
+            command = replace(entry.command, args=self.outbox.resolved_args(entry))
+            outcome = applier.apply(self.session_factory, command, look_first=look_first)
+            self.outbox.finish(command.id, outcome.outcome, outcome.result)
+            singles.append(outcome)
+        return singles
 
     # --- the worker ---------------------------------------------------------------------------------
     def _run(self) -> None:

@@ -13,8 +13,9 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLin
 
 from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS, Lang, code_label, label
-from app.services.order_queries import (FilterChoices, OrderFilter, OrderRow, courier_positions,
-                                        filter_choices, list_orders, province_figures)
+from app.services.map_counts import province_figures
+from app.services.order_queries import (FilterChoices, OrderFilter, OrderRow, courier_positions, filter_choices,
+                                        list_orders)
 from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
 from app.sync.local_db import LocalDb
 from app.sync.preferences import OperatorPreferences
@@ -32,7 +33,8 @@ class CustomerServiceWorkspace(QWidget):
 
     order_opened = Signal(str)  # an order no.: the drill-down opens it
     after_sales_requested = Signal(str)  # an order no.: open its after-sales (key A)
-    _map_ready = Signal(int, object)  # (generation, (counts, couriers, measure)) from the map worker
+    _map_ready = Signal(int, object)  # (generation, (counts, rates, measure) or None) from the map worker
+    _couriers_ready = Signal(int, object)  # (generation, parcel positions) from the map worker
 
     def __init__(self, uow: UowFactory, lang: Lang = "zh", parent: Any = None, *, sync: SyncBridge | None = None,
                  prefs: OperatorPreferences | None = None) -> None:
@@ -50,6 +52,7 @@ class CustomerServiceWorkspace(QWidget):
         self._map_generation = 0
         self.map_pending = False
         self._map_ready.connect(self._map_arrived, Qt.ConnectionType.QueuedConnection)
+        self._couriers_ready.connect(self._couriers_arrived, Qt.ConnectionType.QueuedConnection)
         self._pool = QThreadPool(self)  # the map's worker; waited for on close so no query outlives the window
         self._pool.setMaxThreadCount(1)
         self.search = QLineEdit(placeholderText=self._t("搜索：订单号 / 平台订单号 / 手机后四位 / 物流单号 / 收货人",
@@ -171,18 +174,36 @@ class CustomerServiceWorkspace(QWidget):
         return combo
 
     def _recount_map(self, flt: OrderFilter, measure: str) -> None:
-        """Re-count the map on a worker thread: the list answers at once, the map follows (a group-by
-        over 200,000 orders takes longer than a person should wait for their list)."""
+        """Re-count the map on a worker thread: the list answers at once, the map follows.
+
+        Only the newest filter is ever counted: a count queued behind another is skipped once a
+        newer filter exists (queued counts used to run one after another, so a run of quick
+        clicks left the map seconds behind — the 10 s "stall"). Counts and parcels arrive
+        separately, so a slow or unreachable parcel look-up never holds the counts back.
+        """
         self._map_generation += 1
-        generation, uow = self._map_generation, self._uow
+        generation, uow, cache = self._map_generation, self._uow, self._sync.cache if self._sync else None
+
+        def current() -> bool:
+            return generation == self._map_generation
 
         def work() -> None:
+            if not current():
+                return  # a newer filter was chosen while this one waited: count that one instead
             try:
-                counts, rates = province_figures(uow(), flt)
+                counts, rates = cache.province_figures(flt) if cache is not None else province_figures(uow(), flt)
+            except BusinessError:
+                self._map_ready.emit(generation, None)  # the database is away: keep the old map
+                return
+            self._map_ready.emit(generation, (counts, rates, measure))
+            if not current():
+                return
+            try:
                 couriers = courier_positions(uow(), flt)
             except BusinessError:
-                return  # the database is away: keep the old map; the next filter change tries again
-            self._map_ready.emit(generation, (counts, rates, couriers, measure))
+                return  # parcels on the road need the server; offline the map keeps the last ones
+            if current():
+                self._couriers_ready.emit(generation, couriers)
 
         self.map_pending = True
         self._pool.start(work)
@@ -190,10 +211,15 @@ class CustomerServiceWorkspace(QWidget):
     def _map_arrived(self, generation: int, result: Any) -> None:
         if generation != self._map_generation:
             return  # an older filter's answer, overtaken by a newer one
-        self._counts, self._rates, couriers, self._measure = result
-        self.map.set_couriers(couriers)
         self.map_pending = False
+        if result is None:
+            return
+        self._counts, self._rates, self._measure = result
         self._show_map()
+
+    def _couriers_arrived(self, generation: int, couriers: Any) -> None:
+        if generation == self._map_generation:
+            self.map.set_couriers(couriers)
 
     def _show_map(self) -> None:
         self.map.set_counts(self._counts, self._filter.province, rates=self._rates, measure=self._measure)

@@ -1,0 +1,79 @@
+"""The order map's figures from the counts kept by migration 0020, not from a scan of every order.
+
+A filter the counts can answer (status, platform, shop, warehouse, whole 下单时段 bands) sums a
+few thousand count rows however many orders there are; the exception rate adds the unshipped
+orders past their deadline, read through a partial index of unshipped orders only. A filter the
+counts cannot answer (超时风险, or an hour range that splits a band) falls back to the group-by.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import sqlalchemy as sa
+
+from app.db.map_models import OrderMapCount, OrderMapDelta
+from app.db.models import Order
+from app.domain.hour_bands import bands_for
+from app.services import order_queries
+from app.services.order_queries import OPEN_STAGES, OrderFilter
+from app.services.unit_of_work import UnitOfWork
+
+def answerable(flt: OrderFilter) -> bool:
+    """Whether the counts hold the answer for ``flt`` (the province and the search never narrow the map)."""
+    return flt.risk is None and (flt.hours is None or bands_for(flt.hours) is not None)
+
+
+def fold(uow: UnitOfWork) -> int:
+    """Move the writers' deltas into the counts (a no-op when someone else is folding); returns rows touched."""
+    with uow:
+        moved = int(uow.session.scalar(sa.text("SELECT order_map_fold()")) or 0)
+        uow.commit()
+    return moved
+
+
+def _keyed(table: type[OrderMapCount] | type[OrderMapDelta], flt: OrderFilter) -> sa.Select[tuple]:
+    stmt = sa.select(table.province.label("province"), table.status.label("status"), table.orders.label("orders"))
+    for column, value in ((table.status, flt.status), (table.platform, flt.platform), (table.shop_id, flt.shop_id),
+                          (table.warehouse_id, flt.warehouse_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    bands = bands_for(flt.hours)
+    if bands is not None:
+        stmt = stmt.where(table.hour_band.in_(bands))
+    return stmt
+
+
+def _overdue(flt: OrderFilter) -> sa.Select[tuple]:
+    """Unshipped orders past their ship-by time, per province (a partial index holds only unshipped orders)."""
+    stmt = (sa.select(Order.province, sa.func.count())
+            .where(Order.status.in_(OPEN_STAGES), Order.ship_by < sa.func.now(), Order.province.is_not(None))
+            .group_by(Order.province))
+    for column, value in ((Order.status, flt.status), (Order.platform, flt.platform), (Order.shop_id, flt.shop_id),
+                          (Order.warehouse_id, flt.warehouse_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    bands = bands_for(flt.hours)
+    if bands is not None:
+        stmt = stmt.where(sa.func.order_hour_band(Order.ordered_at).in_(bands))
+    return stmt
+
+
+def province_figures(uow: UnitOfWork, flt: OrderFilter = OrderFilter()) -> tuple[dict[str, int], dict[str, float]]:
+    """Order counts and exception rates (after-sales or unshipped past the deadline) per province under ``flt``."""
+    flt = replace(flt, province=None, search=None)
+    if not answerable(flt):
+        return order_queries.province_figures(uow, flt)
+    both = sa.union_all(_keyed(OrderMapCount, flt), _keyed(OrderMapDelta, flt)).subquery()
+    summed = (sa.select(both.c.province, sa.func.sum(both.c.orders),
+                        sa.func.coalesce(sa.func.sum(both.c.orders).filter(both.c.status == "after_sales"), 0))
+              .group_by(both.c.province))
+    with uow:
+        # fold first if nobody else is (cheap when the hub has just folded), so the deltas read stay few
+        uow.session.execute(sa.text("SELECT order_map_fold()"))
+        uow.commit()
+        rows = list(uow.session.execute(summed))
+        late = dict(uow.session.execute(_overdue(flt)).tuples().all())
+    counts = {p: int(n) for p, n, _ in rows if n}
+    rates = {p: (int(after) + int(late.get(p, 0))) / int(n) for p, n, after in rows if n}
+    return counts, rates

@@ -1,0 +1,86 @@
+"""Offline replay in batches: several commands per server transaction, each still applied once and refused alone."""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app.sync import commands
+from tests.support.factories import make_order
+from tests.sync.test_commands import CS
+
+
+def _state(hub, order_no):
+    with hub.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT seller_note, version FROM orders WHERE order_no = :o"), {"o": order_no}).one()
+
+
+def _recorded(hub):
+    with hub.engine.connect() as conn:
+        return dict(conn.execute(sa.text("SELECT outcome, count(*) FROM applied_commands GROUP BY outcome")).all())
+
+
+def _queue_notes(station, placed, per_order):
+    for k in range(per_order):
+        for order_no, version in placed:
+            station.submit(CS, "order.add_warehouse_note", {"order_no": order_no, "expected_version": version,
+                                                            "text": f"离线{k}"})
+
+
+def test_a_batched_replay_applies_chained_commands_in_order_and_refuses_only_the_stale_one(hub, make_station):
+    placed = [make_order(hub, "paid") for _ in range(4)]
+    other = make_order(hub, "paid")[0]
+    station = make_station(hub.engine.url, start=False, replay_batch=7)
+    _queue_notes(station, placed[:2], per_order=5)
+    stale = station.submit(CS, "order.add_warehouse_note",  # a version the order never had: refused, alone
+                           {"order_no": other, "expected_version": 999, "text": "过期"})
+    _queue_notes(station, placed[2:], per_order=5)  # 20 commands in all, chained per order, batches cut the chains
+    assert station.replay() == 21
+    entries = {e.command.id: e for e in station.outbox.all()}
+    assert [e.state for e in entries.values()].count("accepted") == 20
+    assert entries[stale.command.id].state == "rejected"
+    for order_no, version in placed:
+        note, now = _state(hub, order_no)
+        assert [int(k) for k in re.findall(r"离线(\d)", note)] == [0, 1, 2, 3, 4]  # once each, in order made
+        assert now == version + 5
+    assert _recorded(hub) == {"accepted": 20, "rejected": 1}
+
+
+def test_a_batch_whose_answer_was_lost_is_looked_up_and_not_applied_twice(hub, make_station):
+    placed = [make_order(hub, "paid") for _ in range(3)]
+    station = make_station(hub.engine.url, start=False, replay_batch=10)
+    _queue_notes(station, placed, per_order=3)
+    batch = station.outbox.pending(10)
+    # the server commits the batch, then the link dies before the station records a single answer
+    outcomes = station._apply_batch(batch, look_first=True)
+    assert all(o.accepted for o in outcomes)
+    assert {e.state for e in station.outbox.all()} == {"pending"}
+    assert station.replay() == 9  # reconnected: the first batch is in doubt, so each command is looked up
+    assert {e.state for e in station.outbox.all()} == {"accepted"}
+    for order_no, version in placed:
+        note, now = _state(hub, order_no)
+        assert note.count("离线") == 3 and now == version + 3
+    assert _recorded(hub) == {"accepted": 9}
+
+
+def test_a_command_that_trips_a_bug_stops_the_replay_at_itself_and_the_commands_before_it_stand(hub, make_station):
+    def broken(uow, args, actor):
+        raise RuntimeError("a bug in a handler")
+
+    commands.register("test.broken", broken)
+    try:
+        placed = [make_order(hub, "paid") for _ in range(2)]
+        station = make_station(hub.engine.url, start=False, replay_batch=25)
+        _queue_notes(station, placed, per_order=2)  # four good commands first
+        bad = station.submit(CS, "test.broken", {"order_no": placed[0][0]})
+        after = station.submit(CS, "order.add_warehouse_note",
+                               {"order_no": placed[1][0], "expected_version": placed[1][1], "text": "之后"})
+        with pytest.raises(RuntimeError):
+            station.replay()
+        states = {e.command.id: e.state for e in station.outbox.all()}
+        assert [s for cid, s in states.items() if cid not in (bad.command.id, after.command.id)] == ["accepted"] * 4
+        assert states[bad.command.id] == "pending" and states[after.command.id] == "pending"
+        assert _recorded(hub) == {"accepted": 4}  # the batch was rolled back and replayed one by one up to the bug
+        assert _state(hub, placed[0][0]).seller_note.count("离线") == 2
+    finally:
+        commands.REGISTRY.pop("test.broken", None)
