@@ -64,14 +64,16 @@ class DoorApp:
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
             return
+        extra: list[tuple[bytes, bytes]] = []
         try:
             body = await self._body(scope, receive)
             status, data, content_type = await asyncio.get_running_loop().run_in_executor(
                 self.pool, self._answer, scope, body)
         except _Refused as refusal:
             status, data, content_type = _json(refusal.status, {"ok": False, "message": refusal.message})
+            extra = [(b"connection", b"close")]  # the rest of a refused body is never read, not even to discard it
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", content_type), (b"content-length", str(len(data)).encode())]})
+                    "headers": [(b"content-type", content_type), (b"content-length", str(len(data)).encode()), *extra]})
         await send({"type": "http.response.body", "body": data})
 
     async def _body(self, scope: dict[str, Any], receive: Callable) -> bytes:
