@@ -10,15 +10,13 @@ cannot be read is accepted (200) but quarantined, so the sender does not resend 
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from app.bootstrap import OrderHub
 from app.hub.carrier_receiver import CarrierReceiver
 from app.hub.credentials import CredentialStore, wire
+from app.hub.doors import RAW_REPLY, DoorLimits, DoorServer
 from app.hub.erp_receiver import ErpReceiver
 from app.hub.pollers import ingest_raw
 from app.services import ingest, shop_sync
@@ -96,54 +94,10 @@ class Receiver:
         return 200, answer
 
 
-RAW_REPLY = "__raw_reply__"
+class ReceiverServer(DoorServer):
+    """Serves a :class:`Receiver` on the hub's doors (app/hub/doors.py: uvicorn with limits and timeouts)."""
 
-
-class ReceiverServer:
-    """Serves a :class:`Receiver` over HTTP (bind to loopback or the store network, never the internet)."""
-
-    def __init__(self, receiver: Receiver, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        outer = receiver
-
-        class _Http(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_POST(self) -> None:  # noqa: N802
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                path, _, query = self.path.partition("?")
-                # Some platforms (WeChat) sign in the query string: hand it on with the headers.
-                headers = {k.lower(): v for k, v in self.headers.items()} | {":query": query}
-                try:
-                    status, answer = outer.handle(path, headers, body)
-                except Exception as err:  # never crash the receiver on one bad request
-                    log.exception("receiver failed")
-                    status, answer = 500, {"ok": False, "message": f"处理失败，请稍后重试（{type(err).__name__}）"}
-                raw = answer.pop(RAW_REPLY, None)
-                data = raw if isinstance(raw, bytes) else json.dumps(answer, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8" if raw is None else "text/plain")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                log.debug("receiver %s", format % args)
-
-        self.httpd = ThreadingHTTPServer((host, port), _Http)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="receiver", daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> ReceiverServer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def __init__(self, receiver: Receiver, *, host: str = "127.0.0.1", port: int = 0,
+                 limits: DoorLimits | None = None) -> None:
+        super().__init__(receiver.handle, host=host, port=port, limits=limits)
+        self.receiver = receiver

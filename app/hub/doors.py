@@ -1,0 +1,190 @@
+"""The hub's public doors served by uvicorn: limits and timeouts a push receiver on the internet needs.
+
+The standard library's ``ThreadingHTTPServer`` gives every connection a thread with no time limit
+and reads whatever body length a client declares, so a few thousand idle sockets or one huge
+``Content-Length`` take the hub's doors down. Here an event loop holds the connections (an idle
+socket costs a few kilobytes, not a thread), the request's headers must arrive within
+``header_timeout`` (nginx's ``client_header_timeout``) and its body within ``body_timeout``, a
+declared or streamed body over ``max_body`` is refused with 413 before it is read, and malformed
+request lines or headers are answered 400 by the HTTP parser. Only a complete request reaches the
+(blocking, database-bound) handler, on a bounded pool of worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, dict[str, str], bytes], tuple[int, dict[str, Any]]]
+RAW_REPLY = "__raw_reply__"  # an answer's key for the platform's own reply bytes, sent as they are
+
+
+@dataclass(frozen=True, slots=True)
+class DoorLimits:
+    """What one request may cost; the defaults fit platform pushes (a few kB) with room to spare."""
+
+    max_body: int = 2 * 1024 * 1024  # the largest push seen is a 抖店 batch of ~100 kB
+    header_timeout: float = 15.0  # seconds from connecting (or the previous answer) to the end of headers
+    body_timeout: float = 30.0  # seconds for the whole body once the headers are in
+    keep_alive: int = 15  # seconds an idle kept-alive connection stays open
+    workers: int = 8  # handler threads; each holds at most one database connection
+    # Who may set X-Forwarded-For: the TLS-terminating proxy in front (ARCHITECTURE.md, "The doors").
+    trusted_proxies: str = "127.0.0.1"
+
+
+def _json(status: int, answer: dict[str, Any]) -> tuple[int, bytes, bytes]:
+    return status, json.dumps(answer, ensure_ascii=False).encode(), b"application/json; charset=utf-8"
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class DoorApp:
+    """The ASGI application: reads a bounded body, then runs the blocking handler on the pool."""
+
+    def __init__(self, handler: Handler, limits: DoorLimits) -> None:
+        self.handler, self.limits = handler, limits
+        self.pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="door")
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
+        if scope["type"] == "lifespan":
+            return
+        extra: list[tuple[bytes, bytes]] = []
+        try:
+            body = await self._body(scope, receive)
+            status, data, content_type = await asyncio.get_running_loop().run_in_executor(
+                self.pool, self._answer, scope, body)
+        except _Refused as refusal:
+            status, data, content_type = _json(refusal.status, {"ok": False, "message": refusal.message})
+            extra = [(b"connection", b"close")]  # the rest of a refused body is never read, not even to discard it
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", content_type), (b"content-length", str(len(data)).encode()), *extra]})
+        await send({"type": "http.response.body", "body": data})
+
+    async def _body(self, scope: dict[str, Any], receive: Callable) -> bytes:
+        if scope["method"] != "POST":
+            raise _Refused(405, "只接受 POST 推送")
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and int(declared) > self.limits.max_body:  # the parser has checked it is a number
+            raise _Refused(413, f"推送内容过大（上限 {self.limits.max_body // 1024} KB），未读取")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(self.limits.body_timeout):
+                more = True
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise _Refused(400, "连接在推送内容传完前断开")
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.limits.max_body:
+                        raise _Refused(413, f"推送内容过大（上限 {self.limits.max_body // 1024} KB），未读取")
+                    chunks.append(chunk)
+                    more = message.get("more_body", False)
+        except TimeoutError:
+            raise _Refused(408, "推送内容传送太慢，已断开，请重试") from None
+        return b"".join(chunks)
+
+    def _answer(self, scope: dict[str, Any], body: bytes) -> tuple[int, bytes, bytes]:
+        # Raw path and query exactly as sent: some platforms (WeChat) sign over the query string.
+        path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers[":query"] = scope.get("query_string", b"").decode("latin-1")
+        client = scope.get("client")
+        headers[":client"] = client[0] if client else ""  # after X-Forwarded-For from a trusted proxy
+        try:
+            status, answer = self.handler(path, headers, body)
+        except Exception as err:  # never crash the doors on one bad request; the sender retries
+            log.exception("receiver failed")
+            return _json(500, {"ok": False, "message": f"处理失败，请稍后重试（{type(err).__name__}）"})
+        raw = answer.pop(RAW_REPLY, None)
+        if isinstance(raw, bytes):
+            return status, raw, b"text/plain"
+        return _json(status, answer)
+
+
+class _TimedHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol plus a deadline for the request's headers (slowloris).
+
+    uvicorn times out idle kept-alive connections but not a connection that never finishes its
+    headers; one that has not within ``header_timeout`` is closed.
+    """
+
+    header_timeout = 15.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def _arm_header_deadline(self) -> None:
+        self._header_deadline = self.loop.call_later(self.header_timeout, self._header_deadline_passed)
+
+    def _header_deadline_passed(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self._header_deadline.cancel()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():  # kept alive: the next request's headers get their own deadline
+            self._header_deadline.cancel()
+            self._arm_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._header_deadline.cancel()
+        super().connection_lost(exc)
+
+
+class DoorServer:
+    """Serves a handler on one listening socket from a background thread (the hub, tests, drills)."""
+
+    def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0,
+                 limits: DoorLimits | None = None) -> None:
+        self.limits = limits or DoorLimits()
+        self.app = DoorApp(handler, self.limits)
+        protocol = type("DoorHttp", (_TimedHttp,), {"header_timeout": self.limits.header_timeout})
+        self.socket = socket.create_server((host, port), backlog=4096, reuse_port=False)
+        self.config = uvicorn.Config(
+            self.app, http=protocol, lifespan="off", log_config=None, access_log=False,
+            timeout_keep_alive=self.limits.keep_alive, backlog=4096, server_header=False,
+            proxy_headers=True, forwarded_allow_ips=self.limits.trusted_proxies, timeout_graceful_shutdown=5,
+        )
+        self.server = uvicorn.Server(self.config)
+        self.thread = threading.Thread(target=self._serve, name="doors", daemon=True)
+
+    def _serve(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.socket]))
+
+    @property
+    def url(self) -> str:
+        host, port = self.socket.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> DoorServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+        self.socket.close()
+        self.app.pool.shutdown(wait=False, cancel_futures=True)
