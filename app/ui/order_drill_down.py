@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QTableWidget, QTableWidgetItem, QToolBox, QVBoxLayout, QWidget)
+                               QPushButton, QScrollArea, QTableWidget, QTableWidgetItem, QToolBox, QVBoxLayout, QWidget)
 
 from app.domain.actor import Actor
 from app.domain.clock import local
@@ -222,8 +222,6 @@ class OrderDrillDown(QWidget):
         self.scan_view.set_items(scan_items(d, self._lang))
         self.story_view = TimelineView(self._lang)
         self.story_view.set_items(story_items(d.story, self._lang))
-        if self.story_view.timeline.rowCount():
-            self.story_view.scrollToBottom()  # the latest event is what customer service asks about
         invoices = [f"{code_label('invoice_kind', i.kind, self._lang)}　{i.invoice_no}　¥{i.amount:,.2f}　{_when(i.issued_at)}　{i.title}"
                     + (t(f"　红冲原发票 {i.red_flush_of}（红字确认单 {i.red_confirmation_no}）",
                          f"  flushes {i.red_flush_of} (confirmation {i.red_confirmation_no})") if i.red_flush_of else "")
@@ -252,6 +250,11 @@ class OrderDrillDown(QWidget):
             (t("规则与变更", "Rules and changes"), self.story_view, len(d.story)),
         ):
             self.layers.addItem(page, f"{title}（{count}）" if count else title)
+            area = page.parentWidget().parentWidget() if page.parentWidget() else None
+            if isinstance(area, QScrollArea):  # the timeline scrolls itself; the page never scrolls sideways
+                area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        for view in (self.tracking_view, self.scan_view, self.story_view):
+            view.setMinimumHeight(view.fontMetrics().height() * 12)  # several nodes visible even on a small screen
 
     # --- actions -------------------------------------------------------------------------------------
     def cancel_order(self, basis: str) -> bool:

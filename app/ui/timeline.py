@@ -110,6 +110,11 @@ class TimelineDelegate(QStyledItemDelegate):
     def __init__(self, view: QListView, lang: Lang) -> None:
         super().__init__(view)
         self._view, self._lang = view, lang
+        self._heights: dict[tuple[int, int, int], int] = {}  # (row, width, font size) → height: items are frozen
+
+    def forget(self) -> None:
+        """New items: measured heights no longer apply."""
+        self._heights.clear()
 
     def delay_text(self, hours: float) -> str:
         shown = f"{hours:.0f}" if hours >= 10 else f"{hours:.1f}"
@@ -140,8 +145,12 @@ class TimelineDelegate(QStyledItemDelegate):
         return bold, option.font
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:  # noqa: N802
-        item: TimelineItem = index.data(ITEM_ROLE)
         width = self._view.viewport().width() or 600
+        key = (index.row(), width, option.font.pixelSize() or round(option.font.pointSizeF() * 10))
+        known = self._heights.get(key)
+        if known is not None:
+            return QSize(width, known)
+        item: TimelineItem = index.data(ITEM_ROLE)
         fm = QFontMetrics(option.font)
         _, _, text_w = self._columns(fm, width)
         bold, plain = self._fonts(option, item)
@@ -149,7 +158,8 @@ class TimelineDelegate(QStyledItemDelegate):
         for style, text in self._lines(item):
             metrics = QFontMetrics(bold if style == "title" else plain)
             height += metrics.boundingRect(QRect(0, 0, text_w, 100_000), Qt.TextFlag.TextWordWrap, text).height() + 2
-        return QSize(width, max(height + self.PAD, 2 * self.AVATAR + 2 * self.PAD))
+        self._heights[key] = max(height + self.PAD, 2 * self.AVATAR + 2 * self.PAD)
+        return QSize(width, self._heights[key])
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         item: TimelineItem = index.data(ITEM_ROLE)
@@ -225,6 +235,7 @@ class TimelineView(QListView):
         self.setModel(self.timeline)
         self.delegate = TimelineDelegate(self, lang)
         self.setItemDelegate(self.delegate)
+        self.timeline.modelAboutToBeReset.connect(self.delegate.forget)
         self.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setSelectionMode(QListView.SelectionMode.NoSelection)

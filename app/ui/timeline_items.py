@@ -32,9 +32,9 @@ def scan_items(d: OrderDetail, lang: Lang) -> list[TimelineItem]:
 
 
 def story_items(events: Sequence[StoryEvent], lang: Lang) -> list[TimelineItem]:
-    """The story oldest first, the latest event emphasised; what only IT needs (API names) in the tooltip."""
-    last = len(events) - 1
+    """The story newest first like every timeline (the latest event, emphasised, is what people ask about);
+    what only IT needs (API names) goes in the tooltip."""
     api = "平台接口：" if lang == "zh" else "Platform API: "
     return [TimelineItem(e.at, e.title, detail="\n".join(e.details),
                          tooltip="\n".join((e.title, *e.details, api + e.technical)) if e.technical else "",
-                         current=i == last, failed=e.failed) for i, e in enumerate(events)]
+                         current=i == 0, failed=e.failed) for i, e in enumerate(reversed(events))]
