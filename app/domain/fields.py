@@ -134,6 +134,7 @@ FIELDS: dict[str, dict[str, FieldDef]] = {
         FieldDef("case_no", "售后单号", "After-sales case no."),
         FieldDef("holds", "挂起原因", "Holds"),
         FieldDef("intercept", "需拦截", "Interception"),
+        FieldDef("by_hand", "手工补打", "Reprinted by hand"),
     ),
     # Columns of a rule dry run.
     "dry_run": _fields(

@@ -249,7 +249,7 @@ class OrderDrillDown(QWidget):
             (t("财务", "Finance"), finance_page, len(d.invoices)),
             (t("规则与变更", "Rules and changes"), self.story_view, len(d.story)),
         ):
-            self.layers.addItem(page, f"{title}（{count}）" if count else title)
+            self.layers.addItem(page, (f"{title}（{count}）" if self._lang == "zh" else f"{title} ({count})") if count else title)
             area = page.parentWidget().parentWidget() if page.parentWidget() else None
             if isinstance(area, QScrollArea):  # the timeline scrolls itself; the page never scrolls sideways
                 area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
