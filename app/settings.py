@@ -87,6 +87,11 @@ class Settings:
                                 "env": "ORDERHUB_SCANNER_SERIAL_PORT"},
     )
 
+    tracking_delay_hours: float = field(
+        default=24.0, metadata={"title": ("物流节点间隔超过多少小时标为延误", "Mark a tracking node late after (hours)"),
+                                "env": "ORDERHUB_TRACKING_DELAY_HOURS"},
+    )
+
     # --- people and permissions (issue #14) ---
     sign_in_max_failures: int = field(
         default=5, metadata={"title": ("连续输错密码几次后锁定", "Wrong passwords in a row before locking"),

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.errors import BusinessError
+from app.domain.flow_check import flow_problems
 from app.domain.messages import Coded
 
 # --- guards: pure predicates over facts the service computes ---------------------------------
@@ -115,66 +116,29 @@ class StepNotAllowed(BusinessError):
     code = "AS_STEP_NOT_ALLOWED"
 
 
-def parse_flow(data: Mapping[str, Any], *, known_states: Sequence[str], version: int = 0) -> Flow:
+def parse_flow(data: Mapping[str, Any], *, known_states: Sequence[str], version: int = 0,
+               strict: bool = False) -> Flow:
     """A flow from its JSON form, checked: known states, guards and actions, reachable targets.
 
     Args:
         known_states: state codes the field dictionary names (people must be able to read them).
+        strict: also require a name and every state reachable from the start (when saving; a version
+            saved before those checks still loads).
 
     Raises:
         FlowInvalid: with ``flow`` and ``problem`` naming what is wrong.
     """
     code = str(data.get("code", "")).strip()
-    templates = dict(data.get("sms_templates") or {})
-
-    def bad(problem: str, **more: Any) -> FlowInvalid:
-        return FlowInvalid(flow=code or "?", problem=Coded("as_flow_problem", problem), **({"found": "-"} | more))
-
-    if not code:
-        raise bad("code")
-    for key, tpl in templates.items():
-        if not str(tpl.get("code", "")).strip() or not set(tpl.get("params") or ()) <= SMS_VALUES:
-            raise bad("sms_template", found=key)
-    states = tuple(data.get("states") or ())
-    for s in states:
-        if s not in known_states:
-            raise bad("state", found=s)
-    initial = data.get("initial")
-    if initial not in states:
-        raise bad("initial", found=initial)
-    transitions = []
-    for t in data.get("transitions") or ():
-        sources = tuple(t.get("from") or ())
-        target = t.get("to")
-        if not t.get("step") or not sources or any(s not in states for s in sources) or target not in states:
-            raise bad("transition", found=t.get("step"))
-        for g in t.get("guards") or ():
-            if g.get("guard") not in GUARDS:
-                raise bad("guard", found=g.get("guard"))
-        _check_actions(t.get("actions") or (), bad, templates)
-        transitions.append(Transition(t["step"], sources, target, tuple(t.get("guards") or ()),
-                                      tuple(t.get("actions") or ()), bool(t.get("needs_basis", False))))
-    terminal = tuple(data.get("terminal") or ())
-    if any(s not in states for s in terminal):
-        raise bad("terminal")
-    for s in states:
-        if s not in terminal and not any(s in t.sources for t in transitions):
-            raise bad("dead_end", found=s)
-    _check_actions(data.get("on_open") or (), bad, templates)
-    return Flow(code, version, str(data.get("name", code)), initial, states, terminal, tuple(transitions),
-                tuple(data.get("on_open") or ()), templates)
-
-
-def _check_actions(actions: Sequence[Mapping[str, Any]], bad: Any, templates: Mapping[str, Any]) -> None:
-    for a in actions:
-        name = a.get("action")
-        if name not in ACTIONS:
-            raise bad("action", found=name)
-        extra = set(a) - {"action"} - ACTIONS[name]
-        if extra:
-            raise bad("action_param", found=f"{name}.{sorted(extra)[0]}")
-        if name == "sms" and a.get("template") not in templates:
-            raise bad("sms_template", found=a.get("template"))
+    problems = flow_problems(data, known_states=known_states, guards=GUARDS, actions=ACTIONS, strict=strict)
+    if problems:
+        first = problems[0]
+        raise FlowInvalid(flow=code or "?", problem=Coded("as_flow_problem", first.problem), found=first.found)
+    transitions = tuple(Transition(t["step"], tuple(t["from"]), t["to"], tuple(t.get("guards") or ()),
+                                   tuple(t.get("actions") or ()), bool(t.get("needs_basis", False)))
+                        for t in data.get("transitions") or ())
+    return Flow(code, version, str(data.get("name", code)), data["initial"], tuple(data.get("states") or ()),
+                tuple(data.get("terminal") or ()), transitions, tuple(data.get("on_open") or ()),
+                dict(data.get("sms_templates") or {}))
 
 
 def choose(flow: Flow, state: str, step: str, facts: Mapping[str, Any], *, case_no: str = "") -> Transition:

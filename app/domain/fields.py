@@ -134,6 +134,7 @@ FIELDS: dict[str, dict[str, FieldDef]] = {
         FieldDef("case_no", "售后单号", "After-sales case no."),
         FieldDef("holds", "挂起原因", "Holds"),
         FieldDef("intercept", "需拦截", "Interception"),
+        FieldDef("by_hand", "手工补打", "Reprinted by hand"),
     ),
     # Columns of a rule dry run.
     "dry_run": _fields(
@@ -643,6 +644,8 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "dead_end": ("非结束状态没有出路", "a state that is not final has no way out"),
         "kind": ("流程编号必须是售后类型之一", "the flow code must be an after-sales kind"),
         "sms_template": ("短信模板未登记或参数不认识", "an SMS template is not registered or names unknown values"),
+        "name": ("流程名称不能为空", "the flow needs a name"),
+        "unreachable": ("从起始状态走不到这个状态", "no step leads to this state from the start"),
     },
     # The customer-service filter bar (issue #7).
     "sla_risk": {

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.db.after_sales_models import AfterSalesFlow, AfterSalesFlowVersion
 from app.domain.actor import Actor
-from app.domain.after_sales_flow import Flow, FlowInvalid, parse_flow
+from app.domain.after_sales_flow import ACTIONS, GUARDS, Flow, FlowInvalid, parse_flow
+from app.domain.flow_check import FlowProblem, flow_problems
 from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS
 from app.domain.messages import Coded
@@ -47,10 +48,20 @@ def check(definition: Mapping[str, Any]) -> Flow:
     Raises:
         FlowInvalid: what is wrong, in business language.
     """
-    flow = parse_flow(definition, known_states=KNOWN_STATES)
+    flow = parse_flow(definition, known_states=KNOWN_STATES, strict=True)
     if flow.code not in CODE_LISTS["after_sales_kind"]:
         raise FlowInvalid(flow=flow.code, problem=Coded("as_flow_problem", "kind"), found=flow.code)
     return flow
+
+
+def problems(definition: Mapping[str, Any]) -> list[FlowProblem]:
+    """Every problem :func:`check` would refuse the definition for (the first is the one it reports),
+    each with where it sits, so an editor can show each next to its field."""
+    found = flow_problems(definition, known_states=KNOWN_STATES, guards=GUARDS, actions=ACTIONS, strict=True)
+    code = str(definition.get("code", "")).strip()
+    if code and code not in CODE_LISTS["after_sales_kind"]:
+        found.append(FlowProblem(("code",), "kind", code))
+    return found
 
 
 def save(uow: UnitOfWork, definition: Mapping[str, Any], actor: Actor, *, note: str | None = None) -> SavedFlow:

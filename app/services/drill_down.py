@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from app.domain.fields import Lang
 from app.domain.privacy import Receiver, receiver_for
 from app.services import trace
+from app.services.story_events import StoryEvent, story_events
 from app.services.unit_of_work import UnitOfWork
 
 
@@ -90,6 +91,7 @@ class OrderDetail:
     invoices: tuple[InvoiceLine, ...]
     story_text: str
     seconds: float
+    story: tuple[StoryEvent, ...] = ()  # the same story as events, for the timeline
 
 
 def order_detail(uow: UnitOfWork, order_no: str, *, role: str = "cs", lang: Lang = "zh") -> OrderDetail:
@@ -124,4 +126,5 @@ def order_detail(uow: UnitOfWork, order_no: str, *, role: str = "cs", lang: Lang
         tracking_no=o["tracking_no"], buyer_note=o["buyer_note"], seller_note=o["seller_note"],
         receiver=receiver_for(role, o["receiver_name"], o["receiver_phone"], o["receiver_address"]),
         items=tuple(o["items"]), ext=tuple(ext), tracking=tuple(nodes), scans=tuple(scans), invoices=tuple(invoices),
-        story_text=trace.render_story(story, lang), seconds=time.perf_counter() - started)
+        story_text=trace.render_story(story, lang), story=tuple(story_events(story, lang)),
+        seconds=time.perf_counter() - started)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 
 from app.db.models import Order, Shipment, Shop, TrackingEvent, Warehouse
+from app.domain.fields import CODE_LISTS
 from app.services.unit_of_work import UnitOfWork
 
 
@@ -105,18 +107,69 @@ def _statement(flt: OrderFilter) -> sa.Select[tuple]:
     return stmt
 
 
+@dataclass(frozen=True, slots=True)
+class OrderSort:
+    """Which column a list is sorted by (a key of :data:`SORTABLE`), and which way; ties broken by id."""
+
+    key: str = "ordered_at"
+    descending: bool = True
+
+    def __post_init__(self) -> None:
+        if self.key not in SORTABLE:
+            object.__setattr__(self, "key", "ordered_at")  # a remembered sort on a column since removed
+
+
+#: Empty values sort as these, so every row has a keyset position (NULL has none in a row comparison).
+NO_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+# Coded columns sort by their place in the code list (the order people know), not by the code's spelling.
+_CODED = {"platform": "platform", "status": "order_status"}
+SORTABLE = ("order_no", "platform", "shop", "ordered_at", "status", "paid_amount", "province", "warehouse", "ship_by",
+            "tracking_no")
+
+
+def _sort_expr(key: str) -> sa.ColumnElement[Any]:
+    if key in _CODED:
+        column = Order.platform if key == "platform" else Order.status
+        return sa.case({code: n for n, code in enumerate(CODE_LISTS[_CODED[key]])}, value=column, else_=99)
+    return {"order_no": Order.order_no, "shop": Shop.name, "ordered_at": Order.ordered_at, "paid_amount": Order.paid_amount,
+            "province": sa.func.coalesce(Order.province, ""), "warehouse": sa.func.coalesce(Warehouse.name, ""),
+            "ship_by": sa.func.coalesce(Order.ship_by, NO_TIME), "tracking_no": sa.func.coalesce(Order.tracking_no, "")}[key]
+
+
+def sort_value(row: OrderRow, key: str) -> Any:
+    """The value ``row`` sorts by under ``key``, as the database compares it (empty → the column's floor)."""
+    if key in _CODED:
+        code = row.platform if key == "platform" else row.status
+        codes = list(CODE_LISTS[_CODED[key]])
+        return codes.index(code) if code in codes else 99
+    value = getattr(row, key)
+    if value is None:
+        return NO_TIME if key == "ship_by" else ""
+    return value
+
+
+def keyset(row: OrderRow, sort: OrderSort = OrderSort()) -> tuple[Any, int]:
+    """Where the next page starts after ``row`` under ``sort``."""
+    return sort_value(row, sort.key), row.id
+
+
 def list_orders(
-    uow: UnitOfWork, flt: OrderFilter = OrderFilter(), *, limit: int = 100, after: tuple[datetime, int] | None = None
+    uow: UnitOfWork, flt: OrderFilter = OrderFilter(), *, limit: int = 100, after: tuple[Any, int] | None = None,
+    sort: OrderSort = OrderSort(),
 ) -> list[OrderRow]:
-    """The newest orders matching ``flt``, newest first.
+    """The orders matching ``flt`` in ``sort`` order (newest first unless told otherwise).
 
     Args:
-        after: the (下单时间, id) of the last row of the previous page, for the next page
+        after: :func:`keyset` of the last row of the previous page, for the next page
             (keyset paging: constant time however deep the page).
+        sort: the column and direction; sorting happens in the query, never over loaded rows.
     """
-    stmt = _statement(flt).order_by(Order.ordered_at.desc(), Order.id.desc()).limit(limit)
+    expr = _sort_expr(sort.key)
+    direction = (sa.desc if sort.descending else sa.asc)
+    stmt = _statement(flt).order_by(direction(expr), direction(Order.id)).limit(limit)
     if after is not None:
-        stmt = stmt.where(sa.tuple_(Order.ordered_at, Order.id) < sa.tuple_(*after))
+        here, there = sa.tuple_(expr, Order.id), sa.tuple_(sa.literal(after[0], expr.type), sa.literal(after[1]))
+        stmt = stmt.where(here < there if sort.descending else here > there)
     with uow:
         return [OrderRow(*row) for row in uow.session.execute(stmt)]
 

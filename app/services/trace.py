@@ -203,6 +203,8 @@ def _decision(d: dict[str, Any], story: OrderStory, lang: Lang) -> list[str]:
 def _shown(key: str, value: Any, lang: Lang) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
     if key == "status":
         return code_label("order_status", str(value), lang)
     if key == "holds":

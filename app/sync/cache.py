@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.clock import now
+from app.domain.fields import CODE_LISTS
 from app.domain.hour_bands import band_of, bands_for
 from app.domain.status import WAREHOUSE_ACTIVE, OrderStatus
-from app.services.order_queries import OrderFilter, OrderRow
+from app.services.order_queries import NO_TIME, OrderFilter, OrderRow, OrderSort
 from app.sync.local_db import CACHE_INDEX_NAMES, CACHE_INDEXES, LocalDb
 
 COLUMNS = ("id", "order_no", "platform", "platform_order_no", "shop", "ordered_at", "customer_id", "original_amount",
@@ -181,14 +182,20 @@ class OrderCache:
         return " AND ".join(clauses), params
 
     def list_orders(self, flt: OrderFilter = OrderFilter(), *, limit: int = 100,
-                    after: tuple[datetime, int] | None = None) -> list[OrderRow]:
-        """Newest first, keyset-paged, exactly like the server's list."""
+                    after: tuple[Any, int] | None = None, sort: OrderSort = OrderSort()) -> list[OrderRow]:
+        """Keyset-paged in ``sort`` order (newest first by default), like the server's list.
+
+        ``after`` is :func:`app.services.order_queries.keyset` of the last row shown.
+        """
         where, params = self._where(flt)
+        expr = _SORT_SQL[sort.key]
+        direction = "DESC" if sort.descending else "ASC"
         if after is not None:
-            where += " AND (ordered_at < ? OR (ordered_at = ? AND id < ?))"
-            params += [_stamp(after[0]), _stamp(after[0]), after[1]]
+            where += f" AND ({expr}, id) {'<' if sort.descending else '>'} (?, ?)"
+            params += [_sort_param(sort.key, after[0]), after[1]]
         rows = self._db.connect().execute(
-            f"SELECT * FROM orders_cache WHERE {where} ORDER BY ordered_at DESC, id DESC LIMIT ?", [*params, limit])
+            f"SELECT * FROM orders_cache WHERE {where} ORDER BY {expr} {direction}, id {direction} LIMIT ?",
+            [*params, limit])
         return [_order_row(r) for r in rows]
 
     def count(self, flt: OrderFilter = OrderFilter()) -> int:
@@ -243,6 +250,28 @@ class OrderCache:
 
     def versions(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self._db.connect().execute("SELECT order_no, version FROM orders_cache")}
+
+
+def _rank(column: str, codes: str) -> str:
+    # codes are the field dictionary's own identifiers (letters and underscores), never user input
+    return f"CASE {column} " + " ".join(f"WHEN '{c}' THEN {n}" for n, c in enumerate(CODE_LISTS[codes])) + " ELSE 99 END"
+
+
+# The same order as order_queries sorts in: coded columns by their list, empty values first, money as a number.
+_SORT_SQL = {"order_no": "order_no", "platform": _rank("platform", "platform"), "shop": "shop",
+             "ordered_at": "ordered_at", "status": _rank("status", "order_status"),
+             "paid_amount": "CAST(paid_amount AS REAL)", "province": "coalesce(province, '')",
+             "warehouse": "coalesce(warehouse, '')", "ship_by": "coalesce(ship_by, '')",
+             "tracking_no": "coalesce(tracking_no, '')"}
+
+
+def _sort_param(key: str, value: Any) -> Any:
+    """A keyset value from ``order_queries.keyset`` as this file stores it."""
+    if isinstance(value, datetime):
+        return "" if value == NO_TIME else _stamp(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 def _order_row(r: Any) -> OrderRow:

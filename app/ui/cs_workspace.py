@@ -14,15 +14,15 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLin
 from app.domain.errors import BusinessError
 from app.domain.fields import CODE_LISTS, Lang, code_label, label
 from app.services.map_counts import province_figures
-from app.services.order_queries import (FilterChoices, OrderFilter, OrderRow, courier_positions, filter_choices,
-                                        list_orders)
+from app.services.order_queries import (SORTABLE, FilterChoices, OrderFilter, OrderRow, OrderSort, courier_positions,
+                                        filter_choices, keyset, list_orders)
 from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork
 from app.sync.local_db import LocalDb
 from app.sync.preferences import OperatorPreferences
 from app.ui.cs_keyboard import CsKeyboard
 from app.ui.flow_layout import FlowLayout, flow_policy
 from app.ui.order_map import OrderMap
-from app.ui.order_table import OrderTableModel
+from app.ui.order_table import COLUMNS, OrderTableModel
 from app.ui.sync_status import SyncBridge
 
 UowFactory = Callable[[], UnitOfWork]
@@ -45,6 +45,8 @@ class CustomerServiceWorkspace(QWidget):
         # with a station sync the list reads the local cache (never the network) and follows live changes
         self._uow, self._lang, self._sync = uow, lang, sync
         self._filter = OrderFilter()
+        self._prefs = prefs
+        self._sort = _remembered_sort(prefs.get("sort"))  # this person's last sort, else newest first
         self._map_shape: tuple[str | None, ...] | None = None
         self._counts: dict[str, int] = {}
         self._rates: dict[str, float] = {}
@@ -111,6 +113,8 @@ class CustomerServiceWorkspace(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setResizeContentsPrecision(50)
         header.setStretchLastSection(True)
+        header.setSectionsClickable(True)  # click a column to sort by it; click again to turn it round
+        header.setSortIndicatorShown(True)
         self._sized = False
         self.table.setAlternatingRowColors(True)
         self.map = OrderMap(lang=lang)
@@ -144,6 +148,8 @@ class CustomerServiceWorkspace(QWidget):
         self.saved.activated.connect(lambda i: self.keys.apply_saved(self.saved.itemData(i)))
         self._sized = self.keys.restore_layout()  # this person's column widths, else sized from the first rows
         self.keys.watch_layout()
+        self._show_sort()
+        header.sortIndicatorChanged.connect(self._sort_clicked)
         self._apply()
 
     def _t(self, zh: str, en: str) -> str:
@@ -245,8 +251,32 @@ class CustomerServiceWorkspace(QWidget):
 
     def _page(self, after: Any, n: int) -> list[OrderRow]:
         if self._sync is not None:
-            return self._sync.cache.list_orders(self._filter, limit=n, after=after)
-        return list_orders(self._uow(), self._filter, limit=n, after=after)
+            return self._sync.cache.list_orders(self._filter, limit=n, after=after, sort=self._sort)
+        return list_orders(self._uow(), self._filter, limit=n, after=after, sort=self._sort)
+
+    # --- sorting: in the query (cache or server), remembered per person --------------------------------
+    @property
+    def sort(self) -> OrderSort:
+        return self._sort
+
+    def sort_by(self, key: str, descending: bool) -> None:
+        """Sort the list by a column (the header shows it) and remember it for this person."""
+        self._sort = OrderSort(key, descending)
+        self._show_sort()
+        self._prefs.set("sort", {"key": self._sort.key, "descending": self._sort.descending})
+        self._apply()
+
+    def _show_sort(self) -> None:
+        header = self.table.horizontalHeader()
+        column = next(n for n, c in enumerate(COLUMNS) if c.key == self._sort.key)
+        order = Qt.SortOrder.DescendingOrder if self._sort.descending else Qt.SortOrder.AscendingOrder
+        header.blockSignals(True)  # showing a sort is not a click
+        header.setSortIndicator(column, order)
+        header.blockSignals(False)
+
+    def _sort_clicked(self, section: int, order: Qt.SortOrder) -> None:
+        if 0 <= section < len(COLUMNS) and COLUMNS[section].key in SORTABLE:
+            self.sort_by(COLUMNS[section].key, order == Qt.SortOrder.DescendingOrder)
 
     def refresh(self) -> None:
         """Re-query with the same filter (after a change made from this station)."""
@@ -281,7 +311,8 @@ class CustomerServiceWorkspace(QWidget):
             self._show_map()
         where = self._filter.province
         self.province.setText((f"{label('order', 'province', self._lang)}：{where}") if where else "")
-        self.model.set_query(self._page)
+        sort = self._sort
+        self.model.set_query(self._page, keyset=lambda row: keyset(row, sort))
         shown = self.model.rowCount()
         more = "+" if self.model.canFetchMore() else ""
         self.count.setText(self._t(f"{shown}{more} 单", f"{shown}{more} orders"))
@@ -289,3 +320,10 @@ class CustomerServiceWorkspace(QWidget):
             self.table.resizeColumnsToContents()
             self._sized = True
         self.table.setCurrentIndex(self.model.index(0, 0))
+
+
+def _remembered_sort(value: Any) -> OrderSort:
+    """A saved sort, or newest first when there is none or it is damaged (never a crash at sign-in)."""
+    if isinstance(value, dict) and isinstance(value.get("key"), str):
+        return OrderSort(value["key"], bool(value.get("descending", True)))
+    return OrderSort()

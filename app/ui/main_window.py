@@ -50,9 +50,11 @@ class StationWindow(QMainWindow):
     def __init__(self, uow: UowFactory, *, operator: str, station: str, database: str, lang: Lang = "zh",
                  actor: Actor | None = None, role: str = "cs", parent: Any = None,
                  sync: SyncBridge | None = None, warehouse_setup: dict[str, Any] | None = None,
-                 admin_setup: dict[str, Any] | None = None, idle: IdleWatch | None = None) -> None:
+                 admin_setup: dict[str, Any] | None = None, idle: IdleWatch | None = None,
+                 delay_hours: float = 24.0) -> None:
         super().__init__(parent)
         self._uow, self._lang, self._role = uow, lang, role
+        self._delay_hours = delay_hours  # the drill-down marks a tracking node this long after the last one
         self._actor = actor or Actor(operator, station)
         zh = lang == "zh"
         self.setWindowTitle("OrderHub 订单中枢" if zh else "OrderHub")
@@ -158,7 +160,8 @@ class StationWindow(QMainWindow):
             if isinstance(page, OrderDrillDown) and page.detail is not None and page.detail.order_no == order_no:
                 self.tabs.setCurrentIndex(n)
                 return page
-        view = OrderDrillDown(self._uow, self._actor, role=self._role, lang=self._lang, sync=self._sync)
+        view = OrderDrillDown(self._uow, self._actor, role=self._role, lang=self._lang, sync=self._sync,
+                              delay_hours=self._delay_hours)
         view.show_order(order_no)
         view.order_changed.connect(lambda _: (self.cs.refresh(), self.notices.refresh()))
         self.tabs.setCurrentIndex(self.tabs.addTab(view, order_no))

@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QTableWidget, QTableWidgetItem, QToolBox, QVBoxLayout, QWidget)
+                               QPushButton, QScrollArea, QTableWidget, QTableWidgetItem, QToolBox, QVBoxLayout, QWidget)
 
 from app.domain.actor import Actor
 from app.domain.clock import local
@@ -17,6 +17,8 @@ from app.services import orders
 from app.services.drill_down import OrderDetail, order_detail
 from app.services.unit_of_work import UnitOfWork
 from app.ui.invoice_thumbnail import InvoiceThumbnail
+from app.ui.timeline import CourierCard, TimelineView, titled
+from app.ui.timeline_items import scan_items, story_items, tracking_items
 
 ITEM_COLUMNS = ("sku", "name", "color", "size", "qty", "unit_price", "paid", "is_gift", "line_status")
 
@@ -31,9 +33,12 @@ class OrderDrillDown(QWidget):
     order_changed = Signal(str)
 
     def __init__(self, uow: Callable[[], UnitOfWork], actor: Actor, *, role: str = "cs", lang: Lang = "zh",
-                 parent: Any = None, sync: Any = None) -> None:
+                 parent: Any = None, sync: Any = None, delay_hours: float = 24.0) -> None:
         super().__init__(parent)
         self._uow, self._actor, self._role, self._lang = uow, actor, role, lang
+        self._delay_hours = delay_hours  # a tracking node this long after the one before is marked late
+        self.courier_card: CourierCard | None = None
+        self.tracking_view = self.scan_view = self.story_view = None  # type: ignore[assignment]
         # With a station sync every write is a command in the station's outbox (saved on disk, replayed
         # in order when the link is back); its outcome comes back through ``command_finished``.
         self._sync = sync
@@ -197,41 +202,59 @@ class OrderDrillDown(QWidget):
             page.hide()
             page.deleteLater()
         t = self._t
-        tracking = [f"{_when(n.occurred_at)}　{n.location}　{n.description}"
-                    + (f"　{t('快递员', 'courier')} {n.courier_name} {n.courier_phone or ''}" if n.courier_name else "")
-                    for n in d.tracking]
+        self.courier_card = None
+        self.tracking_view = TimelineView(self._lang)
+        self.tracking_view.set_items(tracking_items(d, self._lang, self._delay_hours))
+        tracking_parts: list[QWidget] = []
         if d.tracking:
-            tracking.insert(0, t(f"{d.tracking[0].carrier} {d.tracking[0].tracking_no}　当前位置：{d.tracking[0].location}",
-                                 f"{d.tracking[0].carrier} {d.tracking[0].tracking_no}  now at: {d.tracking[0].location}"))
-        scans = [f"〔{s.operator[:1].upper()}〕 {s.operator}　{_when(s.scanned_at)}　{code_label('scan_action', s.action, self._lang)}"
-                 f"　{s.barcode}" + (f"　{t('箱号', 'box')} {s.box_no}" if s.box_no else "") for s in d.scans]
+            now = d.tracking[0]
+            tracking_parts.append(QLabel(t(f"{now.carrier}　运单号 {now.tracking_no}　当前位置：{now.location}",
+                                           f"{now.carrier}  tracking no. {now.tracking_no}  now at: {now.location}")))
+            courier = next((n for n in d.tracking if n.courier_name), None)
+            if courier is not None:
+                self.courier_card = CourierCard(courier.courier_name or "", courier.courier_phone, now.location,
+                                                courier.carrier, lang=self._lang)
+                self.courier_card.copied.connect(lambda phone: self._say(
+                    t(f"已复制快递员电话 {phone}", f"Courier's phone {phone} copied"), "#1e7b34"))
+                tracking_parts.append(self.courier_card)
+        tracking_parts.append(self.tracking_view if d.tracking else QLabel(t("还没有物流信息", "No tracking yet")))
+        self.scan_view = TimelineView(self._lang)
+        self.scan_view.set_items(scan_items(d, self._lang))
+        self.story_view = TimelineView(self._lang)
+        self.story_view.set_items(story_items(d.story, self._lang))
         invoices = [f"{code_label('invoice_kind', i.kind, self._lang)}　{i.invoice_no}　¥{i.amount:,.2f}　{_when(i.issued_at)}　{i.title}"
                     + (t(f"　红冲原发票 {i.red_flush_of}（红字确认单 {i.red_confirmation_no}）",
                          f"  flushes {i.red_flush_of} (confirmation {i.red_confirmation_no})") if i.red_flush_of else "")
                     + (t("　待重开", "  to be re-issued") if i.reissue_pending else "") for i in d.invoices]
-        for title, lines, empty in (
-            (t("物流轨迹", "Logistics"), tracking, t("还没有物流信息", "No tracking yet")),
-            (t("仓库作业记录", "Warehouse log"), scans, t("仓库还没有扫描记录", "No warehouse scans yet")),
-            (t("财务", "Finance"), invoices, t("没有发票", "No invoices")),
-            (t("规则与变更", "Rules and changes"), d.story_text.splitlines(), ""),
+        finance = QLabel("\n".join(invoices) if invoices else t("没有发票", "No invoices"))
+        finance.setWordWrap(True)
+        finance.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        finance.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        finance_page: QWidget = finance
+        if d.invoices:
+            finance_page = QWidget()
+            column = QVBoxLayout(finance_page)
+            column.addWidget(finance)
+            row = QHBoxLayout()
+            self.invoice_thumbnails = [InvoiceThumbnail(i, d.shop) for i in d.invoices]
+            for thumb in self.invoice_thumbnails:
+                row.addWidget(thumb)
+            row.addStretch(1)
+            column.addLayout(row)
+            column.addStretch(1)
+        scans_page = self.scan_view if d.scans else QLabel(t("仓库还没有扫描记录", "No warehouse scans yet"))
+        for title, page, count in (
+            (t("物流轨迹", "Logistics"), titled("", *tracking_parts), len(d.tracking)),
+            (t("仓库作业记录", "Warehouse log"), scans_page, len(d.scans)),
+            (t("财务", "Finance"), finance_page, len(d.invoices)),
+            (t("规则与变更", "Rules and changes"), self.story_view, len(d.story)),
         ):
-            text = QLabel("\n".join(lines) if lines else empty)
-            text.setWordWrap(True)
-            text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-            text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            page: QWidget = text
-            if title == t("财务", "Finance") and d.invoices:
-                page = QWidget()
-                column = QVBoxLayout(page)
-                column.addWidget(text)
-                row = QHBoxLayout()
-                self.invoice_thumbnails = [InvoiceThumbnail(i, d.shop) for i in d.invoices]
-                for thumb in self.invoice_thumbnails:
-                    row.addWidget(thumb)
-                row.addStretch(1)
-                column.addLayout(row)
-                column.addStretch(1)
-            self.layers.addItem(page, f"{title}（{len(lines)}）" if lines else title)
+            self.layers.addItem(page, (f"{title}（{count}）" if self._lang == "zh" else f"{title} ({count})") if count else title)
+            area = page.parentWidget().parentWidget() if page.parentWidget() else None
+            if isinstance(area, QScrollArea):  # the timeline scrolls itself; the page never scrolls sideways
+                area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        for view in (self.tracking_view, self.scan_view, self.story_view):
+            view.setMinimumHeight(view.fontMetrics().height() * 12)  # several nodes visible even on a small screen
 
     # --- actions -------------------------------------------------------------------------------------
     def cancel_order(self, basis: str) -> bool:

@@ -15,8 +15,10 @@ from app.domain.fields import Lang, code_label, label
 from app.services.order_queries import OrderRow
 
 Index = QModelIndex | QPersistentModelIndex
-# A page of rows after the given (下单时间, id), at most n of them: the model's only way to data.
-PageQuery = Callable[[tuple[datetime, int] | None, int], list[OrderRow]]
+# A page of rows after the given keyset (by default (下单时间, id)), at most n of them: the model's only way to data.
+PageQuery = Callable[[tuple[Any, int] | None, int], list[OrderRow]]
+# Where the next page starts after a row (the sort's value and the id).
+Keyset = Callable[[OrderRow], tuple[Any, int]]
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the frozen OrderRow
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a sortable value (Decimal, datetime)
@@ -74,12 +76,15 @@ class OrderTableModel(QAbstractTableModel):
     def __init__(self, query: PageQuery, lang: Lang = "zh", parent: Any = None) -> None:
         super().__init__(parent)
         self._query, self._lang = query, lang
+        self._keyset: Keyset = lambda r: (r.ordered_at, r.id)
         self._rows: list[OrderRow] = []
         self._exhausted = False
 
     # --- paging ------------------------------------------------------------------------------------
-    def set_query(self, query: PageQuery) -> None:
-        """Start over with another filter (re-query, never filter half-loaded rows)."""
+    def set_query(self, query: PageQuery, keyset: Keyset | None = None) -> None:
+        """Start over with another filter or sort (re-query, never filter or sort half-loaded rows)."""
+        if keyset is not None:
+            self._keyset = keyset
         self.beginResetModel()
         self._query, self._rows, self._exhausted = query, [], False
         self.endResetModel()
@@ -92,7 +97,7 @@ class OrderTableModel(QAbstractTableModel):
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: N802, B008
         if parent.isValid() or self._exhausted:
             return
-        after = (self._rows[-1].ordered_at, self._rows[-1].id) if self._rows else None
+        after = self._keyset(self._rows[-1]) if self._rows else None
         page = self._query(after, self.PAGE)
         if len(page) < self.PAGE:
             self._exhausted = True

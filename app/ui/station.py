@@ -145,6 +145,7 @@ def _open_window(app: QApplication, hub: OrderHub, who: auth.SignedIn, lang: Lan
     window = StationWindow(hub.uow, operator=who.display_name, station=settings.station_name, database=database,
                            lang=lang, actor=hub.actor(who.login), role=who.role, sync=bridge,
                            warehouse_setup=warehouse_setup, idle=IdleWatch(settings.idle_sign_out_minutes),
+                           delay_hours=settings.tracking_delay_hours,
                            admin_setup={"credentials": credentials, "settings": settings,
                                         "config_path": config_file_path()})
     ended: list[str] = []

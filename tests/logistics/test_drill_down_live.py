@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from PySide6.QtCore import Qt
 
 from app.domain.actor import Actor
 from app.hub.carrier_dispatch import dispatch_subscriptions
@@ -55,6 +56,16 @@ def test_the_drill_down_shows_pushed_tracking_nodes_and_each_ship_confirmation_a
     assert "发货回传（order.logisticsAdd）：暂时失败，稍后重试（SF1700000000001）：http-504 平台返回 HTTP 504，稍后重试" in story
     assert "发货回传（查询平台订单）：平台已有（重试确认）" in story
     assert "物流订阅：无需回传（SF1700000000001）：顺丰丰桥自动推送路由，无需订阅" in story
+    # the station's timeline says it in business words; the API name is only in the row's tooltip
+    items = view.story_view.items()
+    ship = [(row, i) for row, i in enumerate(items) if i.title.startswith("发货回传 抖店：")]
+    assert [i.title for _, i in ship] == ["发货回传 抖店：平台已有（重试确认）（SF1700000000001）",
+                                          "发货回传 抖店：暂时失败，稍后重试（SF1700000000001）"]
+    assert not any("order.logisticsAdd" in i.title + i.detail for i in items)
+    failed_row, failed = ship[1]
+    assert failed.failed and failed.detail == "平台返回 HTTP 504，稍后重试"
+    tip = view.story_view.model().index(failed_row, 0).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip.endswith("平台接口：order.logisticsAdd http-504") and tip.startswith(failed.title)
     view.layers.setCurrentIndex(0)
     view.show()
     qtbot.waitExposed(view)
