@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import subprocess
 import statistics
@@ -18,6 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,9 +57,11 @@ def throughput(app, store, platform: str, n: int) -> dict[str, float]:
         creds = Credentials(app_key="1234567890123456789", app_secret="bench-secret", access_token="sim-token")
         config = _shop(app, store, platform, "BENCH-T", f"http://127.0.0.1:{port}", creds)
         connector = connector_for(config, store.get(config.credentials_ref))
+        cpu = CpuMeter(app, sim.pid)
         started = time.perf_counter()
         report = poll_once(app, config, connector)
         took = time.perf_counter() - started
+        cpu_ms = cpu.per_order_ms(report.stored)
         assert report.error is None, report.error
         # The physical baseline: the same order rows, normalised once, written by a plain COPY.
         raws = list(connector.changed_orders(datetime.now(UTC) - timedelta(minutes=30), datetime.now(UTC)))
@@ -77,8 +81,43 @@ def throughput(app, store, platform: str, n: int) -> dict[str, float]:
         uow.session.execute(sa.update(Shop).where(Shop.id == config.id).values(enabled=False))
         uow.commit()
     return {"orders": report.stored, "seconds": round(took, 3), "orders_per_s": round(report.stored / took, 1),
+            "cpu_ms_per_order": cpu_ms,
+            "hub_alone_orders_per_cpu_s": round(1000 / cpu_ms["hub"]) if cpu_ms["hub"] else None,
             "copy_seconds": round(copy_took, 3), "copy_orders_per_s": round(len(rows) / copy_took, 1),
             "ratio_ingest_to_copy_time": round(took / copy_took, 1)}
+
+
+class CpuMeter:
+    """CPU seconds of the hub (this process, every thread), the simulator's process and the PostgreSQL server.
+
+    On a shared machine the wall-clock rate says how much CPU the run got as much as how fast the
+    code is; CPU per order says what each party costs, whatever the load.
+    """
+
+    def __init__(self, app, sim_pid: int) -> None:
+        with app.engine.connect() as conn:
+            self.postmaster = psutil.Process(conn.scalar(sa.text("SELECT pg_backend_pid()"))).parent()
+        self.hub, self.sim = psutil.Process(), psutil.Process(sim_pid)
+        self.start = self._now()
+
+    def _postgres(self) -> float:
+        t = self.postmaster.cpu_times()  # exited backends are counted in children_* once reaped
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in self.postmaster.children():
+            try:
+                c = child.cpu_times()
+                total += c.user + c.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def _now(self) -> dict[str, float]:
+        hub, sim = self.hub.cpu_times(), self.sim.cpu_times()
+        return {"hub": hub.user + hub.system, "simulator": sim.user + sim.system, "postgres": self._postgres()}
+
+    def per_order_ms(self, orders: int) -> dict[str, float]:
+        end = self._now()
+        return {k: round((end[k] - self.start[k]) / max(orders, 1) * 1000, 3) for k in end}
 
 
 def _free_port() -> int:
@@ -145,12 +184,17 @@ def main() -> None:
             print(f"{args.platform}: {t['orders']} orders simulator → database in {t['seconds']} s = "
                   f"{t['orders_per_s']} orders/s; plain COPY of the same rows {t['copy_orders_per_s']} rows/s; "
                   f"ingest takes {t['ratio_ingest_to_copy_time']}× the COPY time")
-            lat = latency(app, store, args.platform, args.latency_seconds, args.poll_interval)
-            print(f"order appears in the simulator → in the database: p50 {lat['p50_s']} s, max {lat['max_s']} s "
-                  f"({lat['arrived']}/{lat['orders']} orders, poll interval {lat['poll_interval_s']} s)")
+            c = t["cpu_ms_per_order"]
+            print(f"CPU per order: hub {c['hub']} ms (≈{t['hub_alone_orders_per_cpu_s']} orders per CPU-second), "
+                  f"PostgreSQL {c['postgres']} ms, simulator {c['simulator']} ms; load {os.getloadavg()[0]:.1f}")
+            lat = latency(app, store, args.platform, args.latency_seconds, args.poll_interval) \
+                if args.latency_seconds > 0 else None
+            if lat:
+                print(f"order appears in the simulator → in the database: p50 {lat['p50_s']} s, max {lat['max_s']} s "
+                      f"({lat['arrived']}/{lat['orders']} orders, poll interval {lat['poll_interval_s']} s)")
         finally:
             app.close()
-    print(json.dumps({"platform": args.platform, "throughput": t, "latency": lat,
+    print(json.dumps({"platform": args.platform, "throughput": t, "latency": lat, "load_avg_1m": os.getloadavg()[0],
                       "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}, ensure_ascii=False))
 
 
