@@ -1,7 +1,7 @@
 """Stations report to the server: heartbeats (online/offline) and print-queue failures (issue #16).
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 """
 from collections.abc import Sequence
 from typing import Union

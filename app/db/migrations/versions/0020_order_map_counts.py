@@ -1,7 +1,7 @@
 """The order map's counts (issue #18): deltas appended by statement triggers, folded into counts.
 
 Revision ID: 0020
-Revises: 0015
+Revises: 0018
 
 A re-count after a filter change used to group every order by province (p50 280 ms at 200,000
 orders, growing with the table). Now every insert, update and delete of orders appends its net
