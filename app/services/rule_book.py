@@ -144,7 +144,7 @@ def routing_state(session: Session) -> RoutingState:
     Compiling is cheap but not free; the stamp tells whether anything a compiled set depends on
     changed, so a busy hub compiles once per change, not per order.
     """
-    key = session.get_bind().url.render_as_string(hide_password=True)
+    key = session.get_bind().engine.url.render_as_string(hide_password=True)  # an Engine, or a Connection (a replay batch)
     *stamp, warehouse_list = session.execute(_STAMP).one()
     known = tuple((code, int(wid), bool(enabled)) for code, wid, enabled in warehouse_list)
     with _CACHE.lock:
