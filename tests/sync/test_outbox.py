@@ -32,7 +32,8 @@ def test_a_second_command_on_an_order_follows_the_first_and_falls_back_if_the_fi
     assert outbox.resolved_args(outbox.entry(second.command.id))["expected_version"] == 4
     third = outbox.add(_note("OH1", 3, "四"))
     outbox.finish(second.command.id, "rejected", {"code": "VERSION_CONFLICT", "params": {}})
-    assert outbox.resolved_args(outbox.entry(third.command.id))["expected_version"] == 3  # what its maker saw
+    # the refused second changed nothing: the third follows the chain back to the first, which left 4
+    assert outbox.resolved_args(outbox.entry(third.command.id))["expected_version"] == 4
     assert [e.command.id for e in outbox.rejected()] == [second.command.id]
     outbox.acknowledge(second.command.id)
     assert outbox.rejected() == [] and outbox.counts() == {"accepted": 1, "acknowledged": 1, "pending": 2}
