@@ -51,6 +51,18 @@ def sign_in_screen(hub: OrderHub, known: KnownUsers, *, offline: bool, lang: Lan
     return LoginDialog(kept if offline else online, lang, station=settings.station_name, offline=offline, hint=hint)
 
 
+def first_run(check: Any, config_path: Any, lang: Lang, *, default_station: str = "") -> bool:
+    """The first-start screen (provisioning file, preview, database check); False when the person cancelled."""
+    from app.ui.first_run import FirstRunDialog
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    fonts.install(app)  # type: ignore[arg-type]
+    dialog = FirstRunDialog(check, config_path, lang, default_station=default_station)
+    accepted = dialog.exec() == FirstRunDialog.DialogCode.Accepted
+    dialog.wait()
+    return accepted
+
+
 def station_known_users(hub: OrderHub) -> KnownUsers:
     """This station's kept people and offline sign-in queue, stamped with its name and IP."""
     return KnownUsers(LocalDb(hub.settings.data_dir / "station.sqlite3"), actor=hub.actor("-"),
