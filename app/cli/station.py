@@ -10,7 +10,8 @@ from typing import Any
 
 from app.domain.errors import BusinessError
 from app.domain.fields import Lang
-from app.settings import ProvisionError, Settings, config_file_path, load_settings, read_provisioning, write_config
+from app.settings import (ProvisionError, Settings, config_file_path, load_settings, read_provisioning,
+                          write_config)
 
 
 def register(sub: Any) -> None:
