@@ -48,7 +48,8 @@ def sign_in_screen(hub: OrderHub, known: KnownUsers, *, offline: bool, lang: Lan
     def kept(login: str, password: str) -> auth.SignedIn:
         return known.sign_in(login, password, allowed_roles=settings.allowed_roles)
 
-    return LoginDialog(kept if offline else online, lang, station=settings.station_name, offline=offline, hint=hint)
+    return LoginDialog(kept if offline else online, lang, station=settings.station_name, offline=offline, hint=hint,
+                       offline_reason=getattr(hub, "offline_reason", None) if offline else None)
 
 
 def first_run(check: Any, config_path: Any, lang: Lang, *, default_station: str = "") -> bool:
