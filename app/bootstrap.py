@@ -27,6 +27,7 @@ class OrderHub:
     target: db_engine.DatabaseTarget
     engine: Engine
     session_factory: sessionmaker[Session] = field(repr=False)
+    offline_reason: DatabaseUnavailable | None = None  # why a station started offline (shown at sign-in)
 
     def uow(self) -> UnitOfWork:
         """A fresh unit of work (one per command)."""
@@ -73,7 +74,9 @@ def bootstrap(settings: Settings | None = None, *, upgrade: bool = True) -> Orde
                 pass
     except (sa_exc.OperationalError, sa_exc.InterfaceError) as err:
         engine.dispose()
-        raise connection_failure(err, target.masked()) from err
+        url = target.url
+        place = None if target.embedded else f"{url.host or '-'}:{url.port or 5432}/{url.database or '-'}"
+        raise connection_failure(err, target.masked(), place) from err
     factory = sessionmaker(engine, expire_on_commit=False)
     return OrderHub(settings, target, engine, factory)
 
@@ -89,6 +92,7 @@ def connect_or_offline(settings: Settings) -> tuple[OrderHub, bool]:
         return bootstrap(settings), False
     except DatabaseUnavailable as err:
         log.warning("starting offline: %s", err.message("en"))
+        reason = err
     target = db_engine.resolve(settings, start=False)
     engine = db_engine.create_engine(target.url)
-    return OrderHub(settings, target, engine, sessionmaker(engine, expire_on_commit=False)), True
+    return OrderHub(settings, target, engine, sessionmaker(engine, expire_on_commit=False), reason), True

@@ -7,6 +7,7 @@ folder, or ``ORDERHUB_CONFIG``) → environment variables ``ORDERHUB_<NAME>``.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -226,11 +227,17 @@ PROVISION_KEYS: dict[tuple[str, str], str] = {
 
 
 class ProvisionError(ValueError):
-    """The provisioning file cannot be used; ``detail`` says which entry and why (shown in words)."""
+    """The provisioning file cannot be used; ``code`` and ``params`` say which entry and why (a message in
+    ``app.domain.messages``, shown in words next to the file)."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code, params)
+        self.code, self.params = code, params
+
+
+def _toml_position(err: tomllib.TOMLDecodeError) -> tuple[str, str]:
+    found = re.search(r"line (\d+), column (\d+)", str(err))
+    return (found.group(1), found.group(2)) if found else ("?", "?")
 
 
 def read_provisioning(path: Path) -> dict[str, object]:
@@ -239,23 +246,31 @@ def read_provisioning(path: Path) -> dict[str, object]:
     Roles may be written as codes (``picker``) or as people say them (``拣货员``).
 
     Raises:
-        ProvisionError: unreadable TOML, an unknown section or key, an unknown role or language.
+        ProvisionError: unreadable file or TOML, an unknown section or key, an unknown role or language.
     """
     from app.domain.fields import CODE_LISTS, code_from_label
+    from app.domain.messages import Coded
 
+    name = Path(path).name
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-        raise ProvisionError(f"{Path(path).name}: {err}") from None
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise ProvisionError("PROVISION_UNREADABLE", file=name) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        line, column = _toml_position(err)
+        raise ProvisionError("PROVISION_BAD_TOML", file=name, line=line, column=column) from None
+    known = [f"[{section}] {key}" for section, key in PROVISION_KEYS]
     values: dict[str, object] = {}
     for section, entries in data.items():
         if not isinstance(entries, dict):
-            raise ProvisionError(f"[{section}]")
+            raise ProvisionError("PROVISION_UNKNOWN_KEY", entry=section, known=known)
         for key, value in entries.items():
-            name = PROVISION_KEYS.get((section, key))
-            if name is None:
-                raise ProvisionError(f"[{section}] {key}")
-            if name == "station_roles":
+            name_ = PROVISION_KEYS.get((section, key))
+            if name_ is None:
+                raise ProvisionError("PROVISION_UNKNOWN_KEY", entry=f"[{section}] {key}", known=known)
+            if name_ == "station_roles":
                 roles = value if isinstance(value, list) else str(value).split(",")
                 codes = []
                 for role in (str(r).strip() for r in roles if str(r).strip()):
@@ -264,15 +279,63 @@ def read_provisioning(path: Path) -> dict[str, object]:
                     except KeyError:
                         code = "service"
                     if code == "service":  # unknown, or the hub's account, which no person signs in as
-                        raise ProvisionError(f"[station] roles: {role}")
+                        people = [Coded("role", r) for r in CODE_LISTS["role"] if r != "service"]
+                        raise ProvisionError("PROVISION_UNKNOWN_ROLE", role=role, allowed=people)
                     codes.append(code)
                 value = ",".join(codes)
-            if name == "language" and value not in ("zh", "en"):
-                raise ProvisionError(f"[station] language: {value}")
-            values[name] = value
+            if name_ == "language" and value not in ("zh", "en"):
+                raise ProvisionError("PROVISION_BAD_LANGUAGE", value=value)
+            values[name_] = value
     if not values:
-        raise ProvisionError(f"{Path(path).name}: empty")
+        raise ProvisionError("PROVISION_EMPTY", file=name)
     return values
+
+
+def describe_provisioning(values: dict[str, object], lang: str = "zh") -> list[tuple[str, str, str]]:
+    """What a provisioning file will set, as (key, business label, value shown) rows for its preview.
+
+    The database is shown as host, port, database and user (never a password); roles by their names.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    from app.domain.fields import code_label
+
+    zh = lang == "zh"
+    rows: list[tuple[str, str, str]] = []
+    url = values.get("database_url")
+    if url:
+        parts = urlsplit(str(url))
+        host = parts.hostname or ("本机" if zh else "this computer")
+        where = f"{host}:{parts.port or 5432} / {unquote(parts.path.lstrip('/')) or '-'}"
+        if parts.username:
+            where += f"（{'用户' if zh else 'user'} {unquote(parts.username)}）" if zh else f" (user {unquote(parts.username)})"
+        rows.append(("database", "数据库" if zh else "Database", where))
+    else:
+        rows.append(("database", "数据库" if zh else "Database", "不变（本机内置数据库或已有设置）" if zh
+                     else "unchanged (built-in database or the current setting)"))
+    if values.get("database_sslmode") or values.get("database_sslrootcert"):
+        tls, comma = str(values.get("database_sslmode") or "-"), "，" if zh else ", "
+        if values.get("database_sslrootcert"):
+            tls += f"{comma}{'根证书' if zh else 'root certificate'} {values['database_sslrootcert']}"
+        if values.get("database_sslcert"):
+            tls += f"{comma}{'客户端证书' if zh else 'client certificate'} {values['database_sslcert']}"
+        rows.append(("tls", "加密连接" if zh else "Encryption", tls))
+    if values.get("station_name"):
+        rows.append(("station", "工作站名称" if zh else "Station name", str(values["station_name"])))
+    roles = [r for r in str(values.get("station_roles") or "").split(",") if r]
+    rows.append(("roles", "允许登录的角色" if zh else "Roles allowed here",
+                 ("、" if zh else ", ").join(code_label("role", r, lang) for r in roles) if roles
+                 else ("全部角色" if zh else "every role")))
+    if values.get("slip_printer") or values.get("slip_profile"):
+        printer = str(values.get("slip_printer") or ("未设置" if zh else "not set"))
+        if values.get("slip_profile"):
+            printer += f"（{'纸宽' if zh else 'paper'} {values['slip_profile']}）" if zh else f" (paper {values['slip_profile']})"
+        rows.append(("printer", "拣货单打印机" if zh else "Pick-slip printer", printer))
+    if values.get("scanner_serial_port"):
+        rows.append(("scanner", "串口扫码枪" if zh else "Serial scanner", str(values["scanner_serial_port"])))
+    if values.get("language"):
+        rows.append(("language", "界面语言" if zh else "Language", {"zh": "中文", "en": "English"}[str(values["language"])]))
+    return rows
 
 
 def write_config(values: dict[str, object], config_file: Path | None = None, env: dict[str, str] | None = None) -> Path:

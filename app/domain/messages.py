@@ -582,7 +582,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "An administrator's “{action}” cannot be withdrawn, or nobody could run the system"),
     "SERVICE_ACCOUNT_REFUSED": ("系统服务账号不能从工作站或命令行使用",
                                 "The system service account cannot be used from a station or the command line"),
-    "PROVISION_INVALID": ("工作站配置文件有误：{detail}", "The station provisioning file is wrong: {detail}"),
+    "PROVISION_UNREADABLE": ("工作站配置文件「{file}」打不开（不存在、没有权限，或不是 UTF-8 文本）",
+                             "The station provisioning file “{file}” cannot be opened (missing, no permission, or "
+                             "not UTF-8 text)"),
+    "PROVISION_BAD_TOML": ("工作站配置文件「{file}」格式不对：第 {line} 行第 {column} 列附近（请检查方括号、引号和等号）",
+                           "The station provisioning file “{file}” is not valid: near line {line}, column {column} "
+                           "(check brackets, quotes and equals signs)"),
+    "PROVISION_UNKNOWN_KEY": ("工作站配置文件里有不认识的设置「{entry}」。可以写的设置：{known}",
+                              "The station provisioning file has a setting OrderHub does not know: “{entry}”. "
+                              "Known settings: {known}"),
+    "PROVISION_UNKNOWN_ROLE": ("工作站配置文件里的角色「{role}」不存在。可用的角色：{allowed}",
+                               "The station provisioning file names a role that does not exist: “{role}”. "
+                               "Roles: {allowed}"),
+    "PROVISION_BAD_LANGUAGE": ("工作站配置文件里的界面语言「{value}」不支持，只能是 zh（中文）或 en（English）",
+                               "The station provisioning file's language “{value}” is not supported: zh (中文) or "
+                               "en (English) only"),
+    "PROVISION_EMPTY": ("工作站配置文件「{file}」里没有任何设置", "The station provisioning file “{file}” sets nothing"),
+    "PROVISION_DATABASE_AWAY": ("连不上配置文件中的数据库「{where}」。配置已保存：可以稍后点「重试连接」，或先离线启动",
+                                "The database the file names cannot be reached (“{where}”). The settings are saved: "
+                                "retry later, or start offline meanwhile"),
+    "PROVISION_DATABASE_LATER": ("配置已保存。数据库暂时连不上，可以稍后点「重试连接」，或先离线启动",
+                                 "The settings are saved. The database cannot be reached now: retry later, or start "
+                                 "offline meanwhile"),
     "DB_ROLES_CREATED": ("已创建/更新数据库角色：{roles}", "Database roles created or updated: {roles}"),
     # --- ERP bridge and 数电票 (issue #17) ---
     "ERP_REFUSED_missing_headers": ("缺少签名头，未处理", "Signature headers missing; nothing was done"),

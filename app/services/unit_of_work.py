@@ -66,16 +66,18 @@ _TLS_REFUSALS = (
 )
 
 
-def connection_failure(exc: BaseException, where: str) -> DatabaseUnavailable:
+def connection_failure(exc: BaseException, where: str, place: str | None = None) -> DatabaseUnavailable:
     """The database could not be reached: a TLS refusal named in words (wrong root certificate, wrong
     host name, a server that insists on encryption …), anything else as plainly unavailable.
 
     Each is still a :class:`DatabaseUnavailable`, so a station starts offline either way and says why.
+    ``where`` is the (password-masked) URL for the driver's detail; ``place`` the short host:port/database
+    a TLS sentence names (``where`` if not given).
     """
     text = str(getattr(exc, "orig", None) or exc)
     for needle, code in _TLS_REFUSALS:
         if needle in text:
-            return DatabaseUnavailable(code, where=where, detail=first_line(exc))
+            return DatabaseUnavailable(code, where=place or where, detail=first_line(exc))
     return DatabaseUnavailable(detail=f"{where}: {first_line(exc)}")
 
 

@@ -27,11 +27,12 @@ class LoginDialog(QDialog):
     """Login + password + language; OK asks ``sign_in`` and stays open with the refusal in words.
 
     ``offline`` says plainly that the database is away and only people who signed in here before can
-    sign in (their password checked against the hash this station kept); ``hint`` is the demo's note.
+    sign in (their password checked against the hash this station kept), and why when IT must act
+    (``offline_reason``: a TLS refusal); ``hint`` is the demo's note.
     """
 
     def __init__(self, sign_in: SignIn, lang: Lang = "zh", parent: Any = None, *, station: str = "",
-                 offline: bool = False, hint: str | None = None) -> None:
+                 offline: bool = False, hint: str | None = None, offline_reason: BusinessError | None = None) -> None:
         super().__init__(parent)
         self._sign_in, self.signed_in = sign_in, None
         zh = lang == "zh"
@@ -47,6 +48,13 @@ class LoginDialog(QDialog):
         self.offline_note.setStyleSheet("background: #fff4d6; padding: 6px; border-radius: 4px;")
         self.offline_note.setVisible(offline)
         layout.addWidget(self.offline_note)
+        # a refusal that needs IT (TLS: wrong root certificate, host name …) is said, not only "away"
+        self.offline_reason = _error_label()
+        if offline and offline_reason is not None and offline_reason.code != "DATABASE_UNAVAILABLE":
+            self.offline_reason.setText(offline_reason.message(lang))
+            self.offline_reason.setMinimumWidth(500)  # wrapped at its real width, so no line is cut off
+            self.offline_reason.show()
+        layout.addWidget(self.offline_reason)
         form = QFormLayout()
         self.login = QLineEdit()
         self.login.setPlaceholderText("登录名" if zh else "login")

@@ -49,7 +49,20 @@ def sign_in_screen(hub: OrderHub, known: KnownUsers, *, offline: bool, lang: Lan
     def kept(login: str, password: str) -> auth.SignedIn:
         return known.sign_in(login, password, allowed_roles=settings.allowed_roles)
 
-    return LoginDialog(kept if offline else online, lang, station=settings.station_name, offline=offline, hint=hint)
+    return LoginDialog(kept if offline else online, lang, station=settings.station_name, offline=offline, hint=hint,
+                       offline_reason=getattr(hub, "offline_reason", None) if offline else None)
+
+
+def first_run(check: Any, config_path: Any, lang: Lang, *, default_station: str = "") -> bool:
+    """The first-start screen (provisioning file, preview, database check); False when the person cancelled."""
+    from app.ui.first_run import FirstRunDialog
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    fonts.install(app)  # type: ignore[arg-type]
+    dialog = FirstRunDialog(check, config_path, lang, default_station=default_station)
+    accepted = dialog.exec() == FirstRunDialog.DialogCode.Accepted
+    dialog.wait()
+    return accepted
 
 
 def station_known_users(hub: OrderHub) -> KnownUsers:

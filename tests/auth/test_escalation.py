@@ -37,10 +37,28 @@ def _state(hub, order_no):
         return uow.session.execute(sa.text("SELECT status, version FROM orders WHERE order_no = :o"), {"o": order_no}).one()
 
 
+# commands that act for nobody's grants: an offline sign-in record is what any person leaves by signing in
+NO_GRANT = {"auth.offline_event"}
+
+
 def test_every_station_command_is_covered_here():
     import app.ui.station  # noqa: F401  (registers every command a station sends)
 
-    assert set(COMMAND_ARGS) == set(REGISTRY)
+    assert set(COMMAND_ARGS) | NO_GRANT == set(REGISTRY)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_an_offline_sign_in_record_is_taken_from_every_person_and_refused_from_the_service_account(hub, role):
+    login = ROLE_LOGIN[role]
+    args = {"kind": "sign_in", "login": login, "at": "2026-01-05T09:00:00+00:00", "event_id": "e-1", "host": "pc-1"}
+    outcome = applier.apply(hub.session_factory, Command("auth.offline_event", args, login, "工作站-权限", "10.20.9.9"))
+    with hub.uow() as uow:
+        recorded = uow.session.scalar(sa.text("SELECT count(*) FROM audit_log WHERE action = 'auth.sign_in_offline' "
+                                              "AND operator = :o"), {"o": login})
+    if role == "service":
+        assert not outcome.accepted and outcome.result["code"] == "SERVICE_ACCOUNT_REFUSED" and recorded == 0
+    else:
+        assert outcome.accepted and recorded == 1
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if r != "service"])

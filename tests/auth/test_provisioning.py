@@ -59,21 +59,25 @@ def test_importing_again_keeps_what_the_station_had_and_changes_what_the_file_sa
     assert settings.station_name == "客服工作台-12" and settings.idle_sign_out_minutes == 10
 
 
-@pytest.mark.parametrize("text, named", [
-    ("[station]\nroles = [\"老板\"]\n", "roles: 老板"),
-    ("[station]\nroles = [\"系统服务账号\"]\n", "roles: 系统服务账号"),
-    ("[station]\nlanguage = \"fr\"\n", "language: fr"),
-    ("[database]\npassword = \"x\"\n", "[database] password"),
-    ("[station\nname = 1\n", "p.toml"),
+@pytest.mark.parametrize("text, code, named", [
+    ("[station]\nroles = [\"老板\"]\n", "PROVISION_UNKNOWN_ROLE", "角色「老板」不存在。可用的角色：客服、"),
+    ("[station]\nroles = [\"系统服务账号\"]\n", "PROVISION_UNKNOWN_ROLE", "「系统服务账号」不存在"),
+    ("[station]\nlanguage = \"fr\"\n", "PROVISION_BAD_LANGUAGE", "界面语言「fr」不支持"),
+    ("[database]\npassword = \"x\"\n", "PROVISION_UNKNOWN_KEY", "不认识的设置「[database] password」"),
+    ("[station\nname = 1\n", "PROVISION_BAD_TOML", "「p.toml」格式不对：第 1 行"),
+    ("", "PROVISION_EMPTY", "「p.toml」里没有任何设置"),
 ])
-def test_a_wrong_provisioning_file_is_refused_in_words_and_nothing_is_written(tmp_path, monkeypatch, text, named):
+def test_a_wrong_provisioning_file_is_refused_in_words_and_nothing_is_written(tmp_path, monkeypatch, text, code,
+                                                                              named):
     config = tmp_path / "config.toml"
     monkeypatch.setenv("ORDERHUB_CONFIG", str(config))
     source = tmp_path / "p.toml"
     source.write_text(text, encoding="utf-8")
     with pytest.raises(BusinessError) as caught:
         provision(source)
-    assert caught.value.message("zh").startswith("工作站配置文件有误：") and named in caught.value.message("zh")
+    assert caught.value.code == code
+    assert caught.value.message("zh").startswith("工作站配置文件") and named in caught.value.message("zh")
+    assert "provisioning file" in caught.value.message("en")
     assert not config.exists()
 
 

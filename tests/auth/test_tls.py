@@ -17,6 +17,7 @@ from app.db import engine as db_engine
 from app.services.unit_of_work import DatabaseUnavailable
 from app.settings import load_settings
 from app.sync.station_sync import StationSync
+from app.ui.station import sign_in_screen, station_known_users
 from tests.support.tls_postgres import CertAuthority, TlsPostgres, server_bin
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,7 +82,8 @@ name = "仓库工作台-TLS"
         hub.close()
 
 
-def test_a_server_certificate_from_another_authority_is_refused_in_words(tls, tmp_path, monkeypatch):
+def test_a_server_certificate_from_another_authority_is_refused_in_words(tls, tmp_path, monkeypatch, qtbot, cjk_font,
+                                                                        shots_dir):
     server, _, stranger = tls
     settings = _provisioned(tmp_path, monkeypatch, f"""
 [database]
@@ -94,10 +96,18 @@ sslrootcert = "{stranger.files.cert}"
     assert refused.value.code == "DATABASE_TLS_UNTRUSTED"
     assert "不是由配置的根证书签发" in refused.value.message("zh") and "sslrootcert" in refused.value.message("zh")
     assert "not issued by the configured root certificate" in refused.value.message("en")
-    # the station still starts (offline), it does not fall over
+    # the station still starts (offline), it does not fall over, and its sign-in says why
     hub, offline = connect_or_offline(settings)
-    hub.close()
-    assert offline
+    try:
+        assert offline and hub.offline_reason is not None and hub.offline_reason.code == "DATABASE_TLS_UNTRUSTED"
+        login = sign_in_screen(hub, station_known_users(hub), offline=True, lang="zh")
+        qtbot.addWidget(login)
+        login.show()
+        assert "离线登录" in login.offline_note.text() and login.offline_reason.isVisible()
+        assert login.offline_reason.text().startswith(f"数据库服务器（localhost:{server.port}/orderhub）出示的证书不是由")
+        assert login.grab().save(str(Path(shots_dir) / "auth-offline-tls-refused.png"))
+    finally:
+        hub.close()
 
 
 def test_a_host_name_the_certificate_does_not_name_is_refused_in_words(tls, tmp_path, monkeypatch):
