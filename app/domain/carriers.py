@@ -53,6 +53,10 @@ CARRIERS: tuple[Carrier, ...] = (
     _c("dbkd", "德邦快递", "Deppon Express", ("DPK",), "DBKD", "debangkuaidi", "131", "DBKD", "debangkuaidi"),
 )
 BY_KEY = {c.key: c for c in CARRIERS}
+#: carriers 快递100's interception API takes (its 参数字典): carrier key → (its code there, whether the shop's
+#: account with the carrier — partnerId — is required). Not 中通: it also needs keys bound on 中通's own platform.
+KUAIDI100_INTERCEPT: dict[str, tuple[str, bool]] = {"jd": ("jd", True), "jt": ("jtexpress", True),
+                                                    "ems": ("ems", False), "dbkd": ("debangwuliu", False)}
 BY_NAME = {name: c for c in CARRIERS for name in (c.name_zh, *c.aliases)}
 
 
@@ -71,3 +75,41 @@ def carrier_of_tracking(tracking_no: str) -> Carrier | None:
 def carrier_by_code(side: str, code: str) -> Carrier | None:
     """The carrier a platform or tracker names by its code (``kuaidi100`` ``shunfeng`` → 顺丰)."""
     return next((c for c in CARRIERS if c.codes.get(side) == code), None)
+
+
+@dataclass(frozen=True, slots=True)
+class StillLimits:
+    """How long a parcel may go without a tracking node before customer service hears of it, in hours:
+    ``default`` for every carrier, ``by_carrier`` (carrier key → hours) where one is set apart."""
+
+    default: float = 48.0
+    by_carrier: dict[str, float] = field(default_factory=dict)
+
+    def hours_for(self, carrier_name: str) -> float:
+        carrier = carrier_named(carrier_name)
+        return self.by_carrier.get(carrier.key, self.default) if carrier else self.default
+
+    @property
+    def shortest(self) -> float:
+        return min((self.default, *self.by_carrier.values()))
+
+
+def still_limits(default: float, spec: str | None) -> tuple[StillLimits, list[str]]:
+    """Read ``sf=24,jd=72`` (carrier keys or Chinese names) into limits; entries that name no carrier or no
+    positive number are left out and returned, so a typo is reported instead of stopping the hub."""
+    by: dict[str, float] = {}
+    bad: list[str] = []
+    for part in (spec or "").replace("，", ",").split(","):
+        if not part.strip():
+            continue
+        key, _, value = part.partition("=")
+        carrier = carrier_named(key.strip())
+        try:
+            hours = float(value)
+        except ValueError:
+            hours = 0.0
+        if carrier is None or hours <= 0:
+            bad.append(part.strip())
+        else:
+            by[carrier.key] = hours
+    return StillLimits(default if default > 0 else 48.0, by), bad

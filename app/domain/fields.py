@@ -474,6 +474,7 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "intercept_state": {
         "requested": ("拦截申请中", "Interception requested"),
+        "accepted": ("已受理，等待快递公司结果", "Accepted, waiting for the carrier"),
         "succeeded": ("拦截成功", "Intercepted"),
         "failed": ("拦截失败", "Interception failed"),
         "unsupported": ("需人工联系快递", "Call the carrier"),
