@@ -4,12 +4,21 @@ Platforms name carriers by their own codes (TOP ``company_code``, 抖店 ``compa
 ``logistics_id``, 微信小店 ``delivery_id``, 快递100 ``com``). A ship confirmation for a carrier
 missing here for the order's platform is refused before anything is sent, in words.
 
-Sources: 微信小店 codes from the delivery_id table on order/delivery_send; TOP codes as Alibaba's
-own cpCode enumeration lists them (LinkedMall GoodsShippingNoticeCreateCmd: SF, ZTO, YTO, YUNDA, STO,
-EMS, DBKD, JT 极兔); 抖店 and 快递100 share the lower-case
-pinyin codes (order/logisticsCompanyList); 拼多多 ids as listed by pdd.logistics.companies.get —
-no official copy of that list was found, so an admin should compare them once with the shop's own
-list (``orderhub`` prints this table).
+Sources, checked again for issue #15:
+
+* 微信小店: the delivery_id table on order/delivery_send (confirmed: SF ZTO YTO YUNDA STO JTSD JD EMS DBKD).
+* 拼多多: a real pdd.logistics.companies.get answer captured in public ERP code (2020): STO 1, SF 44,
+  YTO 85, ZTO 115, EMS 118, JD 120 (京东配送), YUNDA 121, DB 131 (德邦快递), JTKD 384 (极兔, then
+  not yet available) — all nine ids here match it. Still no official copy: compare with the shop's list.
+* 快递100: its own code table (api.kuaidi100.com): jd, debangkuaidi, shunfeng, jtexpress, yuantong,
+  shentong, zhongtong, yunda, ems — confirmed.
+* TOP: Alibaba's cpCode enumeration (SF ZTO YTO YUNDA STO EMS DBKD JT). Still inferred: ``JD`` (no
+  TOP list naming 京东 was found; older TOP lists use DBL for 德邦物流, not 德邦快递).
+* 抖店: order/logisticsCompanyList is not in any stored doc; the SDK fixtures confirm ``shunfeng`` and
+  ``yuantong`` only. Still inferred (taken as the 快递100 spelling they share elsewhere): zhongtong,
+  yunda, shentong, jtexpress, ems, debangkuaidi, jd.
+
+``orderhub`` prints this table so an admin can compare it once with each shop's own list.
 """
 
 from __future__ import annotations
