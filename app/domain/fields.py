@@ -134,6 +134,9 @@ FIELDS: dict[str, dict[str, FieldDef]] = {
         FieldDef("case_no", "售后单号", "After-sales case no."),
         FieldDef("holds", "挂起原因", "Holds"),
         FieldDef("intercept", "需拦截", "Interception"),
+        FieldDef("carrier", "承运商", "Carrier"),
+        FieldDef("box_no", "箱号", "Box no."),
+        FieldDef("parcel", "本包裹商品", "In this parcel"),
     ),
     # Columns of a rule dry run.
     "dry_run": _fields(

@@ -201,6 +201,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "TRACE_SHIPPED": ("{carrier}揽收，运单号 {tracking_no}（{warehouse}）", "Collected by {carrier}, tracking no. {tracking_no} ({warehouse})"),
     "TRACE_TRACKING": ("物流最新：{description}", "Latest tracking: {description}"),
     # --- write-back and live logistics (issue #15) ---
+    "TRACE_PARCEL_LINE": ("第{line_no}行×{qty}", "line {line_no} × {qty}"),
     "TRACE_WRITEBACK": ("{kind}{call}：{outcome}{detail}", "{kind}{call}: {outcome}{detail}"),
     "WB_POS_NOTHING": ("门店POS订单由门店当面交付，没有平台需要通知发货", "A store POS sale is handed over in the store: no platform to tell"),
     "WB_NO_CREDENTIALS": ("店铺没有可用的接口凭据，稍后重试", "The shop has no usable API credentials; will try again"),
