@@ -230,8 +230,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PARCEL_EMPTY": ("包裹里没有商品，订单 {order_no} 未出库", "The parcel holds nothing; order {order_no} did not ship"),
     "PARCEL_BAD_LINE": ("订单 {order_no} 第 {line_no} 行还剩 {left} 件待发，不能放 {qty} 件进这个包裹",
                         "Order {order_no} line {line_no} has {left} piece(s) left to ship, not {qty}"),
-    "PICK_PARCEL_SHIPPED": ("✔ 订单 {order_no} 的一个包裹已出库，快递单号 {tracking_no}；还有 {left} 件待发",
-                            "✔ A parcel of order {order_no} left, tracking no. {tracking_no}; {left} piece(s) still to ship"),
     "LOGI_STILL_SETTING_UNREAD": ("停滞提醒设置里「{entries}」不是「承运商=小时」，已忽略（这些承运商按 {default} 小时提醒）",
                                   "Still-parcel setting entries “{entries}” are not carrier=hours and were ignored "
                                   "(those carriers use {default} hours)"),
