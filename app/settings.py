@@ -136,6 +136,17 @@ class Settings:
                                 "env": "ORDERHUB_DATABASE_SSLKEY"},
     )
 
+    # --- live logistics (issue #15) ---
+    still_hours: float = field(
+        default=48.0, metadata={"title": ("包裹多少小时没有物流更新就提醒客服", "Tell customer service after a parcel "
+                                          "has not moved for (hours)"), "env": "ORDERHUB_STILL_HOURS"},
+    )
+    still_hours_by_carrier: str | None = field(
+        default=None, metadata={"title": ("按承运商单独设置的停滞小时数（如 sf=24,jd=72；代码见承运商表）",
+                                          "Per-carrier hours before a parcel counts as stuck (e.g. sf=24,jd=72)"),
+                                "env": "ORDERHUB_STILL_HOURS_BY_CARRIER"},
+    )
+
     @property
     def allowed_roles(self) -> tuple[str, ...]:
         """The roles that may sign in at this station (empty: every role)."""
@@ -154,6 +165,8 @@ def _coerce(kind: object, raw: object) -> object:
         return Path(text).expanduser()
     if kind in (int, "int"):
         return int(text)
+    if kind in (float, "float"):
+        return float(text)
     return raw if not isinstance(raw, str) else text
 
 

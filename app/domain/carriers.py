@@ -4,12 +4,21 @@ Platforms name carriers by their own codes (TOP ``company_code``, 抖店 ``compa
 ``logistics_id``, 微信小店 ``delivery_id``, 快递100 ``com``). A ship confirmation for a carrier
 missing here for the order's platform is refused before anything is sent, in words.
 
-Sources: 微信小店 codes from the delivery_id table on order/delivery_send; TOP codes as Alibaba's
-own cpCode enumeration lists them (LinkedMall GoodsShippingNoticeCreateCmd: SF, ZTO, YTO, YUNDA, STO,
-EMS, DBKD, JT 极兔); 抖店 and 快递100 share the lower-case
-pinyin codes (order/logisticsCompanyList); 拼多多 ids as listed by pdd.logistics.companies.get —
-no official copy of that list was found, so an admin should compare them once with the shop's own
-list (``orderhub`` prints this table).
+Sources, checked again for issue #15:
+
+* 微信小店: the delivery_id table on order/delivery_send (confirmed: SF ZTO YTO YUNDA STO JTSD JD EMS DBKD).
+* 拼多多: a real pdd.logistics.companies.get answer captured in public ERP code (2020): STO 1, SF 44,
+  YTO 85, ZTO 115, EMS 118, JD 120 (京东配送), YUNDA 121, DB 131 (德邦快递), JTKD 384 (极兔, then
+  not yet available) — all nine ids here match it. Still no official copy: compare with the shop's list.
+* 快递100: its own code table (api.kuaidi100.com): jd, debangkuaidi, shunfeng, jtexpress, yuantong,
+  shentong, zhongtong, yunda, ems — confirmed.
+* TOP: Alibaba's cpCode enumeration (SF ZTO YTO YUNDA STO EMS DBKD JT). Still inferred: ``JD`` (no
+  TOP list naming 京东 was found; older TOP lists use DBL for 德邦物流, not 德邦快递).
+* 抖店: order/logisticsCompanyList is not in any stored doc; the SDK fixtures confirm ``shunfeng`` and
+  ``yuantong`` only. Still inferred (taken as the 快递100 spelling they share elsewhere): zhongtong,
+  yunda, shentong, jtexpress, ems, debangkuaidi, jd.
+
+``orderhub`` prints this table so an admin can compare it once with each shop's own list.
 """
 
 from __future__ import annotations
@@ -53,6 +62,10 @@ CARRIERS: tuple[Carrier, ...] = (
     _c("dbkd", "德邦快递", "Deppon Express", ("DPK",), "DBKD", "debangkuaidi", "131", "DBKD", "debangkuaidi"),
 )
 BY_KEY = {c.key: c for c in CARRIERS}
+#: carriers 快递100's interception API takes (its 参数字典): carrier key → (its code there, whether the shop's
+#: account with the carrier — partnerId — is required). Not 中通: it also needs keys bound on 中通's own platform.
+KUAIDI100_INTERCEPT: dict[str, tuple[str, bool]] = {"jd": ("jd", True), "jt": ("jtexpress", True),
+                                                    "ems": ("ems", False), "dbkd": ("debangwuliu", False)}
 BY_NAME = {name: c for c in CARRIERS for name in (c.name_zh, *c.aliases)}
 
 
@@ -71,3 +84,41 @@ def carrier_of_tracking(tracking_no: str) -> Carrier | None:
 def carrier_by_code(side: str, code: str) -> Carrier | None:
     """The carrier a platform or tracker names by its code (``kuaidi100`` ``shunfeng`` → 顺丰)."""
     return next((c for c in CARRIERS if c.codes.get(side) == code), None)
+
+
+@dataclass(frozen=True, slots=True)
+class StillLimits:
+    """How long a parcel may go without a tracking node before customer service hears of it, in hours:
+    ``default`` for every carrier, ``by_carrier`` (carrier key → hours) where one is set apart."""
+
+    default: float = 48.0
+    by_carrier: dict[str, float] = field(default_factory=dict)
+
+    def hours_for(self, carrier_name: str) -> float:
+        carrier = carrier_named(carrier_name)
+        return self.by_carrier.get(carrier.key, self.default) if carrier else self.default
+
+    @property
+    def shortest(self) -> float:
+        return min((self.default, *self.by_carrier.values()))
+
+
+def still_limits(default: float, spec: str | None) -> tuple[StillLimits, list[str]]:
+    """Read ``sf=24,jd=72`` (carrier keys or Chinese names) into limits; entries that name no carrier or no
+    positive number are left out and returned, so a typo is reported instead of stopping the hub."""
+    by: dict[str, float] = {}
+    bad: list[str] = []
+    for part in (spec or "").replace("，", ",").split(","):
+        if not part.strip():
+            continue
+        key, _, value = part.partition("=")
+        carrier = carrier_named(key.strip())
+        try:
+            hours = float(value)
+        except ValueError:
+            hours = 0.0
+        if carrier is None or hours <= 0:
+            bad.append(part.strip())
+        else:
+            by[carrier.key] = hours
+    return StillLimits(default if default > 0 else 48.0, by), bad

@@ -135,6 +135,9 @@ FIELDS: dict[str, dict[str, FieldDef]] = {
         FieldDef("holds", "挂起原因", "Holds"),
         FieldDef("intercept", "需拦截", "Interception"),
         FieldDef("by_hand", "手工补打", "Reprinted by hand"),
+        FieldDef("carrier", "承运商", "Carrier"),
+        FieldDef("box_no", "箱号", "Box no."),
+        FieldDef("parcel", "本包裹商品", "In this parcel"),
     ),
     # Columns of a rule dry run.
     "dry_run": _fields(
@@ -497,6 +500,7 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "intercept_state": {
         "requested": ("拦截申请中", "Interception requested"),
+        "accepted": ("已受理，等待快递公司结果", "Accepted, waiting for the carrier"),
         "succeeded": ("拦截成功", "Intercepted"),
         "failed": ("拦截失败", "Interception failed"),
         "unsupported": ("需人工联系快递", "Call the carrier"),

@@ -229,6 +229,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "TRACE_SHIPPED": ("{carrier}揽收，运单号 {tracking_no}（{warehouse}）", "Collected by {carrier}, tracking no. {tracking_no} ({warehouse})"),
     "TRACE_TRACKING": ("物流最新：{description}", "Latest tracking: {description}"),
     # --- write-back and live logistics (issue #15) ---
+    "TRACE_PARCEL_LINE": ("第{line_no}行×{qty}", "line {line_no} × {qty}"),
     "TRACE_WRITEBACK": ("{kind}{call}：{outcome}{detail}", "{kind}{call}: {outcome}{detail}"),
     "WB_POS_NOTHING": ("门店POS订单由门店当面交付，没有平台需要通知发货", "A store POS sale is handed over in the store: no platform to tell"),
     "WB_NO_CREDENTIALS": ("店铺没有可用的接口凭据，稍后重试", "The shop has no usable API credentials; will try again"),
@@ -257,12 +258,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "PARCEL_EMPTY": ("包裹里没有商品，订单 {order_no} 未出库", "The parcel holds nothing; order {order_no} did not ship"),
     "PARCEL_BAD_LINE": ("订单 {order_no} 第 {line_no} 行还剩 {left} 件待发，不能放 {qty} 件进这个包裹",
                         "Order {order_no} line {line_no} has {left} piece(s) left to ship, not {qty}"),
-    "PICK_PARCEL_SHIPPED": ("✔ 订单 {order_no} 的一个包裹已出库，快递单号 {tracking_no}；还有 {left} 件待发",
-                            "✔ A parcel of order {order_no} left, tracking no. {tracking_no}; {left} piece(s) still to ship"),
+    "LOGI_STILL_SETTING_UNREAD": ("停滞提醒设置里「{entries}」不是「承运商=小时」，已忽略（这些承运商按 {default} 小时提醒）",
+                                  "Still-parcel setting entries “{entries}” are not carrier=hours and were ignored "
+                                  "(those carriers use {default} hours)"),
     "LOGI_STILL": ("包裹 {tracking_no}（订单 {order_no}）已 {hours} 小时没有物流更新，请联系快递核实",
                    "Parcel {tracking_no} (order {order_no}) has not moved for {hours} hours: check with the carrier"),
     "LOGI_INTERCEPT_SUCCEEDED": ("包裹 {tracking_no}（订单 {order_no}）已拦截成功：{detail}",
                                  "Parcel {tracking_no} (order {order_no}) was intercepted: {detail}"),
+    "LOGI_INTERCEPT_ACCEPTED": ("包裹 {tracking_no}（订单 {order_no}）已通过快递100提交拦截（{detail}），快递公司确认前请留意物流",
+                                "Interception of parcel {tracking_no} (order {order_no}) was filed through 快递100 "
+                                "({detail}); watch its tracking until the carrier confirms"),
+    "LOGI_INTERCEPT_NO_ACCOUNT": ("{carrier} 可经快递100拦截，但还没有配置在{carrier}的客户编码（partner_{key}），请致电快递网点拦截",
+                                  "{carrier} can be stopped through 快递100, but the shop's {carrier} account "
+                                  "(partner_{key}) is not set up: call the depot"),
     "LOGI_INTERCEPT_FAILED": ("包裹 {tracking_no}（订单 {order_no}）拦截失败：{detail}，请联系买家",
                               "Interception of parcel {tracking_no} (order {order_no}) failed: {detail}. Contact the buyer"),
     "LOGI_INTERCEPT_UNSUPPORTED_CS": ("包裹 {tracking_no}（订单 {order_no}）需要人工拦截：{detail}",

@@ -3,8 +3,9 @@
 Subscriptions and interceptions come from the outbox (queued with the shipment, or when the
 platform reports the order cancelled or refunded after the parcel left), so each is sent once and
 retried with backoff. 顺丰 waybills need no subscription (丰桥 pushes routes for its own
-waybills); the others subscribe at 快递100. Only 顺丰 offers interception here; for the rest the
-parcel is marked "call the carrier" and customer service is told.
+waybills); the others subscribe at 快递100. Interception: 顺丰 through 丰桥, 京东/极兔/EMS/德邦 through
+快递100's interception API; for the rest the parcel is marked "call the carrier" and customer
+service is told.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from app.domain.carriers import carrier_named
+from app.domain.carriers import KUAIDI100_INTERCEPT, Carrier, carrier_named
 from app.domain.messages import render
 from app.services import outbox, tracking, writeback
 from connectors.base import PlatformError
@@ -22,6 +23,9 @@ from connectors.sf_express import INTERCEPT_SERVICE, SfExpress
 
 if TYPE_CHECKING:
     from app.bootstrap import OrderHub
+
+
+KD100_INTERCEPT = "kuaidi100 interceptOrder"
 
 
 @dataclass
@@ -61,29 +65,60 @@ def dispatch_subscriptions(hub: OrderHub, kd100: Kuaidi100 | None, *, limit: int
     return report
 
 
-def dispatch_intercepts(hub: OrderHub, sf: SfExpress | None, *, limit: int = 50,
+def dispatch_intercepts(hub: OrderHub, sf: SfExpress | None, *, kd100: Kuaidi100 | None = None, limit: int = 50,
                         now: datetime | None = None) -> CarrierReport:
+    """Send each queued 拦截件 request: 顺丰 through 丰桥, 京东/极兔/EMS/德邦 through 快递100's interception
+    API; any other carrier (or one without the account it needs) is marked "call the carrier", in words."""
     report = CarrierReport()
     for msg in outbox.claim(hub.uow(), writeback.INTERCEPT, limit=limit, now=now):
         p = msg.payload
         carrier = carrier_named(p["carrier"])
-        if carrier is None or carrier.tracker != "sf" or sf is None:
+        if carrier is not None and carrier.tracker == "sf" and sf is not None:
+            _by_sf(hub, sf, msg, report)
+        elif carrier is not None and carrier.key in KUAIDI100_INTERCEPT and kd100 is not None and kd100.label_secret:
+            _by_kuaidi100(hub, kd100, msg, carrier, report)
+        else:
             tracking.intercept_settled(hub.uow(), msg, "unsupported", "-",
                                        message=render("LOGI_INTERCEPT_UNSUPPORTED", carrier=p["carrier"]))
             report.failed += 1
-            continue
-        try:
-            answer = sf.intercept(p["tracking_no"])
-            tracking.intercept_settled(hub.uow(), msg, "succeeded", INTERCEPT_SERVICE,
-                                       message=str(answer.get("result") or "拦截成功"))
-            report.intercepted += 1
-        except PlatformError as err:
-            if err.retryable:
-                tracking.intercept_settled(hub.uow(), msg, "requested", INTERCEPT_SERVICE, code=err.code,
-                                           message=err.message)
-                report.retry += 1
-            else:
-                tracking.intercept_settled(hub.uow(), msg, "failed", INTERCEPT_SERVICE, code=err.code,
-                                           message=err.message)
-                report.failed += 1
     return report
+
+
+def _by_sf(hub: OrderHub, sf: SfExpress, msg: outbox.Claimed, report: CarrierReport) -> None:
+    p = msg.payload
+    try:
+        answer = sf.intercept(p["tracking_no"])
+        tracking.intercept_settled(hub.uow(), msg, "succeeded", INTERCEPT_SERVICE,
+                                   message=str(answer.get("result") or "拦截成功"))
+        report.intercepted += 1
+    except PlatformError as err:
+        _refused(hub, msg, INTERCEPT_SERVICE, err, report)
+
+
+def _by_kuaidi100(hub: OrderHub, kd100: Kuaidi100, msg: outbox.Claimed, carrier: Carrier,
+                  report: CarrierReport) -> None:
+    p = msg.payload
+    code, needs_account = KUAIDI100_INTERCEPT[carrier.key]
+    partner = kd100.partners.get(carrier.key, "")
+    if needs_account and not partner:
+        tracking.intercept_settled(hub.uow(), msg, "unsupported", "-", message=render(
+            "LOGI_INTERCEPT_NO_ACCOUNT", carrier=carrier.name_zh, key=carrier.key))
+        report.failed += 1
+        return
+    try:
+        task = kd100.intercept(code, p["tracking_no"], partner_id=partner, reason="订单已取消或退款",
+                               order_id=p["order_no"])
+        tracking.intercept_settled(hub.uow(), msg, "accepted", KD100_INTERCEPT, code=task,
+                                   message=f"快递100已受理，任务号 {task}" if task else "快递100已受理")
+        report.intercepted += 1
+    except PlatformError as err:
+        _refused(hub, msg, KD100_INTERCEPT, err, report)
+
+
+def _refused(hub: OrderHub, msg: outbox.Claimed, call: str, err: PlatformError, report: CarrierReport) -> None:
+    if err.retryable:
+        tracking.intercept_settled(hub.uow(), msg, "requested", call, code=err.code, message=err.message)
+        report.retry += 1
+    else:
+        tracking.intercept_settled(hub.uow(), msg, "failed", call, code=err.code, message=err.message)
+        report.failed += 1

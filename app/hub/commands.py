@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from app.bootstrap import OrderHub, bootstrap
 from app.db.models import Order, Shop
+from app.domain.carriers import still_limits
 from app.domain.clock import local
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
@@ -155,7 +156,11 @@ def _hub(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
         running = (start_simulated_company(app, store, receiver.url) + start_simulated_erp(app, store, receiver.url)
                    + start_simulated_tax(app, store))
         running += start_simulated_carriers(app, store, receiver.url)
-    logistics = LogisticsWorker(app, store)  # write-backs, tracking subscriptions, 拦截件, still parcels
+    still, unread = still_limits(settings.still_hours, settings.still_hours_by_carrier)
+    if unread:
+        print(render("LOGI_STILL_SETTING_UNREAD", lang, entries="，".join(unread), default=still.default))
+    # write-backs, tracking subscriptions, 拦截件, still parcels
+    logistics = LogisticsWorker(app, store, still=still)
     carrier_receiver.accounts = logistics.accounts
     logistics.start()
     running.append(logistics)

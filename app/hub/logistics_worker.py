@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from app.db.models import Shipment
-from app.domain.carriers import carrier_named
+from app.domain import clock
+from app.domain.carriers import StillLimits, carrier_named
 from app.hub.carrier_dispatch import dispatch_intercepts, dispatch_subscriptions
 from app.hub.carrier_receiver import CarrierAccounts
 from app.hub.credentials import CredentialStore, wire
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 KUAIDI100_REF, SF_REF = "orderhub:kuaidi100", "orderhub:sf"
-STILL_HOURS = 48.0
 
 
 def platform_connectors(app: OrderHub, store: CredentialStore) -> Any:
@@ -49,8 +48,12 @@ def platform_connectors(app: OrderHub, store: CredentialStore) -> Any:
 
 def carrier_clients(store: CredentialStore) -> tuple[Kuaidi100 | None, SfExpress | None, CarrierAccounts]:
     kd, sf = store.get(KUAIDI100_REF), store.get(SF_REF)
+    # extra: label_secret (企业版 secret, for interception), label_url, partner_<carrier key> (e.g. partner_jd)
     kd100 = Kuaidi100(kd.extra.get("base_url", "https://poll.kuaidi100.com"), kd.app_key, kd.app_secret,
-                      kd.extra.get("callback_url", "")) if kd else None
+                      kd.extra.get("callback_url", ""), label_url=kd.extra.get("label_url", "https://api.kuaidi100.com"),
+                      label_secret=kd.extra.get("label_secret", ""),
+                      partners={k.removeprefix("partner_"): v for k, v in kd.extra.items() if k.startswith("partner_")}
+                      ) if kd else None
     sf_client = SfExpress(sf.extra.get("base_url", "https://bspgw.sf-express.com"), sf.app_key, sf.app_secret) if sf else None
     return kd100, sf_client, CarrierAccounts(kd.app_secret if kd else "", sf.app_key if sf else "",
                                              sf.app_secret if sf else "")
@@ -60,9 +63,10 @@ class LogisticsWorker(threading.Thread):
     """One write-back / logistics round every ``every`` seconds; a failed round is logged and retried."""
 
     def __init__(self, app: OrderHub, store: CredentialStore, *, every: float = 5.0,
-                 still_hours: float = STILL_HOURS) -> None:
+                 still: StillLimits | None = None) -> None:
         super().__init__(daemon=True, name="logistics")
-        self.app, self.store, self.every, self.still_hours = app, store, every, still_hours
+        self.app, self.store, self.every = app, store, every
+        self.still = still or StillLimits()  # the settings' still_hours / still_hours_by_carrier
         self.kd100, self.sf, self.accounts = carrier_clients(store)
         self.connectors = platform_connectors(app, store)
         self.stop_event = threading.Event()
@@ -71,10 +75,10 @@ class LogisticsWorker(threading.Thread):
         for name, report in (("ship", dispatch_ship(self.app, self.connectors)),
                              ("refund", dispatch_refunds(self.app, self.connectors)),
                              ("subscribe", dispatch_subscriptions(self.app, self.kd100)),
-                             ("intercept", dispatch_intercepts(self.app, self.sf))):
+                             ("intercept", dispatch_intercepts(self.app, self.sf, kd100=self.kd100))):
             if any(vars(report).values()):
                 log.info("%s: %s", name, report)
-        tracking.flag_still(self.app.uow(), hours=self.still_hours, now=datetime.now(UTC))
+        tracking.flag_still(self.app.uow(), hours=self.still, now=clock.now())
 
     def run(self) -> None:
         while not self.stop_event.is_set():

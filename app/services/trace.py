@@ -207,6 +207,9 @@ def _shown(key: str, value: Any, lang: Lang) -> str:
         return ("是" if value else "否") if lang == "zh" else ("yes" if value else "no")
     if key == "status":
         return code_label("order_status", str(value), lang)
+    if key == "parcel":  # a split parcel's contents: line no. × pieces
+        return ("、" if lang == "zh" else ", ").join(
+            render("TRACE_PARCEL_LINE", lang, line_no=x["line_no"], qty=x["qty"]) for x in value) or "-"
     if key == "holds":
         return ("、" if lang == "zh" else ", ").join(code_label("hold_reason", v, lang) for v in value) or "-"
     return str(value)

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from app.db.models import Order, Shipment, TrackingEvent
 from app.db.writeback_models import CarrierPush, ShipmentWatch
 from app.domain.actor import SYSTEM
+from app.domain.carriers import StillLimits
 from app.domain.errors import BusinessError
 from app.domain.status import OrderStatus
 from app.domain.tracking import TrackingPush
@@ -98,9 +99,11 @@ def record_push(uow: UnitOfWork, push: TrackingPush, body: bytes) -> PushOutcome
     return PushOutcome(push.tracking_no, True, new, all_delivered, order_no)
 
 
-def flag_still(uow: UnitOfWork, *, hours: float, now: datetime) -> list[str]:
-    """Parcels on the road with no movement for ``hours``: one customer-service notice each (until they move)."""
-    limit = now - timedelta(hours=hours)
+def flag_still(uow: UnitOfWork, *, hours: float | StillLimits, now: datetime) -> list[str]:
+    """Parcels on the road with no movement for their carrier's limit (``hours``: one limit for all, or
+    :class:`StillLimits` per carrier): one customer-service notice each (until they move)."""
+    limits = hours if isinstance(hours, StillLimits) else StillLimits(float(hours))
+    limit = now - timedelta(hours=limits.shortest)
     with uow:
         s = uow.session
         rows = s.execute(
@@ -110,10 +113,12 @@ def flag_still(uow: UnitOfWork, *, hours: float, now: datetime) -> list[str]:
             .where(Shipment.status.notin_(("delivered",)), ShipmentWatch.stale_flagged_at.is_(None),
                    ShipmentWatch.intercept_state.is_(None),
                    sa.func.coalesce(ShipmentWatch.last_node_at, Shipment.shipped_at) < limit)
-            .with_for_update(of=ShipmentWatch)).all()
+            .order_by(Shipment.id).with_for_update(of=ShipmentWatch)).all()
         flagged = []
         for shipment, order_no, watch in rows:
             since = watch.last_node_at or shipment.shipped_at
+            if since >= now - timedelta(hours=limits.hours_for(shipment.carrier)):
+                continue  # this carrier is given longer
             outbox.enqueue(s, "cs.notice", f"still:{shipment.tracking_no}:{since.isoformat()}", {
                 "message": "LOGI_STILL", "order_no": order_no,
                 "params": {"order_no": order_no, "tracking_no": shipment.tracking_no,
@@ -133,7 +138,7 @@ def intercept_settled(uow: UnitOfWork, msg: outbox.Claimed, state: str, call: st
         watch = s.get(ShipmentWatch, p["shipment_id"], with_for_update=True)
         if watch is not None:
             watch.intercept_state, watch.intercept_message = state, message or None
-        outcome = {"succeeded": "done", "failed": "refused", "unsupported": "refused"}.get(state, "retry")
+        outcome = {"succeeded": "done", "accepted": "done", "failed": "refused", "unsupported": "refused"}.get(state, "retry")
         writeback.record(s, p["order_id"], "intercept", call, outcome, outbox_id=msg.id, code=code, message=message,
                          tracking_no=p["tracking_no"])
         if state == "requested":
@@ -141,7 +146,8 @@ def intercept_settled(uow: UnitOfWork, msg: outbox.Claimed, state: str, call: st
         else:
             outbox.settle(s, msg.id, sent=True)
             outbox.enqueue(s, "cs.notice", f"cs:{msg.dedupe_key}:{state}", {
-                "message": {"succeeded": "LOGI_INTERCEPT_SUCCEEDED", "failed": "LOGI_INTERCEPT_FAILED"}.get(
+                "message": {"succeeded": "LOGI_INTERCEPT_SUCCEEDED", "failed": "LOGI_INTERCEPT_FAILED",
+                            "accepted": "LOGI_INTERCEPT_ACCEPTED"}.get(
                     state, "LOGI_INTERCEPT_UNSUPPORTED_CS"), "order_no": p["order_no"],
                 "params": {"order_no": p["order_no"], "tracking_no": p["tracking_no"], "detail": message}})
         uow.commit()

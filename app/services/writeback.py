@@ -151,7 +151,7 @@ def request_interception(session: Session, shipment_id: int, order_id: int, orde
     if watch is None:
         watch = ShipmentWatch(shipment_id=shipment_id)
         session.add(watch)
-    if watch.intercept_state in ("requested", "succeeded"):
+    if watch.intercept_state in ("requested", "accepted", "succeeded"):
         return
     watch.intercept_state = "requested"
     outbox.enqueue(session, INTERCEPT, f"intercept:{tracking_no}", {

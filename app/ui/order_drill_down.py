@@ -130,7 +130,7 @@ class OrderDrillDown(QWidget):
         self._fill_items(d)
         self._fill_layers(d)
         closed = d.status in ("shipped", "completed", "cancelled")
-        self.cancel_button.setEnabled(d.status in ("pending_payment", "paid", "allocating", "after_sales"))
+        self.cancel_button.setEnabled(d.status in ("pending_payment", "paid", "allocating", "partially_shipped", "after_sales"))
         self.address_button.setEnabled(not closed)
         self.note_button.setEnabled(d.status not in ("completed", "cancelled"))
         self.after_sales_button.setEnabled(d.status not in ("pending_payment", "cancelled"))
@@ -166,7 +166,7 @@ class OrderDrillDown(QWidget):
         self._say(self._t("离线：显示本工作站缓存的订单信息；商品明细、物流、仓库记录与发票联网后显示。您的改动会先保存在本工作站，联网后自动提交",
                           "Offline: showing what this station keeps; items, logistics, warehouse log and invoices "
                           "come back with the link. Changes are saved here and sent when it returns"), "#8a6d00")
-        self.cancel_button.setEnabled(row.status in ("pending_payment", "paid", "allocating", "after_sales"))
+        self.cancel_button.setEnabled(row.status in ("pending_payment", "paid", "allocating", "partially_shipped", "after_sales"))
         self.address_button.setEnabled(row.status not in ("shipped", "completed", "cancelled"))
         self.note_button.setEnabled(row.status not in ("completed", "cancelled"))
         self.after_sales_button.setEnabled(False)  # needs the order's lines

@@ -75,6 +75,7 @@ class DouyinSimulator:
         self.refresh_tokens: set[str] = {refresh_token} if refresh_token else set()
         self.ban_until: datetime | None = None
         self.pushed: list[tuple[dict[str, str], bytes, int | None]] = []  # (headers, body, HTTP status)
+        self.calls: list[dict[str, Any]] = []  # every call past the signature and token checks (tests)
         self._outbox: queue.Queue[tuple[dict[str, str], bytes] | None] = queue.Queue()
         self._session: requests.Session | None = None
         if push_url:
@@ -154,6 +155,7 @@ class DouyinSimulator:
             params = None
         if not isinstance(params, dict):
             raise _Refusal(40003, "isv.parameter-format-invalid", "业务参数json解析失败")
+        self.calls.append({"method": method, **params})
         return handler(params)
 
     @staticmethod

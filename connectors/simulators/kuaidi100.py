@@ -9,6 +9,7 @@ callback URL as form ``param`` + ``sign``; a push the receiver does not answer w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode
 import requests
 
 from app.domain.carriers import carrier_by_code
-from connectors.kuaidi100 import sign
+from connectors.kuaidi100 import label_sign, sign
 from connectors.simulators.parcels import Leg, Road
 from connectors.simulators.server import Request, Response
 from connectors.tracking import CST
@@ -36,9 +37,15 @@ class Subscription:
     salt: str
 
 
+#: 快递100 interception's carriers (its 参数字典) → whether a partnerId (the account with the carrier) is required
+INTERCEPT_COMPANIES = {"debangwuliu": False, "zhongtong": True, "jtexpress": True, "jd": True, "ems": False,
+                       "youzhengguonei": False}
+
+
 class Kuaidi100Simulator:
-    def __init__(self, road: Road | None = None, *, key: str = "kd100-key") -> None:
-        self.road, self.key = road or Road(), key
+    def __init__(self, road: Road | None = None, *, key: str = "kd100-key", secret: str = "kd100-secret") -> None:
+        self.road, self.key, self.secret = road or Road(), key, secret
+        self.intercepts: list[str] = []
         self.subscriptions: dict[str, Subscription] = {}
         self.pushes: list[tuple[str, int, bytes]] = []  # (number, HTTP status, reply)
         self.http = requests.Session()
@@ -48,6 +55,8 @@ class Kuaidi100Simulator:
         return Response(200, json.dumps(payload, ensure_ascii=False).encode())
 
     def handle(self, req: Request) -> Response:
+        if req.path == "/label/order" and req.method == "POST":
+            return self._label(dict(parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True)))
         if req.path != "/poll" or req.method != "POST":
             return Response(404, b"not found")
         form = dict(parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -70,6 +79,30 @@ class Kuaidi100Simulator:
         self.subscriptions[number] = Subscription(company, number, extra["callbackurl"], str(extra.get("salt") or ""))
         self.road.parcel(number)
         return self._json({"result": True, "returnCode": "200", "message": "提交成功"})
+
+    def _label(self, form: dict[str, str]) -> Response:
+        """``interceptOrder``: signed with the enterprise secret; the carriers and account fields of its 参数字典."""
+        param = form.get("param", "")
+        if form.get("key") != self.key or form.get("sign") != label_sign(param, form.get("t", ""), self.key, self.secret):
+            return self._json({"result": False, "returnCode": "601", "message": "签名错误或授权Key出错"})
+        if form.get("method") != "interceptOrder":
+            return self._json({"result": False, "returnCode": "400", "message": "不支持的业务类型"})
+        try:
+            p = json.loads(param)
+        except ValueError:
+            return self._json({"result": False, "returnCode": "400", "message": "param 不是有效的 JSON"})
+        company, number = str(p.get("kuaidicom") or ""), str(p.get("kuaidinum") or "")
+        if company not in INTERCEPT_COMPANIES:
+            return self._json({"result": False, "returnCode": "400", "message": f"{company} 不支持拦截"})
+        if INTERCEPT_COMPANIES[company] and not p.get("partnerId"):
+            return self._json({"result": False, "returnCode": "400", "message": "partnerId 不能为空"})
+        parcel = self.road.parcels.get(number)
+        if parcel is None or parcel.delivered:
+            return self._json({"result": False, "returnCode": "400", "message": "运单不存在或已签收，无法拦截"})
+        parcel.intercepted = True
+        self.intercepts.append(number)
+        return self._json({"result": True, "returnCode": "200", "message": "提交成功",
+                           "data": {"taskId": hashlib.md5(number.encode()).hexdigest().upper()}})
 
     def push_body(self, number: str, *, salt: str | None = None) -> bytes:
         """The form 快递100 posts for ``number``'s nodes so far (signed with the subscription's salt)."""

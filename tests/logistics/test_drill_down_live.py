@@ -82,3 +82,31 @@ def test_the_map_courier_dots_come_from_pushed_positions(hub, carriers):
     dots = order_queries.courier_positions(hub.uow())
     parcel = carriers.road.parcels["YT7900000000001"]
     assert dots == [pytest.approx((parcel.legs[2].lon, parcel.legs[2].lat))]
+
+
+def test_a_partly_shipped_order_shows_its_stage_and_each_parcels_confirmation(qtbot, hub, cjk_font):
+    from app.services import parcels
+
+    ch = Channel(hub, "taobao")
+    try:
+        sim, order_no = ch.take_order(lines=2)
+        with hub.uow() as uow:
+            version = uow.session.scalar(sa.text("UPDATE orders SET status = 'allocating' WHERE order_no = :o"
+                                                 " RETURNING version"), {"o": order_no})
+            uow.commit()
+        parcels.ship_parcel(hub.uow(), order_no, "SF1700000000002", [{"line_no": 1, "qty": sim.lines[0].qty}],
+                            expected_version=version, actor=Actor("li.sf", "仓库工作台-01", "10.20.3.7"))
+        dispatch_ship(hub, ch.connector_for)
+    finally:
+        ch.close()
+    view = OrderDrillDown(hub.uow, CS)
+    qtbot.addWidget(view)
+    view.resize(1280, 900)
+    view.show_order(order_no)
+    assert view.detail.status == "partially_shipped" and view.cancel_button.isEnabled()
+    assert "发货回传（taobao.logistics.offline.send）：平台已接收（SF1700000000002）" in view.detail.story_text
+    view.layers.setCurrentIndex(view.layers.count() - 1)
+    view.show()
+    qtbot.waitExposed(view)
+    os.makedirs(SHOTS, exist_ok=True)
+    assert view.grab().save(str(Path(SHOTS) / "drill-down-partly-shipped.png"))

@@ -12,9 +12,17 @@ ALLOWED = {(t.source, t.target) for t in TRANSITIONS}
 ILLEGAL = [pair for pair in itertools.product(OrderStatus, repeat=2) if pair not in ALLOWED]
 
 
-def test_the_machine_knows_exactly_the_seven_stages_the_business_named():
+def test_the_machine_knows_exactly_the_eight_stages_the_business_named():
     assert [CODE_LISTS["order_status"][s.value][0] for s in OrderStatus] == [
-        "待支付", "已支付", "配货中", "已发货", "已完成", "已取消", "售后中"]
+        "待支付", "已支付", "配货中", "部分发货", "已发货", "已完成", "已取消", "售后中"]
+
+
+def test_a_split_order_is_partly_shipped_until_its_last_parcel_and_never_goes_back_to_picking():
+    assert transition("allocating", "partially_shipped").needs_basis is False
+    assert transition("partially_shipped", "shipped").needs_basis is False
+    assert transition("partially_shipped", "cancelled").intercept is True
+    with pytest.raises(IllegalTransition):
+        transition("partially_shipped", "allocating")
 
 
 @pytest.mark.parametrize(("source", "target"), sorted(ALLOWED))
