@@ -37,24 +37,29 @@ def time_upgrade_from_empty(folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def grow_orders(hub, target: int, batch: int = 100_000) -> float:
+def grow_orders(hub, target: int, batch: int = 100_000, *, one_transaction: bool = False) -> float:
     """Copy the seeded orders server-side until there are ``target``, spread over the same 7 days.
 
     One INSERT … SELECT … CROSS JOIN generate_series per ``batch`` orders, each committed on its own
     as intake commits its orders: the health triggers then update every rollup row once per batch, and
     a committed old row version is pruned, where one transaction for the whole load would have kept
     every version of every rollup row (hundreds at 2,000,000 orders) until the end. VACUUM ANALYZE
-    afterwards, as autovacuum would do soon after a bulk load.
+    afterwards, as autovacuum would do soon after a bulk load. ``one_transaction`` reproduces the
+    earlier loader (3,000 orders a statement, one transaction for all) to show what it did.
     """
+    if one_transaction:
+        batch = 3000
     started = time.perf_counter()
     with hub.engine.begin() as conn:
         have = conn.scalar(sa.text("SELECT count(*) FROM orders"))
         top = conn.scalar(sa.text("SELECT max(id) FROM orders"))
     copies, done = 0, have
+    single = hub.engine.connect() if one_transaction else None
     while done < target:
         need = min(batch, target - done)
         rounds = (need + have - 1) // have
-        with hub.engine.begin() as conn:
+        with (single.begin_nested() if single is not None else hub.engine.begin()) as conn:
+            conn = single if single is not None else conn
             conn.execute(sa.text(
                 "INSERT INTO orders (order_no, platform, platform_order_no, shop_id, ordered_at, paid_at, customer_id,"
                 " items, original_amount, paid_amount, status, tracking_no, invoice_status, receiver_name,"
@@ -65,10 +70,13 @@ def grow_orders(hub, target: int, batch: int = 100_000) -> float:
                 " original_amount, paid_amount, status, tracking_no || '-' || r, invoice_status, receiver_name,"
                 " receiver_phone, receiver_phone_tail, receiver_address, receiver_token, province, city, district,"
                 " warehouse_id, ship_by, buyer_note, 1"
-                " FROM generate_series(:r0, :r1) AS r CROSS JOIN orders o WHERE o.id <= :top"
+                " FROM generate_series(CAST(:r0 AS int), CAST(:r1 AS int)) AS r CROSS JOIN orders o WHERE o.id <= :top"
                 " ORDER BY r, o.id LIMIT :need"), {"r0": copies + 1, "r1": copies + rounds, "top": top, "need": need})
         copies += rounds
         done += need
+    if single is not None:
+        single.commit()
+        single.close()
     with hub.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in ("orders", "health_order_facts", "health_rollup", "order_outside_status"):
             conn.execute(sa.text(f"VACUUM ANALYZE {table}"))  # as autovacuum would soon after a bulk load

@@ -84,6 +84,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--data-dir", type=Path, help="keep the grown database here and reuse it next time")
+    parser.add_argument("--one-transaction", action="store_true",
+                        help="grow the way the first version of this bench did (every statement in one transaction)")
     parser.add_argument("--explain", action="store_true",
                         help="EXPLAIN ANALYZE every statement one tab open and one range change run")
     args = parser.parse_args()
@@ -99,7 +101,7 @@ def main() -> None:
             else:
                 anchor = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
                 seeded_s = seed_demo(hub, seed=20261125, n_orders=3000, anchor=anchor).seconds
-                grow_s = grow_orders(hub, args.orders)
+                grow_s = grow_orders(hub, args.orders, one_transaction=args.one_transaction)
                 anchor_file.write_text(anchor.isoformat())
             with hub.engine.begin() as conn:
                 total = conn.scalar(sa.text("SELECT count(*) FROM orders"))

@@ -129,3 +129,16 @@ def test_the_english_stations_tab_uses_business_words(qtbot, hub, floor, cjk):
     assert panel.stations_model.headerData(2, Qt.Orientation.Horizontal) == "Last heartbeat"
     assert {panel.groups_model.index(n, 2).data() for n in range(panel.groups_model.rowCount())} == {
         "Out of paper", "Printer unreachable", "Cover open"}
+
+
+def test_the_station_window_beats_with_its_name_roles_person_version_and_interval(tmp_path):
+    from app import __version__
+    from app.services.auth import SignedIn
+    from app.settings import Settings
+    from app.ui.station import station_heartbeat
+
+    settings = Settings(data_dir=tmp_path, station_name="仓库工作站-09", station_roles="picker, wh_lead",
+                        station_heartbeat_seconds=15)
+    beat = station_heartbeat(settings, SignedIn("li.sf", "李师傅", "picker", False))(4)
+    assert beat == stations.Heartbeat("仓库工作站-09", ("picker", "wh_lead"), "li.sf", "李师傅", "picker", __version__,
+                                      4, 15)
