@@ -56,11 +56,37 @@ def failure_message(shop: ShopConfig, err: PlatformError, retries: int) -> str:
             f"下次轮询将从上次成功的位置继续，不会漏单")
 
 
-def ingest_raw(hub: OrderHub, shop: ShopConfig, connector: Connector, raws: list[RawOrder]) -> ingest.BatchResult:
+@dataclass(frozen=True)
+class Page:
+    """A page of payloads, hashed and normalised ahead: the poller's fetching thread does this while
+    the previous page is being written, so parsing overlaps the database's work instead of adding to it.
+    A payload that failed to normalise keeps its error, and intake quarantines it as before."""
+
+    payloads: list[ingest.Payload]
+    normalised: dict[bytes, Any]  # body → InboundOrder, or the exception normalising it raised
+
+    @classmethod
+    def of(cls, connector: Connector, raws: list[RawOrder]) -> Page:
+        normalised: dict[bytes, Any] = {}
+        for raw in raws:
+            try:
+                normalised[raw.body] = connector.normalise(raw)
+            except Exception as err:  # noqa: BLE001 — judged (quarantined) by intake, in order
+                normalised[raw.body] = err
+        return cls([ingest.Payload(r.kind, r.body) for r in raws], normalised)
+
+    def normalise(self, body: bytes) -> Any:
+        found = self.normalised[body]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+def ingest_raw(hub: OrderHub, shop: ShopConfig, connector: Connector, raws: list[RawOrder] | Page) -> ingest.BatchResult:
     """Store a page, then route what is new or changed (warehouse, stock, deadlines, gifts, holds)."""
-    payloads = [ingest.Payload(r.kind, r.body) for r in raws]
-    result = ingest.ingest_batch(hub.uow(), shop_id=shop.id, source=shop.platform, payloads=payloads,
-                                 normalise=lambda body: connector.normalise(RawOrder("", body, "")))
+    page = raws if isinstance(raws, Page) else Page.of(connector, raws)
+    result = ingest.ingest_batch(hub.uow(), shop_id=shop.id, source=shop.platform, payloads=page.payloads,
+                                 normalise=page.normalise)
     changed = [o.order_no for o in result.outcomes if o.verdict in ("new", "apply") and o.order_no]
     if changed:
         # Routing failing (e.g. a lock conflict) must not lose the stored orders: they are routed
@@ -83,7 +109,7 @@ def _pages(raws: Iterator[RawOrder]) -> Iterator[list[RawOrder]]:
         yield batch
 
 
-def _prefetched(pages: Iterator[list[RawOrder]], depth: int = 2) -> Iterator[list[RawOrder]]:
+def _prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
     """Fetch the next pages from the platform while the current one is being stored.
 
     Network waits and database writes overlap, so a poll takes about the longer of the two
@@ -138,8 +164,9 @@ def poll_once(hub: OrderHub, shop: ShopConfig, connector: Connector, *, overlap:
         for start, end in windows:
             if should_stop():
                 break
-            for batch in _prefetched(_pages(connector.changed_orders(start, end))):
-                report.add(ingest_raw(hub, shop, connector, batch))
+            pages = (Page.of(connector, raws) for raws in _pages(connector.changed_orders(start, end)))
+            for page in _prefetched(pages):
+                report.add(ingest_raw(hub, shop, connector, page))
             shop_sync.window_done(hub.uow(), shop.id, end)
             report.windows += 1
     except PlatformError as err:
