@@ -84,9 +84,17 @@ class Page:
 
 def ingest_raw(hub: OrderHub, shop: ShopConfig, connector: Connector, raws: list[RawOrder] | Page) -> ingest.BatchResult:
     """Store a page, then route what is new or changed (warehouse, stock, deadlines, gifts, holds)."""
-    page = raws if isinstance(raws, Page) else Page.of(connector, raws)
-    result = ingest.ingest_batch(hub.uow(), shop_id=shop.id, source=shop.platform, payloads=page.payloads,
-                                 normalise=page.normalise)
+    result = _store(hub, shop, raws if isinstance(raws, Page) else Page.of(connector, raws))
+    _route_changed(hub, result)
+    return result
+
+
+def _store(hub: OrderHub, shop: ShopConfig, page: Page) -> ingest.BatchResult:
+    return ingest.ingest_batch(hub.uow(), shop_id=shop.id, source=shop.platform, payloads=page.payloads,
+                               normalise=page.normalise)
+
+
+def _route_changed(hub: OrderHub, result: ingest.BatchResult) -> None:
     changed = [o.order_no for o in result.outcomes if o.verdict in ("new", "apply") and o.order_no]
     if changed:
         # Routing failing (e.g. a lock conflict) must not lose the stored orders: they are routed
@@ -95,7 +103,39 @@ def ingest_raw(hub: OrderHub, shop: ShopConfig, connector: Connector, raws: list
             routing.route_orders(hub.uow(), changed, SYSTEM)
         except BusinessError as err:
             log.warning("routing after intake deferred: %s", err.message())
-    return result
+
+
+class _Router:
+    """Routes stored pages, in order, in a thread of its own while the next page is being stored,
+    so routing's database work overlaps intake's instead of following it. Both lock orders in id
+    order (and routing retries a lock conflict), so they queue rather than deadlock. A poll waits
+    for it before returning: when ``poll_once`` returns, its orders are routed, as before."""
+
+    def __init__(self, hub: OrderHub) -> None:
+        self.hub = hub
+        self.jobs: queue.Queue[ingest.BatchResult | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="route-after-intake", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (result := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    _route_changed(self.hub, result)
+                except BaseException as err:  # handed to the polling thread by close()
+                    self.error = err
+
+    def submit(self, result: ingest.BatchResult) -> None:
+        if self.error is not None:
+            raise self.error
+        self.jobs.put(result)
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _pages(raws: Iterator[RawOrder]) -> Iterator[list[RawOrder]]:
@@ -160,13 +200,16 @@ def poll_once(hub: OrderHub, shop: ShopConfig, connector: Connector, *, overlap:
     started = now()
     windows = plan_windows(state.high_water, started, max_window=connector.max_window, overlap=overlap,
                            lag=connector.lag)
+    router = _Router(hub)
     try:
         for start, end in windows:
             if should_stop():
                 break
             pages = (Page.of(connector, raws) for raws in _pages(connector.changed_orders(start, end)))
             for page in _prefetched(pages):
-                report.add(ingest_raw(hub, shop, connector, page))
+                result = _store(hub, shop, page)
+                report.add(result)
+                router.submit(result)
             shop_sync.window_done(hub.uow(), shop.id, end)
             report.windows += 1
     except PlatformError as err:
@@ -174,5 +217,7 @@ def poll_once(hub: OrderHub, shop: ShopConfig, connector: Connector, *, overlap:
         log.warning("%s", report.error)
         shop_sync.pull_failed(hub.uow(), shop.id, now(), report.error)
         return report
+    finally:
+        router.close()
     shop_sync.pull_succeeded(hub.uow(), shop.id, now())
     return report

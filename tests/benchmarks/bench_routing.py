@@ -206,6 +206,14 @@ def _prepare(hub: Any, n_paid: int) -> list[str]:
         return list(uow.session.scalars(sa.text("SELECT order_no FROM orders WHERE order_no LIKE 'B%' ORDER BY id")))
 
 
+def _cpu_meter(hub: Any) -> Any:
+    """CPU of this process and of PostgreSQL (bench_ingest's meter; no simulator here: our own pid stands in)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_ingest import CpuMeter
+
+    return CpuMeter(hub, os.getpid())
+
+
 def _size_stock(hub: Any, order_nos: list[str]) -> None:
     with hub.engine.begin() as conn:
         conn.execute(_REALISTIC_STOCK, {"nos": order_nos})
@@ -266,11 +274,15 @@ def allocation(n_paid: int, hubs: int) -> dict[str, Any]:
             parts = {"batch_100": order_nos[:third], "single": order_nos[third:third + min(third, 1500)],
                      "hubs": order_nos[2 * third:]}
             _size_stock(hub, parts["batch_100"])
+            cpu = _cpu_meter(hub)
             started = time.perf_counter()
             outcomes = _route(hub, parts["batch_100"], 100)
             seconds = time.perf_counter() - started
+            cpu_ms = cpu.per_order_ms(len(parts["batch_100"]))
             results["one_hub_batch_100"] = {"orders": len(parts["batch_100"]), "seconds": round(seconds, 2),
                                             "orders_per_s": round(len(parts["batch_100"]) / seconds),
+                                            "cpu_ms_per_order": {k: cpu_ms[k] for k in ("hub", "postgres")},
+                                            "orders_per_cpu_s": round(1000 / (cpu_ms["hub"] + cpu_ms["postgres"])),
                                             "outcomes": dict(outcomes)}
             _size_stock(hub, parts["single"])
             started = time.perf_counter()
@@ -329,7 +341,9 @@ def main() -> None:
     for key, value in al.items():
         if isinstance(value, dict) and "orders_per_s" in value:
             print(f"allocation ({key}): {value['orders']:,} orders in {value['seconds']} s = {value['orders_per_s']:,} orders/s "
-                  f"{value['outcomes']}")
+                  f"{value['outcomes']}" + (f"; CPU per order {value['cpu_ms_per_order']} ms ="
+                                            f" {value['orders_per_cpu_s']:,} orders per CPU-second"
+                                            if "cpu_ms_per_order" in value else ""))
     print(f"what allocation did: {happened}")
     print(f"books: {al['books']}; trace: {al['trace_ms']} ms; load {os.getloadavg()[0]:.1f}")
     headline = al["one_hub_batch_100"]["orders_per_s"]
