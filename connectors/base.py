@@ -112,6 +112,9 @@ class RawOrder:
     platform_order_no: str
     body: bytes
     kind: str
+    # The body already decoded, when the connector decoded it while cutting it out of a list
+    # answer: normalising then does not parse the same bytes a second time. Never compared.
+    parsed: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

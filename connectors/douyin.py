@@ -182,14 +182,14 @@ class DouyinConnector(Connector):
         log.warning("douyin: window %s–%s kept growing while paging; the next poll's overlap re-reads it", start, end)
 
     @staticmethod
-    def _unseen(orders: list[tuple[str, bytes]], seen: set[str]) -> Iterator[RawOrder]:
-        for order_no, body in orders:
+    def _unseen(orders: list[tuple[str, bytes, Any]], seen: set[str]) -> Iterator[RawOrder]:
+        for order_no, body, item in orders:
             key = order_no or hashlib.sha256(body).hexdigest()
             if key not in seen:
                 seen.add(key)
-                yield RawOrder(order_no, body, "order.searchList")
+                yield RawOrder(order_no, body, "order.searchList", item)
 
-    def _page(self, params: dict[str, Any], page: int) -> tuple[int, list[tuple[str, bytes]]]:
+    def _page(self, params: dict[str, Any], page: int) -> tuple[int, list[tuple[str, bytes, Any]]]:
         answer, text = self._call("order.searchList", {**params, "page": page})
         data = answer.get("data")
         total = data.get("total") if isinstance(data, dict) else None
@@ -199,7 +199,9 @@ class DouyinConnector(Connector):
         bodies = _spans(text, ("data", "shop_order_list"))
         if len(bodies) != len(items):
             raise PlatformError(PLATFORM, "malformed", "抖店订单列表无法逐单切分", retryable=True)
-        return total, [(str(item.get("order_id") or "") if isinstance(item, dict) else "", body)
+        # Each item was decoded from exactly its span (same text, same Decimal parsing as
+        # ``normalise``): it goes along with the bytes so they are not parsed again.
+        return total, [(str(item.get("order_id") or "") if isinstance(item, dict) else "", body, item)
                        for item, body in zip(items, bodies, strict=True)]
 
     def fetch(self, platform_order_no: str) -> RawOrder:
@@ -252,10 +254,12 @@ class DouyinConnector(Connector):
         Raises:
             PayloadError: malformed JSON, missing or impossible fields, in business language.
         """
-        try:
-            doc = json.loads(raw.body, parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError):
-            raise PayloadError("抖店订单报文不是完整的 JSON") from None
+        doc = raw.parsed
+        if doc is None:
+            try:
+                doc = json.loads(raw.body, parse_float=Decimal)
+            except (ValueError, UnicodeDecodeError):
+                raise PayloadError("抖店订单报文不是完整的 JSON") from None
         try:
             return _order(_unwrap(doc))
         except (TypeError, AttributeError, KeyError, ValueError):  # a field of the wrong JSON type

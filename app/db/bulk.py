@@ -17,19 +17,17 @@ from app.db.models import Base
 
 
 def _plain(value: Any) -> Any:
+    """Decimals and times as exact strings; json calls this only for what it cannot write itself,
+    so a page of orders is encoded by the C encoder instead of being walked in Python first."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+    raise TypeError(type(value).__name__)
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(_plain(value), ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=_plain)
 
 
 def copy_rows(session: Session, table: str, rows: list[dict[str, Any]]) -> None:

@@ -464,7 +464,20 @@ def _leaf_predicate(f: InputField, op: str, raw: Any, vocab: Vocabulary) -> Pred
     else:  # starts_with
         test = lambda x: x.startswith(value)  # noqa: E731
     if f.per_item:
+        if op == "eq":
+            return lambda facts: value in facts.get(key, ())
         return lambda facts: any(test(x) for x in facts.get(key, ()) if x is not None)
+    # The common comparisons inline (one call per test instead of two: rules run for every order).
+    if op == "gt":
+        return lambda facts: (x := facts.get(key)) is not None and x > value
+    if op == "gte":
+        return lambda facts: (x := facts.get(key)) is not None and x >= value
+    if op == "lt":
+        return lambda facts: (x := facts.get(key)) is not None and x < value
+    if op == "lte":
+        return lambda facts: (x := facts.get(key)) is not None and x <= value
+    if op == "between":
+        return lambda facts: (x := facts.get(key)) is not None and low <= x <= high
     return lambda facts: (x := facts.get(key)) is not None and test(x)
 
 
@@ -476,6 +489,9 @@ def _compile(expr: Mapping[str, Any], vocab: Vocabulary, used: set[str]) -> Pred
                 return lambda facts: True
             if len(parts) == 1:
                 return parts[0]
+            if len(parts) == 2:
+                first, second = parts
+                return lambda facts: first(facts) and second(facts)
 
             def all_of(facts: Facts) -> bool:
                 for p in parts:
@@ -486,6 +502,9 @@ def _compile(expr: Mapping[str, Any], vocab: Vocabulary, used: set[str]) -> Pred
             return all_of
         if not parts:
             return lambda facts: False
+        if len(parts) == 2:
+            first, second = parts
+            return lambda facts: first(facts) or second(facts)
 
         def any_of(facts: Facts) -> bool:
             for p in parts:
@@ -566,13 +585,15 @@ class RuleOutcome:
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
+    """Every rule's outcome in priority order, the merged plan, and the inputs the rules read.
+
+    ``fired`` is worked out once by :meth:`RuleSet.evaluate` (routing reads it several times per order).
+    """
+
     results: tuple[RuleOutcome, ...]
     plan: Plan
     inputs: Mapping[str, Any]
-
-    @property
-    def fired(self) -> tuple[RuleOutcome, ...]:
-        return tuple(r for r in self.results if r.fired)
+    fired: tuple[RuleOutcome, ...] = ()
 
 
 class RuleSet:
@@ -596,6 +617,8 @@ class RuleSet:
         self.fields: frozenset[str] = frozenset().union(*(c.fields for c in compiled)) if compiled else frozenset()
         # Built once: a rule that does not fire always yields the same (immutable) outcome.
         self._checks = tuple((c, RuleOutcome(c.rule, False)) for c in compiled)
+        self._tests = tuple(c.test for c in compiled)
+        self._not_fired = tuple(outcome for _, outcome in self._checks)
         self._inputs = tuple(sorted(self.fields))
 
     def __len__(self) -> int:
@@ -607,7 +630,10 @@ class RuleSet:
 
     def evaluate(self, facts: Facts) -> Evaluation:
         """Every rule against ``facts``, and the merged plan of the ones that fired."""
-        results: list[RuleOutcome] = []
+        checks = self._checks
+        # Tested in one comprehension (most rules do not fire); actions only for those that did.
+        hits = [n for n, test in enumerate(self._tests) if test(facts)]
+        results = list(self._not_fired)
         warehouse: WarehouseChoice | None = None
         hours: int | None = None
         hours_rule: str | None = None
@@ -615,10 +641,8 @@ class RuleSet:
         invoice: list[str] = []
         gifts: list[tuple[str, tuple[str, ...], int]] = []
         holds: list[tuple[str, str]] = []
-        for c, not_fired in self._checks:
-            if not c.test(facts):
-                results.append(not_fired)
-                continue
+        for n in hits:
+            c = checks[n][0]
             applied = []
             for action in c.rule.actions:
                 kind = action["type"]
@@ -641,41 +665,49 @@ class RuleSet:
                 elif kind == "hold":
                     holds.append((c.rule.code, action["reason"]))
                     applied.append(kind)
-            results.append(RuleOutcome(c.rule, True, tuple(applied)))
+            results[n] = RuleOutcome(c.rule, True, tuple(applied))
         if ship_by_rules > 1:  # only the earliest deadline was applied: the others say they were not
-            results = [r if not (r.fired and "set_ship_by" in r.applied and r.rule.code != hours_rule)
-                       else RuleOutcome(r.rule, True, tuple(a for a in r.applied if a != "set_ship_by"))
-                       for r in results]
+            for n in hits:
+                r = results[n]
+                if "set_ship_by" in r.applied and r.rule.code != hours_rule:
+                    results[n] = RuleOutcome(r.rule, True, tuple(a for a in r.applied if a != "set_ship_by"))
         plan = Plan(warehouse, hours, hours_rule, tuple(invoice), tuple(gifts), tuple(holds))
         inputs = {k: facts.get(k) for k in self._inputs}
-        return Evaluation(tuple(results), plan, inputs)
+        return Evaluation(tuple(results), plan, inputs, tuple(results[n] for n in hits))
 
 
 # --- facts: an order as rules see it --------------------------------------------------------------
 
-def item_facts(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Per-item inputs from an order's lines; gifts and refunded lines are not what the buyer is buying."""
+_ITEM_FACTS: dict[str, Callable[[list[Mapping[str, Any]], Sequence[Mapping[str, Any]]], Any]] = {
+    "item.sku": lambda lines, _: tuple(str(it.get("sku", "")) for it in lines),
+    "item.style": lambda lines, _: tuple(str(it.get("sku", "")).split("-", 1)[0] for it in lines),
+    "item.name": lambda lines, _: tuple(str(it.get("name", "")) for it in lines),
+    "item.color": lambda lines, _: tuple(str(it.get("color", "")) for it in lines),
+    "item.size": lambda lines, _: tuple(str(it.get("size", "")) for it in lines),
+    "item.qty": lambda lines, _: tuple(int(it.get("qty", 0)) for it in lines),
+    "items.total_qty": lambda lines, _: sum(int(it.get("qty", 0)) for it in lines),
+    "items.line_count": lambda lines, _: len(lines),
+    "items.has_gift": lambda _, items: any(it.get("is_gift") for it in items),
+}
+ITEM_FACT_KEYS = frozenset(_ITEM_FACTS)
+
+
+def item_facts(items: Sequence[Mapping[str, Any]], only: Iterable[str] | None = None) -> dict[str, Any]:
+    """Per-item inputs from an order's lines; gifts and refunded lines are not what the buyer is buying.
+
+    ``only``: the keys some rule reads (routing builds no input nobody tests).
+    """
     lines = [it for it in items if not it.get("is_gift") and it.get("line_status") not in ("refunded",)]
-    skus = tuple(str(it.get("sku", "")) for it in lines)
-    return {
-        "item.sku": skus,
-        "item.style": tuple(s.split("-", 1)[0] for s in skus),
-        "item.name": tuple(str(it.get("name", "")) for it in lines),
-        "item.color": tuple(str(it.get("color", "")) for it in lines),
-        "item.size": tuple(str(it.get("size", "")) for it in lines),
-        "item.qty": tuple(int(it.get("qty", 0)) for it in lines),
-        "items.total_qty": sum(int(it.get("qty", 0)) for it in lines),
-        "items.line_count": len(lines),
-        "items.has_gift": any(it.get("is_gift") for it in items),
-    }
+    keys = _ITEM_FACTS if only is None else only
+    return {k: _ITEM_FACTS[k](lines, items) for k in keys}
 
 
-def ext_facts(ext: Mapping[str, str | None], vocab: Vocabulary) -> dict[str, Any]:
+def ext_facts(ext: Mapping[str, str | None], vocab: Vocabulary, only: frozenset[str] | None = None) -> dict[str, Any]:
     """Platform extension attributes typed by their definitions; an unreadable value is absent, never an error."""
     out: dict[str, Any] = {}
     for key, raw in ext.items():
         f = vocab.fields.get(f"ext.{key}")
-        if raw is None or f is None:
+        if raw is None or f is None or (only is not None and f.key not in only):
             continue
         try:
             out[f.key] = _coerce(f, raw, vocab) if f.kind != "text" else str(raw)

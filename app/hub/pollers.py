@@ -56,11 +56,45 @@ def failure_message(shop: ShopConfig, err: PlatformError, retries: int) -> str:
             f"下次轮询将从上次成功的位置继续，不会漏单")
 
 
-def ingest_raw(hub: OrderHub, shop: ShopConfig, connector: Connector, raws: list[RawOrder]) -> ingest.BatchResult:
+@dataclass(frozen=True)
+class Page:
+    """A page of payloads, hashed and normalised ahead: the poller's fetching thread does this while
+    the previous page is being written, so parsing overlaps the database's work instead of adding to it.
+    A payload that failed to normalise keeps its error, and intake quarantines it as before."""
+
+    payloads: list[ingest.Payload]
+    normalised: dict[bytes, Any]  # body → InboundOrder, or the exception normalising it raised
+
+    @classmethod
+    def of(cls, connector: Connector, raws: list[RawOrder]) -> Page:
+        normalised: dict[bytes, Any] = {}
+        for raw in raws:
+            try:
+                normalised[raw.body] = connector.normalise(raw)
+            except Exception as err:  # noqa: BLE001 — judged (quarantined) by intake, in order
+                normalised[raw.body] = err
+        return cls([ingest.Payload(r.kind, r.body) for r in raws], normalised)
+
+    def normalise(self, body: bytes) -> Any:
+        found = self.normalised[body]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+def ingest_raw(hub: OrderHub, shop: ShopConfig, connector: Connector, raws: list[RawOrder] | Page) -> ingest.BatchResult:
     """Store a page, then route what is new or changed (warehouse, stock, deadlines, gifts, holds)."""
-    payloads = [ingest.Payload(r.kind, r.body) for r in raws]
-    result = ingest.ingest_batch(hub.uow(), shop_id=shop.id, source=shop.platform, payloads=payloads,
-                                 normalise=lambda body: connector.normalise(RawOrder("", body, "")))
+    result = _store(hub, shop, raws if isinstance(raws, Page) else Page.of(connector, raws))
+    _route_changed(hub, result)
+    return result
+
+
+def _store(hub: OrderHub, shop: ShopConfig, page: Page) -> ingest.BatchResult:
+    return ingest.ingest_batch(hub.uow(), shop_id=shop.id, source=shop.platform, payloads=page.payloads,
+                               normalise=page.normalise)
+
+
+def _route_changed(hub: OrderHub, result: ingest.BatchResult) -> None:
     changed = [o.order_no for o in result.outcomes if o.verdict in ("new", "apply") and o.order_no]
     if changed:
         # Routing failing (e.g. a lock conflict) must not lose the stored orders: they are routed
@@ -69,7 +103,39 @@ def ingest_raw(hub: OrderHub, shop: ShopConfig, connector: Connector, raws: list
             routing.route_orders(hub.uow(), changed, SYSTEM)
         except BusinessError as err:
             log.warning("routing after intake deferred: %s", err.message())
-    return result
+
+
+class _Router:
+    """Routes stored pages, in order, in a thread of its own while the next page is being stored,
+    so routing's database work overlaps intake's instead of following it. Both lock orders in id
+    order (and routing retries a lock conflict), so they queue rather than deadlock. A poll waits
+    for it before returning: when ``poll_once`` returns, its orders are routed, as before."""
+
+    def __init__(self, hub: OrderHub) -> None:
+        self.hub = hub
+        self.jobs: queue.Queue[ingest.BatchResult | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="route-after-intake", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (result := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    _route_changed(self.hub, result)
+                except BaseException as err:  # handed to the polling thread by close()
+                    self.error = err
+
+    def submit(self, result: ingest.BatchResult) -> None:
+        if self.error is not None:
+            raise self.error
+        self.jobs.put(result)
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 def _pages(raws: Iterator[RawOrder]) -> Iterator[list[RawOrder]]:
@@ -83,7 +149,7 @@ def _pages(raws: Iterator[RawOrder]) -> Iterator[list[RawOrder]]:
         yield batch
 
 
-def _prefetched(pages: Iterator[list[RawOrder]], depth: int = 2) -> Iterator[list[RawOrder]]:
+def _prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
     """Fetch the next pages from the platform while the current one is being stored.
 
     Network waits and database writes overlap, so a poll takes about the longer of the two
@@ -134,12 +200,16 @@ def poll_once(hub: OrderHub, shop: ShopConfig, connector: Connector, *, overlap:
     started = now()
     windows = plan_windows(state.high_water, started, max_window=connector.max_window, overlap=overlap,
                            lag=connector.lag)
+    router = _Router(hub)
     try:
         for start, end in windows:
             if should_stop():
                 break
-            for batch in _prefetched(_pages(connector.changed_orders(start, end))):
-                report.add(ingest_raw(hub, shop, connector, batch))
+            pages = (Page.of(connector, raws) for raws in _pages(connector.changed_orders(start, end)))
+            for page in _prefetched(pages):
+                result = _store(hub, shop, page)
+                report.add(result)
+                router.submit(result)
             shop_sync.window_done(hub.uow(), shop.id, end)
             report.windows += 1
     except PlatformError as err:
@@ -147,5 +217,7 @@ def poll_once(hub: OrderHub, shop: ShopConfig, connector: Connector, *, overlap:
         log.warning("%s", report.error)
         shop_sync.pull_failed(hub.uow(), shop.id, now(), report.error)
         return report
+    finally:
+        router.close()
     shop_sync.pull_succeeded(hub.uow(), shop.id, now())
     return report

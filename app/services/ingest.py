@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.db.bulk import copy_rows
@@ -33,6 +34,8 @@ from app.services.permissions import require
 log = logging.getLogger(__name__)
 
 Normaliser = Callable[[bytes], InboundOrder]
+# Page-sized lookups bind one array, not a hundred parameters (compiled once, planned once).
+_TEXTS = ARRAY(sa.Text())
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,31 +75,23 @@ class BatchResult:
         return self.count("new") + self.count("apply")
 
 
-def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[Payload]) -> dict[str, int]:
-    """Insert payloads not seen before; returns sha256 → id for the new ones only.
+# One statement stores a page (SQLAlchemy sends the rows as one multi-row INSERT, each body a
+# binary parameter): a payload stored before (same source, same bytes) conflicts and is skipped,
+# so only the new ones come back. A push racing a poll with the same bytes waits for the other
+# writer's commit and then skips too: nothing is stored twice.
+_STORE_PAYLOADS = (pg_insert(RawPayload).on_conflict_do_nothing(constraint="uq_raw_payloads_source_sha256")
+                   .returning(RawPayload.sha256, RawPayload.id))
 
-    Fast path: look up which hashes are already stored, then COPY the rest with ids taken from
-    the sequence. If another writer (a push racing a poll) stored one of them in between, the
-    COPY hits the unique constraint; that savepoint is rolled back and the batch goes through
-    the slower INSERT … ON CONFLICT DO NOTHING instead. Either way nothing is stored twice.
-    """
+
+def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[Payload]) -> dict[str, int]:
+    """Insert payloads not seen before; returns sha256 → id for the new ones only."""
     unique = list({p.sha256: p for p in payloads}.values())
-    known = set(session.scalars(sa.select(RawPayload.sha256).where(
-        RawPayload.source == source, RawPayload.sha256.in_([p.sha256 for p in unique]))))
-    fresh = [p for p in unique if p.sha256 not in known]
-    if not fresh:
+    if not unique:
         return {}
-    ids = list(session.scalars(sa.text("SELECT nextval(pg_get_serial_sequence('raw_payloads', 'id')) "
-                                       "FROM generate_series(1, :n)"), {"n": len(fresh)}))
-    rows = [{"id": i, "source": source, "shop_id": shop_id, "kind": p.kind, "body": p.body, "sha256": p.sha256,
-             "status": "parsed"} for i, p in zip(ids, fresh, strict=True)]
-    try:
-        with session.begin_nested():
-            copy_rows(session, "raw_payloads", rows)
-        return {r["sha256"]: r["id"] for r in rows}
-    except sa.exc.IntegrityError:
-        stmt = pg_insert(RawPayload).values(rows).on_conflict_do_nothing(constraint="uq_raw_payloads_source_sha256")
-        return {sha: pid for pid, sha in session.execute(stmt.returning(RawPayload.id, RawPayload.sha256))}
+    rows = session.execute(_STORE_PAYLOADS, [
+        {"source": source, "shop_id": shop_id, "kind": p.kind, "body": p.body, "sha256": p.sha256, "status": "parsed"}
+        for p in unique])
+    return {sha: pid for sha, pid in rows}
 
 
 def _order_row(shop_id: int, inbound: InboundOrder, sha: str) -> dict[str, Any]:
@@ -158,7 +153,8 @@ def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int
             newest[key] = item
     stored = {
         o.platform_order_no: o for o in session.execute(
-            sa.select(Order).where(Order.shop_id == shop_id, Order.platform_order_no.in_(list(newest)))
+            sa.select(Order).where(Order.shop_id == shop_id,
+                                   Order.platform_order_no == sa.any_(sa.literal(list(newest), _TEXTS)))
             .order_by(Order.id).with_for_update()).scalars()
     }
     # Older versions of the same order in this batch were superseded before they were applied.
@@ -183,6 +179,10 @@ def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int
     return outcomes
 
 
+_LINK_PAYLOADS = sa.text("UPDATE raw_payloads AS p SET order_id = v.oid FROM unnest(CAST(:pids AS bigint[]),"
+                         " CAST(:oids AS bigint[])) AS v(pid, oid) WHERE p.id = v.pid")
+
+
 def _insert(session: Any, shop_id: int, inserts: list[tuple[InboundOrder, str, int]]) -> list[Outcome]:
     if not inserts:
         return []
@@ -196,9 +196,8 @@ def _insert(session: Any, shop_id: int, inserts: list[tuple[InboundOrder, str, i
         links.append({"pid": payload_id, "oid": new_id})
     copy_rows(session, "orders", rows)  # new orders: COPY (triggers still stamp change_seq and NOTIFY)
     copy_rows(session, "order_ext_attrs", ext)
-    payloads = RawPayload.__table__
-    session.execute(sa.update(payloads).where(payloads.c.id == sa.bindparam("pid"))
-                    .values(order_id=sa.bindparam("oid")), links)
+    # One statement links the page's payloads to their orders (an executemany would run one per order).
+    session.execute(_LINK_PAYLOADS, {"pids": [x["pid"] for x in links], "oids": [x["oid"] for x in links]})
     return [Outcome("new", r["platform_order_no"], r["order_no"]) for r in rows]
 
 

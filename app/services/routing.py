@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -51,7 +51,7 @@ from app.domain.allocation import (
 from app.domain.clock import local
 from app.domain.errors import BusinessError, NotFound
 from app.domain.fields import code_label
-from app.domain.rules import Evaluation, RuleSet, ext_facts, item_facts
+from app.domain.rules import ITEM_FACT_KEYS, Evaluation, RuleSet, ext_facts, item_facts
 from app.domain.status import OrderStatus, transition
 from app.services import audit, rule_book
 from app.services.audit import jsonable
@@ -174,21 +174,47 @@ def order_needs(items: Sequence[Mapping[str, Any]]) -> list[Need]:
             for it in items if it.get("line_status", "normal") not in ("refunded",) and int(it.get("qty", 0)) > 0]
 
 
+class _FactPlan(NamedTuple):
+    """Which inputs a rule set reads, worked out once per rule set rather than once per order."""
+
+    columns: tuple[str, ...]
+    region: bool
+    discount: bool
+    hour: bool
+    items: tuple[str, ...]
+    ext: frozenset[str] | None  # None: no rule reads an extension attribute
+    stock: bool
+
+
+@lru_cache(maxsize=16)
+def _fact_plan(ruleset: RuleSet) -> _FactPlan:
+    reads = ruleset.fields
+    ext = frozenset(k for k in reads if k.startswith("ext."))
+    return _FactPlan(tuple(c for c in (*ORDER_COLUMNS, "shop", "warehouse") if c in reads), "region" in reads,
+                     "discount_amount" in reads, "ordered_hour" in reads, tuple(k for k in ITEM_FACT_KEYS if k in reads),
+                     ext or None, ruleset.needs("stock."))
+
+
 def order_facts(row: Mapping[str, Any], ruleset: RuleSet, *, history: int | None = None,
                 stock: Mapping[tuple[str, str], StockLevel] | None = None, warehouses: Sequence[str] = ()) -> dict[str, Any]:
     """An order as rules see it: its own fields, derived amounts and region, items, extension
-    attributes, and — only when some rule reads them — customer history and stock levels."""
-    facts = {c: row[c] for c in ORDER_COLUMNS}
-    facts["shop"], facts["warehouse"] = row["shop"], row["warehouse"]
-    facts["region"] = _region_of().get(row["province"] or "")
-    facts["discount_amount"] = Decimal(row["original_amount"]) - Decimal(row["paid_amount"])
-    facts["ordered_hour"] = local(row["ordered_at"]).hour
-    facts.update(item_facts(row["items"]))
-    if row["ext"]:
-        facts.update(ext_facts(row["ext"], ruleset.vocab))
+    attributes, customer history and stock levels — only the inputs some rule reads (a decision
+    records exactly those), so an order costs what the rule book asks of it, not more."""
+    plan = _fact_plan(ruleset)
+    facts = {c: row[c] for c in plan.columns}
+    if plan.region:
+        facts["region"] = _region_of().get(row["province"] or "")
+    if plan.discount:
+        facts["discount_amount"] = Decimal(row["original_amount"]) - Decimal(row["paid_amount"])
+    if plan.hour:
+        facts["ordered_hour"] = local(row["ordered_at"]).hour
+    if plan.items:
+        facts.update(item_facts(row["items"], plan.items))
+    if plan.ext and row["ext"]:
+        facts.update(ext_facts(row["ext"], ruleset.vocab, plan.ext))
     if history is not None:
         facts["customer.order_count"] = history
-    if stock is not None:
+    if stock is not None and plan.stock:
         facts.update(stock_facts(order_needs(row["items"]), stock, warehouses))
     return facts
 

@@ -84,7 +84,7 @@ def all_drafts() -> list[tuple[Actor, RuleDraft]]:
     return list(latest.values()) + [(ACTOR, d) for d in extra_rules(50 - enabled)]
 
 
-def evaluation(n_orders: int) -> dict[str, Any]:
+def evaluation(n_orders: int, repeats: int = 5) -> dict[str, Any]:
     """Rule evaluation for ``n_orders`` demo orders against 50 rules, in memory."""
     from app.services.routing import order_facts
 
@@ -115,24 +115,70 @@ def evaluation(n_orders: int) -> dict[str, Any]:
                  platform_status=None)
             for o in t["orders"][:n_orders]]
     warehouses = [w["code"] for w in t["warehouses"]]
-    started = time.perf_counter()
-    fired = 0
-    for row in rows:
-        facts = order_facts(row, ruleset, history=history[row["customer_id"]] - 1, stock=stock, warehouses=warehouses)
-        fired += len(ruleset.evaluate(facts).fired)
-    total = time.perf_counter() - started
+
+    def facts_and_evaluate() -> int:
+        fired = 0
+        for row in rows:
+            facts = order_facts(row, ruleset, history=history[row["customer_id"]] - 1, stock=stock, warehouses=warehouses)
+            fired += len(ruleset.evaluate(facts).fired)
+        return fired
+
     facts_list = [order_facts(row, ruleset, history=history[row["customer_id"]] - 1, stock=stock, warehouses=warehouses)
                   for row in rows]
-    started = time.perf_counter()
-    for facts in facts_list:
-        ruleset.evaluate(facts)
-    only = time.perf_counter() - started
+
+    def evaluate_only() -> int:
+        for facts in facts_list:
+            ruleset.evaluate(facts)
+        return 0
+
+    # Best of several passes (as timeit does): on a shared machine the slowest passes measure the
+    # neighbours; CPU time of this process is reported beside the wall clock.
+    total, total_cpu, fired = _best(facts_and_evaluate, repeats)
+    only, only_cpu, _ = _best(evaluate_only, repeats)
     return {"orders": len(rows), "rules": len(ruleset), "rules_fired_per_order": round(fired / len(rows), 2),
             "orders_per_s": round(len(rows) / total), "evaluate_only_orders_per_s": round(len(rows) / only),
-            "us_per_order": round(total / len(rows) * 1e6, 1)}
+            "orders_per_cpu_s": round(len(rows) / total_cpu), "evaluate_only_orders_per_cpu_s": round(len(rows) / only_cpu),
+            "us_per_order": round(total / len(rows) * 1e6, 1), "passes": repeats}
+
+
+def _best(work: Any, repeats: int) -> tuple[float, float, int]:
+    """The fastest wall time and the smallest CPU time over ``repeats`` passes of ``work``."""
+    walls, cpus, result = [], [], 0
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        result = work()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return min(walls), min(cpus), result
 
 
 # --- allocation against PostgreSQL --------------------------------------------------------------
+
+# Before each run, stock sized to what that run's orders ask for, as a brand's stock is at peak, not raised out of
+# reach: the own warehouse (杭州) holds about half of each SKU's demand, 合肥 a third, the others a
+# fifth, over what the seeded orders already reserve. One SKU in eleven has nothing free in 杭州
+# (its orders overflow or split), one in twenty-three has nothing anywhere (shortage); the seeded
+# safety stock stays, so the last units of a bin are only taken when nothing else works.
+_REALISTIC_STOCK = sa.text(
+    "WITH demand AS (SELECT it->>'sku' AS sku, sum((it->>'qty')::int) AS qty FROM orders o,"
+    " jsonb_array_elements(o.items) it WHERE o.order_no = ANY(:nos) GROUP BY 1)"
+    " UPDATE stock s SET on_hand = s.reserved + CASE"
+    "  WHEN k.id % 23 = 0 THEN 0"
+    "  WHEN w.code = 'HZ' AND k.id % 11 = 0 THEN 0"
+    "  WHEN w.code = 'HZ' THEN ceil(d.qty * 0.5)::int + s.safety_stock"
+    "  WHEN w.code = 'HF' THEN ceil(d.qty * 0.35)::int + s.safety_stock"
+    "  ELSE ceil(d.qty * 0.2)::int + s.safety_stock END"
+    " FROM skus k, warehouses w, demand d"
+    " WHERE k.id = s.sku_id AND w.id = s.warehouse_id AND d.sku = k.sku_code AND NOT k.is_gift_item")
+# What allocation did, from the decisions it wrote: overflow (to 合肥 and elsewhere), splits, shortages.
+_ALLOCATION_KINDS = sa.text(
+    "SELECT count(*) FILTER (WHERE outcome = 'allocated'), count(*) FILTER (WHERE outcome = 'split'),"
+    " count(*) FILTER (WHERE outcome = 'shortage'), count(*) FILTER (WHERE outcome = 'held'),"
+    " count(*) FILTER (WHERE detail->'notes' @> '[[\"ALLOC_OVERFLOW\"]]'),"
+    " count(*) FILTER (WHERE detail->'notes' @> '[[\"ALLOC_OVERFLOW\", {\"warehouse\": \"HF\"}]]'),"
+    " count(*) FILTER (WHERE detail->'notes' @> '[[\"ALLOC_SAFETY_USED\"]]' OR detail->'notes' @> '[[\"ALLOC_SPLIT_SAFETY\"]]')"
+    " FROM routing_decisions d JOIN orders o ON o.id = d.order_id WHERE o.order_no LIKE 'B%'")
+
 
 def _prepare(hub: Any, n_paid: int) -> list[str]:
     """Demo master data and stock, the 50 rules, and ``n_paid`` fresh paid orders (copied from demo orders)."""
@@ -141,8 +187,6 @@ def _prepare(hub: Any, n_paid: int) -> list[str]:
 
     seed_demo(hub, seed=20261125, n_orders=3000, anchor=ANCHOR, reset=True)
     with hub.engine.begin() as conn:
-        # Enough stock that most orders allocate (the realistic write path), safety stock as seeded.
-        conn.execute(sa.text("UPDATE stock SET on_hand = on_hand + 100000"))
         conn.execute(sa.text(
             "INSERT INTO orders (order_no, platform, platform_order_no, shop_id, ordered_at, paid_at, customer_id, items,"
             " original_amount, paid_amount, status, invoice_status, receiver_name, receiver_phone, receiver_phone_tail,"
@@ -160,6 +204,19 @@ def _prepare(hub: Any, n_paid: int) -> list[str]:
             rule_book.save_in(uow.session, draft, actor, vocab)
         uow.commit()
         return list(uow.session.scalars(sa.text("SELECT order_no FROM orders WHERE order_no LIKE 'B%' ORDER BY id")))
+
+
+def _cpu_meter(hub: Any) -> Any:
+    """CPU of this process and of PostgreSQL (bench_ingest's meter; no simulator here: our own pid stands in)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_ingest import CpuMeter
+
+    return CpuMeter(hub, os.getpid())
+
+
+def _size_stock(hub: Any, order_nos: list[str]) -> None:
+    with hub.engine.begin() as conn:
+        conn.execute(_REALISTIC_STOCK, {"nos": order_nos})
 
 
 def _route(hub: Any, order_nos: list[str], batch: int) -> Counter[str]:
@@ -198,7 +255,10 @@ def _books(hub: Any) -> dict[str, int]:
             " WHERE status = 'active' GROUP BY stock_id) r ON r.stock_id = s.id"
             " WHERE s.reserved > s.on_hand OR (r.q IS NOT NULL AND s.reserved < r.q)"))
         decisions = conn.scalar(sa.text("SELECT count(*) FROM routing_decisions"))
-    return {"stock_rows_out_of_balance": int(bad), "decisions": int(decisions)}
+        kinds = conn.execute(_ALLOCATION_KINDS).one()
+    names = ("allocated_whole", "split", "shortage", "held", "overflow", "overflow_to_hefei", "safety_stock_used")
+    return {"stock_rows_out_of_balance": int(bad), "decisions": int(decisions),
+            "what_happened": dict(zip(names, map(int, kinds), strict=True))}
 
 
 def allocation(n_paid: int, hubs: int) -> dict[str, Any]:
@@ -213,18 +273,25 @@ def allocation(n_paid: int, hubs: int) -> dict[str, Any]:
             third = len(order_nos) // 3
             parts = {"batch_100": order_nos[:third], "single": order_nos[third:third + min(third, 1500)],
                      "hubs": order_nos[2 * third:]}
+            _size_stock(hub, parts["batch_100"])
+            cpu = _cpu_meter(hub)
             started = time.perf_counter()
             outcomes = _route(hub, parts["batch_100"], 100)
             seconds = time.perf_counter() - started
+            cpu_ms = cpu.per_order_ms(len(parts["batch_100"]))
             results["one_hub_batch_100"] = {"orders": len(parts["batch_100"]), "seconds": round(seconds, 2),
                                             "orders_per_s": round(len(parts["batch_100"]) / seconds),
+                                            "cpu_ms_per_order": {k: cpu_ms[k] for k in ("hub", "postgres")},
+                                            "orders_per_cpu_s": round(1000 / (cpu_ms["hub"] + cpu_ms["postgres"])),
                                             "outcomes": dict(outcomes)}
+            _size_stock(hub, parts["single"])
             started = time.perf_counter()
             outcomes = _route(hub, parts["single"], 1)
             seconds = time.perf_counter() - started
             results["one_hub_one_order_per_transaction"] = {
                 "orders": len(parts["single"]), "seconds": round(seconds, 2),
                 "orders_per_s": round(len(parts["single"]) / seconds), "outcomes": dict(outcomes)}
+            _size_stock(hub, parts["hubs"])
             url = hub.engine.url.render_as_string(hide_password=False)
             ctx = mp.get_context("spawn")
             go, out = ctx.Event(), ctx.Queue()
@@ -260,22 +327,27 @@ def allocation(n_paid: int, hubs: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--orders", type=int, default=10_000, help="orders for the in-memory evaluation")
+    parser.add_argument("--orders", type=int, default=10_000, help="orders for the in-memory evaluation (0: skip it)")
     parser.add_argument("--route", type=int, default=6_000, help="paid orders to route against PostgreSQL")
     parser.add_argument("--hubs", type=int, default=max(2, min(4, os.cpu_count() or 2)))
     args = parser.parse_args()
-    ev = evaluation(args.orders)
-    print(f"rule evaluation: {ev['orders']:,} orders × {ev['rules']} rules: {ev['orders_per_s']:,} orders/s "
-          f"(facts + evaluation; evaluation alone {ev['evaluate_only_orders_per_s']:,}/s), "
-          f"{ev['rules_fired_per_order']} rules fire per order")
+    ev = evaluation(args.orders) if args.orders else {"orders_per_s": 0, "skipped": True}
+    if not ev.get("skipped"):
+        print(f"rule evaluation: {ev['orders']:,} orders × {ev['rules']} rules: {ev['orders_per_s']:,} orders/s "
+              f"({ev['orders_per_cpu_s']:,} per CPU-second; evaluation alone {ev['evaluate_only_orders_per_s']:,}/s), "
+              f"{ev['rules_fired_per_order']} rules fire per order")
     al = allocation(args.route, args.hubs)
+    happened = al["books"]["what_happened"]
     for key, value in al.items():
         if isinstance(value, dict) and "orders_per_s" in value:
             print(f"allocation ({key}): {value['orders']:,} orders in {value['seconds']} s = {value['orders_per_s']:,} orders/s "
-                  f"{value['outcomes']}")
-    print(f"books: {al['books']}; trace: {al['trace_ms']} ms")
+                  f"{value['outcomes']}" + (f"; CPU per order {value['cpu_ms_per_order']} ms ="
+                                            f" {value['orders_per_cpu_s']:,} orders per CPU-second"
+                                            if "cpu_ms_per_order" in value else ""))
+    print(f"what allocation did: {happened}")
+    print(f"books: {al['books']}; trace: {al['trace_ms']} ms; load {os.getloadavg()[0]:.1f}")
     headline = al["one_hub_batch_100"]["orders_per_s"]
-    figures = {"evaluation": ev, "allocation": al, "cpus": os.cpu_count(),
+    figures = {"evaluation": ev, "allocation": al, "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
                "targets": {"evaluation_orders_per_s": 10_000, "allocation_orders_per_s": 1_000},
                "met": {"evaluation": ev["orders_per_s"] > 10_000, "allocation": headline > 1_000,
                        "no_oversell": al["books"]["stock_rows_out_of_balance"] == 0}}

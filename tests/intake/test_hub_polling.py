@@ -122,6 +122,17 @@ def test_a_poll_stores_every_order_across_many_pages_with_its_raw_payload(any_sh
     assert state.last_success_at is not None and state.high_water is not None and state.orders_ingested == 230
 
 
+def test_a_poll_returns_with_every_page_it_stored_routed_though_routing_runs_beside_the_next_page(shop):
+    shop.world.create(230, at=shop.world.now() - timedelta(minutes=20))
+    report = shop.poll()
+    assert report.error is None and report.stored == 230
+    with shop.hub.uow() as uow:
+        waiting, undecided = uow.session.execute(sa.text(
+            "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM routing_decisions d"
+            " WHERE d.order_id = o.id)) FROM orders o WHERE o.status IN ('paid', 'allocating')")).one()
+    assert waiting > 100 and undecided == 0
+
+
 def test_the_overlap_window_rereads_the_edge_but_stores_nothing_twice(shop):
     shop.world.create(40, at=shop.world.now() - timedelta(minutes=5))
     first = shop.poll()
