@@ -70,9 +70,14 @@ class FlowDiagram(QGraphicsView):
         terminal = set(definition.get("terminal") or ())
         places = layers(states, initial, transitions)
         self.unreachable = set(states) - reachable(initial, transitions) if initial in states else set(states)
-        self.boxes = {s: QRectF(col * (BOX_W + COL_GAP), row * (BOX_H + ROW_GAP) + ROW_GAP, BOX_W, BOX_H)
-                      for s, (col, row) in places.items()}
         font = QFont(self.font())
+        fm = self.fontMetrics()
+        # boxes as wide as the longest state name, columns as far apart as the longest step name needs
+        box_w = max([BOX_W] + [fm.horizontalAdvance(self._state(s)) + 24.0 for s in states])
+        box_h = max(BOX_H, fm.height() * 2.0)
+        gap = max([COL_GAP] + [fm.horizontalAdvance(self._step(str(t.get("step", "")))) * 0.85 + 40.0 for t in transitions])
+        self.boxes = {s: QRectF(col * (box_w + gap), row * (box_h + ROW_GAP) + ROW_GAP, box_w, box_h)
+                      for s, (col, row) in places.items()}
         pairs: dict[tuple[str, str], list[str]] = {}
         chosen: set[tuple[str, str]] = set()
         for n, t in enumerate(transitions):

@@ -49,14 +49,15 @@ def outline(definition: dict[str, Any], lang: Lang = "zh") -> str:
 def step_line(t: dict[str, Any], lang: Lang) -> str:
     """「查库存并处理」 客户已申请 / 缺货待补 → 已生成换货单　条件：新尺码有库存."""
     zh = lang == "zh"
-    guards = "、".join(("非" if g.get("not") and zh else "not " if g.get("not") else "") + _label("as_guard", g.get("guard", ""), lang)
+    sep, colon = ("、", "：") if zh else (", ", ": ")
+    guards = sep.join(("非" if g.get("not") and zh else "not " if g.get("not") else "") + _label("as_guard", g.get("guard", ""), lang)
                       for g in t.get("guards", []))
-    acts = "、".join(_label("as_action", a.get("action", ""), lang) for a in t.get("actions", []))
+    acts = sep.join(_label("as_action", a.get("action", ""), lang) for a in t.get("actions", []))
     return (f"「{_label('as_step', t.get('step', ''), lang)}」 "
             f"{' / '.join(_label('after_sales_state', s, lang) for s in t.get('from', []))} → "
             f"{_label('after_sales_state', t.get('to', ''), lang)}"
-            + (f"　{'条件' if zh else 'when'}：{guards}" if guards else "")
-            + (f"　{'动作' if zh else 'does'}：{acts}" if acts else "")
+            + ((f"　条件{colon}{guards}" if zh else f"  when{colon}{guards}") if guards else "")
+            + ((f"　动作{colon}{acts}" if zh else f"  does{colon}{acts}") if acts else "")
             + (("　需依据" if zh else "  needs a basis") if t.get("needs_basis") else ""))
 
 
@@ -114,7 +115,7 @@ class FlowEditor(QWidget):
         self.save_button.clicked.connect(self.save)
         self.export_button.clicked.connect(self._ask_export)
         self.import_button.clicked.connect(self._ask_import)
-        self.name.textEdited.connect(lambda text: self._set("name", text))
+        self.name.textChanged.connect(lambda text: self._set("name", text))
         self.initial.currentIndexChanged.connect(lambda _: self._set("initial", self.initial.currentData()))
         self.states.itemChanged.connect(self._states_changed)
         self.on_open.changed.connect(lambda: self._set("on_open", self.on_open.values()))
@@ -159,6 +160,7 @@ class FlowEditor(QWidget):
         mid_col.addLayout(buttons)
         form_area = QScrollArea()  # many conditions and actions: the form scrolls, the window does not grow
         form_area.setWidgetResizable(True)
+        form_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         form_area.setWidget(self.step_form)
         forms = QSplitter(Qt.Orientation.Horizontal)
         for w in (left, middle, form_area):

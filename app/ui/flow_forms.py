@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
 
 from app.domain.after_sales_flow import ACTIONS, GUARDS
 from app.domain.fields import CODE_LISTS, FIELDS, Lang, code_label, label
+from app.ui.flow_layout import FlowLayout, flow_policy
 
 ERROR_STYLE = "color: #c0392b;"
 
@@ -40,6 +41,9 @@ def code_combo(codes: str, lang: Lang, current: Any = None, *, choices: Sequence
     ``choices`` narrows the list (an SMS template is named after the state it announces, so its
     choices are the flow's template keys labelled as states where they are one)."""
     combo = QComboBox()
+    # may shrink below its longest entry: the form must fit a narrow column at 150 % without sideways scrolling
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(6)
     for code in choices if choices is not None else CODE_LISTS[codes]:
         combo.addItem(code_label(codes, code, lang) if code in CODE_LISTS[codes] else str(code), code)
     if current is not None and combo.findData(current) < 0:
@@ -58,8 +62,17 @@ class _Row(QWidget):
     def __init__(self, lang: Lang, remove_text: str) -> None:
         super().__init__()
         self._lang = lang
-        self.line = QHBoxLayout(self)
-        self.line.setContentsMargins(0, 0, 0, 0)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 4)
+        outer.setSpacing(2)
+        self.line = QHBoxLayout()
+        outer.addLayout(self.line)
+        self.param_box = QWidget()  # the parameters wrap under the dropdown instead of widening the form
+        self.param_flow = FlowLayout(self.param_box)
+        self.param_flow.setContentsMargins(16, 0, 0, 0)
+        flow_policy(self.param_box)
+        self.param_box.setVisible(False)
+        outer.addWidget(self.param_box)
         self.remove_button = QPushButton(remove_text)
         self.remove_button.clicked.connect(lambda: self.removed.emit(self))
         self.params: dict[str, Callable[[], Any]] = {}
@@ -67,10 +80,11 @@ class _Row(QWidget):
 
     def _clear_params(self) -> None:
         for w in self._param_widgets:
-            self.line.removeWidget(w)
+            self.param_flow.removeWidget(w)
             w.hide()
             w.deleteLater()
         self._param_widgets, self.params = [], {}
+        self.param_box.setVisible(False)
 
     def _param(self, key: str, value: Any, templates: Sequence[str]) -> None:
         """A parameter's input as its field definition says: dropdown, whole number or text."""
@@ -94,10 +108,15 @@ class _Row(QWidget):
             widget = QLineEdit("" if value is None else str(value))
             self.params[key] = widget.text  # type: ignore[attr-defined]
             widget.textChanged.connect(self.changed)  # type: ignore[attr-defined]
-        for w in (caption, widget):
-            self.line.insertWidget(self.line.count() - 1, w)
-            w.show()  # added to a row that may already be on screen: Qt leaves late children hidden
-            self._param_widgets.append(w)
+        pair = QWidget()
+        row = QHBoxLayout(pair)
+        row.setContentsMargins(0, 0, 8, 0)
+        row.addWidget(caption)
+        row.addWidget(widget)
+        self.param_flow.addWidget(pair)
+        pair.show()  # added to a row that may already be on screen: Qt leaves late children hidden
+        self._param_widgets.append(pair)
+        self.param_box.setVisible(True)
 
 
 class GuardRow(_Row):
@@ -235,7 +254,10 @@ class StepForm(QWidget):
         self.actions = RowList(label("as_flow", "actions", lang), lambda a: ActionRow(a, lang, self.templates),
                                "添加动作" if zh else "Add action")
         self.errors = {key: error_label() for key in ("step", "from", "to")}
-        form = QFormLayout(self)
+        column = QVBoxLayout(self)
+        form = QFormLayout()
+        column.addLayout(form)
+        column.addStretch(1)  # rows keep their height; the spare room goes below the last one
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for key, widget in (("step", self.step), ("from", self.sources), ("to", self.target)):
             box = QVBoxLayout()
