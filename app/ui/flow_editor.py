@@ -152,7 +152,9 @@ class FlowEditor(QWidget):
         middle = QWidget()
         mid_col = QVBoxLayout(middle)
         mid_col.setContentsMargins(0, 0, 0, 0)
-        mid_col.addWidget(QLabel(f"<b>{label('as_flow', 'transitions', lang)}</b>"))
+        steps_title = QLabel(label("as_flow", "transitions", lang))
+        steps_title.setStyleSheet("font-weight: bold;")
+        mid_col.addWidget(steps_title)
         mid_col.addWidget(self.steps, 1)
         buttons = QHBoxLayout()
         for b in (self.add_step, self.remove_step, self.step_up, self.step_down):

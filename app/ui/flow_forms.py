@@ -35,15 +35,18 @@ def say_error(where: QLabel, lines: Sequence[str]) -> None:
     where.setVisible(bool(lines))
 
 
-def code_combo(codes: str, lang: Lang, current: Any = None, *, choices: Sequence[str] | None = None) -> QComboBox:
+def code_combo(codes: str, lang: Lang, current: Any = None, *, choices: Sequence[str] | None = None,
+               shrink: bool = True) -> QComboBox:
     """A dropdown of a code list's labels (data = the code); an unknown current value is kept as it is.
 
     ``choices`` narrows the list (an SMS template is named after the state it announces, so its
     choices are the flow's template keys labelled as states where they are one)."""
     combo = QComboBox()
-    # may shrink below its longest entry: the form must fit a narrow column at 150 % without sideways scrolling
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(6)
+    if shrink:  # a row's main dropdown may shrink (it has the row to itself); a parameter's keeps its words
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(6)
+    else:
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
     for code in choices if choices is not None else CODE_LISTS[codes]:
         combo.addItem(code_label(codes, code, lang) if code in CODE_LISTS[codes] else str(code), code)
     if current is not None and combo.findData(current) < 0:
@@ -91,11 +94,11 @@ class _Row(QWidget):
         f = FIELDS["as_param"].get(key)
         caption = QLabel((f.label(self._lang) if f else key) + ("：" if self._lang == "zh" else ":"))
         if key == "template":
-            widget: QWidget = code_combo("after_sales_state", self._lang, value, choices=list(templates))
+            widget: QWidget = code_combo("after_sales_state", self._lang, value, choices=list(templates), shrink=False)
             self.params[key] = widget.currentData  # type: ignore[attr-defined]
             widget.currentIndexChanged.connect(self.changed)  # type: ignore[attr-defined]
         elif f is not None and f.kind == "code" and f.codes:
-            widget = code_combo(f.codes, self._lang, value)
+            widget = code_combo(f.codes, self._lang, value, shrink=False)
             self.params[key] = widget.currentData  # type: ignore[attr-defined]
             widget.currentIndexChanged.connect(self.changed)  # type: ignore[attr-defined]
         elif f is not None and f.kind == "int":
@@ -196,7 +199,10 @@ class RowList(QWidget):
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         head = QHBoxLayout()
-        head.addWidget(QLabel(f"<b>{title}</b>"), 1)
+        caption = QLabel(title)
+        caption.setStyleSheet("font-weight: bold;")
+        caption.setWordWrap(True)  # a narrow column at large fonts wraps the title rather than cutting it
+        head.addWidget(caption, 1)
         self.add_button = QPushButton(add_text)
         self.add_button.clicked.connect(lambda: (self._add({}), self.changed.emit()))
         head.addWidget(self.add_button)
