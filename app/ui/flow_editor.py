@@ -38,14 +38,6 @@ def _label(codes: str, code: Any, lang: Lang) -> str:
     return code_label(codes, code, lang) if code in CODE_LISTS[codes] else str(code)
 
 
-def outline(definition: dict[str, Any], lang: Lang = "zh") -> str:
-    """The flow as a person reads it: each step from which states to which, with its conditions and actions."""
-    lines = [f"{definition.get('name', '')}",
-             ("起始：" if lang == "zh" else "Starts: ") + _label("after_sales_state", definition.get("initial", ""), lang)]
-    lines += [step_line(t, lang) for t in definition.get("transitions", [])]
-    return "\n".join(lines)
-
-
 def step_line(t: dict[str, Any], lang: Lang) -> str:
     """「查库存并处理」 客户已申请 / 缺货待补 → 已生成换货单　条件：新尺码有库存."""
     zh = lang == "zh"
