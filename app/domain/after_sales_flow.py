@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.domain.errors import BusinessError
+from app.domain.fields import CODE_LISTS
 from app.domain.flow_check import flow_problems
 from app.domain.messages import Coded
 
@@ -132,7 +133,9 @@ def parse_flow(data: Mapping[str, Any], *, known_states: Sequence[str], version:
     problems = flow_problems(data, known_states=known_states, guards=GUARDS, actions=ACTIONS, strict=strict)
     if problems:
         first = problems[0]
-        raise FlowInvalid(flow=code or "?", problem=Coded("as_flow_problem", first.problem), found=first.found)
+        found: Any = Coded("after_sales_state", first.found) if first.found in known_states else first.found
+        raise FlowInvalid(flow=Coded("after_sales_kind", code) if code in CODE_LISTS["after_sales_kind"] else code or "?",
+                          problem=Coded("as_flow_problem", first.problem), found=found)
     transitions = tuple(Transition(t["step"], tuple(t["from"]), t["to"], tuple(t.get("guards") or ()),
                                    tuple(t.get("actions") or ()), bool(t.get("needs_basis", False)))
                         for t in data.get("transitions") or ())

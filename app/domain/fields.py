@@ -139,6 +139,34 @@ FIELDS: dict[str, dict[str, FieldDef]] = {
         FieldDef("box_no", "箱号", "Box no."),
         FieldDef("parcel", "本包裹商品", "In this parcel"),
     ),
+    # The after-sales flow editor's form (issue #20): the parts of a flow and the parameters of its steps.
+    "as_flow": _fields(
+        FieldDef("name", "流程名称", "Flow name"),
+        FieldDef("initial", "起始状态", "Starts at"),
+        FieldDef("states", "状态", "States"),
+        FieldDef("terminal", "结束状态", "Final"),
+        FieldDef("transitions", "步骤", "Steps"),
+        FieldDef("step", "步骤", "Step", "code", "as_step"),
+        FieldDef("from", "从哪些状态", "From"),
+        FieldDef("to", "到达状态", "To", "code", "after_sales_state"),
+        FieldDef("needs_basis", "需要原始依据", "Needs a basis"),
+        FieldDef("guards", "条件（全部成立才走这一步）", "Conditions (all must hold)"),
+        FieldDef("not", "取反", "Not"),
+        FieldDef("actions", "动作（依次执行）", "Actions (in order)"),
+        FieldDef("on_open", "发起售后时的动作", "Actions when a case opens"),
+    ),
+    "as_param": _fields(
+        FieldDef("status", "商品行状态", "Line status", "code", "line_status"),
+        FieldDef("mode", "生成", "Create", "code", "as_linked_mode"),
+        FieldDef("ship_within_hours", "几小时内发出", "Ship within (hours)", "int"),
+        FieldDef("message", "提醒内容", "Notice", "code", "as_cs_message"),
+        FieldDef("template", "短信模板", "SMS template"),
+        FieldDef("threshold", "满赠门槛（元）", "Gift threshold (¥)", "money"),
+        FieldDef("policy", "赠品处理", "Gift handling", "code", "as_gift_policy"),
+        FieldDef("reason", "红冲原因", "Red-flush reason", "code", "red_reason"),
+        FieldDef("decision", "平台答复", "Answer on the platform", "code", "as_platform_decision"),
+        FieldDef("days", "距过期天数不超过", "Days to expiry at most", "int"),
+    ),
     # Columns of a rule dry run.
     "dry_run": _fields(
         FieldDef("outcome", "分配结果", "Outcome"),
@@ -688,6 +716,7 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "write_off": ("临期商品报损", "write off near-expiry goods"),
         "restock": ("退货入库", "back to stock"),
         "red_flush": ("发起红字确认单", "start the red-letter confirmation"),
+        "platform_answer": ("在平台答复退款申请", "answer the refund on the platform"),
     },
     "red_confirm_state": {
         "01": ("无需确认", "No confirmation needed"),
@@ -700,6 +729,21 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "08": ("作废（发起方已撤销）", "Void (withdrawn)"),
         "09": ("作废（确认后撤销）", "Void (withdrawn after confirmation)"),
         "10": ("作废（异常凭证）", "Void (irregular voucher)"),
+    },
+    "as_linked_mode": {
+        "exchange": ("换货单", "Exchange order"),
+        "reship": ("补发单", "Re-ship order"),
+    },
+    "as_gift_policy": {
+        "return": ("赠品一并退回", "Gift comes back too"),
+        "deduct": ("从退款中扣除赠品价值", "Deduct the gift's value from the refund"),
+    },
+    "as_platform_decision": {
+        "agree": ("同意退款", "Agree to the refund"),
+        "refuse": ("拒绝退款", "Refuse the refund"),
+    },
+    "as_cs_message": {
+        "AS_CS_OUT_OF_STOCK": ("换货商品缺货，已通知采购", "Exchange item out of stock, procurement told"),
     },
     "red_reason": {
         "01": ("开票有误", "Invoicing error"),

@@ -93,36 +93,27 @@ def test_procurement_and_customer_service_notices_are_visible_and_can_be_handled
 
 
 def test_an_admin_edits_a_flow_checks_it_and_saves_a_new_version(qtbot, company: Company, fonts):
-    import json
+    """The same story as before the forms: a broken condition is refused, a basis made compulsory is saved."""
+    from PySide6.QtCore import QPoint, Qt
 
     from app.ui.flow_editor import FlowEditor
     from tests.after_sales.conftest import ADMIN
 
     editor = FlowEditor(company.hub.uow, ADMIN)
     qtbot.addWidget(editor)
+    editor.resize(1200, 800)
+    editor.show()
+    qtbot.waitExposed(editor)
     editor.flow.setCurrentIndex(editor.flow.findData("exchange"))
     assert "当前第 1 版" in editor.version.text()
-    outline = editor.preview.toPlainText()
-    assert "「查库存并处理」 客户已申请 / 缺货待补 → 已生成换货单　条件：新尺码有库存" in outline
-    assert "stock_available" not in outline and "create_linked_order" not in outline
-
-    data = json.loads(editor.text.toPlainText())
-    data["transitions"][0]["guards"].append({"guard": "moon_is_full"})
-    editor.text.setPlainText(json.dumps(data, ensure_ascii=False))
-    assert not editor.check() and "条件名称不认识" in editor.message.text()
-    assert not editor.save()
-    editor.text.setPlainText("{ not json")
-    assert not editor.check() and "不是有效的 JSON" in editor.message.text()
-
-    data["transitions"][0]["guards"].pop()
-    data["transitions"][0]["needs_basis"] = True
-    editor.text.setPlainText(json.dumps(data, ensure_ascii=False))
+    assert editor.steps.item(0).text() == "「查库存并处理」 客户已申请 / 缺货待补 → 已生成换货单　条件：新尺码有库存　动作：生成换货/补发单并预留库存、设置商品行状态、原发票待重开、发短信给客户"
+    editor.steps.setCurrentRow(0)
+    box = editor.step_form.needs_basis
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(box.fontMetrics().height() // 2, box.height() // 2))
+    assert editor.definition["transitions"][0]["needs_basis"] is True
     editor.note.setText("换货前须客户确认")
     assert editor.check() and editor.save()
     assert "第 2 版" in editor.message.text() and "当前第 2 版" in editor.version.text()
-    editor.resize(1200, 700)
-    editor.show()
-    qtbot.waitExposed(editor)
     assert editor.grab().save(str(SHOTS / "admin-flow-editor.png"))
 
 

@@ -82,10 +82,42 @@ def main() -> None:
     placement, _ = m.placement()
     legend = m.legend_rect()
     problems += [f"legend outside the map: {legend}"] if not m.rect().toRectF().contains(legend) else []
+    problems += drill_down_and_flows(hub, shots, tag, lang)
     print(json.dumps({"clipped": problems, "dpr": ws.devicePixelRatioF(), "labels_placed": len(placement.placed),
                       "grab": [map_image.width(), map_image.height()]}, ensure_ascii=False))
     ws.shutdown()
     hub.close()
+
+
+def drill_down_and_flows(hub, shots: str, tag: str, lang: str) -> list[str]:
+    """Issue #20's screens at this scale: the drill-down's parcel timeline and the flow editor's forms and diagram."""
+    import sqlalchemy as sa
+
+    from app.domain.actor import Actor
+    from app.ui.flow_editor import FlowEditor
+    from app.ui.order_drill_down import OrderDrillDown
+
+    app = QApplication.instance()
+    with hub.engine.connect() as conn:
+        order_no = conn.scalar(sa.text(
+            "SELECT o.order_no FROM orders o WHERE EXISTS (SELECT 1 FROM shipments sh JOIN tracking_events t ON"
+            " t.shipment_id = sh.id WHERE sh.order_id = o.id AND t.courier_name IS NOT NULL) ORDER BY o.id LIMIT 1"))
+    view = OrderDrillDown(hub.uow, Actor("xiaomei", "客服工作台-01"), lang=lang)  # type: ignore[arg-type]
+    view.resize(1280, 900)
+    view.show_order(order_no)
+    view.show()
+    view.layers.setCurrentIndex(0)
+    app.processEvents()
+    problems = [f"drill-down {p}" for p in clipped(view)]
+    view.grab().save(str(Path(shots) / f"drill-down-{tag}-{lang}.png"))
+    editor = FlowEditor(hub.uow, Actor("liu.gong", "配置工作站-01"), lang=lang)  # type: ignore[arg-type]
+    editor.resize(1280, 860)
+    editor.show()
+    editor.flow.setCurrentIndex(editor.flow.findData("return_refund"))
+    app.processEvents()
+    problems += [f"flow editor {p}" for p in clipped(editor)]
+    editor.grab().save(str(Path(shots) / f"flow-editor-{tag}-{lang}.png"))
+    return problems
 
 
 if __name__ == "__main__":
