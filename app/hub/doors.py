@@ -39,7 +39,9 @@ class DoorLimits:
     header_timeout: float = 15.0  # seconds from connecting (or the previous answer) to the end of headers
     body_timeout: float = 30.0  # seconds for the whole body once the headers are in
     keep_alive: int = 15  # seconds an idle kept-alive connection stays open
-    workers: int = 8  # handler threads; each holds at most one database connection
+    # Handler threads. Platform pushes hold a database connection each (the pool queues the rest);
+    # store sales wait on their shop's group commit (app/hub/intake_batcher.py) and hold none.
+    workers: int = 64
     # Who may set X-Forwarded-For: the TLS-terminating proxy in front (ARCHITECTURE.md, "The doors").
     trusted_proxies: str = "127.0.0.1"
 

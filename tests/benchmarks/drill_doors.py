@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--declared-mb", type=int, default=500)
     parser.add_argument("--pushes", type=int, default=10000)
     parser.add_argument("--rate", type=float, default=1000)
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=64)
     args = parser.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
