@@ -11,6 +11,8 @@ cannot be read is accepted (200) but quarantined, so the sender does not resend 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 from app.bootstrap import OrderHub
@@ -26,6 +28,7 @@ from connectors.base import Connector, Credentials, PlatformError
 from connectors.pos import PosReceiver
 
 log = logging.getLogger(__name__)
+SHOP_LIST_TTL = 2.0
 
 
 class Receiver:
@@ -37,9 +40,21 @@ class Receiver:
         self.carriers = carriers  # carrier tracking pushes (app/hub/carrier_receiver.py)
         self.erp = ErpReceiver(app, credentials)  # /erp/<endpoint>: the ERP's webhooks (issue #17)
         self.batcher = IntakeBatcher(app)  # store sales arriving together share one commit (issue #19)
+        self._shops: tuple[dict[str, ShopConfig], float] = ({}, float("-inf"))
+        self._shops_lock = threading.Lock()
+
+    def _enabled(self, *, fresh: bool = False) -> dict[str, ShopConfig]:
+        # A push burst would otherwise read the shop list once per push; a disabled shop stops being
+        # served within SHOP_LIST_TTL seconds, and a code not in the list is always looked up afresh.
+        with self._shops_lock:
+            shops, at = self._shops
+            if fresh or time.monotonic() - at > SHOP_LIST_TTL:
+                shops = {s.code: s for s in shop_sync.enabled_shops(self.app.uow())}
+                self._shops = (shops, time.monotonic())
+            return shops
 
     def _shop(self, code: str) -> tuple[ShopConfig, Credentials] | None:
-        shop = next((s for s in shop_sync.enabled_shops(self.app.uow()) if s.code == code), None)
+        shop = self._enabled().get(code) or self._enabled(fresh=True).get(code)
         if shop is None:
             return None
         creds = self.credentials.get(shop.credentials_ref or "")

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from gmssl import func, sm3
 
+from app.domain import clock
 from app.domain.actor import Actor
 from app.domain.errors import BusinessError
 from app.services import audit
@@ -181,3 +182,22 @@ def test_the_cli_switches_the_algorithm_for_a_signed_in_administrator_and_refuse
     assert done.returncode == 0 and "sm3" in done.stdout, done.stderr
     with hub.engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT hash_alg FROM audit_settings")) == "sm3"
+
+
+def test_the_hub_writes_one_anchor_a_day_and_it_verifies(hub, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from app.hub.audit_anchor import anchor_if_due
+
+    _write(hub, 2)
+    day = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0)  # 10:00 China time
+    with clock.set_to(day):
+        first = anchor_if_due(hub, tmp_path)
+        _write(hub, 1, tag="later-")
+        assert anchor_if_due(hub, tmp_path) is None  # one a day
+    with clock.set_to(day + timedelta(days=1)):
+        second = anchor_if_due(hub, tmp_path)
+    assert first is not None and second is not None and first != second
+    kept = [audit.Anchor.from_json(p.read_text(encoding="utf-8")) for p in (first, second)]
+    assert [a.records for a in kept] == [2, 3]
+    assert audit.verify(hub.uow(), anchors=tuple(kept)).ok
