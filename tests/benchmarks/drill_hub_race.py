@@ -30,6 +30,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=19)
     args = parser.parse_args()
 
+    import sqlalchemy as sa
+
     from app.bootstrap import bootstrap
     from app.db.models import Shop
     from app.hub.credentials import FileStore
@@ -72,9 +74,19 @@ def main() -> None:
         for world in worlds:
             world.create(args.orders_per_round)
         expected = sum(len(w.orders) for w in worlds)
-        caught_up = time.perf_counter()
-        orders, distinct, unlinked = wait_for(hub.engine, expected, timeout=180)
+        caught_up = time.perf_counter()  # from the last kill until every order is stored
+        # 拼多多 answers only up to 3 minutes behind its clock (connectors/pdd.py ``lag``): its last orders
+        # cannot be pulled sooner by anyone, so the wait allows the lag plus two minutes.
+        orders, distinct, unlinked = wait_for(hub.engine, expected, timeout=300)
         catch_up_s = time.perf_counter() - caught_up
+        with hub.engine.connect() as conn:
+            per_shop = conn.execute(sa.text(
+                "SELECT s.code, count(o.id), st.high_water, st.last_error, st.consecutive_failures, st.owner_hub"
+                " FROM shops s LEFT JOIN orders o ON o.shop_id = s.id LEFT JOIN shop_sync_state st ON st.shop_id = s.id"
+                " GROUP BY s.code, st.high_water, st.last_error, st.consecutive_failures, st.owner_hub ORDER BY s.code")).all()
+        for (code, stored, high_water, error, failures, owner), world in zip(per_shop, worlds, strict=True):
+            print(f"  {code} ({world.platform}): {stored}/{len(world.orders)} stored; high water {high_water}; "
+                  f"owner {owner}; failures {failures}; last error {error}")
         race.stop()
         for server in servers:
             server.stop()
