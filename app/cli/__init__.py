@@ -53,7 +53,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="密码取自 ORDERHUB_DB_<ROLE>_PASSWORD / passwords from ORDERHUB_DB_<ROLE>_PASSWORD")
 
     audit = sub.add_parser("audit", help="审计日志 / audit trail").add_subparsers(dest="audit_command", required=True)
-    audit.add_parser("verify", help="校验哈希链 / verify the hash chain")
+    verify = audit.add_parser("verify", help="校验哈希链 / verify the hash chain")
+    verify.add_argument("--anchor", action="append", default=[], metavar="FILE",
+                        help="库外保存的锚点文件，可多次给出 / an anchor file kept outside the database (repeatable)")
+    anchor = audit.add_parser("anchor", help="导出链头锚点（每日） / export the chain's head (daily)")
+    anchor.add_argument("--out", required=True, metavar="FILE", help="锚点文件 / the anchor file to write")
+    use_hash = audit.add_parser("hash", help="今后记录使用的哈希算法 / hash algorithm for new records")
+    use_hash.add_argument("algorithm", choices=("sha256", "sm3"))
 
     demo = sub.add_parser("demo", help="演示公司 / the demo company")
     demo.add_argument("--no-gui", action="store_true", help="只生成数据，不打开窗口 / seed only, no window")
@@ -142,15 +148,42 @@ def _audit(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     from app.bootstrap import bootstrap
     from app.services import audit
 
+    from pathlib import Path
+
+    from app.domain import clock
+
+    anchors = []
+    for path in getattr(args, "anchor", []):
+        try:
+            anchors.append(audit.Anchor.from_json(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            print(render("AUDIT_ANCHOR_UNREADABLE", lang, path=path), file=sys.stderr)
+            return 2
     hub = bootstrap(settings)
     try:
-        verdict = audit.verify(hub.uow())
+        if args.audit_command == "hash":
+            from app.hub.identity import signed_in_actor
+
+            before = audit.set_hash_algorithm(hub.uow(), args.algorithm, signed_in_actor(hub, args))
+            print(render("AUDIT_HASH_SET", lang, algorithm=args.algorithm, before=before))
+            return 0
+        if args.audit_command == "anchor":
+            head = audit.anchor(hub.uow(), taken_at=clock.now())
+            if head is None:
+                print(render("AUDIT_EMPTY", lang))
+                return 0
+            Path(args.out).write_text(head.to_json(), encoding="utf-8")
+            print(render("AUDIT_ANCHORED", lang, record_id=head.record_id, hash_alg=head.hash_alg, hash=head.hash,
+                         count=head.records, path=args.out))
+            return 0
+        verdict = audit.verify(hub.uow(), anchors=tuple(anchors))
     finally:
         hub.close()
     if verdict.ok:
         print(render("AUDIT_CHAIN_OK" if verdict.checked else "AUDIT_EMPTY", lang, count=verdict.checked))
         return 0
-    reason = render("AUDIT_BROKEN_LINK" if verdict.reason == "prev_hash" else "AUDIT_BROKEN_HASH", lang)
+    reason = render({"prev_hash": "AUDIT_BROKEN_LINK", "anchor": "AUDIT_BROKEN_ANCHOR"}.get(verdict.reason or "",
+                                                                                      "AUDIT_BROKEN_HASH"), lang)
     print(render("AUDIT_CHAIN_BROKEN", lang, record_id=verdict.broken_id, checked=verdict.checked, reason=reason))
     return 1
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -460,6 +461,20 @@ class AuditLog(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     prev_hash: Mapped[str] = mapped_column(String(64), server_default=text("''"))
     hash: Mapped[str] = mapped_column(String(64), server_default=text("''"))
+    # Which algorithm ``hash`` was made with ("sha256" or "sm3"), stamped by the trigger (migration 0022).
+    hash_alg: Mapped[str] = mapped_column(String(8), server_default=text("'sha256'"))
+
+
+class AuditSettings(Base):
+    """One row: the hash algorithm new audit records use (the chain trigger reads it; migration 0022)."""
+
+    __tablename__ = "audit_settings"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),
+                      CheckConstraint("hash_alg IN ('sha256', 'sm3')", name="hash_alg"))
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    hash_alg: Mapped[str] = mapped_column(String(8), server_default=text("'sha256'"))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
 
 
 class ShopSyncState(Base):

@@ -9,7 +9,7 @@ canonical text: every field as ``<length>:<text>`` (``-`` for NULL), joined by `
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,6 +33,7 @@ class AuditRecord:
     after_text: str | None
     prev_hash: str
     hash: str
+    hash_alg: str = "sha256"
 
 
 def _part(value: str | None) -> str:
@@ -63,9 +64,22 @@ def canonical(record: AuditRecord) -> str:
     return "|".join(_part(p) for p in parts)
 
 
-def record_hash(record: AuditRecord) -> str:
-    """SHA-256 (hex) of the canonical text."""
-    return hashlib.sha256(canonical(record).encode("utf-8")).hexdigest()
+Hasher = Callable[[str, bytes], str]  # (algorithm, data) -> hex digest
+
+
+def openssl_hasher(algorithm: str, data: bytes) -> str:
+    """SHA-256 or SM3 through hashlib (OpenSSL 1.1.1+ has sm3 unless the build left it out)."""
+    if algorithm not in HASH_ALGORITHMS:
+        raise ValueError(f"unknown audit hash algorithm {algorithm!r}")
+    return hashlib.new(algorithm, data).hexdigest()
+
+
+HASH_ALGORITHMS = ("sha256", "sm3")
+
+
+def record_hash(record: AuditRecord, hasher: Hasher = openssl_hasher) -> str:
+    """The canonical text's digest (hex) with the algorithm the record names."""
+    return hasher(record.hash_alg, canonical(record).encode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +95,7 @@ class ChainVerdict:
         return self.broken_id is None
 
 
-def verify_chain(records: Iterable[AuditRecord]) -> ChainVerdict:
+def verify_chain(records: Iterable[AuditRecord], hasher: Hasher = openssl_hasher) -> ChainVerdict:
     """Walk records in id order; name the first whose content or link does not hold.
 
     Ids may have gaps (a rolled-back write consumes one); a deleted record shows up as the
@@ -93,7 +107,7 @@ def verify_chain(records: Iterable[AuditRecord]) -> ChainVerdict:
         checked += 1
         if record.prev_hash != previous:
             return ChainVerdict(checked, record.id, "prev_hash")
-        if record_hash(record) != record.hash:
+        if record_hash(record, hasher) != record.hash:
             return ChainVerdict(checked, record.id, "hash")
         previous = record.hash
     return ChainVerdict(checked)

@@ -25,6 +25,8 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.domain.messages import render
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, str], bytes], tuple[int, dict[str, Any]]]
@@ -39,7 +41,9 @@ class DoorLimits:
     header_timeout: float = 15.0  # seconds from connecting (or the previous answer) to the end of headers
     body_timeout: float = 30.0  # seconds for the whole body once the headers are in
     keep_alive: int = 15  # seconds an idle kept-alive connection stays open
-    workers: int = 8  # handler threads; each holds at most one database connection
+    # Handler threads. Platform pushes hold a database connection each (the pool queues the rest);
+    # store sales wait on their shop's group commit (app/hub/intake_batcher.py) and hold none.
+    workers: int = 64
     # Who may set X-Forwarded-For: the TLS-terminating proxy in front (ARCHITECTURE.md, "The doors").
     trusted_proxies: str = "127.0.0.1"
 
@@ -78,10 +82,10 @@ class DoorApp:
 
     async def _body(self, scope: dict[str, Any], receive: Callable) -> bytes:
         if scope["method"] != "POST":
-            raise _Refused(405, "只接受 POST 推送")
+            raise _Refused(405, render("DOOR_POST_ONLY", "zh"))
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         if declared is not None and int(declared) > self.limits.max_body:  # the parser has checked it is a number
-            raise _Refused(413, f"推送内容过大（上限 {self.limits.max_body // 1024} KB），未读取")
+            raise _Refused(413, render("DOOR_TOO_LARGE", "zh", kb=self.limits.max_body // 1024))
         chunks: list[bytes] = []
         size = 0
         try:
@@ -90,15 +94,15 @@ class DoorApp:
                 while more:
                     message = await receive()
                     if message["type"] == "http.disconnect":
-                        raise _Refused(400, "连接在推送内容传完前断开")
+                        raise _Refused(400, render("DOOR_DISCONNECTED", "zh"))
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > self.limits.max_body:
-                        raise _Refused(413, f"推送内容过大（上限 {self.limits.max_body // 1024} KB），未读取")
+                        raise _Refused(413, render("DOOR_TOO_LARGE", "zh", kb=self.limits.max_body // 1024))
                     chunks.append(chunk)
                     more = message.get("more_body", False)
         except TimeoutError:
-            raise _Refused(408, "推送内容传送太慢，已断开，请重试") from None
+            raise _Refused(408, render("DOOR_TOO_SLOW", "zh")) from None
         return b"".join(chunks)
 
     def _answer(self, scope: dict[str, Any], body: bytes) -> tuple[int, bytes, bytes]:
@@ -112,7 +116,7 @@ class DoorApp:
             status, answer = self.handler(path, headers, body)
         except Exception as err:  # never crash the doors on one bad request; the sender retries
             log.exception("receiver failed")
-            return _json(500, {"ok": False, "message": f"处理失败，请稍后重试（{type(err).__name__}）"})
+            return _json(500, {"ok": False, "message": render("DOOR_FAILED", "zh", error=type(err).__name__)})
         raw = answer.pop(RAW_REPLY, None)
         if isinstance(raw, bytes):
             return status, raw, b"text/plain"

@@ -11,6 +11,8 @@ cannot be read is accepted (200) but quarantined, so the sender does not resend 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 from app.bootstrap import OrderHub
@@ -18,6 +20,7 @@ from app.hub.carrier_receiver import CarrierReceiver
 from app.hub.credentials import CredentialStore, wire
 from app.hub.doors import RAW_REPLY, DoorLimits, DoorServer
 from app.hub.erp_receiver import ErpReceiver
+from app.hub.intake_batcher import IntakeBatcher
 from app.hub.pollers import ingest_raw
 from app.services import ingest, shop_sync
 from app.services.shop_sync import ShopConfig
@@ -25,6 +28,7 @@ from connectors.base import Connector, Credentials, PlatformError
 from connectors.pos import PosReceiver
 
 log = logging.getLogger(__name__)
+SHOP_LIST_TTL = 2.0
 
 
 class Receiver:
@@ -35,9 +39,22 @@ class Receiver:
         self.app, self.factory, self.credentials = app, factory, credentials
         self.carriers = carriers  # carrier tracking pushes (app/hub/carrier_receiver.py)
         self.erp = ErpReceiver(app, credentials)  # /erp/<endpoint>: the ERP's webhooks (issue #17)
+        self.batcher = IntakeBatcher(app)  # store sales arriving together share one commit (issue #19)
+        self._shops: tuple[dict[str, ShopConfig], float] = ({}, float("-inf"))
+        self._shops_lock = threading.Lock()
+
+    def _enabled(self, *, fresh: bool = False) -> dict[str, ShopConfig]:
+        # A push burst would otherwise read the shop list once per push; a disabled shop stops being
+        # served within SHOP_LIST_TTL seconds, and a code not in the list is always looked up afresh.
+        with self._shops_lock:
+            shops, at = self._shops
+            if fresh or time.monotonic() - at > SHOP_LIST_TTL:
+                shops = {s.code: s for s in shop_sync.enabled_shops(self.app.uow())}
+                self._shops = (shops, time.monotonic())
+            return shops
 
     def _shop(self, code: str) -> tuple[ShopConfig, Credentials] | None:
-        shop = next((s for s in shop_sync.enabled_shops(self.app.uow()) if s.code == code), None)
+        shop = self._enabled().get(code) or self._enabled(fresh=True).get(code)
         if shop is None:
             return None
         creds = self.credentials.get(shop.credentials_ref or "")
@@ -66,9 +83,7 @@ class Receiver:
     def _pos(self, shop: ShopConfig, creds: Credentials, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
         receiver = PosReceiver(shop.code, creds.app_secret)
         receiver.verify(headers, body)
-        result = ingest.ingest_batch(self.app.uow(), shop_id=shop.id, source="pos",
-                                     payloads=[ingest.Payload("pos.sale", body)], normalise=receiver.normalise)
-        outcome = result.outcomes[0]
+        outcome = self.batcher.submit(shop.id, "pos", receiver.normalise, ingest.Payload("pos.sale", body))
         if outcome.verdict == "quarantined":
             return 200, {"ok": False, "quarantined": True, "message": f"销售单已收到但无法解析，已隔离待处理：{outcome.error}"}
         return 200, {"ok": True, "order_no": outcome.order_no, "verdict": outcome.verdict}
@@ -101,3 +116,7 @@ class ReceiverServer(DoorServer):
                  limits: DoorLimits | None = None) -> None:
         super().__init__(receiver.handle, host=host, port=port, limits=limits)
         self.receiver = receiver
+
+    def stop(self) -> None:
+        super().stop()
+        self.receiver.batcher.stop()

@@ -118,8 +118,9 @@ def ingest_batch(uow: UnitOfWork, *, shop_id: int, source: str, payloads: Sequen
     with uow:
         session = uow.session
         fresh = _store_payloads(session, source, shop_id, payloads)
-        outcomes: list[Outcome] = []
+        outcomes: list[Outcome | None] = []  # in the payloads' order: the receiver answers each push with its own
         parsed: list[tuple[InboundOrder, str, int]] = []
+        positions: list[int] = []
         seen: set[str] = set()
         for p in payloads:
             sha = p.sha256
@@ -136,10 +137,14 @@ def ingest_batch(uow: UnitOfWork, *, shop_id: int, source: str, payloads: Sequen
                 outcomes.append(Outcome("quarantined", error=reason))
                 continue
             parsed.append((inbound, sha, fresh[sha]))
-        outcomes.extend(_apply(session, shop_id, parsed))
-        _count_ingested(session, shop_id, sum(1 for o in outcomes if o.verdict in ("new", "apply")))
+            positions.append(len(outcomes))
+            outcomes.append(None)
+        for position, outcome in zip(positions, _apply(session, shop_id, parsed), strict=True):
+            outcomes[position] = outcome
+        done = [o for o in outcomes if o is not None]
+        _count_ingested(session, shop_id, sum(1 for o in done if o.verdict in ("new", "apply")))
         uow.commit()
-    return BatchResult(tuple(outcomes))
+    return BatchResult(tuple(done))
 
 
 def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int]]) -> list[Outcome]:
@@ -157,9 +162,7 @@ def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int
                                    Order.platform_order_no == sa.any_(sa.literal(list(newest), _TEXTS)))
             .order_by(Order.id).with_for_update()).scalars()
     }
-    # Older versions of the same order in this batch were superseded before they were applied.
-    outcomes = [Outcome("stale", inbound.platform_order_no) for inbound, _, pid in parsed
-                if newest[inbound.platform_order_no][2] != pid]
+    outcomes: list[Outcome] = []
     inserts: list[tuple[InboundOrder, str, int]] = []
     for key, (inbound, sha, payload_id) in newest.items():
         current = stored.get(key)
@@ -176,7 +179,10 @@ def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int
         else:
             outcomes.append(Outcome(verdict.value, key, current.order_no if current else None))
     outcomes.extend(_insert(session, shop_id, inserts))
-    return outcomes
+    # In the order given; older versions of the same order in this batch were superseded before they were applied.
+    chosen = {o.platform_order_no: o for o in outcomes}
+    return [chosen[inbound.platform_order_no] if newest[inbound.platform_order_no][2] == pid
+            else Outcome("stale", inbound.platform_order_no) for inbound, _, pid in parsed]
 
 
 _LINK_PAYLOADS = sa.text("UPDATE raw_payloads AS p SET order_id = v.oid FROM unnest(CAST(:pids AS bigint[]),"

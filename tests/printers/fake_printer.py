@@ -21,6 +21,9 @@ class FakePrinter:
         self.state = "online"  # online | offline | paper_out | paper_low | cover_open
         self.drop_after: int | None = None  # close the next connection after this many job bytes
         self.stall = False  # stop reading job bytes (a jammed printer): the sender blocks
+        # (after this many job bytes on one connection, attribute changes): a fault that strikes
+        # mid-wave at an exact point, e.g. (len(first_two_slips), {"state": "paper_out"}).
+        self.turn: tuple[int, dict[str, object]] | None = None
         self.connections: list[bytearray] = []
         self.status_queries = 0
         self._lock = threading.Lock()
@@ -81,6 +84,10 @@ class FakePrinter:
                 conn.close()
                 return
             received += chunk
+            if self.turn is not None and len(received) >= self.turn[0]:
+                changes, self.turn = self.turn[1], None
+                for name, value in changes.items():
+                    setattr(self, name, value)
             if query is not None:
                 self.status_queries += 1
                 conn.sendall(bytes((self.status_byte(query),)))
