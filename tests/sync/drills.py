@@ -219,3 +219,72 @@ def station_kills(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, 
     figures = notes.verdict(engine, cache)
     return {"kills": kills, "killed_mid_replay": mid_replay, "file_intact": intact,
             "final_drain_s": round(drained, 2), **figures, "divergent": divergent}
+
+
+# --- two station programs on one data folder ---------------------------------------------------------------
+class Events:
+    """A station process's events as they arrive (a thread reads its stdout, so two processes can be watched)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        import threading
+
+        self.proc, self.seen = proc, []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def close(self) -> None:
+        """After the process has ended: the last lines read, the pipe closed."""
+        self._reader.join(10)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.seen.append(json.loads(line))
+
+    def has(self, **match: Any) -> dict[str, Any] | None:
+        return next((e for e in list(self.seen) if all(e.get(k) == v for k, v in match.items())), None)
+
+    def last_status(self) -> dict[str, Any] | None:
+        return next((e for e in reversed(list(self.seen)) if e["ev"] == "status"), None)
+
+
+def two_programs(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, *, commands: int = 100,
+                 each_adds: int = 10) -> dict[str, Any]:
+    """Two programs started on one folder: one drains, the other says why; the holder killed, the other takes over."""
+    path = folder / "station.sqlite3"
+    outbox, notes = Outbox(LocalDb(path)), Notes(placed)
+    for _ in range(commands):
+        outbox.add(Command.made_by(CS, "order.add_warehouse_note", notes.args()))
+    procs = [spawn_station(url, folder, env=dict(os.environ) | {"PYTHONUNBUFFERED": "1"}) for _ in range(2)]
+    events = [Events(p) for p in procs]
+    wait_for(lambda: all(e.has(ev="ready") for e in events), 60, "both programs started")
+    wait_for(lambda: any(e.has(ev="status", state="locked") for e in events), 30, "one program told it is locked out")
+    waiting = next(n for n, e in enumerate(events) if e.has(ev="status", state="locked"))
+    holder = 1 - waiting
+    told = events[waiting].has(ev="status", state="locked")
+    assert told is not None
+    # both keep taking work; only the holder sends it
+    for n in (holder, waiting):  # one after the other, so the order made is the order saved
+        procs[n].stdin.write(json.dumps({"op": "notes", "args": [notes.args() for _ in range(each_adds)]}) + "\n")  # type: ignore[union-attr]
+        procs[n].stdin.flush()  # type: ignore[union-attr]
+        wait_for(lambda: len([e for e in events[n].seen if e["ev"] == "saved"]) == each_adds, 30, "saved")
+    drained_by_holder = wait_for(lambda: not outbox.counts().get("pending", 0), 60, "the holder drained")
+    still_locked = (events[waiting].last_status() or {}).get("state") == "locked"
+    procs[holder].send_signal(signal.SIGKILL)  # the holder dies: the other takes the folder over
+    procs[holder].wait(30)
+    procs[holder].stdin.close()  # type: ignore[union-attr]
+    procs[waiting].stdin.write(json.dumps({"op": "notes", "args": [notes.args() for _ in range(each_adds)]}) + "\n")  # type: ignore[union-attr]
+    procs[waiting].stdin.flush()  # type: ignore[union-attr]
+    took_over = wait_for(lambda: (events[waiting].last_status() or {}).get("state") not in (None, "locked")
+                         and not outbox.counts().get("pending", 0), 60, "the other took over and drained")
+    procs[waiting].stdin.write(json.dumps({"op": "quit"}) + "\n")  # type: ignore[union-attr]
+    procs[waiting].stdin.close()  # type: ignore[union-attr]
+    procs[waiting].wait(30)
+    for e in events:
+        e.close()
+    figures = notes.verdict(engine, OrderCache(LocalDb(path), Scope("cs")))
+    return {"told": told["text"], "holder_named": str(procs[holder].pid) in told["text"],
+            "locked_out_until_holder_died": still_locked, "drained_by_holder_s": round(drained_by_holder, 2),
+            "took_over_s": round(took_over, 2), **figures}

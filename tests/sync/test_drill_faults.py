@@ -3,7 +3,7 @@
 import pytest
 
 from tests.support.factories import make_order
-from tests.sync.drills import server_faults, station_kills
+from tests.sync.drills import server_faults, station_kills, two_programs
 
 CLEAN = {"lost": 0, "doubled": 0, "out_of_order": 0, "divergent": 0}
 
@@ -35,3 +35,13 @@ def test_a_station_killed_at_random_points_of_its_replay_loses_and_doubles_nothi
     figures = station_kills(hub.engine.url, hub.engine, tmp_path / "killed", placed, kills=5, per_kill=60)
     assert _clean(figures) == CLEAN, figures
     assert figures["file_intact"] and figures["applied"] == figures["commands"] == 300
+
+
+@pytest.mark.slow
+def test_two_station_programs_on_one_data_folder_one_drains_and_the_other_says_why(hub, tmp_path):
+    placed = [make_order(hub, "paid") for _ in range(3)]
+    figures = two_programs(hub.engine.url, hub.engine, tmp_path / "shared", placed, commands=60, each_adds=10)
+    assert _clean(figures) == CLEAN, figures
+    assert figures["applied"] == figures["commands"] == 60 + 3 * 10
+    assert figures["locked_out_until_holder_died"] and figures["holder_named"], figures
+    assert "另一个工作台程序" in figures["told"] and "只可查看" in figures["told"], figures
