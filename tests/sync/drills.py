@@ -288,3 +288,88 @@ def two_programs(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, *
     return {"told": told["text"], "holder_named": str(procs[holder].pid) in told["text"],
             "locked_out_until_holder_died": still_locked, "drained_by_holder_s": round(drained_by_holder, 2),
             "took_over_s": round(took_over, 2), **figures}
+
+
+# --- a station clock a day off ------------------------------------------------------------------------------
+def faked_clock_env(shift_hours: float) -> dict[str, str]:
+    """The environment that starts a process with its clock ``shift_hours`` off this one's (libfaketime)."""
+    from datetime import datetime, timedelta
+
+    import libfaketime
+
+    _, additions = libfaketime.get_reload_information()
+    start = datetime.now() + timedelta(hours=shift_hours)  # local wall time, as libfaketime reads "@…"
+    return dict(os.environ) | additions | {"FAKETIME": f"@{start:%Y-%m-%d %H:%M:%S}",
+                                           "FAKETIME_DONT_FAKE_MONOTONIC": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def clock_skew(url: sa.URL, engine: sa.Engine, root: Path, order_no: str, *, rounds: int = 10) -> dict[str, Any]:
+    """Two stations, one a day ahead and one a day behind, take turns on one order."""
+    import re
+    from datetime import timedelta
+
+    from app.domain.clock import CST
+
+    procs = {shift: spawn_station(url, root / f"skew{shift:+d}", "--name", f"skew{shift:+d}",
+                                  env=faked_clock_env(shift)) for shift in (24, -24)}
+    events = {shift: Events(p) for shift, p in procs.items()}
+    wait_for(lambda: all(e.has(ev="status", state="online") for e in events.values()), 60, "both stations online")
+    made = []
+    for n in range(rounds):
+        shift = 24 if n % 2 == 0 else -24
+        with engine.connect() as conn:
+            version = conn.scalar(sa.text("SELECT version FROM orders WHERE order_no = :o"), {"o": order_no})
+        text = f"第{n:05d}条"
+        procs[shift].stdin.write(json.dumps({"op": "notes", "args": [  # type: ignore[union-attr]
+            {"order_no": order_no, "expected_version": version, "text": text}]}) + "\n")
+        procs[shift].stdin.flush()  # type: ignore[union-attr]
+        made.append(text)
+        wait_for(lambda: applied_counts(engine)[0] == n + 1, 30, "the note applied")
+    for p in procs.values():
+        p.stdin.write(json.dumps({"op": "quit"}) + "\n")  # type: ignore[union-attr]
+        p.stdin.close()  # type: ignore[union-attr]
+        p.wait(30)
+    for e in events.values():
+        e.close()
+    with engine.connect() as conn:
+        server_now = conn.scalar(sa.text("SELECT now()"))
+        note = conn.scalar(sa.text("SELECT seller_note FROM orders WHERE order_no = :o"), {"o": order_no}) or ""
+        stamps = conn.execute(sa.text("SELECT created_at, applied_at FROM applied_commands ORDER BY applied_at")).all()
+    lines = note.splitlines()
+    here = server_now.astimezone(CST)
+    worst = timedelta(0)
+    for line in lines:  # "[MM-DD HH:MM operator] text": the time the note was written, in China time
+        month, day, hour, minute = map(int, re.match(r"\[(\d\d)-(\d\d) (\d\d):(\d\d) ", line).groups())  # type: ignore[union-attr]
+        written = here.replace(month=month, day=day, hour=hour, minute=minute, second=0, microsecond=0)
+        worst = max(worst, abs(here - written))
+    records, distinct = applied_counts(engine)
+    return {"rounds": rounds, "distinct_command_ids": distinct, "applied": records,
+            "order_follows_the_server": [line.rsplit("] ", 1)[-1] for line in lines] == made,
+            "worst_note_stamp_off_s": round(worst.total_seconds()),
+            "worst_command_stamp_off_s": round(max(abs((a - c).total_seconds()) for c, a in stamps))}
+
+
+# --- a working day offline ------------------------------------------------------------------------------------
+def long_offline(engine: sa.Engine, station: StationSync, proxy: Any, placed: Placed, *, commands: int,
+                 hours: float = 8.0) -> dict[str, Any]:
+    """The link down for ``hours`` of business time while ``commands`` are made, then back: all drain once."""
+    from datetime import timedelta
+
+    from app.domain import clock
+
+    notes, took = Notes(placed), []
+    proxy.drop()
+    station.start()
+    wait_for(lambda: station.status.state == OFFLINE, 30, "offline")
+    start = clock.now()
+    for n in range(commands):
+        with clock.set_to(start + timedelta(hours=hours * n / commands)):  # the day goes by while they work
+            took += notes.submit(station, 1)
+    queued = station.status.pending
+    with clock.set_to(start + timedelta(hours=hours)):
+        proxy.resume()
+        drained = wait_for(lambda: station.status.state == ONLINE and not station.status.pending, 1800,
+                           "drained after reconnecting")
+        figures = notes.verdict(engine, station.cache)
+    return {"hours_offline": hours, "queued": queued, "drain_s": round(drained, 1),
+            "drain_per_s": round(commands / drained, 1), "offline_save_p95_ms": round(p95(took) * 1000, 1), **figures}
