@@ -68,7 +68,7 @@ def test_a_full_disk_while_saving_a_command_is_told_to_the_operator_and_nothing_
     kept = [e.command.args["text"] for e in station.outbox.all()]
     assert kept == said  # every change the person was told is saved is there; the refused one is not
     with pytest.raises(BusinessError) as refused:
-        station.submit(CS, "order.add_warehouse_note", {"order_no": order_no, "expected_version": 1, "text": "x"})
+        station.submit(CS, "order.add_warehouse_note", {"order_no": order_no, "expected_version": 1, "text": "满" * 2000})
     assert refused.value.code == "STATION_DISK_FULL" and "disk is full" in refused.value.message("en")
     conn.execute("PRAGMA max_page_count = 1073741823")  # space freed: the person does it again
     assert view.add_note("重新保存的留言")
