@@ -373,3 +373,13 @@ def long_offline(engine: sa.Engine, station: StationSync, proxy: Any, placed: Pl
         figures = notes.verdict(engine, station.cache)
     return {"hours_offline": hours, "queued": queued, "drain_s": round(drained, 1),
             "drain_per_s": round(commands / drained, 1), "offline_save_p95_ms": round(p95(took) * 1000, 1), **figures}
+
+
+# --- the answer lost after the commit ---------------------------------------------------------------------------
+def lost_ack(engine: sa.Engine, station: StationSync, proxy: Any, placed: Placed, *, commands: int) -> dict[str, Any]:
+    """Every command's first COMMIT answer dropped by ``proxy`` (a LostAckProxy): each applied exactly once."""
+    notes = Notes(placed)
+    notes.submit(station, commands)
+    station.start()
+    drained = wait_for(lambda: station.status.state == ONLINE and not station.status.pending, 600, "drained")
+    return {"acks_lost": proxy.dropped, "drain_s": round(drained, 1), **notes.verdict(engine, station.cache)}
