@@ -74,13 +74,14 @@ def test_timeouts_and_server_refusals_of_the_moment_are_retried_and_never_set_as
     register("drill.flaky", flaky, order_key=None)
     try:
         station = make_station(hub.engine.url, start=False, op_timeout=1.0, connect_timeout=1)
-        station.submit(CS, "drill.flaky", {})
+        flaky_entry = station.submit(CS, "drill.flaky", {})
         with hub.engine.connect() as locker:  # the order's row held elsewhere: the note waits, times out
             locker.execute(sa.text("SELECT 1 FROM orders WHERE order_no = :o FOR UPDATE"), {"o": order_no})
             station.submit(CS, "order.add_warehouse_note", {"order_no": order_no, "expected_version": version,
                                                             "text": "等锁的备注"})
             station.start()
-            wait_for(lambda: len(attempts) >= 4, 20, "the flaky command retried until it passed")
+            wait_for(lambda: station.outbox.entry(flaky_entry.command.id).state == "accepted", 30,
+                     "the flaky command retried until it passed")
             wait_for(lambda: station.status.state != ONLINE, 5, "the locked note cut by the watchdog")
             states = {e.command.name: e.state for e in station.outbox.all()}
             assert states == {"drill.flaky": "accepted", "order.add_warehouse_note": "pending"}
