@@ -100,7 +100,7 @@ def run(lab: Lab, which: str, n: dict) -> dict:
             finally:
                 proxy.close()
         if which == "kills":
-            return drills.station_kills(url, hub.engine, lab.root / "kills", placed, kills=n["kills"], per_kill=60)
+            return drills.station_kills(url, hub.engine, lab.root / "kills", placed, kills=n["kills"], per_kill=30)
         if which in ("immediate", "terminate", "freeze"):
             station = lab.station(url, which, op_timeout=1.5, connect_timeout=1)
             cycles = 1 if which == "freeze" else n[which]
@@ -148,7 +148,10 @@ def main() -> None:
         try:
             for which in opts.only.split(","):
                 started = time.monotonic()
-                figures = run(lab, which, sizes)
+                try:
+                    figures = run(lab, which, sizes)
+                except Exception as err:  # noqa: BLE001 - one drill failing must not hide the others' figures
+                    figures = {"error": f"{type(err).__name__}: {err}", "lost": None}
                 figures["seconds"] = round(time.monotonic() - started, 1)
                 results[which] = figures
                 print(f"{which}: {json.dumps(figures, ensure_ascii=False)}", flush=True)

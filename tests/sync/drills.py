@@ -208,7 +208,7 @@ def station_kills(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, 
         intact = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     proc = spawn_station(url, folder)
     next_event(proc, "ready")
-    drained = wait_for(lambda: not outbox.counts().get("pending", 0), 120, "the last station drained")
+    drained = wait_for(lambda: not outbox.counts().get("pending", 0), 1800, "the last station drained")
     cache = OrderCache(LocalDb(path), Scope("cs"))
     divergent = converge(cache, engine)
     assert proc.stdin is not None and proc.stdout is not None
