@@ -197,7 +197,10 @@ def station_kills(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, 
         before = outbox.counts().get("pending", 0)
         proc = spawn_station(url, folder)
         next_event(proc, "ready")
-        time.sleep(rng.uniform(0.0, 1.2))
+        # into the replay: after its first outcome is recorded, at a random moment (a loaded machine takes
+        # seconds to start a station, so a fixed delay from start would mostly kill it before it sends anything)
+        wait_for(lambda: outbox.counts().get("pending", 0) < before, 120, "the replay under way")
+        time.sleep(rng.uniform(0.0, 0.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         for stream in (proc.stdout, proc.stdin):
