@@ -31,7 +31,8 @@ ACCEPTED, REJECTED = "accepted", "rejected"
 # Failures of the link or of the server's state at this moment (connection lost, timed out, admin
 # shutdown, deadlock, serialization failure, read-only standby): retried, never set aside.
 TRANSIENT = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.InternalError, sa_exc.DisconnectionError,
-             sa_exc.TimeoutError, psycopg.OperationalError, psycopg.InterfaceError, psycopg.InternalError, OSError)
+             sa_exc.TimeoutError, sa_exc.PendingRollbackError, sa_exc.ResourceClosedError, psycopg.OperationalError,
+             psycopg.InterfaceError, psycopg.InternalError, OSError)
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,7 +91,7 @@ class StationSync:
         # One program drains a data folder's outbox: a second one on the same folder (two windows, a
         # copied shortcut) would send the same commands at once (odoo/odoo#152259). The OS lock goes
         # with the process, so a killed program never leaves the folder locked.
-        self._folder_lock = FileLock(Path(data_dir) / LOCK_FILE)
+        self._folder_lock = FileLock(Path(data_dir) / LOCK_FILE, thread_local=False)  # taken by the worker, freed by stop()
         self._owner_file = Path(data_dir) / OWNER_FILE
         self.outbox, self.cache = Outbox(self.db), OrderCache(self.db, scope)
         self.feed = ChangeFeed(self.db, self.cache, progress=self._touch)

@@ -197,7 +197,10 @@ def station_kills(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, 
         before = outbox.counts().get("pending", 0)
         proc = spawn_station(url, folder)
         next_event(proc, "ready")
-        time.sleep(rng.uniform(0.0, 1.2))
+        # into the replay: after its first outcome is recorded, at a random moment (a loaded machine takes
+        # seconds to start a station, so a fixed delay from start would mostly kill it before it sends anything)
+        wait_for(lambda: outbox.counts().get("pending", 0) < before, 120, "the replay under way")
+        time.sleep(rng.uniform(0.0, 0.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         for stream in (proc.stdout, proc.stdin):
@@ -208,7 +211,7 @@ def station_kills(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, 
         intact = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     proc = spawn_station(url, folder)
     next_event(proc, "ready")
-    drained = wait_for(lambda: not outbox.counts().get("pending", 0), 120, "the last station drained")
+    drained = wait_for(lambda: not outbox.counts().get("pending", 0), 1800, "the last station drained")
     cache = OrderCache(LocalDb(path), Scope("cs"))
     divergent = converge(cache, engine)
     assert proc.stdin is not None and proc.stdout is not None
@@ -219,3 +222,167 @@ def station_kills(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, 
     figures = notes.verdict(engine, cache)
     return {"kills": kills, "killed_mid_replay": mid_replay, "file_intact": intact,
             "final_drain_s": round(drained, 2), **figures, "divergent": divergent}
+
+
+# --- two station programs on one data folder ---------------------------------------------------------------
+class Events:
+    """A station process's events as they arrive (a thread reads its stdout, so two processes can be watched)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        import threading
+
+        self.proc, self.seen = proc, []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def close(self) -> None:
+        """After the process has ended: the last lines read, the pipe closed."""
+        self._reader.join(10)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.seen.append(json.loads(line))
+
+    def has(self, **match: Any) -> dict[str, Any] | None:
+        return next((e for e in list(self.seen) if all(e.get(k) == v for k, v in match.items())), None)
+
+    def last_status(self) -> dict[str, Any] | None:
+        return next((e for e in reversed(list(self.seen)) if e["ev"] == "status"), None)
+
+
+def two_programs(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, *, commands: int = 100,
+                 each_adds: int = 10) -> dict[str, Any]:
+    """Two programs started on one folder: one drains, the other says why; the holder killed, the other takes over."""
+    path = folder / "station.sqlite3"
+    outbox, notes = Outbox(LocalDb(path)), Notes(placed)
+    for _ in range(commands):
+        outbox.add(Command.made_by(CS, "order.add_warehouse_note", notes.args()))
+    procs = [spawn_station(url, folder, env=dict(os.environ) | {"PYTHONUNBUFFERED": "1"}) for _ in range(2)]
+    events = [Events(p) for p in procs]
+    wait_for(lambda: all(e.has(ev="ready") for e in events), 60, "both programs started")
+    wait_for(lambda: any(e.has(ev="status", state="locked") for e in events), 30, "one program told it is locked out")
+    waiting = next(n for n, e in enumerate(events) if e.has(ev="status", state="locked"))
+    holder = 1 - waiting
+    told = events[waiting].has(ev="status", state="locked")
+    assert told is not None
+    # both keep taking work; only the holder sends it
+    for n in (holder, waiting):  # one after the other, so the order made is the order saved
+        procs[n].stdin.write(json.dumps({"op": "notes", "args": [notes.args() for _ in range(each_adds)]}) + "\n")  # type: ignore[union-attr]
+        procs[n].stdin.flush()  # type: ignore[union-attr]
+        wait_for(lambda: len([e for e in events[n].seen if e["ev"] == "saved"]) == each_adds, 30, "saved")
+    drained_by_holder = wait_for(lambda: not outbox.counts().get("pending", 0), 60, "the holder drained")
+    still_locked = (events[waiting].last_status() or {}).get("state") == "locked"
+    procs[holder].send_signal(signal.SIGKILL)  # the holder dies: the other takes the folder over
+    procs[holder].wait(30)
+    procs[holder].stdin.close()  # type: ignore[union-attr]
+    procs[waiting].stdin.write(json.dumps({"op": "notes", "args": [notes.args() for _ in range(each_adds)]}) + "\n")  # type: ignore[union-attr]
+    procs[waiting].stdin.flush()  # type: ignore[union-attr]
+    took_over = wait_for(lambda: (events[waiting].last_status() or {}).get("state") not in (None, "locked")
+                         and not outbox.counts().get("pending", 0), 60, "the other took over and drained")
+    procs[waiting].stdin.write(json.dumps({"op": "quit"}) + "\n")  # type: ignore[union-attr]
+    procs[waiting].stdin.close()  # type: ignore[union-attr]
+    procs[waiting].wait(30)
+    for e in events:
+        e.close()
+    figures = notes.verdict(engine, OrderCache(LocalDb(path), Scope("cs")))
+    return {"told": told["text"], "holder_named": str(procs[holder].pid) in told["text"],
+            "locked_out_until_holder_died": still_locked, "drained_by_holder_s": round(drained_by_holder, 2),
+            "took_over_s": round(took_over, 2), **figures}
+
+
+# --- a station clock a day off ------------------------------------------------------------------------------
+def faked_clock_env(shift_hours: float) -> dict[str, str]:
+    """The environment that starts a process with its clock ``shift_hours`` off this one's (libfaketime)."""
+    from datetime import datetime, timedelta
+
+    import libfaketime
+
+    _, additions = libfaketime.get_reload_information()
+    start = datetime.now() + timedelta(hours=shift_hours)  # local wall time, as libfaketime reads "@…"
+    return dict(os.environ) | additions | {"FAKETIME": f"@{start:%Y-%m-%d %H:%M:%S}",
+                                           "FAKETIME_DONT_FAKE_MONOTONIC": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def clock_skew(url: sa.URL, engine: sa.Engine, root: Path, order_no: str, *, rounds: int = 10) -> dict[str, Any]:
+    """Two stations, one a day ahead and one a day behind, take turns on one order."""
+    import re
+    from datetime import timedelta
+
+    from app.domain.clock import CST
+
+    procs = {shift: spawn_station(url, root / f"skew{shift:+d}", "--name", f"skew{shift:+d}",
+                                  env=faked_clock_env(shift)) for shift in (24, -24)}
+    events = {shift: Events(p) for shift, p in procs.items()}
+    wait_for(lambda: all(e.has(ev="status", state="online") for e in events.values()), 60, "both stations online")
+    made = []
+    for n in range(rounds):
+        shift = 24 if n % 2 == 0 else -24
+        with engine.connect() as conn:
+            version = conn.scalar(sa.text("SELECT version FROM orders WHERE order_no = :o"), {"o": order_no})
+        text = f"第{n:05d}条"
+        procs[shift].stdin.write(json.dumps({"op": "notes", "args": [  # type: ignore[union-attr]
+            {"order_no": order_no, "expected_version": version, "text": text}]}) + "\n")
+        procs[shift].stdin.flush()  # type: ignore[union-attr]
+        made.append(text)
+        wait_for(lambda: applied_counts(engine)[0] == n + 1, 30, "the note applied")
+    for p in procs.values():
+        p.stdin.write(json.dumps({"op": "quit"}) + "\n")  # type: ignore[union-attr]
+        p.stdin.close()  # type: ignore[union-attr]
+        p.wait(30)
+    for e in events.values():
+        e.close()
+    with engine.connect() as conn:
+        server_now = conn.scalar(sa.text("SELECT now()"))
+        note = conn.scalar(sa.text("SELECT seller_note FROM orders WHERE order_no = :o"), {"o": order_no}) or ""
+        stamps = conn.execute(sa.text("SELECT created_at, applied_at FROM applied_commands ORDER BY applied_at")).all()
+    lines = note.splitlines()
+    here = server_now.astimezone(CST)
+    worst = timedelta(0)
+    for line in lines:  # "[MM-DD HH:MM operator] text": the time the note was written, in China time
+        month, day, hour, minute = map(int, re.match(r"\[(\d\d)-(\d\d) (\d\d):(\d\d) ", line).groups())  # type: ignore[union-attr]
+        written = here.replace(month=month, day=day, hour=hour, minute=minute, second=0, microsecond=0)
+        worst = max(worst, abs(here - written))
+    records, distinct = applied_counts(engine)
+    return {"rounds": rounds, "distinct_command_ids": distinct, "applied": records,
+            "order_follows_the_server": [line.rsplit("] ", 1)[-1] for line in lines] == made,
+            "worst_note_stamp_off_s": round(worst.total_seconds()),
+            "worst_command_stamp_off_s": round(max(abs((a - c).total_seconds()) for c, a in stamps))}
+
+
+# --- a working day offline ------------------------------------------------------------------------------------
+def long_offline(engine: sa.Engine, station: StationSync, proxy: Any, placed: Placed, *, commands: int,
+                 hours: float = 8.0) -> dict[str, Any]:
+    """The link down for ``hours`` of business time while ``commands`` are made, then back: all drain once."""
+    from datetime import timedelta
+
+    from app.domain import clock
+
+    notes, took = Notes(placed), []
+    proxy.drop()
+    station.start()
+    wait_for(lambda: station.status.state == OFFLINE, 30, "offline")
+    start = clock.now()
+    for n in range(commands):
+        with clock.set_to(start + timedelta(hours=hours * n / commands)):  # the day goes by while they work
+            took += notes.submit(station, 1)
+    queued = station.status.pending
+    with clock.set_to(start + timedelta(hours=hours)):
+        proxy.resume()
+        drained = wait_for(lambda: station.status.state == ONLINE and not station.status.pending, 1800,
+                           "drained after reconnecting")
+        figures = notes.verdict(engine, station.cache)
+    return {"hours_offline": hours, "queued": queued, "drain_s": round(drained, 1),
+            "drain_per_s": round(commands / drained, 1), "offline_save_p95_ms": round(p95(took) * 1000, 1), **figures}
+
+
+# --- the answer lost after the commit ---------------------------------------------------------------------------
+def lost_ack(engine: sa.Engine, station: StationSync, proxy: Any, placed: Placed, *, commands: int) -> dict[str, Any]:
+    """Every command's first COMMIT answer dropped by ``proxy`` (a LostAckProxy): each applied exactly once."""
+    notes = Notes(placed)
+    notes.submit(station, commands)
+    station.start()
+    drained = wait_for(lambda: station.status.state == ONLINE and not station.status.pending, 600, "drained")
+    return {"acks_lost": proxy.dropped, "drain_s": round(drained, 1), **notes.verdict(engine, station.cache)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -44,12 +45,16 @@ def main() -> int:
     station = StationSync(opts.url, Path(opts.dir), Scope("cs"), pull_interval=2.0, heartbeat=beat,
                           heartbeat_every=opts.heartbeat or 30.0)
     actor = Actor(opts.operator, opts.name)
-    station.on_status = lambda s: emit(ev="status", state=s.state, pending=s.pending)
+    station.on_status = lambda s: emit(ev="status", state=s.state, pending=s.pending, text=s.text(), pid=os.getpid())
 
     def handle(cmd: dict) -> None:
         if cmd["op"] == "submit":
             entry = station.submit(actor, cmd["name"], cmd["args"])
             emit(ev="saved", tag=cmd.get("tag"), id=str(entry.command.id), t=time.time())
+        elif cmd["op"] == "notes":  # a list of prepared notes, each saved as the person would
+            for args in cmd["args"]:
+                entry = station.submit(actor, "order.add_warehouse_note", args)
+                emit(ev="saved", tag=args["text"], id=str(entry.command.id))
         elif cmd["op"] == "burst":  # many commands as fast as the disk allows (the kill test cuts in here)
             for n in range(cmd["n"]):
                 entry = station.submit(actor, "order.add_warehouse_note",

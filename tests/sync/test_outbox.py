@@ -21,7 +21,7 @@ def test_commands_are_written_with_a_full_fsync_in_a_write_ahead_log(tmp_path):
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
-def test_a_second_command_on_an_order_follows_the_first_and_falls_back_if_the_first_was_refused(tmp_path):
+def test_a_second_command_on_an_order_follows_the_first_and_after_a_refused_one_expects_what_that_one_expected(tmp_path):
     outbox = Outbox(LocalDb(tmp_path / "station.sqlite3"))
     first = outbox.add(_note("OH1", 3, "一"))
     second = outbox.add(_note("OH1", 3, "二"))
@@ -32,7 +32,8 @@ def test_a_second_command_on_an_order_follows_the_first_and_falls_back_if_the_fi
     assert outbox.resolved_args(outbox.entry(second.command.id))["expected_version"] == 4
     third = outbox.add(_note("OH1", 3, "四"))
     outbox.finish(second.command.id, "rejected", {"code": "VERSION_CONFLICT", "params": {}})
-    # the refused second changed nothing: the third follows the chain back to the first, which left 4
+    # the refused second changed nothing: the order is still where the second expected it, after the first (4);
+    # the maker's own 3 would refuse the third too, and every later one on the order (issue #19, poison drill)
     assert outbox.resolved_args(outbox.entry(third.command.id))["expected_version"] == 4
     assert [e.command.id for e in outbox.rejected()] == [second.command.id]
     outbox.acknowledge(second.command.id)
