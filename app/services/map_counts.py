@@ -73,7 +73,7 @@ def province_figures(uow: UnitOfWork, flt: OrderFilter = OrderFilter()) -> tuple
         uow.session.execute(sa.text("SELECT order_map_fold()"))
         uow.commit()
         rows = list(uow.session.execute(summed))
-        late = dict(uow.session.execute(_overdue(flt)).tuples().all())
+        late = {p: int(n) for p, n in uow.session.execute(_overdue(flt))}
     counts = {p: int(n) for p, n, _ in rows if n}
     rates = {p: (int(after) + int(late.get(p, 0))) / int(n) for p, n, after in rows if n}
     return counts, rates

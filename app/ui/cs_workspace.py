@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from app.ui.order_table import OrderTableModel
 from app.ui.sync_status import SyncBridge
 
 UowFactory = Callable[[], UnitOfWork]
+log = logging.getLogger(__name__)
 
 
 class CustomerServiceWorkspace(QWidget):
@@ -194,6 +196,10 @@ class CustomerServiceWorkspace(QWidget):
                 counts, rates = cache.province_figures(flt) if cache is not None else province_figures(uow(), flt)
             except BusinessError:
                 self._map_ready.emit(generation, None)  # the database is away: keep the old map
+                return
+            except Exception:  # a failed count must not leave the map waiting for ever
+                log.exception("map count failed")
+                self._map_ready.emit(generation, None)
                 return
             self._map_ready.emit(generation, (counts, rates, measure))
             if not current():
