@@ -71,10 +71,38 @@ def measure(hub, runs: int) -> dict[str, object]:
         "none": OrderFilter(), "status": OrderFilter(status="paid"), "hour_band": OrderFilter(hours=(18, 22)),
         "platform+warehouse": OrderFilter(platform="tmall", warehouse_id=1)}.items()}
     scan = _timed(lambda: order_queries.province_figures(hub.uow(), OrderFilter()), max(3, runs // 10))
+    window = map_follows_filter(hub, runs)
     with hub.engine.connect() as conn:
         rollup_rows = conn.scalar(sa.text("SELECT count(*) FROM order_map_counts"))
     return {"orders": total, "list": lists, "search": searches, "trace": trace, "map_from_counts": maps,
-            "map_by_full_group_by_as_before": scan, "map_count_rows": rollup_rows, "load_average": _load()}
+            "map_by_full_group_by_as_before": scan, "window_map_follows_filter_change": window, "map_count_rows": rollup_rows, "load_average": _load()}
+
+
+def map_follows_filter(hub, runs: int) -> dict[str, float]:
+    """The customer-service window (hub-direct, Qt offscreen): a filter click until the map is re-counted and drawn."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui import fonts
+    from app.ui.cs_workspace import CustomerServiceWorkspace
+
+    app = QApplication.instance() or QApplication([])
+    fonts.install(app)
+    ws = CustomerServiceWorkspace(hub.uow)
+    ws.resize(1400, 800)
+    ws.show()
+    ws.wait_for_map(60_000)
+    codes = ["paid", "allocating", "shipped", "completed", None]
+    step = iter(range(10**6))
+
+    def click() -> None:
+        ws.status.setCurrentIndex(ws.status.findData(codes[next(step) % len(codes)]))
+        assert ws.wait_for_map(60_000)
+        ws.map.repaint()
+
+    figure = _timed(click, runs)
+    ws.close()
+    return figure
 
 
 PARTITIONED = """
