@@ -117,6 +117,9 @@ class ChangeFeed:
         conn.execute("PRAGMA analysis_limit = 1000")  # sampled statistics: a second, not a full read
         conn.execute("ANALYZE")  # the planner picks the filter bar's indexes with the new rows' statistics
         conn.commit()
+        # fold the load's pages into the file now: a station killed later does not leave the next start
+        # re-reading a WAL as large as the whole scope (seconds at 84,000 orders)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return changed
 
     def preload(self, engine: Engine, newest: int = 500) -> set[str]:

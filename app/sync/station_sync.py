@@ -262,6 +262,7 @@ class StationSync:
             self._report(OFFLINE)  # searches and calls stay queued for the next connection
             self._stop.wait(backoff)
             backoff = min(backoff * 2, self.max_backoff)
+        self.db.close()  # the worker's own connection: the last one closed folds the WAL into the file
 
     def _connect(self) -> None:
         with self._guard():
