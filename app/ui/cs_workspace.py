@@ -264,8 +264,10 @@ class CustomerServiceWorkspace(QWidget):
             self._sync.station.request_search(self.search.text().strip())
 
     def _orders_changed(self, _order_nos: object) -> None:
-        """Another station (or this one's outbox) changed orders: the list follows without a refresh."""
+        """Another station (or this one's outbox) changed orders: the list follows without a refresh,
+        and so does the map, whose counts come from the same cache (a sum of kept counts: cheap)."""
         self.model.reload()
+        self._recount_map(replace(self._filter, search=None), self.measure.currentData())
 
     def _province_clicked(self, name: str) -> None:
         """Clicking a province narrows the list to it; clicking it again shows every province."""
