@@ -103,3 +103,14 @@ def test_the_hour_bands_of_the_counts_are_the_bands_the_filter_bar_offers():
     assert offered == list(HOUR_BANDS)
     assert all(bands_for(band) == [band[0]] for band in offered)
     assert bands_for((0, 24)) == [0, 6, 12, 18, 22] and bands_for((7, 12)) is None
+
+
+def test_without_a_hub_to_fold_them_a_reader_folds_the_deltas_once_enough_are_waiting(hub, monkeypatch):
+    monkeypatch.setattr(map_counts, "FOLD_AT", 3)
+    _spread(hub, 6, seed=5)  # more keys changed than the threshold
+    with hub.engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM order_map_deltas")) >= 3
+    _same(hub, OrderFilter())
+    with hub.engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM order_map_deltas")) == 0
+    _same(hub, OrderFilter())  # and the folded counts still agree
