@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from app.bootstrap import OrderHub
 from app.hub.credentials import CredentialStore, wire
 from app.hub.pollers import OVERLAP, PollReport, poll_once
-from app.services import shop_sync
+from app.services import map_counts, shop_sync
 from app.services.shop_sync import ShopConfig
 from connectors.base import Connector, Credentials, utc_now
 
@@ -120,6 +120,7 @@ class Hub:
             while not self.stopping.is_set():
                 try:
                     self.claim_round()
+                    map_counts.fold(self.app.uow())  # the order map's deltas into its counts (issue #18)
                 except Exception:  # a lost database: keep trying, pollers will resume when it is back
                     log.exception("claim round failed")
                 self.stopping.wait(self.claim_interval)

@@ -19,6 +19,10 @@ from app.services import order_queries
 from app.services.order_queries import OPEN_STAGES, OrderFilter
 from app.services.unit_of_work import UnitOfWork
 
+#: a reader folds the deltas itself once this many are waiting (normally the hub has folded them)
+FOLD_AT = 2000
+
+
 def answerable(flt: OrderFilter) -> bool:
     """Whether the counts hold the answer for ``flt`` (the province and the search never narrow the map)."""
     return flt.risk is None and (flt.hours is None or bands_for(flt.hours) is not None)
@@ -69,11 +73,13 @@ def province_figures(uow: UnitOfWork, flt: OrderFilter = OrderFilter()) -> tuple
                         sa.func.coalesce(sa.func.sum(both.c.orders).filter(both.c.status == "after_sales"), 0))
               .group_by(both.c.province))
     with uow:
-        # fold first if nobody else is (cheap when the hub has just folded), so the deltas read stay few
-        uow.session.execute(sa.text("SELECT order_map_fold()"))
-        uow.commit()
         rows = list(uow.session.execute(summed))
-        late = dict(uow.session.execute(_overdue(flt)).tuples().all())
+        late = {p: int(n) for p, n in uow.session.execute(_overdue(flt))}
+        # the hub folds every few seconds; without a hub running, the reader keeps the deltas few itself
+        if uow.session.scalar(sa.select(sa.func.count()).select_from(
+                sa.select(OrderMapDelta.id).limit(FOLD_AT).subquery())) >= FOLD_AT:
+            uow.session.execute(sa.text("SELECT order_map_fold()"))
+            uow.commit()
     counts = {p: int(n) for p, n, _ in rows if n}
     rates = {p: (int(after) + int(late.get(p, 0))) / int(n) for p, n, after in rows if n}
     return counts, rates

@@ -8,6 +8,7 @@ keeps its warehouse's open work. Reads answer the same questions as
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from operator import itemgetter
 from datetime import UTC, datetime, timedelta
@@ -81,7 +82,8 @@ class OrderCache:
     def __init__(self, db: LocalDb, scope: Scope) -> None:
         self._db, self.scope = db, scope
 
-    def apply(self, rows: list[dict[str, Any]], *, searched: bool = False) -> set[str]:
+    def apply(self, rows: list[dict[str, Any]], *, searched: bool = False,
+              progress: Callable[[], None] = lambda: None) -> set[str]:
         """Store the rows this station wants (or already holds); returns the order nos that changed.
 
         One transaction and one prepared statement for the whole batch (a first load of 84,000
@@ -130,9 +132,12 @@ class OrderCache:
                 bulk = not held and len(upserts) > 5000  # a first load into an empty cache
                 for name in CACHE_INDEX_NAMES if bulk else ():
                     conn.execute(f"DROP INDEX {name}")
-                conn.executemany(_UPSERT, upserts)
+                for start in range(0, len(upserts), 5000):
+                    conn.executemany(_UPSERT, upserts[start:start + 5000])
+                    progress()  # a long first load is local work in progress, not a hung database call
                 for statement in CACHE_INDEXES.split(";") if bulk else ():
                     conn.execute(statement)  # built by one sort each, inside the same transaction
+                    progress()
             moved = [(*key, n) for key, n in counts.items() if n and key[0] is not None]
             if moved:
                 conn.executemany("INSERT INTO cache_map_counts VALUES (?, ?, ?, ?, ?, ?) "

@@ -208,9 +208,8 @@ class StationSync:
     def replay(self) -> int:
         """Send every waiting command, oldest first, several to a transaction, recording each outcome.
 
-        A batch of up to ``replay_batch`` commands shares one server transaction: each command runs
-        in a savepoint of its own (a refusal or a bad command rolls back only itself and is recorded
-        as before), the batch commits once, and only then are the outcomes recorded here. If the link
+        A batch of up to ``replay_batch`` commands shares one server transaction and commits once;
+        only then are the outcomes recorded here (see :meth:`_apply_batch` for refusals). If the link
         dies before the answer, the whole batch is in doubt and the next round looks each command up
         first (the server's record says whether it landed; never applied twice).
         """
@@ -250,31 +249,43 @@ class StationSync:
         self._last_beat = time.monotonic()
 
     def _apply_batch(self, group: list[OutboxEntry], *, look_first: bool) -> list[applier.Outcome]:
-        """Apply ``group`` in one transaction, each command in its own savepoint; one at a time if a bug trips."""
+        """Apply ``group`` in one transaction; if any command is refused or trips, redo the group one at a time.
+
+        Inside the batch the commands share the transaction with no savepoint each (a savepoint costs
+        two more round trips per command, and round trips are what a replay waits on). A refusal may
+        have written part of its change before refusing, so the whole batch is rolled back and the
+        group goes again command by command, each in its own transaction as before: refusals are
+        recorded alone and every accepted command still lands exactly once.
+        """
         outcomes: list[applier.Outcome] = []
         with self._engine.connect() as conn:
             conn.begin()
-            savepoints = sessionmaker(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+            shared = sessionmaker(bind=conn, join_transaction_mode="rollback_only", expire_on_commit=False)
             known: dict[str, dict[str, Any]] = {}
             try:
                 for entry in group:
                     command = replace(entry.command, args=self.outbox.resolved_args(entry, known))
-                    outcome = applier.apply(savepoints, command, look_first=look_first)
+                    outcome = applier.apply(shared, command, look_first=look_first)
+                    if not outcome.accepted and not outcome.duplicate:
+                        break  # refused: redo the group one by one
                     known[str(command.id)] = {"state": outcome.outcome, "result": outcome.result}
                     outcomes.append(outcome)
-                conn.commit()
-                return outcomes
+                    self._touch()  # a batch making progress is not a hung call
+                else:
+                    conn.commit()
+                    return outcomes
             except NETWORK_ERRORS:
                 raise  # nothing of the batch is known to have landed: the next round looks each one up
             except Exception:  # noqa: BLE001 - an unexpected failure: isolate it by replaying one by one
                 log.exception("station replay batch failed; replaying its commands one at a time")
-                conn.rollback()
+            conn.rollback()
         singles = []
-        for entry in group:  # the failing command raises here, as it would have alone
+        for entry in group:  # each in its own transaction; a failing command raises here, as it would alone
             command = replace(entry.command, args=self.outbox.resolved_args(entry))
             outcome = applier.apply(self.session_factory, command, look_first=look_first)
             self.outbox.finish(command.id, outcome.outcome, outcome.result)
             singles.append(outcome)
+            self._touch()
         return singles
 
     # --- the worker ---------------------------------------------------------------------------------
@@ -301,6 +312,7 @@ class StationSync:
             self._report(OFFLINE)  # searches and calls stay queued for the next connection
             self._stop.wait(backoff)
             backoff = min(backoff * 2, self.max_backoff)
+        self.db.close()  # the worker's own connection: the last one closed folds the WAL into the file
 
     def _next_wait(self) -> float:
         """The periodic pull, or sooner when the next heartbeat is due first."""

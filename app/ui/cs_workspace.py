@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +27,7 @@ from app.ui.order_table import COLUMNS, OrderTableModel
 from app.ui.sync_status import SyncBridge
 
 UowFactory = Callable[[], UnitOfWork]
+log = logging.getLogger(__name__)
 
 
 class CustomerServiceWorkspace(QWidget):
@@ -201,6 +203,10 @@ class CustomerServiceWorkspace(QWidget):
             except BusinessError:
                 self._map_ready.emit(generation, None)  # the database is away: keep the old map
                 return
+            except Exception:  # a failed count must not leave the map waiting for ever
+                log.exception("map count failed")
+                self._map_ready.emit(generation, None)
+                return
             self._map_ready.emit(generation, (counts, rates, measure))
             if not current():
                 return
@@ -288,8 +294,10 @@ class CustomerServiceWorkspace(QWidget):
             self._sync.station.request_search(self.search.text().strip())
 
     def _orders_changed(self, _order_nos: object) -> None:
-        """Another station (or this one's outbox) changed orders: the list follows without a refresh."""
+        """Another station (or this one's outbox) changed orders: the list follows without a refresh,
+        and so does the map, whose counts come from the same cache (a sum of kept counts: cheap)."""
         self.model.reload()
+        self._recount_map(replace(self._filter, search=None), self.measure.currentData())
 
     def _province_clicked(self, name: str) -> None:
         """Clicking a province narrows the list to it; clicking it again shows every province."""

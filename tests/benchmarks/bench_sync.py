@@ -153,7 +153,7 @@ def main() -> None:
         live = {} if opts.replay_only else latency(hub, url, Path(tmp), opts.writes)
         if live:
             print(f"write at one station → in another station's order list model ({live['samples']} samples, "
-              f"4 station processes): p50 {live['p50_ms']} ms, p99 {live['p99_ms']} ms, max {live['max_ms']} ms "
+                  f"4 station processes): p50 {live['p50_ms']} ms, p99 {live['p99_ms']} ms, max {live['max_ms']} ms "
                   f"(target p99 < 500 ms)")
         rep = replay(hub, Path(tmp), opts.replay)
         print(f"replay of {rep['commands']} queued commands after reconnect: {rep['replay_s']} s "

@@ -42,6 +42,8 @@ def test_the_order_list_follows_another_stations_change_without_a_refresh(qtbot,
     orders.change_status(hub.uow(), order_no, "allocating", expected_version=version, actor=CS)  # another station
     qtbot.waitUntil(lambda: window.cs.model.row_at(row).status == "allocating", timeout=5_000)
     assert window.cs.table.currentIndex().row() == row  # updated in place: the selection stays
+    # the map counts from the same cache, and follows it too
+    qtbot.waitUntil(lambda: window.cs.wait_for_map() and window.cs.map._counts == {"浙江省": 1}, timeout=5_000)
     os.makedirs(SHOTS, exist_ok=True)
     window.grab().save(f"{SHOTS}/sync_station_online.png")
 
