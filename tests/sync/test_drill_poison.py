@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from app.sync.commands import REGISTRY, register
 from app.sync.station_sync import ONLINE
 from app.ui import fonts
-from app.ui.sync_status import RefusedChangesDialog, SyncBridge, SyncStatusWidget
+from app.ui.sync_status import SyncBridge, SyncStatusWidget
 from tests.support.factories import make_order
 from tests.sync.conftest import wait_for, wait_online
 from tests.sync.divergence import assert_converged, note_lines

@@ -5,7 +5,7 @@ import random
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication, QToolTip
