@@ -40,7 +40,7 @@ fi
 # supported by this build"), so they run Debian's server binaries, added here when missing (as root).
 if [ "$what" = test ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
     && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null) \
+  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null) \
     || echo "Debian's postgresql could not be installed: tests/auth/test_tls.py will be skipped" >&2
 fi
 
