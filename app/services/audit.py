@@ -17,7 +17,7 @@ from app.db.models import AuditLog, AuditSettings
 from app.domain.actor import Actor
 from app.domain.audit_chain import HASH_ALGORITHMS, AuditRecord, ChainVerdict, verify_chain
 from app.domain.errors import BasisRequired, BusinessError
-from app.services.permissions import require
+from app.services import permissions
 from app.services.unit_of_work import UnitOfWork
 
 
@@ -162,7 +162,7 @@ def set_hash_algorithm(uow: UnitOfWork, algorithm: str, actor: Actor) -> str:
     if algorithm not in HASH_ALGORITHMS:
         raise BusinessError("AUDIT_UNKNOWN_HASH", algorithm=algorithm)
     with uow:
-        require(uow, actor, "permissions.edit")
+        permissions.require(uow, actor, "permissions.edit")
         row = uow.session.get(AuditSettings, 1, with_for_update=True)
         before = row.hash_alg
         row.hash_alg, row.changed_at = algorithm, sa.func.now()
