@@ -1,7 +1,7 @@
 """The audit chain's hash algorithm: SHA-256 by default, SM3 (国密, GB/T 32905) selectable; each record names its own.
 
 Revision ID: 0022
-Revises: 0015
+Revises: 0020
 
 ``audit_settings`` (one row) says which algorithm new records use; the chain trigger stamps it
 into ``audit_log.hash_alg`` and hashes with it, so a chain may switch algorithm at any record and
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: Union[str, Sequence[str], None] = "0015"
+down_revision: Union[str, Sequence[str], None] = "0020"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
