@@ -29,7 +29,11 @@ COMMAND_ARGS = {
     "after_sales.open": lambda o, v: {"order_no": o, "kind": "refund_only", "lines": [{"line_no": 1, "qty": 1}],
                                       "reason": "不想要了"},
     "after_sales.step": lambda o, v: {"case_no": "AS-NONE", "step": "refund", "expected_version": 1},
+    "pick.ship_parcel": lambda o, v: {"order_no": o, "expected_version": v, "tracking_no": "SF1234567890123",
+                                      "lines": [{"line_no": 1, "qty": 1}]},
 }
+# station commands checked as another action's work: a parcel of an order is the ship scan's work
+ACTION_OF = {"pick.ship_parcel": "pick.scan"}
 
 
 def _state(hub, order_no):
@@ -38,7 +42,8 @@ def _state(hub, order_no):
 
 
 # commands that act for nobody's grants: an offline sign-in record is what any person leaves by signing in
-NO_GRANT = {"auth.offline_event"}
+# and a printer failure is a fact a station reports about itself, not anybody's act on an order
+NO_GRANT = {"auth.offline_event", "station.print_failure"}
 
 
 def test_every_station_command_is_covered_here():
@@ -61,13 +66,25 @@ def test_an_offline_sign_in_record_is_taken_from_every_person_and_refused_from_t
         assert outcome.accepted and recorded == 1
 
 
+@pytest.mark.parametrize("role", ROLES)
+def test_a_printer_failure_report_is_taken_from_every_person_and_refused_from_the_service_account(hub, role):
+    login = ROLE_LOGIN[role]
+    args = {"printer": "仓库打印机-1", "job_id": f"job-{role}", "reason": "PRINTER_PAPER_OUT",
+            "failed_at": 1_800_000_000.0, "attempt": 1}
+    outcome = applier.apply(hub.session_factory, Command("station.print_failure", args, login, "工作站-权限", "10.20.9.9"))
+    if role == "service":
+        assert not outcome.accepted and outcome.result["code"] == "SERVICE_ACCOUNT_REFUSED"
+    else:
+        assert outcome.accepted, outcome.result
+
+
 @pytest.mark.parametrize("role", [r for r in ROLES if r != "service"])
 @pytest.mark.parametrize("name", sorted(COMMAND_ARGS))
 def test_a_station_command_is_held_to_the_senders_role_and_a_refusal_is_recorded(hub, name, role):
     order_no, version = make_order(hub, "paid")
     command = Command(name, COMMAND_ARGS[name](order_no, version), ROLE_LOGIN[role], "工作站-权限", "10.20.9.9")
     outcome = applier.apply(hub.session_factory, command)
-    allowed = name in DEFAULT_GRANTS[role]  # each station command is checked as the action of its own name
+    allowed = ACTION_OF.get(name, name) in DEFAULT_GRANTS[role]  # checked as the action of its own name, mostly
     refused_for_role = not outcome.accepted and outcome.result.get("code") == "NOT_PERMITTED"
     assert refused_for_role is not allowed, (name, role, outcome.result)
     if refused_for_role:
