@@ -366,7 +366,7 @@ class _Generator:
         shipped_at = self._health_history(order, shipped_at)
         shipment = {"id": len(self.t["shipments"]) + 1, "order_id": order["id"], "carrier": carrier,
                     "tracking_no": tracking_no, "warehouse_id": wh["id"], "status": "in_transit",
-                    "shipped_at": shipped_at, "delivered_at": None}
+                    "shipped_at": shipped_at, "delivered_at": None, "lines": None}
         self.t["shipments"].append(shipment)
         self._scans(order, wh, shipped_at)
         centres = self.cat["province_centres"]
@@ -599,6 +599,13 @@ class _Generator:
              "status": "sent", "attempts": 1}
             for i, o in enumerate(shipped)
         ]
+        # 部分发货: two recent shipped orders with more than one line left in two parcels, the first gone
+        split = [o for o in reversed(by_status["shipped"]) if sum(not it["is_gift"] for it in o["items"]) > 1][:2]
+        parcels = {s["order_id"]: s for s in self.t["shipments"]}
+        for o in split:
+            first = next(it for it in o["items"] if not it["is_gift"])
+            o["status"] = "partially_shipped"
+            parcels[o["id"]]["lines"] = [{"line_no": first["line_no"], "qty": first["qty"]}]
         if by_status["after_sales"]:
             o = by_status["after_sales"][0]
             self.t["outbox"].append({"id": len(self.t["outbox"]) + 1, "topic": "sms", "dedupe_key": f"sms:as:{o['order_no']}",

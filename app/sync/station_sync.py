@@ -341,8 +341,8 @@ class StationSync:
         with self._guard():
             conn = psycopg.connect(libpq_conninfo(self.url), autocommit=True, connect_timeout=self._connect_timeout)
             self._sockets.add(conn)
-            conn.execute("LISTEN order_changes")
             self._follow_server_clock(conn)
+            conn.execute("LISTEN order_changes")  # last, so the server lists this connection as the listener
         self._listener = conn
 
     @staticmethod
