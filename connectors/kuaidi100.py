@@ -181,7 +181,7 @@ def read_intercept_result(body: bytes, salt: str) -> InterceptResult:
         raise PushRefused("拦截结果推送缺少 param")
     if salt or form.get("sign"):
         if not hmac.compare_digest(sign(param, salt), form.get("sign", "")):
-            raise PushRefused("快递100 拦截结果推送签名不正确，已拒收")
+            raise PushRefused("快递100 拦截结果推送签名不正确，已拒收", tracking_no=_claimed_number(param))
     try:
         doc = json.loads(param)
         number = str(doc["kuaidinum"])
@@ -193,6 +193,15 @@ def read_intercept_result(body: bytes, salt: str) -> InterceptResult:
         raise PushRefused(f"运单 {number} 的拦截结果状态「{raw}」无法识别", tracking_no=number)
     reason = str(doc.get("message") or doc.get("reason") or ("拦截成功" if state == "succeeded" else "快递公司未说明原因"))
     return InterceptResult(number, state, reason[:500], str(doc.get("taskId") or ""))
+
+
+def _claimed_number(param: str) -> str | None:
+    """The waybill an unverified push names, kept only to file its refusal under that parcel."""
+    try:
+        doc = json.loads(param)
+        return str(doc["kuaidinum"])[:64] if isinstance(doc, dict) and doc.get("kuaidinum") else None
+    except ValueError:
+        return None
 
 
 def _node(n: dict[str, Any], last_state: str) -> Node:
