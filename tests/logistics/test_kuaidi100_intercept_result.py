@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from app.domain.actor import Actor
 from app.hub.carrier_dispatch import dispatch_intercepts
-from app.services import writeback
+from app.services import trace, writeback
+from app.services.story_events import story_events
 from connectors.kuaidi100 import REPLY_OK, sign
 from tests.logistics.conftest import SALT
 
@@ -91,6 +92,9 @@ def test_a_failure_push_gives_the_carriers_reason_in_words_and_the_parcel_travel
     assert (attempt["call"], attempt["outcome"]) == (RESULT_CALL, "refused") and "无法拦截" in attempt["message"]
     notice = _notices(hub, "JDV000000000203")[-1]
     assert notice["message"] == "LOGI_INTERCEPT_FAILED" and notice["params"]["detail"] == "快件已到达派送网点，无法拦截"
+    line = [e for e in story_events(trace.order_story(hub.uow(), order_no)) if e.kind == "writeback"][-1]
+    assert line.failed and line.title.startswith("拦截件 京东物流") and line.details == ("快件已到达派送网点，无法拦截",)
+    assert "kuaidi100" not in line.title and RESULT_CALL in line.technical  # the door's name only for IT
     assert carriers.road.advance("JDV000000000203") != []
 
 
