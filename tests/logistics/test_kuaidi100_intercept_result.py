@@ -48,12 +48,14 @@ def _intercepted(hub, carriers, tracking_no, *, hold=True):
     kd = carriers.kd100
     client = Kuaidi100(kd.base_url, kd.key, kd.salt, kd.callback_url, label_url=kd.base_url,
                        label_secret=carriers.kd100_sim.secret, partners={"jd": "JD-SHOP-0571"})
-    if hold:
-        carriers.kd100_sim.results_released.clear()
+    carriers.kd100_sim.results_released.clear()  # the result lands after the "accepted" answer is saved
     try:
         assert dispatch_intercepts(hub, carriers.sf, kd100=client).intercepted == 1
     finally:
         client.close()
+    if not hold:
+        carriers.kd100_sim.results_released.set()
+        carriers.kd100_sim.wait_results()
     return order_no
 
 
