@@ -149,3 +149,15 @@ def test_an_unreadable_or_unknown_status_push_is_refused_in_words(hub, carriers)
     with hub.uow() as uow:
         reasons = uow.session.scalars(sa.text("SELECT reason FROM carrier_pushes WHERE NOT accepted ORDER BY id")).all()
     assert any("无法读取" in r for r in reasons) and any("MAYBE" in r for r in reasons)
+
+
+def test_a_result_that_lands_before_the_accepted_answer_is_saved_is_not_overwritten(hub, carriers):
+    from app.services import outbox, tracking
+
+    order_no = carriers.shipped_order("JDV000000000207", "京东物流")
+    writeback.intercept_for_order(hub.uow(), order_no, CS)
+    [msg] = [m for m in outbox.claim(hub.uow(), writeback.INTERCEPT, limit=50) if m.payload["tracking_no"] == "JDV000000000207"]
+    assert tracking.intercept_result(hub.uow(), "kuaidi100", RESULT_CALL, "JDV000000000207", "succeeded", "已拦截",
+                                     b"param=...").applied
+    tracking.intercept_settled(hub.uow(), msg, "accepted", "kuaidi100 interceptOrder", message="快递100已受理")
+    assert _watch(hub, "JDV000000000207") == ("succeeded", "已拦截")
