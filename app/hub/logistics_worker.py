@@ -48,12 +48,13 @@ def platform_connectors(app: OrderHub, store: CredentialStore) -> Any:
 
 def carrier_clients(store: CredentialStore) -> tuple[Kuaidi100 | None, SfExpress | None, CarrierAccounts]:
     kd, sf = store.get(KUAIDI100_REF), store.get(SF_REF)
-    # extra: label_secret (企业版 secret, for interception), label_url, partner_<carrier key> (e.g. partner_jd)
+    # extra: label_secret (企业版 secret, for interception), label_url, partner_<carrier key> (e.g. partner_jd),
+    # intercept_callback_url (where 快递100 posts interception results; default: callback_url + "-intercept")
     kd100 = Kuaidi100(kd.extra.get("base_url", "https://poll.kuaidi100.com"), kd.app_key, kd.app_secret,
                       kd.extra.get("callback_url", ""), label_url=kd.extra.get("label_url", "https://api.kuaidi100.com"),
                       label_secret=kd.extra.get("label_secret", ""),
-                      partners={k.removeprefix("partner_"): v for k, v in kd.extra.items() if k.startswith("partner_")}
-                      ) if kd else None
+                      partners={k.removeprefix("partner_"): v for k, v in kd.extra.items() if k.startswith("partner_")},
+                      intercept_callback_url=kd.extra.get("intercept_callback_url")) if kd else None
     sf_client = SfExpress(sf.extra.get("base_url", "https://bspgw.sf-express.com"), sf.app_key, sf.app_secret) if sf else None
     return kd100, sf_client, CarrierAccounts(kd.app_secret if kd else "", sf.app_key if sf else "",
                                              sf.app_secret if sf else "")

@@ -129,6 +129,46 @@ def flag_still(uow: UnitOfWork, *, hours: float | StillLimits, now: datetime) ->
         return flagged
 
 
+FINAL_INTERCEPT = ("succeeded", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class InterceptOutcome:
+    tracking_no: str
+    applied: bool  # False: unknown parcel, or this result was already on it
+    order_no: str | None
+
+
+def intercept_result(uow: UnitOfWork, carrier: str, call: str, tracking_no: str, state: str, reason: str,
+                     body: bytes, *, code: str = "") -> InterceptOutcome:
+    """The carrier's final word on an interception (``succeeded`` / ``failed``), pushed later: on the parcel,
+    the order's story and to customer service — once: a repeated push changes nothing (same dedupe key)."""
+    with uow:
+        s = uow.session
+        shipment = s.execute(sa.select(Shipment).where(Shipment.tracking_no == tracking_no)).scalar_one_or_none()
+        watch = s.get(ShipmentWatch, shipment.id, with_for_update=True) if shipment is not None else None
+        if shipment is None or watch is None:
+            s.add(CarrierPush(carrier=carrier, accepted=True, tracking_no=tracking_no, reason="系统中没有这个运单的拦截",
+                              body_sha256=sha256(body)))
+            uow.commit()
+            return InterceptOutcome(tracking_no, False, None)
+        order_no = s.scalar(sa.select(Order.order_no).where(Order.id == shipment.order_id))
+        if watch.intercept_state in FINAL_INTERCEPT:
+            s.add(CarrierPush(carrier=carrier, accepted=True, tracking_no=tracking_no, body_sha256=sha256(body),
+                              reason=f"重复的拦截结果，已有结果：{watch.intercept_message or watch.intercept_state}"))
+            uow.commit()
+            return InterceptOutcome(tracking_no, False, order_no)
+        watch.intercept_state, watch.intercept_message = state, reason
+        writeback.record(s, shipment.order_id, "intercept", call, "done" if state == "succeeded" else "refused",
+                         code=code, message=reason, tracking_no=tracking_no)
+        outbox.enqueue(s, "cs.notice", f"cs:intercept:{tracking_no}:{state}", {
+            "message": "LOGI_INTERCEPT_SUCCEEDED" if state == "succeeded" else "LOGI_INTERCEPT_FAILED",
+            "order_no": order_no, "params": {"order_no": order_no, "tracking_no": tracking_no, "detail": reason}})
+        s.add(CarrierPush(carrier=carrier, accepted=True, tracking_no=tracking_no, body_sha256=sha256(body)))
+        uow.commit()
+        return InterceptOutcome(tracking_no, True, order_no)
+
+
 def intercept_settled(uow: UnitOfWork, msg: outbox.Claimed, state: str, call: str, *, code: str = "",
                       message: str = "") -> None:
     """The carrier's answer to a 拦截件 request, on the parcel and the order's story; customer service told."""
@@ -136,7 +176,8 @@ def intercept_settled(uow: UnitOfWork, msg: outbox.Claimed, state: str, call: st
     with uow:
         s = uow.session
         watch = s.get(ShipmentWatch, p["shipment_id"], with_for_update=True)
-        if watch is not None:
+        if watch is not None and not (state == "accepted" and watch.intercept_state in FINAL_INTERCEPT):
+            # the carrier's final word may land (push) before the "accepted" answer is saved: keep the final word
             watch.intercept_state, watch.intercept_message = state, message or None
         outcome = {"succeeded": "done", "accepted": "done", "failed": "refused", "unsupported": "refused"}.get(state, "retry")
         writeback.record(s, p["order_id"], "intercept", call, outcome, outbox_id=msg.id, code=code, message=message,

@@ -5,6 +5,9 @@ company. After a subscription, :meth:`Kuaidi100Simulator.advance` moves the parc
 its whole history newest first (as 快递100 does, resultv2=4 with ``areaCenter`` positions) to the
 callback URL as form ``param`` + ``sign``; a push the receiver does not answer with
 ``result: true`` is retried (3 times here, 35 minutes apart in real life).
+An accepted ``interceptOrder`` is answered later, as 快递100 does, by a signed result push to the
+request's ``callbackUrl`` (salt from the request): succeeded, or failed with the carrier's reason —
+set per waybill in :attr:`Kuaidi100Simulator.intercept_outcomes`.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -49,6 +54,14 @@ class Kuaidi100Simulator:
         self.subscriptions: dict[str, Subscription] = {}
         self.pushes: list[tuple[str, int, bytes]] = []  # (number, HTTP status, reply)
         self.http = requests.Session()
+        #: waybill → (status, reason) of the interception result push; default ("SUCCESS", "拦截成功，快件退回寄件地址")
+        self.intercept_outcomes: dict[str, tuple[str, str]] = {}
+        self.intercept_delay = 0.2  # seconds between the accepted answer and the result push
+        self.results_released = threading.Event()  # (tests) clear it to hold result pushes until set again
+        self.results_released.set()
+        self.intercept_requests: dict[str, dict[str, Any]] = {}  # waybill → the accepted request's param
+        self.intercept_pushes: list[tuple[str, int, bytes]] = []  # (number, HTTP status, reply)
+        self._result_threads: list[threading.Thread] = []
 
     @staticmethod
     def _json(payload: dict[str, Any]) -> Response:
@@ -101,8 +114,53 @@ class Kuaidi100Simulator:
             return self._json({"result": False, "returnCode": "400", "message": "运单不存在或已签收，无法拦截"})
         parcel.intercepted = True
         self.intercepts.append(number)
+        self.intercept_requests[number] = p
+        if p.get("callbackUrl"):
+            worker = threading.Thread(target=self._later, args=(number,), daemon=True, name=f"kd100-intercept-{number}")
+            self._result_threads.append(worker)
+            worker.start()
         return self._json({"result": True, "returnCode": "200", "message": "提交成功",
                            "data": {"taskId": hashlib.md5(number.encode()).hexdigest().upper()}})
+
+    def _later(self, number: str) -> None:
+        time.sleep(self.intercept_delay)
+        if self.results_released.wait(60):
+            self.push_intercept_result(number)
+
+    def intercept_result_body(self, number: str, *, salt: str | None = None) -> bytes:
+        """The form 快递100 posts with an interception's result (signed with the request's salt)."""
+        request = self.intercept_requests[number]
+        status, reason = self.intercept_outcomes.get(number, ("SUCCESS", "拦截成功，快件退回寄件地址"))
+        param = json.dumps({"kuaidicom": request.get("kuaidicom"), "kuaidinum": number, "orderid": request.get("orderid"),
+                            "taskId": hashlib.md5(number.encode()).hexdigest().upper(), "status": status,
+                            "message": reason}, ensure_ascii=False)
+        return urlencode({"param": param, "sign": sign(param, str(request.get("salt") or "") if salt is None else salt)
+                          }).encode()
+
+    def push_intercept_result(self, number: str, *, salt: str | None = None) -> int:
+        """Post the interception's result to its callbackUrl; the receiver's HTTP status (retried up to 3 times)."""
+        status, reason = self.intercept_outcomes.get(number, ("SUCCESS", ""))
+        parcel = self.road.parcels.get(number)
+        if parcel is not None and status != "SUCCESS":
+            parcel.intercepted = False  # the carrier could not stop it: it travels on
+        body = self.intercept_result_body(number, salt=salt)
+        answer_status = 0
+        for _ in range(3):
+            try:
+                answer = requests.post(self.intercept_requests[number]["callbackUrl"], data=body, timeout=10,
+                                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+                answer_status = answer.status_code
+                self.intercept_pushes.append((number, answer_status, answer.content))
+                if answer_status == 200 and answer.json().get("result") is True:
+                    break
+            except (requests.RequestException, ValueError) as err:
+                log.info("快递100 interception result push of %s failed: %s", number, err)
+        return answer_status
+
+    def wait_results(self, timeout: float = 30.0) -> None:
+        """(Tests) wait until every pending interception result push has been sent."""
+        for worker in list(self._result_threads):
+            worker.join(timeout)
 
     def push_body(self, number: str, *, salt: str | None = None) -> bytes:
         """The form 快递100 posts for ``number``'s nodes so far (signed with the subscription's salt)."""

@@ -76,6 +76,7 @@ def test_a_jd_parcel_is_intercepted_through_kuaidi100_signed_and_waits_for_the_c
     carriers.road.parcel("JDV000000000101")
     writeback.intercept_for_order(hub.uow(), order_no, CS)
     kd = _with_interception(carriers, jd="JD-SHOP-0571")
+    carriers.kd100_sim.results_released.clear()  # the carrier's result push comes later (test_kuaidi100_intercept_result)
     report = dispatch_intercepts(hub, carriers.sf, kd100=kd)
     assert report.intercepted == 1 and carriers.kd100_sim.intercepts == ["JDV000000000101"]
     state, message = _watch(hub, "JDV000000000101")
@@ -84,6 +85,8 @@ def test_a_jd_parcel_is_intercepted_through_kuaidi100_signed_and_waits_for_the_c
     assert (attempt["call"], attempt["outcome"]) == ("kuaidi100 interceptOrder", "done")
     assert _notices(hub)[-1]["message"] == "LOGI_INTERCEPT_ACCEPTED"
     assert carriers.road.advance("JDV000000000101") == []  # the simulated carrier holds it
+    carriers.kd100_sim.results_released.set()
+    carriers.kd100_sim.wait_results()
     kd.close()
 
 
