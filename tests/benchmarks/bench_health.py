@@ -32,9 +32,10 @@ from bench_db import grow_orders  # noqa: E402
 from app.bootstrap import bootstrap  # noqa: E402
 from app.demo.seed import seed_demo  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from tests.auth.conftest import actor_of
+from tests.auth.conftest import actor_of  # noqa: E402
+from tests.conftest import _add_staff  # noqa: E402
 
-SUP = actor_of("supervisor")  # health is read by someone holding health.view
+SUP = actor_of("supervisor")  # health is read by someone holding health.view (the test staff, added below)
 
 
 def _ms(samples: list[float]) -> dict[str, float]:
@@ -106,6 +107,7 @@ def main() -> None:
                 seeded_s = seed_demo(hub, seed=20261125, n_orders=3000, anchor=anchor).seconds
                 grow_s = grow_orders(hub, args.orders, one_transaction=args.one_transaction)
                 anchor_file.write_text(anchor.isoformat())
+            _add_staff(hub.engine)  # the supervisor who reads the board (idempotent)
             with hub.engine.begin() as conn:
                 total = conn.scalar(sa.text("SELECT count(*) FROM orders"))
                 rollup_rows = conn.scalar(sa.text("SELECT count(*) FROM health_rollup"))
