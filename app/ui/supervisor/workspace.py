@@ -92,9 +92,10 @@ class SupervisorWorkspace(QWidget):
     order_opened = Signal(str)
 
     def __init__(self, uow: UowFactory, lang: Lang = "zh", *, actor: Actor, now: Callable[[], datetime] = clock.now,
-                 sync: Any = None, parent: Any = None) -> None:
+                 sync: Any = None, defer: bool = False, parent: Any = None) -> None:
         super().__init__(parent)
         self._uow, self._lang, self._now, self._actor = uow, lang, now, actor
+        self._deferred = defer
         self._name_cache: dict[tuple[str, str], str] = {}
         self._trace_sample = 1
         zh = lang == "zh"
@@ -219,7 +220,7 @@ class SupervisorWorkspace(QWidget):
         self._live = QTimer(self)  # changes arrive in bursts: one refresh per burst
         self._live.setSingleShot(True)
         self._live.setInterval(1500)
-        self._live.timeout.connect(self.refresh)
+        self._live.timeout.connect(lambda: None if self._deferred else self.refresh())
         if sync is not None:
             sync.orders_changed.connect(lambda _changed: self._live.start())
         else:  # straight on the database: the rollups are cheap to re-read once a minute while shown
@@ -231,7 +232,17 @@ class SupervisorWorkspace(QWidget):
         self.export_pdf: Callable[[], Any] | None = None
         self.xlsx_button.clicked.connect(lambda: self._export("xlsx"))
         self.pdf_button.clicked.connect(lambda: self._export("pdf"))
-        self.set_span(self.span, self.grain)
+        # defer: the station window builds this page for every role and reads nothing until it is first shown
+        # (a customer-service station that starts offline never touches the health tables)
+        self._deferred = defer
+        if not defer:
+            self.set_span(self.span, self.grain)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt)
+        if self._deferred:
+            self._deferred = False
+            self.set_span(self.span, self.grain)
+        super().showEvent(event)
 
     # --- loading -------------------------------------------------------------------------------------
 
