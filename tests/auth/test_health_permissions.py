@@ -82,8 +82,11 @@ def test_someone_who_is_not_a_user_reads_no_health_number(shared_hub):
     assert caught.value.code == "NOT_PERMITTED_UNKNOWN"
 
 
-def test_the_health_tab_shows_a_business_language_refusal_to_a_role_without_the_grant(shared_hub, qtbot):
+def test_the_health_tab_shows_a_business_language_refusal_to_a_role_without_the_grant(shared_hub, qtbot, qapp):
+    from app.ui import fonts
     from app.ui.supervisor.workspace import SupervisorWorkspace
+
+    fonts.install(qapp)
 
     ws = SupervisorWorkspace(shared_hub.uow, "zh", actor=actor_of("cs"))
     qtbot.addWidget(ws)
@@ -109,3 +112,26 @@ def test_a_lead_given_the_grant_sees_the_board_and_loses_it_when_the_grant_is_ta
     permissions.set_grant(hub.uow(), "wh_lead", "health.view", False, actor_of("admin"))
     ws.refresh()
     assert ws.refusal.isVisible() and "「仓管班长」没有「查看订单健康度」的权限" in ws.refusal.text()
+
+
+def test_the_two_health_actions_are_labelled_and_ticked_in_the_users_and_permissions_screen(shared_hub, qtbot, qapp):
+    from PySide6.QtCore import Qt
+
+    from app.ui import fonts
+    from app.ui.users_admin import UsersAdmin
+
+    fonts.install(qapp)  # the bundled font: the picture never depends on the machine's fonts
+
+    admin = UsersAdmin(shared_hub.uow, actor_of("admin"), lang="zh")
+    qtbot.addWidget(admin)
+    admin.resize(1400, 900)
+    actions = [admin.grants.verticalHeaderItem(n).text() for n in range(admin.grants.rowCount())]
+    roles = [admin.grants.horizontalHeaderItem(c).text() for c in range(admin.grants.columnCount())]
+    ticked = {(a, r) for a in ("查看订单健康度", "导出健康度周报") for r in roles
+              if admin.grants.item(actions.index(a), roles.index(r)).checkState() == Qt.CheckState.Checked}
+    assert ticked == {("查看订单健康度", r) for r in ("客服组长", "仓管班长", "主管", "管理员")} | \
+        {("导出健康度周报", r) for r in ("主管", "管理员")}
+    admin.show()
+    admin.grants.scrollToBottom()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    assert admin.grab().save(str(SHOTS / "health-permissions-admin.png"))
