@@ -33,16 +33,20 @@ def _shown(key: str, value: float | None) -> str:
 
 def health_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     from app.bootstrap import bootstrap
-    from app.services import health_ops
+    from app.cli.identity import signed_in_actor
+    from app.services import health, health_ops
     from app.ui.supervisor import report
 
     hub = bootstrap(settings)
     try:
         now = clock.now()
-        r = report.collect(hub.uow, now=now, days=args.days)
+        actor = signed_in_actor(hub, args)
+        if args.xlsx or args.pdf:  # refused before anything is read or written
+            health.require_export(hub.uow(), actor)
+        r = report.collect(hub.uow, actor, now=now, days=args.days)
         for path in (args.xlsx, args.pdf):
             if path:
-                report.write_report(hub.uow, path, now=now, days=args.days, lang=lang, report=r)
+                report.write_report(hub.uow, actor, path, now=now, days=args.days, lang=lang, report=r)
         if args.json:
             print(json.dumps({
                 "start": r.span.start.isoformat(), "end": r.span.end.isoformat(),

@@ -500,6 +500,8 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "field_defs.manage": ("管理平台字段", "Manage platform fields"),
         "printers.manage": ("设置打印机", "Set up printers"),
         "erp.manage": ("管理ERP与开票接口", "Manage the ERP and e-invoice connections"),
+        "health.view": ("查看订单健康度", "View order health"),
+        "health.export": ("导出健康度周报", "Export the weekly health report"),
     },
     "change_kind": {
         "cancel": ("订单取消", "Order cancelled"),

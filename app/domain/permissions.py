@@ -49,24 +49,31 @@ ACTIONS: tuple[str, ...] = (
     "field_defs.manage",
     "printers.manage",
     "erp.manage",
+    # reading the supervisor's health data and sending the weekly report out (migration 0024)
+    "health.view",
+    "health.export",
 )
 """Every action a service checks; a service asking about an action not listed here is a programming error."""
 
 _CS = {"order.cancel", "order.change_address", "order.add_warehouse_note", "order.change_status",
        "order.hold", "order.release_hold", "after_sales.open", "after_sales.step", "after_sales.respond",
        "outbox.acknowledge", "red_letter.move"}
-_CS_LEAD = _CS | {"order.override_status", "order.route", "outbox.retry"}
+_CS_LEAD = _CS | {"order.override_status", "order.route", "outbox.retry", "health.view"}
 _PICKER = {"pick.scan", "notice.acknowledge"}
 _WH_LEAD = _PICKER | {"wave.create", "wave.print", "wave.reprint", "order.add_warehouse_note", "order.hold",
-                      "order.release_hold", "outbox.acknowledge"}
-_SUPERVISOR = _CS_LEAD | _WH_LEAD | {"rule.save", "rule.enable", "quarantine.retry"}
+                      "order.release_hold", "outbox.acknowledge", "health.view"}
+# health.view: the health board compares shops, warehouses and agents; the team leads see it to steer their own
+# team (cs_lead: first-response times and agents; wh_lead: late shipments per warehouse). health.export: only the
+# supervisor and admin send the week's report out of the building as a file.
+_SUPERVISOR = _CS_LEAD | _WH_LEAD | {"rule.save", "rule.enable", "quarantine.retry", "health.view", "health.export"}
 _ADMIN_STATION = {"shops.manage", "master_data.import", "field_defs.manage", "printers.manage", "erp.manage"}
 """Setting the company up: shops and their secrets, master data, where order data goes (ERP). Admins only:
 a supervisor runs the day (retries quarantined ERP messages with ``quarantine.retry``) but does not decide
 where orders are sent or with which secret. The hub's service account keeps ``erp.manage`` only: ``orderhub hub
 --simulate`` points the ERP and 诺诺 connections at its own loopback simulators as ``system:demo``."""
 _SERVICE = (set(ACTIONS) - {"users.manage", "permissions.edit", "after_sales.flow_save", "rule.save", "rule.enable"}
-            - (_ADMIN_STATION - {"erp.manage"}))
+            - (_ADMIN_STATION - {"erp.manage"}) - {"health.view", "health.export"})
+"""The health board and the weekly report are read by people; a scheduled report signs in as a person who may export."""
 
 DEFAULT_GRANTS: Mapping[str, frozenset[str]] = {
     "cs": frozenset(_CS),

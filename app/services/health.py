@@ -15,8 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.domain.actor import Actor
 from app.domain.errors import BusinessError
 from app.domain.health import HEADLINE, TRACE_SECONDS, Counts, Grain, Rating, consistent, ratio
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 
 COUNTERS = tuple(f.name for f in fields(Counts))
@@ -101,9 +103,10 @@ def totals(session: Session, span: Span) -> Counts:
     return _counts(row)
 
 
-def timeline(uow: UnitOfWork, span: Span, grain: Grain) -> list[Point]:
+def timeline(uow: UnitOfWork, actor: Actor, span: Span, grain: Grain) -> list[Point]:
     """The sums per hour/day/week in ``span``, each with the after-sales first-response median."""
     with uow:
+        require(uow, actor, "health.view")
         return _timeline(uow.session, span, grain)
 
 
@@ -126,9 +129,10 @@ def _with_medians(s: Session, span: Span, grain: Grain, points: dict[datetime, P
     return [points[k] for k in sorted(points)]
 
 
-def bars(uow: UnitOfWork, span: Span, dimension: str) -> list[Bar]:
+def bars(uow: UnitOfWork, actor: Actor, span: Span, dimension: str) -> list[Bar]:
     """The sums per shop / warehouse / platform, or per agent (客服: first response and orders per day)."""
     with uow:
+        require(uow, actor, "health.view")
         return _bars(uow.session, span, dimension)
 
 
@@ -185,9 +189,10 @@ class Mismatch:
     raw_status: str | None
 
 
-def mismatches(uow: UnitOfWork, span: Span, limit: int = 200) -> list[Mismatch]:
+def mismatches(uow: UnitOfWork, actor: Actor, span: Span, limit: int = 200) -> list[Mismatch]:
     """The orders whose stage here disagrees with an outside source, with both stages."""
     with uow:
+        require(uow, actor, "health.view")
         found = [Mismatch(*row) for source in OUTSIDE_SOURCES for row in source(uow.session, span, limit)]
     return [m for m in found if not consistent(m.ours, m.theirs)][:limit]
 
@@ -209,7 +214,7 @@ class Traceability:
         return ratio(self.resolved, self.exceptions)
 
 
-def traceability(uow: UnitOfWork, span: Span, *, sample: int = 3, listed: int = 200) -> Traceability:
+def traceability(uow: UnitOfWork, actor: Actor, span: Span, *, sample: int = 3, listed: int = 200) -> Traceability:
     """Share of exception orders (late, rescued, split, held, intercepted) whose story resolves: every
     routing decision names rule versions that exist (an edited rule keeps the version that decided),
     every manual rescue names who and on what basis, and a shipped order has its parcel on record.
@@ -219,6 +224,7 @@ def traceability(uow: UnitOfWork, span: Span, *, sample: int = 3, listed: int = 
     timed against the 30 s limit.
     """
     with uow:
+        require(uow, actor, "health.view")
         rows = _trace_rows(uow.session, span, totals(uow.session, span), sample, listed)
     return _timed(uow, rows)
 
@@ -274,9 +280,10 @@ class Summary:
         return next(h for h in self.headlines if h.key == key)
 
 
-def summary(uow: UnitOfWork, span: Span, *, trace_sample: int = 3) -> Summary:
+def summary(uow: UnitOfWork, actor: Actor, span: Span, *, trace_sample: int = 3) -> Summary:
     """The four health numbers in ``span``, each rated green/amber/red against its threshold."""
     with uow:
+        require(uow, actor, "health.view")
         counts, med, rows = _summary_rows(uow.session, span, trace_sample)
     return _summary(span, counts, med, _timed(uow, rows))
 
@@ -334,10 +341,11 @@ def _board_sums(s: Session, span: Span, grain: Grain) -> tuple[Counts, dict[date
     return total, points, {k: sorted(v, key=lambda b: b.key) for k, v in per.items()}
 
 
-def dashboard(uow: UnitOfWork, span: Span, grain: Grain, *, dimensions: tuple[str, ...] = ("shop", "warehouse",
-              "platform", "agent"), trace_sample: int = 0) -> Dashboard:
+def dashboard(uow: UnitOfWork, actor: Actor, span: Span, grain: Grain, *,
+              dimensions: tuple[str, ...] = ("shop", "warehouse", "platform", "agent"), trace_sample: int = 0) -> Dashboard:
     """Summary, time series and bars for ``span`` in one transaction (one snapshot, one connection)."""
     with uow:
+        require(uow, actor, "health.view")
         s = uow.session
         counts, by_bucket, bars_of = _board_sums(s, span, grain)
         med = response_median(s, span)
@@ -345,3 +353,9 @@ def dashboard(uow: UnitOfWork, span: Span, grain: Grain, *, dimensions: tuple[st
         points = _with_medians(s, span, grain, {at: Point(at, c) for at, c in by_bucket.items()})
         per = {d: (_agent_bars(s, span) if d == "agent" else bars_of[d]) for d in dimensions}
     return Dashboard(_summary(span, counts, med, _timed(uow, rows)), points, per)
+
+
+def require_export(uow: UnitOfWork, actor: Actor) -> None:
+    """Refuse before a report file is written unless ``actor`` may send the week's report out (health.export)."""
+    with uow:
+        require(uow, actor, "health.export")

@@ -13,8 +13,10 @@ import sqlalchemy as sa
 
 from app.db.health_models import HealthOrderFact
 from app.db.models import Order
+from app.domain.actor import Actor
 from app.services.health import Span
 from app.services.order_queries import OrderFilter, OrderRow, _statement
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 
 # What a click selects → the facts condition (field dictionary "health_metric" names them).
@@ -54,7 +56,7 @@ def _facts(sel: Selection) -> sa.Select[tuple[int]]:
     return stmt
 
 
-def list_selected(uow: UnitOfWork, sel: Selection, *, limit: int = 200,
+def list_selected(uow: UnitOfWork, actor: Actor, sel: Selection, *, limit: int = 200,
                   after: tuple[datetime, int] | None = None) -> list[OrderRow]:
     """The orders a bar or point counted, newest first, paged like the order list."""
     stmt = (_statement(OrderFilter()).where(Order.id.in_(_facts(sel)))
@@ -62,9 +64,11 @@ def list_selected(uow: UnitOfWork, sel: Selection, *, limit: int = 200,
     if after is not None:
         stmt = stmt.where(sa.tuple_(Order.ordered_at, Order.id) < sa.tuple_(*after))
     with uow:
+        require(uow, actor, "health.view")
         return [OrderRow(*row) for row in uow.session.execute(stmt)]
 
 
-def count_selected(uow: UnitOfWork, sel: Selection) -> int:
+def count_selected(uow: UnitOfWork, actor: Actor, sel: Selection) -> int:
     with uow:
+        require(uow, actor, "health.view")
         return int(uow.session.scalar(sa.select(sa.func.count()).select_from(_facts(sel).subquery())) or 0)

@@ -9,9 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.domain.actor import Actor
 from app.domain.health import Counts, percentile
 from app.services import stations
 from app.services.health import COUNTERS, Span
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 
 
@@ -47,9 +49,10 @@ class Operations:
 
 
 
-def operations(uow: UnitOfWork, span: Span, now: datetime) -> Operations:
+def operations(uow: UnitOfWork, actor: Actor, span: Span, now: datetime) -> Operations:
     """Operational health over ``span``; "now" decides what is overdue and which stations are active."""
     with uow:
+        require(uow, actor, "health.view")
         s = uow.session
         p = span.params | {"now": now}
         delays: dict[int, list[float]] = {}
@@ -89,7 +92,7 @@ def operations(uow: UnitOfWork, span: Span, now: datetime) -> Operations:
                                         "AND printed_at < :e"), p) or 0)
         failures = int(s.scalar(sa.text("SELECT count(*) FROM print_failures WHERE failed_at >= :s "
                                         "AND failed_at < :e"), p) or 0)
-    seen = stations.stations(uow, now)
+    seen = stations.stations(uow, actor, now)
     return Operations(
         shops, breaches, float(handling[0]) if handling[0] is not None else None, int(handling[1]),
         int(backlog), int(dead), reprints, tuple(x.station for x in seen if x.online),

@@ -21,6 +21,7 @@ from app.domain.actor import Actor
 from app.domain.errors import BusinessError
 from app.domain.messages import Coded
 from app.services.health import Span
+from app.services.permissions import require
 from app.services.unit_of_work import UnitOfWork
 
 MISSED_BEATS = 2
@@ -78,9 +79,10 @@ class StationState:
     silent_seconds: float
 
 
-def stations(uow: UnitOfWork, now: datetime) -> list[StationState]:
+def stations(uow: UnitOfWork, actor: Actor, now: datetime) -> list[StationState]:
     """Every station that ever beat, online first; offline = no beat for two of its intervals before ``now``."""
     with uow:
+        require(uow, actor, "health.view")
         rows = uow.session.scalars(sa.select(StationHeartbeat).order_by(StationHeartbeat.station)).all()
         out = [StationState(r.station, (now - r.seen_at) <= timedelta(seconds=MISSED_BEATS * r.every_seconds),
                             tuple(r.roles or ()), r.operator, r.operator_name, r.operator_role, r.app_version,
@@ -143,17 +145,18 @@ class FailureRow:
     failed_at: datetime
 
 
-def print_failure_groups(uow: UnitOfWork, span: Span) -> list[FailureGroup]:
+def print_failure_groups(uow: UnitOfWork, actor: Actor, span: Span) -> list[FailureGroup]:
     """Failures in ``span`` counted by station, printer and reason, most first."""
     f = PrintFailure
     stmt = (sa.select(f.station, f.printer, f.reason, sa.func.count(), sa.func.max(f.failed_at))
             .where(f.failed_at >= span.start, f.failed_at < span.end)
             .group_by(f.station, f.printer, f.reason).order_by(sa.func.count().desc(), f.station, f.printer, f.reason))
     with uow:
+        require(uow, actor, "health.view")
         return [FailureGroup(*row) for row in uow.session.execute(stmt)]
 
 
-def print_failures(uow: UnitOfWork, span: Span, *, station: str | None = None, printer: str | None = None,
+def print_failures(uow: UnitOfWork, actor: Actor, span: Span, *, station: str | None = None, printer: str | None = None,
                    reason: str | None = None, limit: int = 500) -> list[FailureRow]:
     """The failures behind a group (or all of them in ``span``), newest first."""
     f = PrintFailure
@@ -164,4 +167,5 @@ def print_failures(uow: UnitOfWork, span: Span, *, station: str | None = None, p
         if value is not None:
             stmt = stmt.where(column == value)
     with uow:
+        require(uow, actor, "health.view")
         return [FailureRow(*row) for row in uow.session.execute(stmt)]

@@ -70,9 +70,10 @@ class StationWindow(QMainWindow):
         self.warehouse: WarehouseStation | None = (
             WarehouseStation(uow, self._actor, role=role, lang=lang, **(warehouse_setup or {}))
             if _WORKSPACE.get(role) == "warehouse" else None)
-        # 主管: 订单健康度 for supervisors and administrators (issue #16)
-        self.supervisor: SupervisorWorkspace | None = (
-            SupervisorWorkspace(uow, lang, sync=sync) if role in ("supervisor", "admin") else None)
+        # 主管: 订单健康度 (issue #16); the health services decide who may read it (health.view) and the page
+        # shows their refusal to anyone else
+        self.supervisor: SupervisorWorkspace | None = SupervisorWorkspace(uow, lang, actor=self._actor, sync=sync,
+                                                                                defer=True)
         if self.supervisor is not None:
             self.supervisor.order_opened.connect(self.open_order)
         for key, zh_name, en_name in ROLES:

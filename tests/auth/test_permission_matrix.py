@@ -15,14 +15,17 @@ import sqlalchemy as sa
 
 from app.demo.after_sales_flows import FLOWS
 from app.demo.rules import DEMO_RULES
+from app.domain import clock
 from app.domain.actor import Actor
 from app.domain.errors import BusinessError
+from app.domain.health import Grain
 from app.domain.permissions import ACTIONS, DEFAULT_GRANTS, ROLES
 from app.hub.credentials import FileStore
-from app.services import (after_sales, after_sales_flows, change_notices, erp_outbound, field_defs, ingest, master_data,
-                          orders, outbox, permissions, pick_slips, picking, printer_setup, red_letter, routing,
-                          rule_book, shop_admin, users, waves)
+from app.services import (after_sales, after_sales_flows, change_notices, erp_outbound, field_defs, health, ingest,
+                          master_data, orders, outbox, permissions, pick_slips, picking, printer_setup, red_letter,
+                          routing, rule_book, shop_admin, users, waves)
 from app.services.field_defs import FieldDefView
+from app.services.health import Span
 from app.services.printer_setup import PrinterChoice
 from tests.auth.conftest import actor_of
 
@@ -66,6 +69,8 @@ CALLS: dict[str, Callable[[Any, Actor], Any]] = {
     "printers.manage": lambda h, a: printer_setup.print_test_slip(
         h.uow(), PrinterChoice("file", str(h.settings.data_dir / "matrix-slip.bin"), "80mm"), a),
     "erp.manage": lambda h, a: erp_outbound.replay(h.uow(), 987654, a),
+    "health.view": lambda h, a: health.dashboard(h.uow(), a, Span.last_days(clock.now(), 1), Grain.HOUR),
+    "health.export": lambda h, a: health.require_export(h.uow(), a),
 }
 
 WAREHOUSE_CSV = "仓库编码,仓库名称,仓库类型,省份,城市,详细地址\nHZ01,杭州自营仓,自营仓,浙江省,杭州市,余杭区 1 号\n".encode()

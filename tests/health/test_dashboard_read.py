@@ -10,6 +10,9 @@ from app.domain.health import Grain
 from app.services import health
 from app.services.health import Span
 from tests.health.world import build, case, order, rescue, ship
+from tests.auth.conftest import actor_of
+
+SUP = actor_of("supervisor")  # health is read by someone holding health.view
 
 H = timedelta(hours=1)
 
@@ -33,10 +36,10 @@ def company(hub):
 @pytest.mark.parametrize("grain", list(Grain))
 def test_one_read_of_the_rollup_gives_the_same_summary_series_and_bars_as_the_separate_reads(hub, company, grain):
     span = Span.of(company.now - 72 * H, company.now + H)
-    board = health.dashboard(hub.uow(), span, grain)
-    assert board.points == health.timeline(hub.uow(), span, grain)
+    board = health.dashboard(hub.uow(), SUP, span, grain)
+    assert board.points == health.timeline(hub.uow(), SUP, span, grain)
     for dim in ("shop", "warehouse", "platform", "agent"):
-        assert board.bars[dim] == health.bars(hub.uow(), span, dim)
+        assert board.bars[dim] == health.bars(hub.uow(), SUP, span, dim)
     with hub.uow() as uow:
         assert board.summary.counts == health.totals(uow.session, span)
     # and by hand: 12 orders, 2 shipped late, 2 rescued, over two shops
@@ -46,6 +49,6 @@ def test_one_read_of_the_rollup_gives_the_same_summary_series_and_bars_as_the_se
 
 
 def test_an_empty_range_reads_as_no_data_not_an_error(hub, company):
-    board = health.dashboard(hub.uow(), Span.of(company.now + 48 * H, company.now + 50 * H), Grain.HOUR)
+    board = health.dashboard(hub.uow(), SUP, Span.of(company.now + 48 * H, company.now + 50 * H), Grain.HOUR)
     assert board.points == [] and board.summary.counts.orders == 0
     assert board.bars["shop"] == board.bars["warehouse"] == board.bars["platform"] == []

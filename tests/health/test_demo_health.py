@@ -11,6 +11,9 @@ from app.domain import clock
 from app.domain.health import RESCUE_ACTIONS, Rating
 from app.services import health, health_drill, trace
 from app.services.health import Span
+from tests.auth.conftest import actor_of
+
+SUP = actor_of("supervisor")  # health is read by someone holding health.view
 
 
 @pytest.fixture
@@ -25,20 +28,20 @@ def demo(hub):
 
 def test_the_demo_week_looks_fine_nominally_but_not_really(hub, demo):
     span = Span.of(demo - timedelta(days=8), demo + timedelta(hours=1))
-    s = health.summary(hub.uow(), span)
+    s = health.summary(hub.uow(), SUP, span)
     real = s.headline("real_on_time")
     assert s.counts.shipped > 500
     assert real.detail["nominal"] >= 0.95  # what the old report said
     assert real.value <= 0.72  # what actually happened
     assert real.detail["nominal"] - real.value >= 0.25
     assert real.rating == Rating.RED
-    days = health.timeline(hub.uow(), span, health.Grain.DAY)
+    days = health.timeline(hub.uow(), SUP, span, health.Grain.DAY)
     assert len([d for d in days if d.counts.orders]) >= 7
 
 
 def test_the_rescued_orders_are_findable_with_who_rescued_them_and_why(hub, demo):
     span = Span.of(demo - timedelta(days=8), demo + timedelta(hours=1))
-    rescued = health_drill.list_selected(hub.uow(), health_drill.Selection(span, "rescued"), limit=5)
+    rescued = health_drill.list_selected(hub.uow(), SUP, health_drill.Selection(span, "rescued"), limit=5)
     assert len(rescued) == 5
     for row in rescued:
         story = trace.order_story(hub.uow(), row.order_no)
@@ -48,10 +51,10 @@ def test_the_rescued_orders_are_findable_with_who_rescued_them_and_why(hub, demo
 
 def test_a_few_shipped_orders_disagree_with_the_platform_and_are_listed(hub, demo):
     span = Span.of(demo - timedelta(days=8), demo + timedelta(hours=1))
-    mismatches = health.mismatches(hub.uow(), span)
+    mismatches = health.mismatches(hub.uow(), SUP, span)
     assert mismatches and all(m.ours in ("shipped", "completed", "after_sales") and m.theirs == "paid"
                               for m in mismatches)
-    share = health.summary(hub.uow(), span).headline("consistency").value
+    share = health.summary(hub.uow(), SUP, span).headline("consistency").value
     assert 0 < share < 0.02
 
 
@@ -64,7 +67,7 @@ def test_the_supervisor_tab_on_the_demo_week(qtbot, hub, demo, qapp):
     from app.ui.supervisor.workspace import SupervisorWorkspace
 
     fonts.install(qapp)
-    ws = SupervisorWorkspace(hub.uow, "zh", now=lambda: demo)
+    ws = SupervisorWorkspace(hub.uow, "zh", actor=SUP, now=lambda: demo)
     qtbot.addWidget(ws)
     ws.resize(1500, 950)
     ws.show()

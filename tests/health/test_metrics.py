@@ -11,6 +11,9 @@ from app.domain.health import Grain, Rating
 from app.services import health, health_drill
 from app.services.health import Span
 from tests.health.world import build, case, order, rescue, ship
+from tests.auth.conftest import actor_of
+
+SUP = actor_of("supervisor")  # health is read by someone holding health.view
 
 H = timedelta(hours=1)
 
@@ -42,7 +45,7 @@ def world(hub):
 
 def test_nominal_and_real_on_time_rates_count_rescued_orders_once_however_often_they_were_rescued(world):
     span = Span.of(world.now - 24 * H, world.now)
-    s = health.summary(world.hub.uow(), span)
+    s = health.summary(world.hub.uow(), SUP, span)
     # shipped: clean, twice, late, moved, told = 5; on time: all but "late" = 4; of those rescued: twice, moved
     assert s.counts.shipped == 5
     assert s.counts.on_time == 4
@@ -56,7 +59,7 @@ def test_nominal_and_real_on_time_rates_count_rescued_orders_once_however_often_
 
 def test_an_order_we_shipped_while_the_platform_still_says_awaiting_shipment_is_a_status_mismatch(world):
     span = Span.of(world.now - 24 * H, world.now)
-    s = health.summary(world.hub.uow(), span)
+    s = health.summary(world.hub.uow(), SUP, span)
     # all six came from the platform as "awaiting shipment"; "open" is still paid here (agrees), the five
     # we shipped disagree until the platform reports them shipped
     assert s.counts.checked == 6 and s.counts.mismatched == 5
@@ -65,9 +68,9 @@ def test_an_order_we_shipped_while_the_platform_still_says_awaiting_shipment_is_
                                     "platform_updated_at = platform_updated_at + interval '4 hours' "
                                     "WHERE order_no = :n"), {"n": world.orders["told"]})
         uow.commit()
-    s = health.summary(world.hub.uow(), span)
+    s = health.summary(world.hub.uow(), SUP, span)
     assert s.headline("consistency").value == pytest.approx(4 / 6)
-    rows = health.mismatches(world.hub.uow(), span)
+    rows = health.mismatches(world.hub.uow(), SUP, span)
     assert {m.order_no for m in rows} == {world.orders[k] for k in ("clean", "twice", "late", "moved")}
     assert all(m.ours == "shipped" and m.theirs == "paid" and m.source == "platform" for m in rows)
 
@@ -77,7 +80,7 @@ def test_a_picking_order_the_platform_calls_paid_agrees(world):
         uow.session.execute(sa.text("UPDATE orders SET status = 'allocating' WHERE order_no = :n"),
                             {"n": world.orders["open"]})
         uow.commit()
-    counts = health.summary(world.hub.uow(), Span.of(world.now - 24 * H, world.now)).counts
+    counts = health.summary(world.hub.uow(), SUP, Span.of(world.now - 24 * H, world.now)).counts
     assert counts.mismatched == 5  # unchanged: 配货中 is ours, the platform's 待发货 agrees with it
 
 
@@ -86,23 +89,23 @@ def test_first_response_median_is_taken_over_answered_cases_only(world):
     for seconds in (60, 100, 200):
         case(world, world.orders["clean"], t, seconds)
     case(world, world.orders["twice"], t, None)  # not answered yet: no response time to count
-    s = health.summary(world.hub.uow(), Span.of(world.now - 24 * H, world.now))
+    s = health.summary(world.hub.uow(), SUP, Span.of(world.now - 24 * H, world.now))
     response = s.headline("response")
     assert response.value == pytest.approx(100.0) and response.detail["cases"] == 3
     assert response.rating == Rating.GREEN  # 100 s ≤ 112 s
 
 
 def test_without_any_after_sales_case_the_response_time_is_no_data_not_zero(world):
-    response = health.summary(world.hub.uow(), Span.of(world.now - 24 * H, world.now)).headline("response")
+    response = health.summary(world.hub.uow(), SUP, Span.of(world.now - 24 * H, world.now)).headline("response")
     assert response.value is None and response.rating == Rating.NONE
 
 
 def test_an_even_number_of_cases_takes_the_mean_of_the_middle_two(world):
     for seconds in (30, 90, 150, 600):
         case(world, world.orders["clean"], world.now - 3 * H, seconds)
-    assert health.summary(world.hub.uow(), Span.of(world.now - 24 * H, world.now)).headline("response").value \
+    assert health.summary(world.hub.uow(), SUP, Span.of(world.now - 24 * H, world.now)).headline("response").value \
         == pytest.approx((90 + 150) / 2)
-    assert health.summary(world.hub.uow(), Span.of(world.now - 24 * H, world.now)).headline("response").rating \
+    assert health.summary(world.hub.uow(), SUP, Span.of(world.now - 24 * H, world.now)).headline("response").rating \
         == Rating.AMBER  # 120 s: past 112 s, within twice it
 
 
@@ -128,25 +131,25 @@ def _rule_decided(world, *order_nos: str) -> None:
 def test_traceability_counts_exception_orders_whose_story_resolves_even_after_the_rule_was_edited(world):
     _rule_decided(world, *(world.orders[k] for k in ("clean", "twice", "late", "moved", "open", "told")))
     span = Span.of(world.now - 24 * H, world.now)
-    t = health.traceability(world.hub.uow(), span, sample=3)
+    t = health.traceability(world.hub.uow(), SUP, span, sample=3)
     # exceptions: all six were split by rule version 1 (edited since: the version that decided still resolves);
     # of them "moved" was rescued without a basis, so who-changed-what-on-which-basis does not resolve
     assert t.exceptions == 6
     assert t.unresolved == (world.orders["moved"],)
     assert t.share == pytest.approx(5 / 6)
     assert t.sampled == 3 and t.slowest_seconds is not None and t.slowest_seconds < 30
-    rated = health.summary(world.hub.uow(), span).headline("traceability")
+    rated = health.summary(world.hub.uow(), SUP, span).headline("traceability")
     assert rated.rating == Rating.RED and rated.detail["unresolved"] == [world.orders["moved"]]
 
 
 def test_hourly_series_and_bars_split_the_same_sums(world):
     span = Span.of(world.now - 24 * H, world.now)
-    points = health.timeline(world.hub.uow(), span, Grain.HOUR)
+    points = health.timeline(world.hub.uow(), SUP, span, Grain.HOUR)
     assert [p.at for p in points] == [world.now - 10 * H]
     assert points[0].counts.orders == 6
-    by_shop = {b.key: b.counts for b in health.bars(world.hub.uow(), span, "shop")}
+    by_shop = {b.key: b.counts for b in health.bars(world.hub.uow(), SUP, span, "shop")}
     assert by_shop[str(world.shops["dy"])].orders == 3 and by_shop[str(world.shops["tb"])].orders == 3
-    by_wh = {b.key: b.counts for b in health.bars(world.hub.uow(), span, "warehouse")}
+    by_wh = {b.key: b.counts for b in health.bars(world.hub.uow(), SUP, span, "warehouse")}
     assert by_wh[str(world.warehouses["hf"])].late == 1 and by_wh[str(world.warehouses["hf"])].rescued == 1
 
 
@@ -160,12 +163,12 @@ def test_a_range_that_ends_before_it_starts_is_refused_in_words(world):
 
 def test_clicking_a_bar_lists_exactly_the_orders_it_counted(world):
     span = Span.of(world.now - 24 * H, world.now)
-    bar = next(b for b in health.bars(world.hub.uow(), span, "shop") if b.key == str(world.shops["dy"]))
+    bar = next(b for b in health.bars(world.hub.uow(), SUP, span, "shop") if b.key == str(world.shops["dy"]))
     sel = health_drill.Selection(span, "rescued", shop_id=world.shops["dy"])
-    rows = health_drill.list_selected(world.hub.uow(), sel)
-    assert len(rows) == bar.counts.rescued == health_drill.count_selected(world.hub.uow(), sel) == 1
+    rows = health_drill.list_selected(world.hub.uow(), SUP, sel)
+    assert len(rows) == bar.counts.rescued == health_drill.count_selected(world.hub.uow(), SUP, sel) == 1
     assert rows[0].order_no == world.orders["twice"]
-    late = health_drill.list_selected(world.hub.uow(), health_drill.Selection(span, "late"))
+    late = health_drill.list_selected(world.hub.uow(), SUP, health_drill.Selection(span, "late"))
     assert [r.order_no for r in late] == [world.orders["late"]]
 
 
@@ -176,7 +179,7 @@ def test_a_decision_naming_a_rule_version_that_is_not_on_record_does_not_resolve
             "fired_rule_version_ids, inputs, detail) SELECT id, version, 'new', 'allocated', 'system:hub', '[]', "
             "ARRAY[CAST(987654 AS bigint)], '{}', '{}' FROM orders WHERE order_no = :n"), {"n": world.orders["late"]})
         uow.commit()
-    t = health.traceability(world.hub.uow(), Span.of(world.now - 24 * H, world.now))
+    t = health.traceability(world.hub.uow(), SUP, Span.of(world.now - 24 * H, world.now))
     # exceptions: late, twice, moved; "late" points at a version that does not exist, "moved" has no basis
     assert t.exceptions == 3 and set(t.unresolved) == {world.orders["late"], world.orders["moved"]}
 
@@ -184,25 +187,25 @@ def test_a_decision_naming_a_rule_version_that_is_not_on_record_does_not_resolve
 def test_orders_per_agent_per_day_come_from_the_audit_trail(world):
     # xiaomei touched "twice" (two records) and "moved": two orders today
     span = Span.of(world.now - 24 * H, world.now + 3 * H)
-    agents = {b.key: b for b in health.bars(world.hub.uow(), span, "agent")}
+    agents = {b.key: b for b in health.bars(world.hub.uow(), SUP, span, "agent")}
     assert agents["xiaomei"].agent_orders_per_day == pytest.approx(2.0)
 
 
 def test_the_erp_reporting_another_stage_counts_as_a_status_mismatch_beside_the_platform(world):
     """The ERP bridge's reports (erp_order_status) reach 状态一致性 through the rollups, source 「ERP」."""
     span = Span.of(world.now - 24 * H, world.now)
-    assert health.summary(world.hub.uow(), span).counts.mismatched == 5  # "open": paid here and on the platform
+    assert health.summary(world.hub.uow(), SUP, span).counts.mismatched == 5  # "open": paid here and on the platform
     with world.hub.uow() as uow:  # what the ERP bridge stores when ERPNext says the order already shipped
         uow.session.execute(sa.text(
             "INSERT INTO erp_order_status (order_id, erp_status, erp_order_no, erp_raw_status, reported_at) "
             "SELECT id, 'shipped', 'SO-0001', 'To Bill', now() FROM orders WHERE order_no = :n"),
             {"n": world.orders["open"]})
         uow.commit()
-    assert health.summary(world.hub.uow(), span).counts.mismatched == 6
-    [erp] = [m for m in health.mismatches(world.hub.uow(), span) if m.source == "erp"]
+    assert health.summary(world.hub.uow(), SUP, span).counts.mismatched == 6
+    [erp] = [m for m in health.mismatches(world.hub.uow(), SUP, span) if m.source == "erp"]
     assert (erp.order_no, erp.ours, erp.theirs, erp.raw_status) == (world.orders["open"], "paid", "shipped", "To Bill")
     with world.hub.uow() as uow:  # the ERP catches up: it now says paid too
         uow.session.execute(sa.text("UPDATE erp_order_status SET erp_status = 'paid', erp_raw_status = 'To Deliver'"))
         uow.commit()
-    assert health.summary(world.hub.uow(), span).counts.mismatched == 5
-    assert not [m for m in health.mismatches(world.hub.uow(), span) if m.source == "erp"]
+    assert health.summary(world.hub.uow(), SUP, span).counts.mismatched == 5
+    assert not [m for m in health.mismatches(world.hub.uow(), SUP, span) if m.source == "erp"]

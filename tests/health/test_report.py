@@ -16,6 +16,9 @@ from pypdf import PdfReader
 from app.services import health
 from app.services.health import Span
 from tests.health.world import build, case, order, rescue, ship
+from tests.auth.conftest import actor_of
+
+SUP = actor_of("supervisor")  # health is read by someone holding health.view
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("ORDERHUB_SCREENSHOTS", "/tmp/orderhub-screens"))
@@ -35,9 +38,10 @@ def company(hub):
     return w
 
 
-def _run(hub, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(hub, *args: str, user: str = "zhou.zj") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     env["ORDERHUB_DATABASE_URL"] = hub.engine.url.render_as_string(hide_password=False)
+    env["ORDERHUB_USER"], env["ORDERHUB_PASSWORD"] = user, "test-pass-1234"  # signed in for this one command
     return subprocess.run([sys.executable, "-m", "app", *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=180)
 
@@ -71,13 +75,13 @@ def test_the_report_charts_are_the_station_charts_drawn_offscreen(hub, company, 
     from app.ui.supervisor import report
 
     report.ensure_qt()
-    r = report.collect(hub.uow, now=clock.now(), days=7)
+    r = report.collect(hub.uow, SUP, now=clock.now(), days=7)
     images = report.chart_images(r, "zh")
     SHOTS.mkdir(parents=True, exist_ok=True)
     for name, png in images:
         assert png.startswith(b"\x89PNG")
         (SHOTS / f"report_{name}.png").write_bytes(png)
-    assert r.summary.counts == health.summary(hub.uow(), Span.last_days(clock.now(), 7)).counts
+    assert r.summary.counts == health.summary(hub.uow(), SUP, Span.last_days(clock.now(), 7)).counts
 
 
 def test_a_report_that_cannot_be_written_says_so_in_words(hub, company, tmp_path):
@@ -93,3 +97,23 @@ def test_the_plain_command_prints_the_four_numbers_in_business_language(hub, com
     assert lines[0].split()[:3] == ["指标", "数值", "状态"]
     assert any(line.startswith("真实履约率") and "66.7%" in line and "未达标" in line for line in lines)
     assert "real_on_time" not in done.stdout
+
+
+def test_a_picker_is_refused_the_report_on_the_command_line_and_no_file_is_written(hub, company, tmp_path):
+    xlsx = tmp_path / "周报.xlsx"
+    done = _run(hub, "health", "--xlsx", str(xlsx), user="li.sf")
+    assert done.returncode != 0
+    assert "「拣货员」没有「导出健康度周报」的权限" in done.stderr, done.stderr
+    assert not xlsx.exists()
+    looked = _run(hub, "health", "--json", user="li.sf")
+    assert looked.returncode != 0 and "「拣货员」没有「查看订单健康度」的权限" in looked.stderr, looked.stderr
+
+
+def test_a_team_lead_reads_the_numbers_but_may_not_send_the_report_out(hub, company, tmp_path):
+    looked = _run(hub, "health", "--json", user="wang.zz")
+    assert looked.returncode == 0, looked.stderr
+    assert json.loads(looked.stdout)["counts"]["orders"] == 12
+    pdf = tmp_path / "周报.pdf"
+    done = _run(hub, "health", "--pdf", str(pdf), user="wang.zz")
+    assert done.returncode != 0 and "没有「导出健康度周报」的权限" in done.stderr, done.stderr
+    assert not pdf.exists()

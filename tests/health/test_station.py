@@ -13,6 +13,9 @@ from PySide6.QtTest import QTest
 from app.domain.health import Grain, Rating
 from app.services.health import Span
 from tests.health.world import build, case, order, rescue, ship
+from tests.auth.conftest import actor_of
+
+SUP = actor_of("supervisor")  # health is read by someone holding health.view
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 SHOTS = Path(os.environ.get("ORDERHUB_SCREENSHOTS", "/tmp/orderhub-screens"))
@@ -46,7 +49,7 @@ def company(hub):
 def _window(qtbot, hub, company):
     from app.ui.supervisor.workspace import SupervisorWorkspace
 
-    ws = SupervisorWorkspace(hub.uow, "zh", now=lambda: company.now)
+    ws = SupervisorWorkspace(hub.uow, "zh", actor=SUP, now=lambda: company.now)
     qtbot.addWidget(ws)
     ws.resize(1500, 950)
     ws.show()
@@ -146,7 +149,7 @@ def test_any_date_range_typed_in_china_time_is_applied_with_its_grain(qtbot, hub
 def health_summary_orders(hub, span) -> int:
     from app.services import health
 
-    return health.summary(hub.uow(), span, trace_sample=0).counts.orders
+    return health.summary(hub.uow(), SUP, span, trace_sample=0).counts.orders
 
 
 def test_the_live_view_follows_the_change_feed_and_updates_the_same_items(qtbot, hub, company, cjk):
@@ -158,7 +161,7 @@ def test_the_live_view_follows_the_change_feed_and_updates_the_same_items(qtbot,
         orders_changed = Signal(object)
 
     feed = Feed()
-    ws = SupervisorWorkspace(hub.uow, "zh", now=lambda: company.now, sync=feed)
+    ws = SupervisorWorkspace(hub.uow, "zh", actor=SUP, now=lambda: company.now, sync=feed)
     qtbot.addWidget(ws)
     before, scatter = ws.summary.counts.orders, ws.orders_chart.scatters[0]
     order(company, "tb", ordered_at=company.now - 2 * H, warehouse="hz", ship_by=company.now + 20 * H)

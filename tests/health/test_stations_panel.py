@@ -15,6 +15,9 @@ from app.domain.actor import Actor
 from app.services import health_ops, stations
 from app.services.health import Span
 from tests.health.world import build
+from tests.auth.conftest import actor_of
+
+SUP = actor_of("supervisor")  # health is read by someone holding health.view
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 SHOTS = Path(os.environ.get("ORDERHUB_SCREENSHOTS", "/tmp/orderhub-screens"))
@@ -60,7 +63,7 @@ def floor(hub):
 def _workspace(qtbot, hub, now):
     from app.ui.supervisor.workspace import SupervisorWorkspace
 
-    ws = SupervisorWorkspace(hub.uow, "zh", now=lambda: now)
+    ws = SupervisorWorkspace(hub.uow, "zh", actor=SUP, now=lambda: now)
     qtbot.addWidget(ws)
     ws.resize(1500, 950)
     ws.show()
@@ -111,18 +114,18 @@ def test_a_range_without_failures_shows_none_and_the_last_month_counts_its_own(q
 
 
 def test_the_operations_panel_takes_online_and_offline_from_heartbeats_and_counts_print_failures(hub, floor):
-    ops = health_ops.operations(hub.uow(), Span.last_days(floor.now, 1), floor.now)
+    ops = health_ops.operations(hub.uow(), SUP, Span.last_days(floor.now, 1), floor.now)
     assert ops.stations_active == ("仓库工作站-01", "客服工作台-02") and ops.stations_quiet == ("打包台-03",)
     assert ops.print_failures == 6
     # a minute later nobody has beaten again: all three offline
-    later = health_ops.operations(hub.uow(), Span.last_days(floor.now, 1), floor.now + timedelta(minutes=1))
+    later = health_ops.operations(hub.uow(), SUP, Span.last_days(floor.now, 1), floor.now + timedelta(minutes=1))
     assert later.stations_active == () and len(later.stations_quiet) == 3
 
 
 def test_the_english_stations_tab_uses_business_words(qtbot, hub, floor, cjk):
     from app.ui.supervisor.workspace import SupervisorWorkspace
 
-    ws = SupervisorWorkspace(hub.uow, "en", now=lambda: floor.now)
+    ws = SupervisorWorkspace(hub.uow, "en", actor=SUP, now=lambda: floor.now)
     qtbot.addWidget(ws)
     ws.lower.setCurrentIndex(2)
     panel = ws.stations_panel

@@ -26,6 +26,9 @@ from printers.backends import NetworkBackend
 from printers.queue import PrintQueue
 from tests.printers.fake_printer import FakePrinter
 from tests.sync.conftest import wait_for
+from tests.auth.conftest import actor_of
+
+SUP = actor_of("supervisor")  # health is read by someone holding health.view
 
 REPO = Path(__file__).resolve().parents[2]
 PICKER = Actor("li.sf", "仓库工作站-01")
@@ -71,10 +74,10 @@ def test_a_station_process_beats_on_the_server_and_shows_offline_two_intervals_a
     time.sleep(1.5)  # longer than its interval: a live station would have beaten again
     assert _beats(hub, "打包台-03")[0].seen_at == last
     with clock.set_to(last + timedelta(seconds=2)):  # two intervals: still given the benefit of the doubt
-        (seen,) = stations.stations(hub.uow(), clock.now())
+        (seen,) = stations.stations(hub.uow(), SUP, clock.now())
         assert seen.online and seen.operator == "li.sf"
     with clock.set_to(last + timedelta(seconds=2.5)):
-        (seen,) = stations.stations(hub.uow(), clock.now())
+        (seen,) = stations.stations(hub.uow(), SUP, clock.now())
         assert not seen.online and seen.silent_seconds == pytest.approx(2.5)
 
 
@@ -98,10 +101,10 @@ def test_the_heartbeat_carries_the_outbox_still_waiting_and_each_station_its_own
     (row,) = _beats(hub, "客服-07")
     assert row.pending_outbox == 3 and row.roles == ["cs", "cs_lead"]
     with clock.set_to(now + timedelta(seconds=30)):
-        assert {s.station: s.online for s in stations.stations(hub.uow(), clock.now())} == {"客服-07": True,
+        assert {s.station: s.online for s in stations.stations(hub.uow(), SUP, clock.now())} == {"客服-07": True,
                                                                                           "客服-08": False}
     with clock.set_to(now + timedelta(seconds=61)):
-        assert [s.online for s in stations.stations(hub.uow(), clock.now())] == [False, False]
+        assert [s.online for s in stations.stations(hub.uow(), SUP, clock.now())] == [False, False]
 
 
 @pytest.fixture
@@ -158,10 +161,10 @@ def test_printer_failures_reach_the_server_through_the_outbox_once_each_even_aft
     assert len(_failures(hub)) == 3
     span = Span.of(datetime.fromtimestamp(step.now, UTC) - timedelta(hours=1), datetime.fromtimestamp(step.now, UTC)
                    + timedelta(hours=1))
-    groups = {(g.station, g.printer, g.reason): g.count for g in stations.print_failure_groups(hub.uow(), span)}
+    groups = {(g.station, g.printer, g.reason): g.count for g in stations.print_failure_groups(hub.uow(), SUP, span)}
     assert groups == {("仓库工作站-01", "拣货打印机", "PRINTER_PAPER_OUT"): 2,
                       ("仓库工作站-01", "拣货打印机", "PRINTER_COVER_OPEN"): 1}
-    listed = stations.print_failures(hub.uow(), span, station="仓库工作站-01", reason="PRINTER_PAPER_OUT")
+    listed = stations.print_failures(hub.uow(), SUP, span, station="仓库工作站-01", reason="PRINTER_PAPER_OUT")
     assert [f.attempt for f in listed] == [2, 1]  # newest first
     # the slip itself is still waiting and prints once the cover is shut (nothing lost, nothing doubled)
     printer.state = "online"

@@ -18,6 +18,7 @@ from typing import Any
 from app.domain import clock
 from app.domain.errors import BusinessError
 from app.domain.fields import Lang, code_label
+from app.domain.actor import Actor
 from app.domain.health import CONSISTENCY, METRICS, REAL_ON_TIME, RESPONSE, Grain
 from app.services import health, health_ops
 from app.services.health import Bar, Mismatch, Point, Span, Summary, Traceability
@@ -42,15 +43,16 @@ class WeeklyReport:
     names: dict[tuple[str, str], str]
 
 
-def collect(uow: Callable[[], UnitOfWork], *, now: datetime, days: int = 7) -> WeeklyReport:
+def collect(uow: Callable[[], UnitOfWork], actor: Actor, *, now: datetime, days: int = 7) -> WeeklyReport:
     span = Span.last_days(now, days)
     choices = filter_choices(uow())
     names = ({("shop", str(i)): n for i, n in choices.shops} | {("warehouse", str(i)): n for i, n in choices.warehouses}
              | {("warehouse", "0"): "未分配"})
-    return WeeklyReport(span, health.summary(uow(), span, trace_sample=5), health.timeline(uow(), span, Grain.DAY),
-                        health.bars(uow(), span, "shop"), health.bars(uow(), span, "warehouse"),
-                        health.mismatches(uow(), span, limit=100), health.traceability(uow(), span, sample=5),
-                        health_ops.operations(uow(), span, now), names)
+    a = actor
+    return WeeklyReport(span, health.summary(uow(), a, span, trace_sample=5), health.timeline(uow(), a, span, Grain.DAY),
+                        health.bars(uow(), a, span, "shop"), health.bars(uow(), a, span, "warehouse"),
+                        health.mismatches(uow(), a, span, limit=100), health.traceability(uow(), a, span, sample=5),
+                        health_ops.operations(uow(), a, span, now), names)
 
 
 def _pct(v: float | None) -> str:
@@ -260,15 +262,17 @@ def ensure_qt() -> Any:
     return app
 
 
-def write_report(uow: Callable[[], UnitOfWork], path: str | Path, *, now: datetime, days: int = 7,
+def write_report(uow: Callable[[], UnitOfWork], actor: Actor, path: str | Path, *, now: datetime, days: int = 7,
                  lang: Lang = "zh", report: WeeklyReport | None = None) -> WeeklyReport:
     """Write the report to ``path`` (.xlsx or .pdf by its suffix).
 
     Raises:
-        BusinessError: HEALTH_EXPORT_FAILED when the file cannot be written.
+        BusinessError: HEALTH_EXPORT_FAILED when the file cannot be written; NOT_PERMITTED (nothing
+            written) unless ``actor`` holds health.export.
     """
+    health.require_export(uow(), actor)
     ensure_qt()
-    r = report or collect(uow, now=now, days=days)
+    r = report or collect(uow, actor, now=now, days=days)
     images = chart_images(r, lang)
     try:
         if str(path).lower().endswith(".pdf"):

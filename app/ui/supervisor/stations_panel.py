@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget
 
 from app.domain import clock
+from app.domain.actor import Actor
 from app.domain.fields import Lang, code_label, label
 from app.domain.messages import render
 from app.services import stations
@@ -144,9 +145,10 @@ def _table(model: QAbstractTableModel) -> QTableView:
 class StationsPanel(QWidget):
     """Stations online/offline and the print failures they reported in the range shown."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], lang: Lang, now: Callable[[], datetime], parent: Any = None) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], actor: Actor, lang: Lang, now: Callable[[], datetime],
+                 parent: Any = None) -> None:
         super().__init__(parent)
-        self._uow, self._lang, self._now = uow, lang, now
+        self._uow, self._actor, self._lang, self._now = uow, actor, lang, now
         zh = lang == "zh"
         self.span: Span | None = None
         self.stations_model = RowsModel("station", STATION_COLUMNS, lang, self,
@@ -177,12 +179,12 @@ class StationsPanel(QWidget):
         """Re-read the stations (online as of now) and the failures in ``span``."""
         self.span = span
         zh = self._lang == "zh"
-        seen = stations.stations(self._uow(), self._now())
+        seen = stations.stations(self._uow(), self._actor, self._now())
         self.stations_model.set_rows(seen)
         online = sum(1 for s in seen if s.online)
         self.stations_title.setText(f"工作站：{online} 在线，{len(seen) - online} 离线" if zh else
                                     f"Stations: {online} online, {len(seen) - online} offline")
-        groups = stations.print_failure_groups(self._uow(), span)
+        groups = stations.print_failure_groups(self._uow(), self._actor, span)
         self.groups_model.set_rows(groups)
         total = sum(g.count for g in groups)
         self.groups_title.setText(f"打印失败（按工作站 / 打印机 / 原因）：共 {total} 次" if zh else
@@ -193,7 +195,8 @@ class StationsPanel(QWidget):
         if self.span is None or not (0 <= row < self.groups_model.rowCount()):
             return
         g = self.groups_model.row_at(row)
-        rows = stations.print_failures(self._uow(), self.span, station=g.station, printer=g.printer, reason=g.reason)
+        rows = stations.print_failures(self._uow(), self._actor, self.span, station=g.station, printer=g.printer,
+                                       reason=g.reason)
         self.failures_model.set_rows(rows)
         reason = code_label("print_problem", g.reason, self._lang)
         self.failures_title.setText(f"{g.station} · {g.printer} · {reason}：{len(rows)} 次" if self._lang == "zh"

@@ -13,10 +13,12 @@ from PySide6.QtWidgets import (QComboBox, QDateTimeEdit, QFrame, QGridLayout, QH
 
 from app.domain import clock
 from app.domain.fields import Lang, code_label
+from app.domain.actor import Actor
 from app.domain.errors import BusinessError
 from app.domain.health import CONSISTENCY, METRICS, REAL_ON_TIME, RESPONSE, Grain, Metric, Rating
 from app.services import health, health_drill, health_ops
 from app.services.health import Bar, Point, Span, Summary
+from app.services.permissions import NotPermitted
 from app.services.unit_of_work import UnitOfWork
 from app.ui.order_table import OrderTableModel
 from app.ui.supervisor.charts import BarChart, SeriesChart
@@ -89,10 +91,11 @@ class SupervisorWorkspace(QWidget):
 
     order_opened = Signal(str)
 
-    def __init__(self, uow: UowFactory, lang: Lang = "zh", *, now: Callable[[], datetime] = clock.now,
-                 sync: Any = None, parent: Any = None) -> None:
+    def __init__(self, uow: UowFactory, lang: Lang = "zh", *, actor: Actor, now: Callable[[], datetime] = clock.now,
+                 sync: Any = None, defer: bool = False, parent: Any = None) -> None:
         super().__init__(parent)
-        self._uow, self._lang, self._now = uow, lang, now
+        self._uow, self._lang, self._now, self._actor = uow, lang, now, actor
+        self._deferred = defer
         self._name_cache: dict[tuple[str, str], str] = {}
         self._trace_sample = 1
         zh = lang == "zh"
@@ -182,10 +185,21 @@ class SupervisorWorkspace(QWidget):
         self.lower = QTabWidget()
         self.lower.addTab(orders_page, "图表背后的订单" if zh else "Orders behind the chart")
         self.lower.addTab(self.operations_view, "运营状况" if zh else "Operations")
-        self.stations_panel = StationsPanel(uow, lang, now, self)
+        self.stations_panel = StationsPanel(uow, actor, lang, now, self)
         self.lower.addTab(self.stations_panel, "工作站与打印" if zh else "Stations and printing")
         self.lower.currentChanged.connect(self._lower_shown)
-        layout = QVBoxLayout(self)
+        # the health services refuse a role without health.view: the page then says so in place of the board
+        self.refusal = QLabel()
+        self.refusal.setWordWrap(True)
+        self.refusal.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.refusal.setStyleSheet("font-size: 14pt; color: #8a8f98; padding: 40px;")
+        self.refusal.hide()
+        self.body = QWidget()
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.refusal)
+        outer.addWidget(self.body, 1)
+        layout = QVBoxLayout(self.body)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addLayout(cards)
         # charts above, lists below, the border draggable: the lists get room for more than a row or two
@@ -206,7 +220,7 @@ class SupervisorWorkspace(QWidget):
         self._live = QTimer(self)  # changes arrive in bursts: one refresh per burst
         self._live.setSingleShot(True)
         self._live.setInterval(1500)
-        self._live.timeout.connect(self.refresh)
+        self._live.timeout.connect(lambda: None if self._deferred else self.refresh())
         if sync is not None:
             sync.orders_changed.connect(lambda _changed: self._live.start())
         else:  # straight on the database: the rollups are cheap to re-read once a minute while shown
@@ -218,7 +232,17 @@ class SupervisorWorkspace(QWidget):
         self.export_pdf: Callable[[], Any] | None = None
         self.xlsx_button.clicked.connect(lambda: self._export("xlsx"))
         self.pdf_button.clicked.connect(lambda: self._export("pdf"))
-        self.set_span(self.span, self.grain)
+        # defer: the station window builds this page for every role and reads nothing until it is first shown
+        # (a customer-service station that starts offline never touches the health tables)
+        self._deferred = defer
+        if not defer:
+            self.set_span(self.span, self.grain)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt)
+        if self._deferred:
+            self._deferred = False
+            self.set_span(self.span, self.grain)
+        super().showEvent(event)
 
     # --- loading -------------------------------------------------------------------------------------
 
@@ -246,7 +270,13 @@ class SupervisorWorkspace(QWidget):
 
     def refresh(self) -> None:
         """Re-read the rollups and update every chart's data in place."""
-        board = health.dashboard(self._uow(), self.span, self.grain, trace_sample=self._trace_sample)
+        try:
+            board = health.dashboard(self._uow(), self._actor, self.span, self.grain, trace_sample=self._trace_sample)
+        except NotPermitted as err:
+            self._refused(err)
+            return
+        self.refusal.hide()
+        self.body.show()
         self._trace_sample = 0  # one story timed when the tab opens; the report times more
         self.summary = board.summary
         for h in self.summary.headlines:
@@ -268,6 +298,12 @@ class SupervisorWorkspace(QWidget):
             self.bar_rows[dim] = rows
             chart.set_bars([names.get((dim, b.key), b.key) for b in rows], [value(b) for b in rows])
         self._lower_shown(self.lower.currentIndex())
+
+    def _refused(self, err: BusinessError) -> None:
+        """Nothing of the board is shown to someone the service refused; the refusal says who may see it."""
+        self.refusal.setText(err.message(self._lang))
+        self.body.hide()
+        self.refusal.show()
 
     def _names(self) -> dict[tuple[str, str], str]:
         """Shop, warehouse and platform names for the bars (read once: they change rarely)."""
@@ -304,11 +340,12 @@ class SupervisorWorkspace(QWidget):
 
     def _select(self, sel: health_drill.Selection, where: str) -> None:
         self.selection = sel
-        n = health_drill.count_selected(self._uow(), sel)
+        n = health_drill.count_selected(self._uow(), self._actor, sel)
         what = code_label("health_metric", sel.measure, self._lang)
         self.selection_label.setText(f"{where} · {what}：{n} " + ("单（双击查看穿透视图）" if self._lang == "zh"
                                                                 else "orders (double-click for the story)"))
-        self.model.set_query(lambda after, limit: health_drill.list_selected(self._uow(), sel, limit=limit, after=after))
+        self.model.set_query(lambda after, limit: health_drill.list_selected(self._uow(), self._actor, sel,
+                                                                                  limit=limit, after=after))
         self.table.resizeColumnsToContents()
         self.lower.setCurrentIndex(0)
 
@@ -316,15 +353,18 @@ class SupervisorWorkspace(QWidget):
 
     def _lower_shown(self, n: int) -> None:
         """Operations and stations are read only while their tab is shown (they are not rollups)."""
-        if n == 1:
-            self.refresh_operations()
-        elif n == 2:
-            self.stations_panel.refresh(self.span)
+        try:
+            if n == 1:
+                self.refresh_operations()
+            elif n == 2:
+                self.stations_panel.refresh(self.span)
+        except NotPermitted as err:  # the grant was taken away while the page was open
+            self._refused(err)
 
     def refresh_operations(self) -> None:
         from app.ui.supervisor.report import operations_html
 
-        ops = health_ops.operations(self._uow(), self.span, self._now())
+        ops = health_ops.operations(self._uow(), self._actor, self.span, self._now())
         self.operations_view.setHtml(operations_html(ops, self._names(), self._lang))
 
     def _export(self, kind: str) -> None:
@@ -336,5 +376,8 @@ class SupervisorWorkspace(QWidget):
         if path:
             from app.ui.supervisor.report import write_report
 
-            write_report(self._uow, path, now=self._now(), days=7, lang=self._lang)
+            try:
+                write_report(self._uow, self._actor, path, now=self._now(), days=7, lang=self._lang)
+            except BusinessError as err:
+                self.selection_label.setText(err.message(self._lang))
 
