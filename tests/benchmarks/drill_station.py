@@ -82,9 +82,13 @@ class Lab:
     def close(self) -> None:
         for s in self.stations:
             s.stop()
-        if not self.pg.running():
-            self.pg.start()
-        self.pg.server.cleanup()
+        if self.pg.running():
+            # a server restarted by pg_ctl during the drills is not the one pgserver started: stop it ourselves
+            self.pg.stop()
+        try:
+            self.pg.server.cleanup()
+        except Exception:  # noqa: BLE001 - already stopped; the temp folder goes with the TemporaryDirectory
+            pass
 
 
 def run(lab: Lab, which: str, n: dict) -> dict:
