@@ -24,7 +24,7 @@ from app.sync.local_db import CACHE_INDEX_NAMES, CACHE_INDEXES, LocalDb
 
 COLUMNS = ("id", "order_no", "platform", "platform_order_no", "shop", "ordered_at", "customer_id", "original_amount",
            "paid_amount", "status", "tracking_no", "invoice_status", "province", "city", "warehouse", "warehouse_id",
-           "ship_by", "version", "change_seq", "receiver_name", "receiver_phone_tail")
+           "ship_by", "version", "change_seq", "receiver_name", "receiver_phone_tail", "shop_id")
 OPEN_WORK = tuple(s.value for s in WAREHOUSE_ACTIVE) + (OrderStatus.PAID.value,)
 _GET = itemgetter(*COLUMNS)
 _TIMES = (COLUMNS.index("ordered_at"), COLUMNS.index("ship_by"))
@@ -161,8 +161,9 @@ class OrderCache:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
-        if flt.shop_id is not None:  # the cache keeps the shop's name, not its id
-            clauses.append("0 = 1")
+        if flt.shop_id is not None:  # the filter bar's shop is an id; the cache keeps both id and name
+            clauses.append("shop_id = ?")
+            params.append(flt.shop_id)
         hours = getattr(flt, "hours", None)  # 下单时段, China local hour (UTC+8) of the stored UTC time
         if hours is not None:
             clauses.append("((CAST(strftime('%H', ordered_at) AS INTEGER) + 8) % 24) BETWEEN ? AND ?")

@@ -37,7 +37,7 @@ _ROW = (sa.select(Order.id, Order.order_no, Order.platform, Order.platform_order
                   Order.ordered_at, Order.customer_id, Order.original_amount, Order.paid_amount, Order.status,
                   Order.tracking_no, Order.invoice_status, Order.province, Order.city,
                   Warehouse.name.label("warehouse"), Order.warehouse_id, Order.ship_by, Order.version,
-                  Order.change_seq, Order.receiver_name, Order.receiver_phone_tail)
+                  Order.change_seq, Order.receiver_name, Order.receiver_phone_tail, Order.shop_id)
         .join(Shop, Shop.id == Order.shop_id).outerjoin(Warehouse, Warehouse.id == Order.warehouse_id))
 
 _LAST = sa.text("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM order_change_seq")

@@ -21,6 +21,9 @@ def hour_band_sql(column: str) -> str:
     return f"(CASE {cases} ELSE {HOUR_BANDS[-1][0]} END)"
 
 
+# orders_cache.hour_band: the 下单时段 band (start hour, China time), set by the cache when it stores the row;
+# orders_cache.shop_id: the filter bar's shop (an id; ``shop`` is its name as shown). No comments inside the
+# table's own text: SQLite keeps it verbatim and its ALTER TABLE rewrites it.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -63,7 +66,8 @@ CREATE TABLE IF NOT EXISTS orders_cache (
     receiver_name TEXT,
     receiver_phone_tail TEXT,
     searched INTEGER NOT NULL DEFAULT 0,
-    hour_band INTEGER  -- 下单时段 band (start hour, China time), set by the cache when it stores the row
+    hour_band INTEGER,
+    shop_id INTEGER
 );
 -- The map's counts per province × status × platform × warehouse × 下单时段 (band start, China hour),
 -- kept by OrderCache in the same transaction as the rows (SQLite row triggers cost 100 µs a row on a
@@ -99,6 +103,7 @@ CREATE INDEX IF NOT EXISTS ix_cache_status_platform ON orders_cache (status, pla
 CREATE INDEX IF NOT EXISTS ix_cache_platform ON orders_cache (platform, ordered_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS ix_cache_province ON orders_cache (province, ordered_at DESC, id DESC);
 CREATE INDEX IF NOT EXISTS ix_cache_warehouse ON orders_cache (warehouse_id, ordered_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS ix_cache_shop ON orders_cache (shop_id, ordered_at DESC, id DESC);
 -- 超时风险 and the map's exception rate: unshipped orders only, newest first, carrying what both filter on
 CREATE INDEX IF NOT EXISTS ix_cache_open ON orders_cache (ordered_at DESC, id DESC, ship_by, province, status, platform,
     warehouse_id, hour_band) WHERE status IN ('paid', 'allocating');
@@ -130,6 +135,12 @@ class LocalDb:
         with self.connect() as conn:
             if "searched" in _columns(conn, "orders_cache") and "hour_band" not in _columns(conn, "orders_cache"):
                 conn.execute("ALTER TABLE orders_cache ADD COLUMN hour_band INTEGER")  # a file from before issue #18
+            if "searched" in _columns(conn, "orders_cache") and "shop_id" not in _columns(conn, "orders_cache"):
+                # a file from before the shop id was kept: its rows stay readable offline, and the next
+                # pull loads the scope whole again (change_seq -1: any image from the server is newer)
+                conn.execute("ALTER TABLE orders_cache ADD COLUMN shop_id INTEGER")
+                conn.execute("UPDATE orders_cache SET change_seq = -1")
+                conn.execute("DELETE FROM sync_meta WHERE key IN ('cursor', 'marks')")
             conn.executescript(SCHEMA)
             if conn.execute("SELECT 1 FROM sync_meta WHERE key = 'map_counts'").fetchone() is None:
                 conn.executescript(f"BEGIN; {_COUNTS_FROM_ROWS} COMMIT;")

@@ -96,7 +96,7 @@ def _rows(n: int, seed: int) -> list[dict]:
                         status=rng.choice(["paid", "shipped", "after_sales"]), tracking_no=f"SF{i}", invoice_status="none",
                         province=rng.choice(["浙江省", "广东省", None]), city=None, warehouse=None,
                         warehouse_id=rng.choice([1, None]), ship_by=at + timedelta(hours=48), version=1, change_seq=i + 1,
-                        receiver_name=f"张{i % 50}", receiver_phone_tail=f"{i % 10000:04d}"))
+                        receiver_name=f"张{i % 50}", receiver_phone_tail=f"{i % 10000:04d}", shop_id=1))
     return out
 
 
@@ -138,3 +138,46 @@ def test_a_station_file_from_before_the_map_counts_gets_them_when_it_opens(tmp_p
     reopened = OrderCache(LocalDb(path), Scope("cs"))
     assert reopened.province_figures() == want
     assert reopened.list_orders(OrderFilter(hours=(18, 22)), limit=500) == cache.list_orders(OrderFilter(hours=(18, 22)), limit=500)
+
+
+def _two_shops(hub) -> tuple[int, int, list[str], list[str]]:
+    first, second = make_shop(hub, "tmall"), make_shop(hub, "tmall")
+    in_first = [make_order(hub, "paid", shop_id=first, platform="tmall",
+                           ordered_at=clock.now() - timedelta(hours=h))[0] for h in (1, 3, 5)]
+    in_second = [make_order(hub, "allocating", shop_id=second, platform="tmall",
+                            ordered_at=clock.now() - timedelta(hours=h))[0] for h in (2, 4)]
+    return first, second, in_first, in_second
+
+
+def test_the_shop_filter_of_a_synced_station_lists_and_counts_that_shops_orders(hub, make_station):
+    first, second, in_first, in_second = _two_shops(hub)
+    station = make_station(hub.engine.url, start=False)
+    station.sync_once()
+    for shop, placed in ((first, in_first), (second, in_second)):
+        flt = OrderFilter(shop_id=shop)
+        assert [r.order_no for r in station.cache.list_orders(flt)] == placed
+        assert station.cache.list_orders(flt) == order_queries.list_orders(hub.uow(), flt)
+        assert station.cache.count(flt) == len(placed)
+        assert station.cache.province_figures(flt) == order_queries.province_figures(hub.uow(), flt)
+    with hub.engine.begin() as conn:  # an order moved to the other shop follows through the feed
+        conn.execute(sa.text("UPDATE orders SET shop_id = :s WHERE order_no = :o"), {"s": second, "o": in_first[0]})
+    station.sync_once()
+    assert [r.order_no for r in station.cache.list_orders(OrderFilter(shop_id=second))] == [in_first[0], *in_second]
+    assert station.cache.list_orders(OrderFilter(shop_id=first, status="paid")) == order_queries.list_orders(
+        hub.uow(), OrderFilter(shop_id=first, status="paid"))
+
+
+def test_a_station_file_from_before_the_shop_id_keeps_its_rows_and_reloads_them_with_it(hub, make_station):
+    first, _, in_first, _ = _two_shops(hub)
+    station = make_station(hub.engine.url, name="旧工作台", start=False)
+    station.sync_once()
+    station.stop()
+    path = station.db.path
+    conn = sqlite3.connect(path)  # the file as an older station left it: no shop id column
+    conn.executescript("DROP INDEX ix_cache_shop; ALTER TABLE orders_cache DROP COLUMN shop_id;")
+    conn.close()
+    again = make_station(hub.engine.url, name="旧工作台", start=False)
+    assert again.cache.count() == 5  # readable offline before any pull
+    again.sync_once()
+    assert [r.order_no for r in again.cache.list_orders(OrderFilter(shop_id=first))] == in_first
+    assert again.cache.province_figures() == order_queries.province_figures(hub.uow(), OrderFilter())
