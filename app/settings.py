@@ -110,6 +110,17 @@ class Settings:
                                         "Station heartbeat every (seconds; offline after two missed)"),
                               "env": "ORDERHUB_STATION_HEARTBEAT_SECONDS"},
     )
+    # --- raw payload archive (issue #18) ---
+    payload_retention_days: int = field(
+        default=90, metadata={"title": ("原始报文在线保留天数（更早的可归档到文件）",
+                                        "Keep raw payloads online for (days; older ones may be archived)"),
+                              "env": "ORDERHUB_PAYLOAD_RETENTION_DAYS"},
+    )
+    payload_archive_dir: str | None = field(
+        default=None, metadata={"title": ("原始报文归档文件夹（空为数据文件夹下 payload-archive）",
+                                          "Raw payload archive folder (empty: payload-archive in the data folder)"),
+                                "env": "ORDERHUB_PAYLOAD_ARCHIVE_DIR"},
+    )
     cli_session_minutes: int = field(
         default=480, metadata={"title": ("命令行登录有效期（分钟）", "Command-line sign-in lasts (minutes)"),
                                "env": "ORDERHUB_CLI_SESSION_MINUTES"},

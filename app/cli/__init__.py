@@ -31,9 +31,9 @@ def _command_modules() -> list[Any]:
     Imported when the command line runs, not when ``app.cli`` is imported, so ``orderhub --help``
     stays quick and a group's heavy imports are paid only by the commands that use them.
     """
-    from app.cli import after_sales, erp, health, identity, master_data, routing, station, warehouse
+    from app.cli import after_sales, erp, health, identity, master_data, payloads, routing, station, warehouse
 
-    return [routing, after_sales, warehouse, master_data, identity, station, erp, health]
+    return [routing, after_sales, warehouse, master_data, identity, station, erp, health, payloads]
 
 
 def _parser() -> argparse.ArgumentParser:

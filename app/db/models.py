@@ -378,6 +378,8 @@ class RawPayload(Base):
         _codes("status", "payload_status"),
         UniqueConstraint("source", "sha256", name="uq_raw_payloads_source_sha256"),
         Index("ix_raw_payloads_status", "status"),
+        Index("ix_raw_payloads_order", "order_id"),
+        Index("ix_raw_payloads_hot", "received_at", "id", postgresql_where=text("archived_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -391,6 +393,9 @@ class RawPayload(Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     received_at: Mapped[datetime] = _now()
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    # archived (migration 0035): the bytes live in ``archive_file`` (gzip JSON lines), ``body`` is empty
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    archive_file: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxMessage(Base):

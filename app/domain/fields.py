@@ -458,6 +458,9 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         # --- manual rescues read by 订单健康度 (issue #16) ---
         "order.expedite": ("加急插队", "Expedited (jumped the queue)"),
         "order.warehouse_change": ("人工改仓", "Warehouse changed by hand"),
+        # --- payload archive (issue #18) ---
+        "payloads.archive": ("原始报文归档", "Raw payloads archived"),
+        "payloads.restore": ("取回归档原始报文", "Archived raw payload restored"),
     },
     "role": {
         "cs": ("客服", "Customer service"),
@@ -502,6 +505,7 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "erp.manage": ("管理ERP与开票接口", "Manage the ERP and e-invoice connections"),
         "health.view": ("查看订单健康度", "View order health"),
         "health.export": ("导出健康度周报", "Export the weekly health report"),
+        "payloads.archive": ("归档与取回原始报文", "Archive and restore raw payloads"),
     },
     "change_kind": {
         "cancel": ("订单取消", "Order cancelled"),

@@ -52,6 +52,8 @@ ACTIONS: tuple[str, ...] = (
     # reading the supervisor's health data and sending the weekly report out (migration 0024)
     "health.view",
     "health.export",
+    # moving old platform payloads to archive files and bringing one back (migration 0035)
+    "payloads.archive",
 )
 """Every action a service checks; a service asking about an action not listed here is a programming error."""
 

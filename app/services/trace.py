@@ -51,6 +51,8 @@ class OrderStory:
     erp_attempts: list[dict[str, Any]] = field(default_factory=list)
     einvoices: list[dict[str, Any]] = field(default_factory=list)
     erp_view: list[dict[str, Any]] = field(default_factory=list)
+    # the platform's raw payloads of this order (id, kind, sha256; where an archived one's bytes went)
+    payloads: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _rows(session: Session, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -103,6 +105,8 @@ def order_story(uow: UnitOfWork, order_no: str) -> OrderStory:
             einvoices=_rows(s, "SELECT r.*, i.invoice_no FROM einvoice_requests r LEFT JOIN invoices i"
                                " ON i.id = r.invoice_id WHERE r.order_id = :o ORDER BY r.id", o=oid),
             erp_view=_rows(s, "SELECT * FROM erp_order_status WHERE order_id = :o", o=oid),
+            payloads=_rows(s, "SELECT id, kind, sha256, received_at, archived_at, archive_file FROM raw_payloads"
+                              " WHERE order_id = :o ORDER BY id", o=oid),
         )
     story.seconds = time.perf_counter() - started
     return story
@@ -265,6 +269,7 @@ def render_story(story: OrderStory, lang: Lang = "zh") -> str:
     events += [(w["attempted_at"], 8, [_writeback(w, lang)]) for w in story.writebacks]
     events += [(a["at"], 8, [_erp_attempt(a, lang)]) for a in story.erp_attempts]
     events += [(r["updated_at"], 9, [_einvoice(r, lang)]) for r in story.einvoices]
+    events += [(p["received_at"], 0, _payload(p, lang)) for p in story.payloads]
     out.append(render("TRACE_SECTION_STORY", lang))
     for at, _, lines in sorted(events, key=lambda e: (e[0], e[1])):
         out.append(f"  {_t(at)}  {lines[0]}")
@@ -273,6 +278,13 @@ def render_story(story: OrderStory, lang: Lang = "zh") -> str:
     out.extend(_documents(story, names, lang))
     out.append(render("TRACE_TOOK", lang, ms=round(story.seconds * 1000)))
     return "\n".join(out)
+
+
+def _payload(p: dict[str, Any], lang: Lang) -> list[str]:
+    lines = [render("TRACE_PAYLOAD", lang, id=p["id"], kind=p["kind"], sha=p["sha256"][:16])]
+    if p["archive_file"]:
+        lines.append(render("TRACE_PAYLOAD_ARCHIVED", lang, file=p["archive_file"], at=_t(p["archived_at"])))
+    return lines
 
 
 def _invoice(i: dict[str, Any], lang: Lang) -> str:

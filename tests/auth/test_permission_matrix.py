@@ -22,7 +22,7 @@ from app.domain.health import Grain
 from app.domain.permissions import ACTIONS, DEFAULT_GRANTS, ROLES
 from app.hub.credentials import FileStore
 from app.services import (after_sales, after_sales_flows, change_notices, erp_outbound, field_defs, health, ingest,
-                          master_data, orders, outbox, permissions, pick_slips, picking, printer_setup, red_letter,
+                          master_data, orders, outbox, payload_archive, permissions, pick_slips, picking, printer_setup, red_letter,
                           routing, rule_book, shop_admin, users, waves)
 from app.services.field_defs import FieldDefView
 from app.services.health import Span
@@ -71,6 +71,7 @@ CALLS: dict[str, Callable[[Any, Actor], Any]] = {
     "erp.manage": lambda h, a: erp_outbound.replay(h.uow(), 987654, a),
     "health.view": lambda h, a: health.dashboard(h.uow(), a, Span.last_days(clock.now(), 1), Grain.HOUR),
     "health.export": lambda h, a: health.require_export(h.uow(), a),
+    "payloads.archive": lambda h, a: payload_archive.restore(h.uow(), a, 987654, h.settings.data_dir / "archive"),
 }
 
 WAREHOUSE_CSV = "仓库编码,仓库名称,仓库类型,省份,城市,详细地址\nHZ01,杭州自营仓,自营仓,浙江省,杭州市,余杭区 1 号\n".encode()
