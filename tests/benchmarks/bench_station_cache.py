@@ -128,8 +128,11 @@ def customer_service(hub, url: str, folder: Path, runs: int) -> dict[str, object
     with hub.engine.connect() as conn:
         extra = conn.execute(sa.text("SELECT receiver_name, receiver_phone_tail FROM orders WHERE order_no = :o"),
                              {"o": sample.order_no}).one()
+    with hub.engine.connect() as conn:  # the shop with the most orders: the filter bar's shop choice (an id)
+        busiest = conn.scalar(sa.text("SELECT shop_id FROM orders GROUP BY shop_id ORDER BY count(*) DESC LIMIT 1"))
     filters = {
         "none": OrderFilter(),
+        "shop": OrderFilter(shop_id=busiest),
         "status": OrderFilter(status="paid"),
         "status+platform": OrderFilter(status="allocating", platform="douyin"),
         "province": OrderFilter(province="浙江省"),
