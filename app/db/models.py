@@ -136,6 +136,8 @@ class Stock(Base):
     __tablename__ = "stock"
     __table_args__ = (
         UniqueConstraint("sku_id", "warehouse_id", "bin_id"),
+        # what a reservation's (stock_id, sku_id, warehouse_id) references (migration 0031)
+        UniqueConstraint("id", "sku_id", "warehouse_id"),
         CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
         CheckConstraint("reserved >= 0", name="reserved_not_negative"),
         CheckConstraint("safety_stock >= 0", name="safety_not_negative"),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -86,9 +87,8 @@ class RoutingDecision(Base):
     __table_args__ = (
         _codes("trigger", "routing_trigger"),
         _codes("outcome", "routing_outcome"),
-        Index("ix_routing_decisions_order", "order_id", "id"),
-        # "Which orders did this rule version decide?" — the supervisor's question.
-        Index("ix_routing_decisions_fired", "fired_rule_version_ids", postgresql_using="gin"),
+        # unique so a reservation's (order_id, decision_id) can reference it: its decision, of its order
+        Index("ix_routing_decisions_order", "order_id", "id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -124,14 +124,18 @@ class StockReservation(Base):
         CheckConstraint("qty > 0", name="qty_positive"),
         Index("ix_stock_reservations_order_active", "order_id", postgresql_where=text("status = 'active'")),
         Index("ix_stock_reservations_stock_active", "stock_id", postgresql_where=text("status = 'active'")),
+        # Two composite keys instead of five single ones (migration 0031): fewer lookups per reserved row,
+        # and the order, SKU and warehouse kept beside them cannot disagree with the decision and stock row.
+        ForeignKeyConstraint(["order_id", "decision_id"], ["routing_decisions.order_id", "routing_decisions.id"]),
+        ForeignKeyConstraint(["stock_id", "sku_id", "warehouse_id"], ["stock.id", "stock.sku_id", "stock.warehouse_id"]),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
-    decision_id: Mapped[int] = mapped_column(ForeignKey("routing_decisions.id"))
-    stock_id: Mapped[int] = mapped_column(ForeignKey("stock.id"))
-    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
-    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    order_id: Mapped[int] = mapped_column(BigInteger)
+    decision_id: Mapped[int] = mapped_column(BigInteger)
+    stock_id: Mapped[int] = mapped_column(Integer)
+    sku_id: Mapped[int] = mapped_column(Integer)
+    warehouse_id: Mapped[int] = mapped_column(Integer)
     line_no: Mapped[int] = mapped_column(Integer)
     part_no: Mapped[int] = mapped_column(Integer)
     qty: Mapped[int] = mapped_column(Integer)

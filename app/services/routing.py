@@ -108,10 +108,13 @@ _WRITE = sa.text(
     " AND (v.delta <= 0 OR s.on_hand - s.reserved - v.delta >= 0) RETURNING 1),"
     # decided_at is the moment of writing (not the transaction's start), so it sorts after the audit
     # records the same command wrote before routing (a released hold, a manual hold).
+    # Every decision that evaluated rules evaluated the same versions: the list is sent once per batch.
     " decisions AS (INSERT INTO routing_decisions (id, order_id, order_version, trigger, outcome, operator, station,"
     " evaluated_rule_version_ids, rules, fired_rule_version_ids, inputs, detail, items_key, decided_at)"
-    " SELECT *, clock_timestamp() FROM"
-    f" {_rows('decisions', 'id bigint, order_id bigint, order_version int, trigger text, outcome text, operator text, station text, evaluated_rule_version_ids bigint[], rules jsonb, fired_rule_version_ids bigint[], inputs jsonb, detail jsonb, items_key text')}"  # noqa: E501
+    " SELECT id, order_id, order_version, trigger, outcome, operator, station,"
+    " CASE WHEN evaluated THEN CAST(:evaluated AS bigint[]) ELSE '{}' END, rules, fired_rule_version_ids, inputs,"
+    " detail, items_key, clock_timestamp() FROM"
+    f" {_rows('decisions', 'id bigint, order_id bigint, order_version int, trigger text, outcome text, operator text, station text, evaluated boolean, rules jsonb, fired_rule_version_ids bigint[], inputs jsonb, detail jsonb, items_key text')}"  # noqa: E501
     " RETURNING 1),"
     " released AS (UPDATE stock_reservations AS r SET status = 'released', released_at = now(),"
     f" released_by_decision_id = v.d FROM {_rows('released', 'id bigint, d bigint')}"
@@ -121,8 +124,9 @@ _WRITE = sa.text(
     " RETURNING 1),"
     " holds AS (INSERT INTO order_holds (order_id, reason, rule_version_id, decision_id) SELECT * FROM"
     f" {_rows('holds', 'order_id bigint, reason text, rule_version_id bigint, decision_id bigint')} RETURNING 1),"
+    # items only travel when routing changed them (a gift added); otherwise they stay as they are
     " orders_done AS (UPDATE orders AS o SET status = v.status, warehouse_id = v.warehouse_id, ship_by = v.ship_by,"
-    " invoice_status = v.invoice_status, items = v.items, version = o.version + 1 FROM"
+    " invoice_status = v.invoice_status, items = coalesce(v.items, o.items), version = o.version + 1 FROM"
     f" {_rows('orders', 'id bigint, status text, warehouse_id int, ship_by timestamptz, invoice_status text, items jsonb')}"  # noqa: E501
     " WHERE o.id = v.id RETURNING 1)"
     " SELECT (SELECT count(*) FROM stock_done), (SELECT count(*) FROM released), (SELECT count(*) FROM decisions),"
@@ -421,7 +425,7 @@ def _record_release(batch: _Batch, row: dict[str, Any], decision_id: int, trigge
     batch.decisions.append({
         "id": decision_id, "order_id": row["id"], "order_version": row["version"], "trigger": trigger,
         "outcome": "released", "operator": actor.operator, "station": actor.station, "rules": [],
-        "fired_rule_version_ids": [], "evaluated_rule_version_ids": [], "inputs": {}, "items_key": items_key(row["items"]),
+        "fired_rule_version_ids": [], "evaluated": False, "inputs": {}, "items_key": items_key(row["items"]),
         "detail": {"released": released, "status_before": row["status"], "status_after": row["status"]}})
     return RoutingResult(row["order_no"], "released", decision_id=decision_id)
 
@@ -509,12 +513,13 @@ def _route_one(batch: _Batch, book: _StockBook, row: dict[str, Any], decision_id
     version = row["version"] + 1 if changed else row["version"]
     if changed:
         batch.orders.append({"id": row["id"], "status": status, "warehouse_id": warehouse_id,
-                             "ship_by": jsonable(ship_by), "invoice_status": invoice_status, "items": items})
+                             "ship_by": jsonable(ship_by), "invoice_status": invoice_status,
+                             "items": items if items != row["items"] else None})
     fired_json, fired_ids = _fired_json(ev, {rule for rule, reason in plan.holds if reason in reviewed})
     batch.decisions.append({
         "id": decision_id, "order_id": row["id"], "order_version": version, "trigger": trigger, "outcome": outcome,
         "operator": actor.operator, "station": actor.station, "rules": fired_json, "fired_rule_version_ids": fired_ids,
-        "evaluated_rule_version_ids": batch.evaluated,
+        "evaluated": True,
         "inputs": ev.inputs, "detail": detail, "items_key": items_key(items)})
     return RoutingResult(row["order_no"], outcome, tuple(parcels), decision_id, tuple(r.rule.code for r in ev.fired),
                          tuple(sorted({reason for _, reason in holds} | open_holds)), ship_by)
@@ -563,6 +568,7 @@ def _write(session: Session, batch: _Batch, book: _StockBook) -> None:
     stock_rows, released, *_ = session.execute(_WRITE, {
         "stock": _dumps(deltas), "decisions": _dumps(batch.decisions), "released": _dumps(batch.released),
         "reservations": _dumps(batch.reservations), "holds": _dumps(batch.holds), "orders": _dumps(batch.orders),
+        "evaluated": batch.evaluated,
     }).one()
     if (stock_rows, released) != (len(deltas), len(batch.released)):
         # Cannot happen while every writer of stock takes the row locks; if it does, nothing commits.
