@@ -12,18 +12,22 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db.models import Order
+from app.db.sync_models import AppliedCommand
 from app.domain.errors import BusinessError
 from app.domain.messages import Coded, render
 from app.domain.permissions import is_service_login
-from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork, first_line
+from app.services.unit_of_work import BATCH_MEMO, DatabaseUnavailable, UnitOfWork, first_line
 from app.sync.commands import Command, CommandSpec, spec_for
 
 log = logging.getLogger(__name__)
@@ -83,22 +87,80 @@ def reason_text(result: dict[str, Any], lang: str = "zh") -> str:
     return render(result["code"], lang, **{k: _decode(v) for k, v in (result.get("params") or {}).items()})
 
 
+@dataclass(eq=False)
+class ReplayBatch:
+    """Several commands of one station applied in one server transaction (the station's offline replay).
+
+    What every command would look up again is looked up once for the batch: which of its UUIDs the
+    server already recorded (one SELECT), its orders, locked up front (one ``SELECT … FOR UPDATE``,
+    in id order), and each operator's grant (the services' memo, ``BATCH_MEMO``). Records of the
+    accepted commands are written together by :meth:`record`, in one INSERT, just before the
+    station commits. A refused command is not recorded here: the station rolls the batch back and
+    replays its commands one at a time (:func:`apply`), where refusals are recorded alone.
+    """
+
+    conn: sa.Connection
+    memo: dict[Any, Any] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.session_factory = sessionmaker(bind=self.conn, join_transaction_mode="rollback_only",
+                                            expire_on_commit=False, info={BATCH_MEMO: self.memo})
+
+    def recorded(self, command_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Outcome]:
+        """The recorded outcomes among ``command_ids`` (a batch whose answer may have been lost)."""
+        rows = self.conn.execute(sa.select(AppliedCommand.command_id, AppliedCommand.outcome, AppliedCommand.result)
+                                 .where(AppliedCommand.command_id.in_(list(command_ids))))
+        return {r.command_id: Outcome(r.command_id, r.outcome, dict(r.result), duplicate=True) for r in rows}
+
+    def lock_orders(self, order_nos: Iterable[str | None]) -> None:
+        """Lock the batch's orders in one round trip; the services take them from the memo."""
+        wanted = sorted({n for n in order_nos if n})
+        if not wanted:
+            return
+        with self.session_factory() as session:
+            found = session.scalars(sa.select(Order).where(Order.order_no.in_(wanted)).order_by(Order.id)
+                                    .with_for_update()).all()
+            session.expunge_all()  # detached, loaded: each command's session takes its order without SQL
+        self.memo.update({("order", o.order_no): o for o in found})
+
+    def apply(self, command: Command) -> Outcome:
+        """:func:`apply` inside the batch: an accepted command's record waits for :meth:`record`."""
+        return apply(self.session_factory, command, look_first=False, batch=self)
+
+    def record(self) -> bool:
+        """Write the accepted commands' records in one statement; False if another replay recorded
+        one of these UUIDs meanwhile (a twin committed first: the caller rolls back and looks each up)."""
+        if not self.rows:
+            return True
+        # executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT ("insertmanyvalues")
+        stored = self.conn.execute(pg_insert(AppliedCommand).on_conflict_do_nothing(index_elements=["command_id"])
+                                   .returning(AppliedCommand.command_id), self.rows).all()
+        return len(stored) == len(self.rows)
+
+
 class RecordingUnitOfWork(UnitOfWork):
     """A unit of work whose first commit also records the command as accepted (same transaction).
 
     Later commits (a service may run a follow-up transaction, e.g. giving stock back after a
-    cancellation) are ordinary: the command was already recorded with its main change.
+    cancellation) are ordinary: the command was already recorded with its main change. In a
+    :class:`ReplayBatch` the record is handed to the batch, which writes all of them at once.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session], command: Command, spec: CommandSpec) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], command: Command, spec: CommandSpec,
+                 batch: ReplayBatch | None = None) -> None:
         super().__init__(session_factory)
-        self._command, self._spec = command, spec
+        self._command, self._spec, self._batch = command, spec, batch
         self.recorded: dict[str, Any] | None = None
 
     def commit(self) -> None:
         if self.recorded is None:
+            self.session.flush()
             result = _order_state(self.session, self._spec.order_no(self._command.args))
-            _insert(self.session, self._command, ACCEPTED, result)
+            if self._batch is None:
+                _insert(self.session, self._command, ACCEPTED, result)
+            else:
+                self._batch.rows.append(_row(self._command, ACCEPTED, result))
             self.session.commit()
             self.recorded = result
             return
@@ -108,11 +170,29 @@ class RecordingUnitOfWork(UnitOfWork):
 def _order_state(session: Session, order_no: str | None) -> dict[str, Any]:
     if not order_no:
         return {}
+    held = _held(session, order_no)
+    if held is not None:  # this command changed the batch's locked row through the ORM: the UPDATE returned these
+        return {"order_no": order_no, "status": held.status, "version": held.version, "change_seq": held.change_seq}
     row = session.execute(sa.text("SELECT status, version, change_seq FROM orders WHERE order_no = :o"),
                           {"o": order_no}).one_or_none()
     if row is None:
         return {"order_no": order_no}
     return {"order_no": order_no, "status": row.status, "version": row.version, "change_seq": row.change_seq}
+
+
+def _held(session: Session, order_no: str) -> Order | None:
+    """The replay batch's locked order, if this command's session holds it, flushed and fully loaded."""
+    memo = session.info.get(BATCH_MEMO)
+    order = memo.get(("order", order_no)) if memo is not None else None
+    if order is None or order not in session:
+        return None
+    state = sa.inspect(order)
+    return None if state.expired_attributes or state.modified else order
+
+
+def _row(command: Command, outcome: str, result: dict[str, Any]) -> dict[str, Any]:
+    return {"command_id": command.id, "name": command.name, "station": command.station, "operator": command.operator,
+            "outcome": outcome, "result": result, "created_at": command.created_at}
 
 
 def _insert(session: Session, command: Command, outcome: str, result: dict[str, Any], *, keep_first: bool = False) -> None:
@@ -133,7 +213,8 @@ def recorded(session_factory: sessionmaker[Session], command_id: uuid.UUID) -> O
     return None if row is None else Outcome(command_id, row.outcome, dict(row.result), duplicate=True)
 
 
-def apply(session_factory: sessionmaker[Session], command: Command, *, look_first: bool = True) -> Outcome:
+def apply(session_factory: sessionmaker[Session], command: Command, *, look_first: bool = True,
+          batch: ReplayBatch | None = None) -> Outcome:
     """Apply ``command`` unless its UUID was applied before; refusals are recorded too.
 
     ``look_first=False`` skips the up-front look-up (one round trip) for a command that cannot
@@ -154,7 +235,7 @@ def apply(session_factory: sessionmaker[Session], command: Command, *, look_firs
         # a station claiming to be the hub would borrow the service account's grants: refused and recorded
         return _reject(session_factory, command, {"code": "SERVICE_ACCOUNT_REFUSED", "params": {}},
                        spec.order_no(command.args))
-    uow = RecordingUnitOfWork(session_factory, command, spec)
+    uow = RecordingUnitOfWork(session_factory, command, spec, batch)
     try:
         spec.handler(uow, dict(command.args), command.actor)
     except DatabaseUnavailable:

@@ -78,10 +78,12 @@ def libpq_conninfo(url: URL) -> str:
 class StationSync:
     """Owns the station's SQLite file and the worker thread; callbacks run on the worker thread."""
 
+    REPLAY_BATCH = 25  # commands per server transaction when replaying (see replay())
+
     def __init__(self, database_url: URL | str, data_dir: Path, scope: Scope = Scope(), *,
                  pull_interval: float = 2.0, op_timeout: float = 5.0, connect_timeout: int = 3,
                  max_backoff: float = 3.0, min_backoff: float = 0.25, file_name: str = "station.sqlite3",
-                 replay_batch: int = 25,
+                 replay_batch: int = REPLAY_BATCH,
                  on_status: Callable[[SyncStatus], None] | None = None,
                  on_orders_changed: Callable[[set[str]], None] | None = None,
                  on_command_finished: Callable[[OutboxEntry, applier.Outcome], None] | None = None,
@@ -251,29 +253,37 @@ class StationSync:
     def _apply_batch(self, group: list[OutboxEntry], *, look_first: bool) -> list[applier.Outcome]:
         """Apply ``group`` in one transaction; if any command is refused or trips, redo the group one at a time.
 
-        Inside the batch the commands share the transaction with no savepoint each (a savepoint costs
-        two more round trips per command, and round trips are what a replay waits on). A refusal may
-        have written part of its change before refusing, so the whole batch is rolled back and the
-        group goes again command by command, each in its own transaction as before: refusals are
-        recorded alone and every accepted command still lands exactly once.
+        The batch costs about one round trip per command plus a handful for the whole group
+        (:class:`applier.ReplayBatch`: the look-up of a batch in doubt, the orders locked together, the
+        grants, the records written together, the commit). Inside it the commands share the
+        transaction with no savepoint each (a savepoint costs two more round trips per command). A
+        refusal may have written part of its change before refusing, so the whole batch is rolled back
+        and the group goes again command by command, each in its own transaction as before: refusals
+        are recorded alone and every accepted command still lands exactly once.
         """
         outcomes: list[applier.Outcome] = []
+        raced = False
         with self._engine.connect() as conn:
             conn.begin()
-            shared = sessionmaker(bind=conn, join_transaction_mode="rollback_only", expire_on_commit=False)
+            batch = applier.ReplayBatch(conn)
             known: dict[str, dict[str, Any]] = {}
             try:
+                seen = batch.recorded(e.command.id for e in group) if look_first else {}
+                batch.lock_orders(e.order_no for e in group if e.command.id not in seen)
                 for entry in group:
-                    command = replace(entry.command, args=self.outbox.resolved_args(entry, known))
-                    outcome = applier.apply(shared, command, look_first=look_first)
+                    outcome = seen.get(entry.command.id)
+                    if outcome is None:
+                        outcome = batch.apply(replace(entry.command, args=self.outbox.resolved_args(entry, known)))
                     if not outcome.accepted and not outcome.duplicate:
                         break  # refused: redo the group one by one
-                    known[str(command.id)] = {"state": outcome.outcome, "result": outcome.result}
+                    known[str(entry.command.id)] = {"state": outcome.outcome, "result": outcome.result}
                     outcomes.append(outcome)
                     self._touch()  # a batch making progress is not a hung call
                 else:
-                    conn.commit()
-                    return outcomes
+                    if batch.record():
+                        conn.commit()
+                        return outcomes
+                    raced = True  # another replay recorded some of these first: each is looked up alone
             except NETWORK_ERRORS:
                 raise  # nothing of the batch is known to have landed: the next round looks each one up
             except Exception:  # noqa: BLE001 - an unexpected failure: isolate it by replaying one by one
@@ -282,7 +292,7 @@ class StationSync:
         singles = []
         for entry in group:  # each in its own transaction; a failing command raises here, as it would alone
             command = replace(entry.command, args=self.outbox.resolved_args(entry))
-            outcome = applier.apply(self.session_factory, command, look_first=look_first)
+            outcome = applier.apply(self.session_factory, command, look_first=look_first or raced)
             self.outbox.finish(command.id, outcome.outcome, outcome.result)
             singles.append(outcome)
             self._touch()
