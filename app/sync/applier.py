@@ -19,11 +19,9 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.models import Order
-from app.db.sync_models import AppliedCommand
 from app.domain.errors import BusinessError
 from app.domain.messages import Coded, render
 from app.domain.permissions import is_service_login
@@ -109,8 +107,9 @@ class ReplayBatch:
 
     def recorded(self, command_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Outcome]:
         """The recorded outcomes among ``command_ids`` (a batch whose answer may have been lost)."""
-        rows = self.conn.execute(sa.select(AppliedCommand.command_id, AppliedCommand.outcome, AppliedCommand.result)
-                                 .where(AppliedCommand.command_id.in_(list(command_ids))))
+        rows = self.conn.execute(sa.text("SELECT command_id, outcome, result FROM applied_commands "
+                                         "WHERE command_id = ANY(CAST(:ids AS uuid[]))"),
+                                 {"ids": [str(i) for i in command_ids]})
         return {r.command_id: Outcome(r.command_id, r.outcome, dict(r.result), duplicate=True) for r in rows}
 
     def lock_orders(self, order_nos: Iterable[str | None]) -> None:
@@ -119,8 +118,8 @@ class ReplayBatch:
         if not wanted:
             return
         with self.session_factory() as session:
-            found = session.scalars(sa.select(Order).where(Order.order_no.in_(wanted)).order_by(Order.id)
-                                    .with_for_update()).all()
+            found = session.scalars(sa.select(Order).where(Order.order_no == sa.func.any(sa.bindparam("nos", wanted)))
+                                    .order_by(Order.id).with_for_update()).all()
             session.expunge_all()  # detached, loaded: each command's session takes its order without SQL
         self.memo.update({("order", o.order_no): o for o in found})
 
@@ -133,10 +132,17 @@ class ReplayBatch:
         one of these UUIDs meanwhile (a twin committed first: the caller rolls back and looks each up)."""
         if not self.rows:
             return True
-        # executemany with RETURNING: SQLAlchemy sends it as one multi-row INSERT ("insertmanyvalues")
-        stored = self.conn.execute(pg_insert(AppliedCommand).on_conflict_do_nothing(index_elements=["command_id"])
-                                   .returning(AppliedCommand.command_id), self.rows).all()
+        # one statement with one parameter, the same text every time (parsed and planned once per connection)
+        stored = self.conn.execute(_RECORD_ALL, {"rows": json.dumps(self.rows, ensure_ascii=False, default=str)}).all()
         return len(stored) == len(self.rows)
+
+
+_RECORD_ALL = sa.text(
+    "INSERT INTO applied_commands (command_id, name, station, operator, outcome, result, created_at) "
+    "SELECT r.command_id, r.name, r.station, r.operator, r.outcome, r.result, r.created_at "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(command_id uuid, name text, station text, operator text, "
+    "outcome text, result jsonb, created_at timestamptz) "
+    "ON CONFLICT (command_id) DO NOTHING RETURNING command_id")
 
 
 class RecordingUnitOfWork(UnitOfWork):

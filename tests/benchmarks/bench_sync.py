@@ -30,7 +30,6 @@ sys.path.insert(0, str(REPO))
 
 import psutil  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from sqlalchemy import event  # noqa: E402
 
 from app.bootstrap import bootstrap  # noqa: E402
 from app.domain.actor import Actor  # noqa: E402
@@ -39,6 +38,7 @@ from app.sync.station_sync import StationSync  # noqa: E402
 from tests.benchmarks.bench_ingest import CpuMeter  # noqa: E402
 from tests.support.factories import make_order, make_shop  # noqa: E402
 from tests.sync.proxy import LoopbackProxy  # noqa: E402
+from tests.sync.round_trips import RoundTrips  # noqa: E402
 
 
 def _pct(samples: list[float], p: float) -> float:
@@ -110,19 +110,6 @@ def latency(hub, url: str, folder: Path, writes: int) -> dict[str, float]:
         s.close()
     return {"samples": len(samples), "p50_ms": _pct(samples, 50), "p99_ms": _pct(samples, 99),
             "max_ms": round(max(samples), 1), "mean_ms": round(statistics.fmean(samples), 1)}
-
-
-class RoundTrips:
-    """Statements and transaction commands the station sends over its engine (each one a round trip)."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.n = 0
-        event.listen(engine, "before_cursor_execute", self._one)
-        for name in ("begin", "commit", "rollback"):
-            event.listen(engine, name, self._one)
-
-    def _one(self, *_: object, **__: object) -> None:
-        self.n += 1
 
 
 class ReplayMeter(CpuMeter):
