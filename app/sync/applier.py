@@ -223,6 +223,10 @@ def apply(session_factory: sessionmaker[Session], command: Command, *, look_firs
           batch: ReplayBatch | None = None) -> Outcome:
     """Apply ``command`` unless its UUID was applied before; refusals are recorded too.
 
+    In a :class:`ReplayBatch` (``batch``) nothing is refused or set aside for good: a command that
+    would be comes back rejected but unrecorded, and the station applies it alone, where it is judged
+    (in a batch it may only have tripped over what an earlier command of the batch left behind).
+
     ``look_first=False`` skips the up-front look-up (one round trip) for a command that cannot
     have been sent before; it stays safe either way, because the record's primary key makes a
     second commit of the same UUID fail and roll back with everything it changed.
@@ -236,11 +240,12 @@ def apply(session_factory: sessionmaker[Session], command: Command, *, look_firs
         return seen
     spec = spec_for(command.name)
     if spec is None:
-        return _reject(session_factory, command, {"code": "SYNC_UNKNOWN_COMMAND", "params": {"name": command.name}})
+        return _reject(session_factory, command, {"code": "SYNC_UNKNOWN_COMMAND", "params": {"name": command.name}},
+                       batch=batch)
     if is_service_login(command.operator):
         # a station claiming to be the hub would borrow the service account's grants: refused and recorded
         return _reject(session_factory, command, {"code": "SERVICE_ACCOUNT_REFUSED", "params": {}},
-                       spec.order_no(command.args))
+                       spec.order_no(command.args), batch=batch)
     uow = RecordingUnitOfWork(session_factory, command, spec, batch)
     try:
         spec.handler(uow, dict(command.args), command.actor)
@@ -250,12 +255,12 @@ def apply(session_factory: sessionmaker[Session], command: Command, *, look_firs
         if uow.recorded is not None:  # refused in a follow-up transaction: the command itself stands
             return Outcome(command.id, ACCEPTED, uow.recorded)
         refusal = {"code": err.code, "params": encode_params(err.params)}
-        return _reject(session_factory, command, refusal, spec.order_no(command.args))
+        return _reject(session_factory, command, refusal, spec.order_no(command.args), batch=batch)
     except (KeyError, TypeError, ValueError) as err:
         if uow.recorded is not None:
             raise
         refusal = {"code": "SYNC_COMMAND_INVALID", "params": {"name": command.name, "detail": f"{type(err).__name__}: {err}"[:200]}}
-        return _reject(session_factory, command, refusal, spec.order_no(command.args))
+        return _reject(session_factory, command, refusal, spec.order_no(command.args), batch=batch)
     except sa_exc.IntegrityError as err:
         if uow.recorded is None and _is_duplicate_record(err):
             # the same UUID committed concurrently (two replays racing): its outcome stands
@@ -263,17 +268,17 @@ def apply(session_factory: sessionmaker[Session], command: Command, *, look_firs
             if again is not None:
                 return again
             raise
-        return _set_aside(session_factory, command, spec, uow, err)
+        return _set_aside(session_factory, command, spec, uow, err, batch)
     except TRANSIENT:
         raise  # the link or the server, not the command: the next attempt decides
     except Exception as err:  # noqa: BLE001 - anything else would fail the same way on every replay
-        return _set_aside(session_factory, command, spec, uow, err)
+        return _set_aside(session_factory, command, spec, uow, err, batch)
     assert uow.recorded is not None, f"{command.name} finished without committing"
     return Outcome(command.id, ACCEPTED, uow.recorded)
 
 
 def _set_aside(session_factory: sessionmaker[Session], command: Command, spec: CommandSpec,
-               uow: RecordingUnitOfWork, err: Exception) -> Outcome:
+               uow: RecordingUnitOfWork, err: Exception, batch: ReplayBatch | None = None) -> Outcome:
     """A command that can never apply (poison) is refused and recorded, so the ones behind it go on.
 
     Retrying it would fail the same way for ever and block every later command of the station
@@ -285,9 +290,10 @@ def _set_aside(session_factory: sessionmaker[Session], command: Command, spec: C
     code = ("SYNC_COMMAND_BAD_DATA" if isinstance(err, sa_exc.DataError) else
             "SYNC_COMMAND_CLASHES" if isinstance(err, sa_exc.IntegrityError) else "SYNC_COMMAND_FAILED")
     detail = f"{type(getattr(err, 'orig', None) or err).__name__}: {first_line(err)}".replace("\x00", "")[:200]
-    log.error("command %s (%s) set aside: %s", command.id, command.name, detail)
+    if batch is None:
+        log.error("command %s (%s) set aside: %s", command.id, command.name, detail)
     refusal = {"code": code, "params": {"name": {"$coded": ["sync_command", command.name]}, "detail": detail}}
-    return _reject(session_factory, command, refusal, spec.order_no(command.args))
+    return _reject(session_factory, command, refusal, spec.order_no(command.args), batch=batch)
 
 
 def _is_duplicate_record(err: sa_exc.IntegrityError) -> bool:
@@ -295,8 +301,13 @@ def _is_duplicate_record(err: sa_exc.IntegrityError) -> bool:
 
 
 def _reject(session_factory: sessionmaker[Session], command: Command, refusal: dict[str, Any],
-            order_no: str | None = None) -> Outcome:
-    """Record a refusal, with what the order looks like now (what happened instead)."""
+            order_no: str | None = None, *, batch: ReplayBatch | None = None) -> Outcome:
+    """Record a refusal, with what the order looks like now (what happened instead).
+
+    In a replay batch the refusal is only reported (the batch rolls back; the command goes alone next).
+    """
+    if batch is not None:
+        return Outcome(command.id, REJECTED, refusal)
     with UnitOfWork(session_factory) as uow:
         refusal = refusal | {"now": _order_state(uow.session, order_no)}
         _insert(uow.session, command, REJECTED, refusal, keep_first=True)  # a racing twin's outcome stands
