@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from app.db.models import Order, OutboxMessage
 from app.domain.actor import Actor
@@ -17,7 +18,7 @@ from app.domain.fields import code_label
 from app.domain.messages import Coded
 from app.domain.status import WAREHOUSE_ACTIVE, OrderStatus, transition
 from app.services import audit
-from app.services.unit_of_work import UnitOfWork
+from app.services.unit_of_work import UnitOfWork, batch_memo
 from app.services.permissions import require
 
 
@@ -68,11 +69,32 @@ class AddressChange:
 
 
 def _load_for_update(uow: UnitOfWork, order_no: str, expected_version: int) -> Order:
-    order = uow.session.execute(sa.select(Order).where(Order.order_no == order_no).with_for_update()).scalar_one_or_none()
+    order = _locked_by_batch(uow.session, order_no)
+    if order is None:
+        order = uow.session.execute(sa.select(Order).where(Order.order_no == order_no).with_for_update()).scalar_one_or_none()
     if order is None:
         raise NotFound(what="order", key=order_no)
     if order.version != expected_version:
         raise VersionConflict(order_no=order_no, expected=expected_version, actual=order.version)
+    return order
+
+
+def _locked_by_batch(session: Session, order_no: str) -> Order | None:
+    """The order as a station's replay batch locked it (``FOR UPDATE``, earlier in this same transaction),
+    taken into ``session`` without another round trip; None when there is no such batch or row to take.
+
+    The object carries what the batch's earlier commands flushed (the version and sequence come back
+    from each UPDATE). Were the row changed behind it in this transaction, the version-guarded UPDATE
+    would match nothing and fail, and the station replays the batch one command at a time instead.
+    """
+    memo = batch_memo(session)
+    order = memo.get(("order", order_no)) if memo is not None else None
+    if order is None:
+        return None
+    state = sa.inspect(order)
+    if not state.detached or state.expired_attributes or state.key in session.identity_map:
+        return None
+    session.add(order)
     return order
 
 

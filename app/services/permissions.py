@@ -19,7 +19,7 @@ from app.domain.errors import BusinessError
 from app.domain.messages import Coded
 from app.domain.permissions import ACTIONS, LOCKED_GRANTS, ROLES, SERVICE_LOGIN, allowed, is_service_login
 from app.services import audit
-from app.services.unit_of_work import UnitOfWork
+from app.services.unit_of_work import UnitOfWork, batch_memo
 
 
 class NotPermitted(BusinessError):
@@ -47,12 +47,20 @@ def require(where: UnitOfWork | Session, actor: Actor | None, action: str) -> st
         raise ValueError(f"unknown permission action {action!r}")
     session = where.session if isinstance(where, UnitOfWork) else where
     operator = actor.operator if actor is not None else ""
-    role = role_of(session, operator) if operator else None
-    if role is None:
+    memo = batch_memo(session)  # a station's replay batch: one look-up per operator and action, not per command
+    if memo is not None and ("grant", operator, action) in memo:
+        return memo["grant", operator, action]
+    login = SERVICE_LOGIN if is_service_login(operator) else operator
+    row = session.execute(  # the role and whether it holds the action, in one round trip
+        sa.select(User.role, sa.exists().where(RolePermission.role == User.role, RolePermission.action == action))
+        .where(User.login == login, User.enabled)).one_or_none() if operator else None
+    if row is None:
         raise NotPermitted("NOT_PERMITTED_UNKNOWN", operator=operator or "-", action=Coded("permission_action", action))
-    granted = session.scalar(sa.select(sa.exists().where(RolePermission.role == role, RolePermission.action == action)))
+    role, granted = row
     if not granted:
         raise NotPermitted(role=Coded("role", role), action=Coded("permission_action", action))
+    if memo is not None:
+        memo["grant", operator, action] = role
     return role
 
 

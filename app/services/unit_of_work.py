@@ -5,10 +5,22 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from typing import Any
+
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.errors import BusinessError
+
+
+# Session.info key of what a replay batch (several station commands in one transaction, app/sync/applier.py)
+# already knows: the orders it locked up front, the grants it looked up. Absent outside such a batch.
+BATCH_MEMO = "batch_memo"
+
+
+def batch_memo(session: Session) -> dict[Any, Any] | None:
+    """The memo of the replay batch ``session`` works in, or None (every ordinary transaction)."""
+    return session.info.get(BATCH_MEMO)
 
 
 class DatabaseUnavailable(BusinessError):

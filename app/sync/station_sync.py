@@ -78,10 +78,12 @@ def libpq_conninfo(url: URL) -> str:
 class StationSync:
     """Owns the station's SQLite file and the worker thread; callbacks run on the worker thread."""
 
+    REPLAY_BATCH = 25  # commands per server transaction when replaying (see replay())
+
     def __init__(self, database_url: URL | str, data_dir: Path, scope: Scope = Scope(), *,
                  pull_interval: float = 2.0, op_timeout: float = 5.0, connect_timeout: int = 3,
                  max_backoff: float = 3.0, min_backoff: float = 0.25, file_name: str = "station.sqlite3",
-                 replay_batch: int = 25,
+                 replay_batch: int = REPLAY_BATCH,
                  on_status: Callable[[SyncStatus], None] | None = None,
                  on_orders_changed: Callable[[set[str]], None] | None = None,
                  on_command_finished: Callable[[OutboxEntry, applier.Outcome], None] | None = None,
@@ -214,18 +216,18 @@ class StationSync:
         first (the server's record says whether it landed; never applied twice).
         """
         done = 0
-        in_doubt = True  # the first batch after (re)connecting: its commands may have landed unheard
+        in_doubt = self.replay_batch  # the first batch after (re)connecting: its commands may have landed unheard
         while not self._stop.is_set():
-            batch = self.outbox.pending(200)
+            batch = self.outbox.pending(max(200, self.replay_batch))
             if not batch:
                 return done
             self._beat()  # a long replay after a day offline: still online, the backlog shrinking
             self._report(SYNCING)
-            for start in range(0, len(batch), self.replay_batch):
-                group = batch[start:start + self.replay_batch]
-                with self._guard():
-                    outcomes = self._apply_batch(group, look_first=in_doubt)
-                in_doubt = False
+            while batch:
+                with self._guard():  # the outcomes of the group's first commands, at least one
+                    outcomes = self._apply_batch(batch[:self.replay_batch], look_first=in_doubt > 0)
+                in_doubt -= len(outcomes)
+                group, batch = batch[:len(outcomes)], batch[len(outcomes):]
                 self.outbox.finish_many([(entry.command.id, o.outcome, o.result) for entry, o in zip(group, outcomes)])
                 done += len(group)
                 if self.on_command_finished is not None:
@@ -249,40 +251,57 @@ class StationSync:
         self._last_beat = time.monotonic()
 
     def _apply_batch(self, group: list[OutboxEntry], *, look_first: bool) -> list[applier.Outcome]:
-        """Apply ``group`` in one transaction; if any command is refused or trips, redo the group one at a time.
+        """Apply ``group`` in one transaction; returns the outcomes of its first commands (at least one).
 
-        Inside the batch the commands share the transaction with no savepoint each (a savepoint costs
-        two more round trips per command, and round trips are what a replay waits on). A refusal may
-        have written part of its change before refusing, so the whole batch is rolled back and the
-        group goes again command by command, each in its own transaction as before: refusals are
-        recorded alone and every accepted command still lands exactly once.
+        The batch costs about one round trip per command plus a handful for the whole group
+        (:class:`applier.ReplayBatch`: the look-up of a batch in doubt, the orders locked together, the
+        grants, the records written together, the commit). Inside it the commands share the
+        transaction with no savepoint each (a savepoint costs two more round trips per command).
+
+        A refusal may have written part of its change before refusing, so the batch is rolled back;
+        the commands before the refused one go again as a batch and that is all this call returns
+        (the caller records them, then goes on from the refused one). A refused first command is
+        applied alone, in its own transaction, where its refusal is recorded. So one refusal costs
+        about one batch more, not the whole group one command at a time, and every accepted command
+        still lands exactly once. An unexpected failure of the batch itself replays the whole group
+        one command at a time.
         """
         outcomes: list[applier.Outcome] = []
+        refused_at: int | None = None
+        raced = False
         with self._engine.connect() as conn:
             conn.begin()
-            shared = sessionmaker(bind=conn, join_transaction_mode="rollback_only", expire_on_commit=False)
+            batch = applier.ReplayBatch(conn)
             known: dict[str, dict[str, Any]] = {}
             try:
-                for entry in group:
-                    command = replace(entry.command, args=self.outbox.resolved_args(entry, known))
-                    outcome = applier.apply(shared, command, look_first=look_first)
+                seen = batch.recorded(e.command.id for e in group) if look_first else {}
+                batch.lock_orders(e.order_no for e in group if e.command.id not in seen)
+                for at, entry in enumerate(group):
+                    outcome = seen.get(entry.command.id)
+                    if outcome is None:
+                        outcome = batch.apply(replace(entry.command, args=self.outbox.resolved_args(entry, known)))
                     if not outcome.accepted and not outcome.duplicate:
-                        break  # refused: redo the group one by one
-                    known[str(command.id)] = {"state": outcome.outcome, "result": outcome.result}
+                        refused_at = at
+                        break
+                    known[str(entry.command.id)] = {"state": outcome.outcome, "result": outcome.result}
                     outcomes.append(outcome)
                     self._touch()  # a batch making progress is not a hung call
                 else:
-                    conn.commit()
-                    return outcomes
+                    if batch.record():
+                        conn.commit()
+                        return outcomes
+                    raced = True  # another replay recorded some of these first: each is looked up alone
             except NETWORK_ERRORS:
                 raise  # nothing of the batch is known to have landed: the next round looks each one up
             except Exception:  # noqa: BLE001 - an unexpected failure: isolate it by replaying one by one
                 log.exception("station replay batch failed; replaying its commands one at a time")
             conn.rollback()
+        if refused_at:  # the commands before the refused one, without it
+            return self._apply_batch(group[:refused_at], look_first=look_first)
         singles = []
-        for entry in group:  # each in its own transaction; a failing command raises here, as it would alone
+        for entry in group[:1] if refused_at == 0 else group:  # each in its own transaction, a failure raising as alone
             command = replace(entry.command, args=self.outbox.resolved_args(entry))
-            outcome = applier.apply(self.session_factory, command, look_first=look_first)
+            outcome = applier.apply(self.session_factory, command, look_first=look_first or raced)
             self.outbox.finish(command.id, outcome.outcome, outcome.result)
             singles.append(outcome)
             self._touch()

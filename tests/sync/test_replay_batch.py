@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from app.sync import commands
 from tests.support.factories import make_order
+from tests.sync.round_trips import RoundTrips
 from tests.sync.test_commands import CS
 
 
@@ -84,3 +85,61 @@ def test_a_command_that_trips_a_bug_is_set_aside_in_its_batch_and_the_commands_a
         assert "之后" in _state(hub, placed[1][0]).seller_note
     finally:
         commands.REGISTRY.pop("test.broken", None)
+
+
+def test_a_batch_costs_about_one_round_trip_per_command(hub, make_station):
+    placed = [make_order(hub, "paid") for _ in range(30)]
+    station = make_station(hub.engine.url, start=False, replay_batch=30)
+    _queue_notes(station, placed, per_order=1)
+    trips = RoundTrips(station._engine)
+    assert station.replay() == 30
+    # BEGIN, the orders locked together, one grant look-up, 30 UPDATEs, the 30 records in one INSERT, COMMIT
+    assert trips.n <= 30 + 6, trips.n
+    assert _recorded(hub) == {"accepted": 30}
+    for order_no, version in placed:
+        note, now = _state(hub, order_no)
+        assert note.count("离线0") == 1 and now == version + 1
+
+
+def test_a_refusal_deep_in_a_big_batch_costs_about_one_batch_more_not_the_group_one_by_one(hub, make_station):
+    placed = [make_order(hub, "paid") for _ in range(40)]
+    other = make_order(hub, "paid")[0]
+    station = make_station(hub.engine.url, start=False, replay_batch=100)
+    _queue_notes(station, placed[:30], per_order=1)
+    stale = station.submit(CS, "order.add_warehouse_note", {"order_no": other, "expected_version": 999, "text": "过期"})
+    _queue_notes(station, placed[30:], per_order=2)  # 20 more behind the refusal, chained two per order
+    trips = RoundTrips(station._engine)
+    assert station.replay() == 51
+    entries = {e.command.id: e for e in station.outbox.all()}
+    assert entries[stale.command.id].state == "rejected"
+    assert entries[stale.command.id].result["code"] == "VERSION_CONFLICT"  # refused with its reason, recorded
+    assert [e.state for e in entries.values()].count("accepted") == 50
+    assert _recorded(hub) == {"accepted": 50, "rejected": 1}
+    for order_no, version in placed[:30]:
+        note, now = _state(hub, order_no)
+        assert note.count("离线") == 1 and now == version + 1
+    for order_no, version in placed[30:]:
+        note, now = _state(hub, order_no)
+        assert [int(k) for k in re.findall(r"离线(\d)", note)] == [0, 1] and now == version + 2
+    # the first try (rolled back), the 30 before it again, the refusal alone, the 20 after it: not 51 × 6
+    assert trips.n <= 2 * 51 + 30, trips.n
+
+
+def test_a_batch_whose_record_a_twin_wrote_first_is_rolled_back_and_each_command_looked_up(hub, make_station):
+    placed = [make_order(hub, "paid") for _ in range(5)]
+    station = make_station(hub.engine.url, start=False, replay_batch=10)
+    _queue_notes(station, placed, per_order=1)
+    group = station.outbox.pending(10)
+    twin = group[2].command
+    with hub.engine.begin() as conn:  # another program on the same queue recorded this UUID a moment ago
+        conn.execute(sa.text("INSERT INTO applied_commands (command_id, name, station, operator, outcome, result) "
+                             "VALUES (:id, :name, :station, :operator, 'accepted', CAST(:result AS jsonb))"),
+                     {"id": twin.id, "name": twin.name, "station": twin.station, "operator": twin.operator,
+                      "result": '{"twin": true}'})
+    outcomes = station._apply_batch(group, look_first=False)  # not in doubt: the batch finds out only at its record
+    assert [o.accepted for o in outcomes] == [True] * 5
+    assert outcomes[2].duplicate and outcomes[2].result == {"twin": True}  # the twin's outcome stands
+    assert _recorded(hub) == {"accepted": 5}
+    for n, (order_no, version) in enumerate(placed):
+        note, now = _state(hub, order_no)
+        assert (note or "").count("离线0") == (0 if n == 2 else 1) and now == version + (0 if n == 2 else 1)
