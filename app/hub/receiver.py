@@ -21,10 +21,11 @@ from app.hub.credentials import CredentialStore, wire
 from app.hub.doors import RAW_REPLY, DoorLimits, DoorServer
 from app.hub.erp_receiver import ErpReceiver
 from app.hub.intake_batcher import IntakeBatcher
-from app.hub.pollers import ingest_raw
+from app.hub.pollers import Page, _route_changed
 from app.services import ingest, shop_sync
 from app.services.shop_sync import ShopConfig
-from connectors.base import Connector, Credentials, PlatformError
+from app.domain.intake import InboundOrder
+from connectors.base import Connector, Credentials, PayloadError, PlatformError
 from connectors.pos import PosReceiver
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,15 @@ class Receiver:
         self.app, self.factory, self.credentials = app, factory, credentials
         self.carriers = carriers  # carrier tracking pushes (app/hub/carrier_receiver.py)
         self.erp = ErpReceiver(app, credentials)  # /erp/<endpoint>: the ERP's webhooks (issue #17)
-        self.batcher = IntakeBatcher(app)  # store sales arriving together share one commit (issue #19)
+        # Pushes arriving together share one commit (issue #19); what changed is routed after the answers.
+        self.batcher = IntakeBatcher(app, after=self._route_pushed)
+        self._local = threading.local()
         self._shops: tuple[dict[str, ShopConfig], float] = ({}, float("-inf"))
         self._shops_lock = threading.Lock()
+
+    def _route_pushed(self, source: str, result: ingest.BatchResult) -> None:
+        if source != "pos":  # store sales are finished sales: nothing to route
+            _route_changed(self.app, result)
 
     def _enabled(self, *, fresh: bool = False) -> dict[str, ShopConfig]:
         # A push burst would otherwise read the shop list once per push; a disabled shop stops being
@@ -88,25 +95,54 @@ class Receiver:
             return 200, {"ok": False, "quarantined": True, "message": f"销售单已收到但无法解析，已隔离待处理：{outcome.error}"}
         return 200, {"ok": True, "order_no": outcome.order_no, "verdict": outcome.verdict}
 
-    def _push(self, shop: ShopConfig, creds: Credentials, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+    def _connector(self, shop: ShopConfig, creds: Credentials) -> Connector:
+        # One connector per handler thread and shop, kept: its HTTP session keeps its connection to the
+        # platform alive instead of opening one per push. A changed shop or credentials make a new one.
+        kept: dict[int, tuple[ShopConfig, Connector]] = self._local.__dict__.setdefault("connectors", {})
+        found = kept.get(shop.id)
+        if found is not None and found[0] == shop and found[1].credentials == creds:
+            return found[1]
+        if found is not None:
+            found[1].close()
         connector = wire(self.factory(shop, creds), self.credentials, shop.credentials_ref)
+        kept[shop.id] = (shop, connector)
+        return connector
+
+    def _push(self, shop: ShopConfig, creds: Credentials, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+        connector = self._connector(shop, creds)
         try:
             messages = connector.parse_pushes(headers, body)  # 抖店 batches several messages in one push
-            outcomes = []
-            for message in messages:
-                if not ingest.first_sight(self.app.uow(), shop.platform, message.msg_id, message.topic):
-                    outcomes.append({"msg_id": message.msg_id, "duplicate": True})
-                    continue
-                outcome = ingest_raw(self.app, shop, connector, [connector.fetch(message.platform_order_no)]).outcomes[0]
-                outcomes.append({"msg_id": message.msg_id, "verdict": outcome.verdict, "order_no": outcome.order_no,
-                                 "interception": outcome.interception})
-            ack = connector.push_ack
-        finally:
-            connector.close()
-        answer: dict[str, object] = {"ok": True, "messages": outcomes}
-        if ack is not None:
-            answer[RAW_REPLY] = ack  # the platform's own "received" answer, so it does not resend
-        return 200, answer
+        except PlatformError as err:
+            if err.code != "push":
+                log.warning("push to shop %s refused (%s): %s", shop.code, err.code, err.message)
+                raise
+            # Signed by the platform but unreadable: kept in quarantine with the reason, acknowledged so
+            # the platform does not resend it forever (a person looks at it there).
+            outcome = self.batcher.submit(shop.id, shop.platform, _unreadable(err.message), ingest.Payload("push", body))
+            return 200, _acked(connector, {"ok": False, "quarantined": outcome.verdict == "quarantined",
+                                           "message": f"推送消息已收到但无法识别，已隔离待处理：{err.message}"})
+        # The order's current detail, fetched before the group commit (the platform answers outside any
+        # transaction); a failed fetch answers 502 and records nothing, so the platform's resend is not
+        # mistaken for a repeat.
+        page = Page.of(connector, [connector.fetch(m.platform_order_no) for m in messages])
+        outcomes = self.batcher.submit_many(shop.id, shop.platform, page.normalise, page.payloads,
+                                            [(m.msg_id, m.topic) for m in messages])
+        return 200, _acked(connector, {"ok": True, "messages": [
+            {"msg_id": m.msg_id, "verdict": o.verdict, "order_no": o.order_no, "interception": o.interception}
+            | ({"duplicate": True} if o.verdict == "duplicate" else {})
+            for m, o in zip(messages, outcomes, strict=True)]})
+
+
+def _unreadable(reason: str) -> ingest.Normaliser:
+    def normalise(body: bytes) -> InboundOrder:
+        raise PayloadError(reason)
+    return normalise
+
+
+def _acked(connector: Connector, answer: dict[str, object]) -> dict[str, object]:
+    if connector.push_ack is not None:
+        answer[RAW_REPLY] = connector.push_ack  # the platform's own "received" answer, so it does not resend
+    return answer
 
 
 class ReceiverServer(DoorServer):

@@ -109,22 +109,26 @@ def _order_row(shop_id: int, inbound: InboundOrder, sha: str) -> dict[str, Any]:
 
 
 def ingest_batch(uow: UnitOfWork, *, shop_id: int, source: str, payloads: Sequence[Payload],
-                 normalise: Normaliser) -> BatchResult:
+                 normalise: Normaliser, messages: Sequence[tuple[str, str] | None] | None = None) -> BatchResult:
     """Store and apply a batch of payloads from one shop in one transaction.
 
     A payload that cannot be normalised is kept, marked quarantined with its error, and never
     stops the batch. A payload already stored (same bytes) is a duplicate and changes nothing.
+    ``messages`` (pushes): each payload's pushed message ``(msg_id, topic)``, recorded in the same
+    transaction; a payload whose message was seen before (or earlier in this batch) is a duplicate
+    and is not stored, so a message is recorded exactly when its order detail is.
     """
     with uow:
         session = uow.session
-        fresh = _store_payloads(session, source, shop_id, payloads)
+        repeated = _repeated_messages(session, source, messages) if messages is not None else set()
+        fresh = _store_payloads(session, source, shop_id, [p for i, p in enumerate(payloads) if i not in repeated])
         outcomes: list[Outcome | None] = []  # in the payloads' order: the receiver answers each push with its own
         parsed: list[tuple[InboundOrder, str, int]] = []
         positions: list[int] = []
         seen: set[str] = set()
-        for p in payloads:
+        for i, p in enumerate(payloads):
             sha = p.sha256
-            if sha not in fresh or sha in seen:
+            if i in repeated or sha not in fresh or sha in seen:
                 outcomes.append(Outcome("duplicate"))
                 continue
             seen.add(sha)
@@ -271,13 +275,20 @@ def fill_ext(uow: UnitOfWork, order_no: str, values: dict[str, str]) -> None:
         uow.commit()
 
 
-def first_sight(uow: UnitOfWork, source: str, msg_id: str, topic: str) -> bool:
-    """Record a pushed message id; False if it was seen before (pushes may repeat)."""
-    with uow:
-        stmt = pg_insert(InboundMessage).values(source=source, msg_id=msg_id, topic=topic).on_conflict_do_nothing()
-        fresh = uow.session.execute(stmt.returning(InboundMessage.id)).first() is not None
-        uow.commit()
-        return fresh
+def _repeated_messages(session: Any, source: str, messages: Sequence[tuple[str, str] | None]) -> set[int]:
+    """Record the batch's pushed message ids in one statement; the positions of those seen before."""
+    named = {m[0]: m[1] for m in messages if m is not None}
+    if not named:
+        return set()
+    stmt = pg_insert(InboundMessage).on_conflict_do_nothing().returning(InboundMessage.msg_id)
+    fresh = set(session.scalars(stmt, [{"source": source, "msg_id": k, "topic": t} for k, t in named.items()]))
+    repeated, claimed = set(), set()
+    for i, m in enumerate(messages):
+        if m is not None:
+            if m[0] not in fresh or m[0] in claimed:
+                repeated.add(i)
+            claimed.add(m[0])
+    return repeated
 
 
 @dataclass(frozen=True, slots=True)

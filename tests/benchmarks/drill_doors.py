@@ -1,16 +1,21 @@
 """Drill: the hub's doors under abuse at full counts (issue #19), against a real hub on embedded PostgreSQL.
 
-Run: .venv/bin/python tests/benchmarks/drill_doors.py [--idle 5000] [--declared-mb 500] [--pushes 10000] [--rate 1000]
+Run: .venv/bin/python tests/benchmarks/drill_doors.py [--idle 5000] [--declared-mb 500] [--pushes 10000]
+     [--rate 1000] [--kind pos,push] [--connections 64]
 
 1. ``--idle`` connections held open (half send part of their headers and trickle one header line
    every few seconds, slowloris); meanwhile 20 real signed POS pushes, one every 100 ms: each must
    answer within 1 s.
 2. A request declaring ``--declared-mb`` MB: must be answered 413 from its headers alone.
 3. Every malformed request line / header in tests/support/door_abuse.py: must be answered 400.
-4. ``--pushes`` signed POS sales offered open-loop at ``--rate`` per second (latency measured from
-   when each was due) over 64 kept-alive connections: p50/p99, achieved rate, and every sale
-   exactly one order in the database. The load runs in a separate process so the client does not
-   share the hub's interpreter lock.
+4. For each ``--kind``: ``--pushes`` signed pushes offered open-loop at ``--rate`` per second
+   (latency measured from when each was due) over ``--connections`` kept-alive connections:
+   p50/p95/p99/max, achieved rate, and every push exactly one order in the database.
+   ``pos``: store sales (``/pos/<store>``). ``push``: 抖店 order messages (``/push/<shop>``), each
+   making the hub fetch the order's detail from the 抖店 simulator, which runs in its own process
+   as a platform does. The load runs in a process of its own too (so the client does not share
+   the hub's interpreter lock), and every party's CPU per push is reported: the hub (this process),
+   PostgreSQL (the server and its backends), the client and the simulator, with the load average.
 
 Prints a summary, then one JSON line (last).
 """
@@ -20,32 +25,117 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
+
+import psutil
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 STORE = "POS-DRILL"
+SHOP = "DY-DRILL"
 SECRET = "drill-secret"
+SPAWN = multiprocessing.get_context("spawn")
 
 
-def _load(url: str, bodies: list[bytes], rate: float, out: multiprocessing.Queue) -> None:
+def _load(url: str, requests: list[bytes], rate: float, connections: int, go, out) -> None:
+    """The load generator's process: waits for ``go``, offers the requests, reports latencies and its own CPU."""
     from tests.support import door_abuse
 
-    result = door_abuse.paced_load(url, [door_abuse.signed_push(STORE, SECRET, b) for b in bodies],
-                                   rate=rate, connections=64)
-    verdicts = [json.loads(b).get("verdict") for b in result.bodies]
+    go.wait()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    result = door_abuse.paced_load(url, requests, rate=rate, connections=connections)
+    after = resource.getrusage(resource.RUSAGE_SELF)
     out.put({"latencies": result.latencies, "statuses": result.statuses, "errors": result.errors,
-             "seconds": result.seconds, "new": verdicts.count("new")})
+             "seconds": result.seconds, "bodies": result.bodies,
+             "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)})
+
+
+def _platform(n: int, out, stop) -> None:
+    """The 抖店 simulator's process: ``n`` new orders, a signed push for each; serves detail queries until ``stop``."""
+    from app.hub.registry import simulator_module
+    from connectors.simulators.server import SimServer
+    from connectors.simulators.world import SimWorld
+
+    world = SimWorld("douyin", seed=19)
+    sim = simulator_module("douyin").make_simulator(world, _platform_credentials())
+    server = SimServer(sim.handle).start()
+    orders = world.create(n, at=world.now() - timedelta(minutes=5))
+    out.put((server.url, [sim.push_message("address_changed", o) for o in orders]))
+    stop.wait()
+    server.stop()
+
+
+def _platform_credentials():
+    from connectors.base import Credentials
+
+    return Credentials(app_key="1234567890123456789", app_secret=SECRET, access_token="drill-token")
 
 
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def _cpu(process: psutil.Process) -> float:
+    t = process.cpu_times()
+    return t.user + t.system
+
+
+def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, sim: psutil.Process | None) -> dict:
+    """Offer ``requests`` at the drill's rate; figures for one kind of push (see the module docstring)."""
+    import sqlalchemy as sa
+
+    from app.db.models import InboundMessage, Order
+    from tests.benchmarks.bench_ingest import CpuMeter
+
+    def counts() -> tuple[int, int]:
+        with hub.uow() as uow:
+            return (uow.session.scalar(sa.select(sa.func.count()).select_from(Order)),
+                    uow.session.scalar(sa.select(sa.func.count()).select_from(InboundMessage)))
+
+    orders_before, messages_before = counts()
+    go, out = SPAWN.Event(), SPAWN.Queue()
+    loader = SPAWN.Process(target=_load, args=(receiver_url, requests, args.rate, args.connections, go, out))
+    loader.start()
+    meter = CpuMeter(hub, os.getpid())  # the hub (this process) and PostgreSQL; the client counts its own
+    sim_before = _cpu(sim) if sim is not None else 0.0
+    load_before = os.getloadavg()[0]
+    go.set()
+    load = out.get()
+    loader.join()
+    cpu = meter.per_order_ms(len(requests))
+    load_after = os.getloadavg()[0]
+    time.sleep(0.5)  # routing after the last group (platform pushes) has finished
+    orders_after, messages_after = counts()
+    n, ok = len(requests), load["statuses"].count(200)
+    stored = orders_after - orders_before
+    figures = {
+        "sent": n, "answered_200": ok, "wire_errors": len(load["errors"]),
+        "orders_stored": stored, "messages_recorded": messages_after - messages_before,
+        "seconds": round(load["seconds"], 2), "rate_achieved": round(n / load["seconds"], 1),
+        "p50_ms": round(_pct(load["latencies"], 0.5), 1), "p95_ms": round(_pct(load["latencies"], 0.95), 1),
+        "p99_ms": round(_pct(load["latencies"], 0.99), 1), "max_ms": round(max(load["latencies"]), 1),
+        "cpu_ms_per_push": {"hub": cpu["hub"], "postgres": cpu["postgres"],
+                            "client": round(load["cpu_s"] / n * 1000, 3),
+                            **({"simulator": round((_cpu(sim) - sim_before) / n * 1000, 3)} if sim else {})},
+        "load_avg_1m": [round(load_before, 2), round(load_after, 2)],
+    }
+    if kind == "pos":
+        figures["new_verdicts"] = [json.loads(b).get("verdict") for b in load["bodies"]].count("new")
+    whole = stored == n == ok and (kind == "pos" or figures["messages_recorded"] == n)
+    print(f"[{kind}] {n} signed pushes offered at {args.rate:.0f}/s over {args.connections} connections: {ok} answered 200, "
+          f"{len(load['errors'])} wire errors, achieved {figures['rate_achieved']}/s; p50 {figures['p50_ms']} ms, "
+          f"p95 {figures['p95_ms']} ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms; {stored} orders stored "
+          f"({'none lost, none doubled' if whole else 'MISMATCH'}); CPU ms per push {figures['cpu_ms_per_push']}; "
+          f"load average {figures['load_avg_1m']}")
+    return figures
 
 
 def main() -> None:
@@ -55,6 +145,8 @@ def main() -> None:
     parser.add_argument("--pushes", type=int, default=10000)
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--workers", type=int, default=64)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--kind", default="pos,push", help="which sustained loads: pos, push or both")
     args = parser.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -62,29 +154,42 @@ def main() -> None:
     if soft < need:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(need, soft)), hard))
 
-    import sqlalchemy as sa
-
     from app.bootstrap import bootstrap
-    from app.db.models import Order, Shop
+    from app.db.models import Shop
     from app.hub.credentials import FileStore
     from app.hub.doors import DoorLimits
     from app.hub.receiver import Receiver, ReceiverServer
+    from app.hub.registry import connector_for
     from app.settings import Settings
     from connectors.base import Credentials
     from connectors.simulators.pos import sale_body
     from connectors.simulators.world import SimWorld
     from tests.support import door_abuse
 
+    kinds = [k for k in args.kind.split(",") if k]
     figures: dict[str, object] = {"idle": args.idle, "declared_mb": args.declared_mb, "pushes": args.pushes,
-                                  "rate_offered": args.rate}
+                                  "rate_offered": args.rate, "connections": args.connections, "cpus": os.cpu_count()}
+    stop = SPAWN.Event()
+    platform = None
     with tempfile.TemporaryDirectory() as folder:
         hub = bootstrap(Settings(data_dir=Path(folder), station_name="drill"))
         store = FileStore(Path(folder) / "secrets.json")
         store.put("pos:drill", Credentials(app_key="till", app_secret=SECRET))
+        store.put("douyin:drill", _platform_credentials())
+        pushes: list[bytes] = []
+        if "push" in kinds:
+            ready = SPAWN.Queue()
+            platform = SPAWN.Process(target=_platform, args=(args.pushes, ready, stop))
+            platform.start()
+            platform_url, messages = ready.get()
+            pushes = [door_abuse.post(f"/push/{SHOP}", headers, body) for headers, body in messages]
         with hub.uow() as uow:
             uow.session.add(Shop(code=STORE, name="演练门店", platform="pos", credentials_ref="pos:drill"))
+            if platform is not None:
+                uow.session.add(Shop(code=SHOP, name="演练抖店", platform="douyin", credentials_ref="douyin:drill",
+                                     api_base_url=platform_url, platform_shop_id="77001"))
             uow.commit()
-        receiver = ReceiverServer(Receiver(hub, lambda s, c: None, store),  # type: ignore[arg-type,return-value]
+        receiver = ReceiverServer(Receiver(hub, connector_for, store),
                                   limits=DoorLimits(header_timeout=60, workers=args.workers)).start()
         world = SimWorld("pos", seed=19)
 
@@ -120,27 +225,14 @@ def main() -> None:
         print("malformed requests: " + ", ".join(f"{k} → {v}" for k, v in bad.items()))
 
         # 4. sustained signed pushes
-        bodies = [sale_body(o, STORE) for o in world.create(args.pushes, status="completed")]
-        with hub.uow() as uow:
-            before = uow.session.scalar(sa.select(sa.func.count()).select_from(Order))
-        out: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
-        loader = multiprocessing.get_context("spawn").Process(target=_load, args=(receiver.url, bodies, args.rate, out))
-        loader.start()
-        load = out.get()
-        loader.join()
-        with hub.uow() as uow:
-            stored = uow.session.scalar(sa.select(sa.func.count()).select_from(Order)) - before
-        ok = load["statuses"].count(200)
-        figures |= {"pushes_answered_200": ok, "pushes_wire_errors": len(load["errors"]),
-                    "pushes_new_orders": load["new"], "orders_stored": stored,
-                    "push_seconds": round(load["seconds"], 2), "push_rate_achieved": round(args.pushes / load["seconds"], 1),
-                    "push_p50_ms": round(_pct(load["latencies"], 0.5), 1),
-                    "push_p99_ms": round(_pct(load["latencies"], 0.99), 1),
-                    "push_max_ms": round(max(load["latencies"]), 1)}
-        print(f"{args.pushes} signed pushes offered at {args.rate:.0f}/s: {ok} answered 200, "
-              f"{len(load['errors'])} wire errors, achieved {figures['push_rate_achieved']}/s; "
-              f"p50 {figures['push_p50_ms']} ms, p99 {figures['push_p99_ms']} ms; {stored} orders stored "
-              f"({'none lost, none doubled' if stored == args.pushes == load['new'] else 'MISMATCH'})")
+        if "pos" in kinds:
+            sales = [door_abuse.signed_push(STORE, SECRET, sale_body(o, STORE))
+                     for o in world.create(args.pushes, status="completed")]
+            figures["pos"] = sustained(hub, receiver.url, "pos", sales, args, None)
+        if platform is not None:
+            figures["push"] = sustained(hub, receiver.url, "push", pushes, args, psutil.Process(platform.pid))
+            stop.set()
+            platform.join(10)
         receiver.stop()
         hub.close()
     print(json.dumps(figures))

@@ -122,13 +122,17 @@ class IdleCrowd:
             sock.close()
 
 
+def post(path: str, headers: dict[str, str], body: bytes) -> bytes:
+    """A raw HTTP/1.1 POST of ``body`` to ``path`` with ``headers`` (a platform's signed push, as it sends it)."""
+    lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return f"POST {path} HTTP/1.1\r\nHost: hub\r\n{lines}Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
 def signed_push(store_code: str, secret: str, body: bytes) -> bytes:
     """One POS sale as a raw HTTP/1.1 request, signed as a till signs it."""
     stamp = str(int(time.time()))
-    head = (f"POST /pos/{store_code} HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json; charset=utf-8\r\n"
-            f"X-OrderHub-Timestamp: {stamp}\r\nX-OrderHub-Signature: {sign(secret, stamp, body)}\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n")
-    return head.encode() + body
+    return post(f"/pos/{store_code}", {"Content-Type": "application/json; charset=utf-8", "X-OrderHub-Timestamp": stamp,
+                                       "X-OrderHub-Signature": sign(secret, stamp, body)}, body)
 
 
 async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
