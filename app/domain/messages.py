@@ -118,6 +118,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "HUB_RUNNING": ("订单接入服务 {hub_id} 已启动；推送与门店POS接收地址 {url}，按 Ctrl+C 停止",
                     "Hub {hub_id} running; pushes and store POS sales go to {url}; Ctrl+C stops it"),
     "HUB_STATUS": ("[{at}] 订单总数 {orders}", "[{at}] orders in the hub: {orders}"),
+    "HUB_DB_DOWN": ("数据库不可用（{detail}）：{where}暂停，订单和推送留在平台与门店端不会丢失，数据库恢复后自动继续",
+                    "Database unavailable ({detail}): {where} paused; orders and pushes stay with the platforms and "
+                    "tills and nothing is lost; it resumes by itself when the database is back"),
+    "HUB_DB_BACK": ("数据库已恢复（中断 {seconds} 秒），订单接入自动继续", "Database back after {seconds} s; intake resumes"),
+    "HUB_STATUS_DB_DOWN": ("[{at}] 数据库不可用（已 {seconds} 秒），等待恢复后自动继续",
+                           "[{at}] database unavailable for {seconds} s; resuming by itself when it is back"),
     "QUARANTINE_EMPTY": ("没有隔离的报文", "No payloads are in quarantine"),
     "QUARANTINE_ROW": ("#{id}  {source}  {kind}  {at}  已尝试 {attempts} 次  原因：{error}",
                        "#{id}  {source}  {kind}  {at}  tried {attempts}×  reason: {error}"),

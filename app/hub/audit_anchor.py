@@ -16,6 +16,7 @@ from pathlib import Path
 
 from app.bootstrap import OrderHub
 from app.domain import clock
+from app.hub.db_status import HUB_DATABASE
 from app.services import audit, erp_outbound
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,9 @@ class DailyAnchor(threading.Thread):
         while True:
             try:
                 anchor_if_due(self.app, self.folder)
-            except Exception:  # the database is away: try again next round
-                log.exception("audit anchor failed")
+            except Exception as err:  # the database is away: try again next round
+                if not HUB_DATABASE.failed(err, "每日审计锚点"):
+                    log.exception("audit anchor failed")
             if self.stop_event.wait(self.every):
                 return
 

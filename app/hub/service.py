@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from app.bootstrap import OrderHub
 from app.hub.credentials import CredentialStore, wire
+from app.hub.db_status import HUB_DATABASE
 from app.hub.pollers import OVERLAP, PollReport, poll_once
 from app.services import map_counts, shop_sync
 from app.services.shop_sync import ShopConfig
@@ -46,9 +47,13 @@ class ShopPoller(threading.Thread):
                 shop_sync.heartbeat(self.hub.app.uow(), self.shop.id, self.hub.hub_id, utc_now())
                 self.reports.append(poll_once(self.hub.app, self.shop, self.connector, overlap=self.hub.overlap,
                                               should_stop=self.stop_event.is_set))
+                HUB_DATABASE.ok()
                 self.stop_event.wait(self.hub.interval_for(self.shop))
-        except Exception:  # the database went away, or a bug: release the shop so another hub can take it
-            log.exception("poller for %s stopped", self.shop.code)
+        except Exception as err:  # the database went away, or a bug: release the shop so another hub can take it
+            # (the claimer takes it again within ``claim_interval`` once the database answers; the
+            # high-water mark only moved for windows stored completely, so the next poll re-reads the rest)
+            if not HUB_DATABASE.failed(err, f"店铺「{self.shop.name}」的订单拉取"):
+                log.exception("poller for %s stopped", self.shop.code)
         finally:
             self.release()
 
@@ -121,8 +126,10 @@ class Hub:
                 try:
                     self.claim_round()
                     map_counts.fold(self.app.uow())  # the order map's deltas into its counts (issue #18)
-                except Exception:  # a lost database: keep trying, pollers will resume when it is back
-                    log.exception("claim round failed")
+                    HUB_DATABASE.ok()
+                except Exception as err:  # a lost database: keep trying, pollers will resume when it is back
+                    if not HUB_DATABASE.failed(err, "店铺认领与订单接入"):
+                        log.exception("claim round failed")
                 self.stopping.wait(self.claim_interval)
 
         self._claimer = threading.Thread(target=loop, name="claimer", daemon=True)
