@@ -297,6 +297,19 @@ class HubRestartDrill:
             time.sleep(hold)
             said = self.hub.log().count(DOWN_WORDS) > said_before
             self.pg.start()
+        elif fault == "freeze":  # SIGSTOP on every server process for ``hold`` seconds
+            from tests.sync.drills import postgres_processes
+
+            frozen = postgres_processes(Path(self.pg.server.pgdata))
+            try:
+                for pid in frozen:
+                    os.kill(pid, signal.SIGSTOP)
+                self.new_work(orders, sales)
+                time.sleep(hold)
+                said = self.hub.log().count(DOWN_WORDS) > said_before
+            finally:
+                for pid in frozen:
+                    os.kill(pid, signal.SIGCONT)
         else:
             terminated = terminate_backends(self.pg.admin_url, self.engine.url.database)
             self.new_work(orders, sales)
