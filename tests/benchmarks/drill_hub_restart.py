@@ -111,7 +111,8 @@ def main() -> None:
                     loads.append(row["load"])
                     rows.append(row)
                     print(f"  {fault:9s} #{k + 1:2d}: lost {row['lost']}, doubled {row['doubled']}, "
-                          f"drain {row['drain_s']:.1f} s, said 数据库不可用 {row['said_unavailable']}, "
+                          f"drain {row['drain_s']:.1f} s (platform orders {row['platform_orders_s']:.1f} s, "
+                          f"store sales {row['store_sales_s']:.1f} s), said 数据库不可用 {row['said_unavailable']}, "
                           f"orders {row['expected']}, load {row['load']}"
                           + (f", write-back applied {row['writeback_applied']}× settled {row['writeback_settled_s']} s"
                              if "writeback_applied" in row else ""), flush=True)
@@ -134,6 +135,8 @@ def main() -> None:
         "lost_per_cycle": [r["lost"] for r in rows], "doubled_per_cycle": [r["doubled"] for r in rows],
         "drain_s_per_cycle": [r["drain_s"] for r in rows], "drain_s_max": max(r["drain_s"] for r in rows),
         "drain_s_median": round(statistics.median(r["drain_s"] for r in rows), 2),
+        "platform_orders_s_per_cycle": [r["platform_orders_s"] for r in rows],
+        "store_sales_s_per_cycle": [r["store_sales_s"] for r in rows],
         "said_unavailable": sum(bool(r["said_unavailable"]) for r in rows),
         "writeback_applied": next((r["writeback_applied"] for r in rows if "writeback_applied" in r), None),
         "writeback_settled_s": next((r["writeback_settled_s"] for r in rows if "writeback_settled_s" in r), None),

@@ -201,6 +201,8 @@ class HubRestartDrill:
                                            POS_SECRET))
         self.hub = HubProcess(self.url, folder, self.port)
         self._tracking = 0
+        self._polled_at: float | None = None
+        self._sold_at: float | None = None
 
     def _shop(self, code: str, platform: str, api: str | None, ref: str, platform_shop_id: str | None) -> int:
         with self.engine.begin() as conn:
@@ -233,8 +235,14 @@ class HubRestartDrill:
         return {"expected": sum(map(len, want.values())), "lost": lost, "doubled": doubled, "unknown": extra}
 
     def all_in(self) -> bool:
-        v = self.verdict()
-        return v["lost"] == 0 and self.till.pending() == 0
+        want, have = self.expected(), self.stored()
+        missing = {shop: len(ids - have.get(shop, (0, set()))[1]) for shop, ids in want.items()}
+        now = time.monotonic()
+        if not any(n for shop, n in missing.items() if shop != self.pos_shop):
+            self._polled_at = self._polled_at or now  # every platform order stored (pollers, pushes)
+        if not missing[self.pos_shop] and self.till.pending() == 0:
+            self._sold_at = self._sold_at or now  # every store sale answered and stored (doors)
+        return not any(missing.values()) and self.till.pending() == 0
 
     # --- running ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -315,10 +323,12 @@ class HubRestartDrill:
             self.new_work(orders, sales)
             said = None  # judged after the drain: a terminated session is usually reconnected at once
         back = time.monotonic()
+        self._polled_at = self._sold_at = None
         drain = until(self.all_in, 120, "every order stored after recovery", every=0.2)
         if said is None:
             said = self.hub.log().count(DOWN_WORDS) > said_before
         out = {"fault": fault, "terminated": terminated, "said_unavailable": said, "drain_s": round(drain, 2),
+               "platform_orders_s": round(self._polled_at - back, 2), "store_sales_s": round(self._sold_at - back, 2),
                **self.verdict(), "hub_alive": self.hub.alive()}
         if shipped is not None:
             shop_id, platform_no, tracking_no = shipped
