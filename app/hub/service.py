@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from app.bootstrap import OrderHub
 from app.hub.credentials import CredentialStore, wire
-from app.hub.db_status import HUB_DATABASE
+from app.hub.db_status import HUB_DATABASE, is_lost_database
 from app.hub.pollers import OVERLAP, PollReport, poll_once
 from app.services import map_counts, shop_sync
 from app.services.shop_sync import ShopConfig
@@ -44,6 +44,9 @@ class ShopPoller(threading.Thread):
     def run(self) -> None:
         try:
             while not self.stop_event.is_set() and not self.hub.stopping.is_set():
+                if not self._still_holding():
+                    log.info("hub %s lost %s to another hub", self.hub.hub_id, self.shop.code)
+                    return
                 shop_sync.heartbeat(self.hub.app.uow(), self.shop.id, self.hub.hub_id, utc_now())
                 self.reports.append(poll_once(self.hub.app, self.shop, self.connector, overlap=self.hub.overlap,
                                               should_stop=self.stop_event.is_set))
@@ -56,6 +59,32 @@ class ShopPoller(threading.Thread):
                 log.exception("poller for %s stopped", self.shop.code)
         finally:
             self.release()
+
+    def _still_holding(self) -> bool:
+        """Whether this hub still holds the shop's advisory lock, checked before every poll.
+
+        The lock lives on ``lock_conn``'s session: when an operator's ``pg_terminate_backend`` (or a
+        proxy) ends that session, the lock goes with it while the pooled connections the poll uses
+        reconnect unnoticed, so without this check the hub would go on polling a shop another hub
+        may claim. The lock is taken again on a new session; if another hub got there first, this
+        poller stops. A database that is away altogether raises, as any other query would.
+        """
+        try:
+            self.lock_conn.exec_driver_sql("SELECT 1")
+            self.lock_conn.commit()
+            return True
+        except sa.exc.DBAPIError as err:
+            if not is_lost_database(err):
+                raise
+        try:
+            self.lock_conn.close()
+        except sa.exc.DBAPIError:
+            pass
+        self.lock_conn = self.hub.app.engine.connect()
+        got = self.lock_conn.scalar(sa.text("SELECT pg_try_advisory_lock(:ns, :shop)"),
+                                    {"ns": LOCK_NAMESPACE, "shop": self.shop.id})
+        self.lock_conn.commit()
+        return bool(got)
 
     def release(self) -> None:
         try:
