@@ -40,6 +40,7 @@ class ShopPoller(threading.Thread):
         self.hub, self.shop, self.connector, self.lock_conn = hub, shop, connector, lock_conn
         self.stop_event = threading.Event()
         self.reports: list[PollReport] = []
+        self.lost_database = False
 
     def run(self) -> None:
         try:
@@ -55,7 +56,8 @@ class ShopPoller(threading.Thread):
         except Exception as err:  # the database went away, or a bug: release the shop so another hub can take it
             # (the claimer takes it again within ``claim_interval`` once the database answers; the
             # high-water mark only moved for windows stored completely, so the next poll re-reads the rest)
-            if not HUB_DATABASE.failed(err, f"店铺「{self.shop.name}」的订单拉取"):
+            self.lost_database = HUB_DATABASE.failed(err, f"店铺「{self.shop.name}」的订单拉取")
+            if not self.lost_database:
                 log.exception("poller for %s stopped", self.shop.code)
         finally:
             self.release()
@@ -93,6 +95,8 @@ class ShopPoller(threading.Thread):
             log.debug("lock connection for %s already closed", self.shop.code)
         self.connector.close()
         self.hub.forget(self.shop.id, self)
+        if self.lost_database:  # a claim round now, not at the next interval (a bug waits it out: no crash loop)
+            self.hub.wake.set()
 
 
 class Hub:
@@ -105,6 +109,7 @@ class Hub:
         self.hub_id = hub_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.claim_interval, self.overlap, self.poll_interval = claim_interval, overlap, poll_interval
         self.stopping = threading.Event()
+        self.wake = threading.Event()  # set by a poller that let its shop go, and by stop()
         self.pollers: dict[int, ShopPoller] = {}
         self._lock = threading.Lock()
         self._claimer: threading.Thread | None = None
@@ -152,14 +157,20 @@ class Hub:
     def start(self) -> Hub:
         def loop() -> None:
             while not self.stopping.is_set():
+                wait = self.claim_interval
                 try:
                     self.claim_round()
                     map_counts.fold(self.app.uow())  # the order map's deltas into its counts (issue #18)
                     HUB_DATABASE.ok()
                 except Exception as err:  # a lost database: keep trying, pollers will resume when it is back
-                    if not HUB_DATABASE.failed(err, "店铺认领与订单接入"):
+                    if HUB_DATABASE.failed(err, "店铺认领与订单接入"):
+                        # its pollers died with it: look every second, so the shops are polled again
+                        # within a second of the database coming back rather than a whole claim interval
+                        wait = min(wait, 1.0)
+                    else:
                         log.exception("claim round failed")
-                self.stopping.wait(self.claim_interval)
+                self.wake.wait(wait)
+                self.wake.clear()
 
         self._claimer = threading.Thread(target=loop, name="claimer", daemon=True)
         self._claimer.start()
@@ -167,6 +178,7 @@ class Hub:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
+        self.wake.set()
         for poller in list(self.pollers.values()):
             poller.stop_event.set()
         for poller in list(self.pollers.values()):
