@@ -585,6 +585,7 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "after_sales.changed": ("售后进展", "After-sales progressed"),
         "invoice.issued": ("发票已开具", "Invoice issued"),
         "invoice.red_flushed": ("发票已红冲", "Invoice red-flushed"),
+        "audit.anchor": ("审计链每日锚点", "Daily audit chain anchor"),
     },
     "einvoice_kind": {
         "blue": ("开具蓝字发票", "Blue invoice"),

@@ -1,7 +1,9 @@
 """The hub's daily audit anchor: the chain's head written outside the database once a day (issue #19).
 
 A file per day (``audit-anchors/2026-12-02.json`` in the hub's data folder, China time) that the
-supervisor copies off the server; ``orderhub audit verify --anchor FILE`` then catches a chain that
+supervisor copies off the server, and the same anchor as an ``audit.anchor`` event in the ERP webhook
+stream (through the outbox, one per endpoint and business day), so a copy also lives in a system the
+database's superuser does not run. ``orderhub audit verify --anchor FILE`` then catches a chain that
 was rewritten and re-hashed by someone with full database rights after that day.
 """
 
@@ -14,27 +16,38 @@ from pathlib import Path
 
 from app.bootstrap import OrderHub
 from app.domain import clock
-from app.services import audit
+from app.hub.db_status import HUB_DATABASE
+from app.services import audit, erp_outbound
 
 log = logging.getLogger(__name__)
 CST = timezone(timedelta(hours=8))
 
 
 def anchor_if_due(app: OrderHub, folder: Path) -> Path | None:
-    """Write today's anchor unless it exists (or the trail is empty); returns the file written."""
+    """Write today's anchor unless it exists (or the trail is empty), and hand the day's anchor to the ERP
+    stream unless it already has it; returns the file written (None when today's was there already).
+
+    The ERP gets the anchor of the day's file, so both copies name the same record; the event is
+    idempotent per business day, so running this hourly, after a restart, or on two hubs adds nothing.
+    """
     now = clock.now()
-    path = folder / f"{now.astimezone(CST):%Y-%m-%d}.json"
-    if path.exists():
-        return None
-    head = audit.anchor(app.uow(), taken_at=now)
-    if head is None:
-        return None
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(head.to_json(), encoding="utf-8")
-    tmp.replace(path)
-    log.info("audit anchor written: %s (record %s)", path, head.record_id)
-    return path
+    day = f"{now.astimezone(CST):%Y-%m-%d}"
+    path = folder / f"{day}.json"
+    written = None
+    if not path.exists():
+        head = audit.anchor(app.uow(), taken_at=now)
+        if head is None:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(head.to_json(), encoding="utf-8")
+        tmp.replace(path)
+        log.info("audit anchor written: %s (record %s)", path, head.record_id)
+        written = path
+    head = audit.Anchor.from_json(path.read_text(encoding="utf-8"))
+    if erp_outbound.emit_anchor(app.uow(), head, day):
+        log.info("audit anchor of %s queued for the ERP (record %s)", day, head.record_id)
+    return written
 
 
 class DailyAnchor(threading.Thread):
@@ -49,8 +62,9 @@ class DailyAnchor(threading.Thread):
         while True:
             try:
                 anchor_if_due(self.app, self.folder)
-            except Exception:  # the database is away: try again next round
-                log.exception("audit anchor failed")
+            except Exception as err:  # the database is away: try again next round
+                if not HUB_DATABASE.failed(err, "每日审计锚点"):
+                    log.exception("audit anchor failed")
             if self.stop_event.wait(self.every):
                 return
 

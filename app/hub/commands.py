@@ -21,6 +21,7 @@ from app.domain.fields import Lang, code_label
 from app.domain.messages import render
 from app.hub.carrier_receiver import CarrierAccounts, CarrierReceiver
 from app.hub.credentials import open_store
+from app.hub.db_status import HUB_DATABASE
 from app.hub.einvoice_dispatch import EinvoiceDispatcher
 from app.hub.erp_dispatch import ErpDispatcher
 from app.hub.logistics_worker import LogisticsWorker, start_simulated_carriers
@@ -205,11 +206,21 @@ def sms_client(settings: Settings, store: Any, running: list[Any], *, simulate: 
     return AliyunSms(settings.sms_gateway_url, settings.sms_access_key_id, creds.app_secret, settings.sms_sign_name)
 
 
-def _report(app: OrderHub, stop: threading.Event, lang: Lang) -> None:
-    while not stop.wait(10):
-        with app.uow() as uow:
-            total = uow.session.scalar(sa.select(sa.func.count()).select_from(Order))
-        print(render("HUB_STATUS", lang, orders=total, at=time.strftime("%H:%M:%S")), flush=True)
+def _report(app: OrderHub, stop: threading.Event, lang: Lang, every: float = 10.0) -> None:
+    """The hub's status line; while the database is away it says so instead (and keeps going)."""
+    while not stop.wait(every):
+        at = time.strftime("%H:%M:%S")
+        try:
+            with app.uow() as uow:
+                total = uow.session.scalar(sa.select(sa.func.count()).select_from(Order))
+        except Exception as err:
+            if not HUB_DATABASE.failed(err, "订单接入"):
+                log.exception("status line failed")
+                continue
+            print(render("HUB_STATUS_DB_DOWN", lang, at=at, seconds=f"{HUB_DATABASE.down_for or 0:.0f}"), flush=True)
+            continue
+        HUB_DATABASE.ok()
+        print(render("HUB_STATUS", lang, orders=total, at=at), flush=True)
 
 
 def _quarantine(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:

@@ -21,6 +21,7 @@ from app.domain.carriers import StillLimits, carrier_named
 from app.hub.carrier_dispatch import dispatch_intercepts, dispatch_subscriptions
 from app.hub.carrier_receiver import CarrierAccounts
 from app.hub.credentials import CredentialStore, wire
+from app.hub.db_status import HUB_DATABASE
 from app.hub.registry import connector_for
 from app.hub.writeback_dispatch import dispatch_refunds, dispatch_ship
 from app.services import shop_sync, tracking, writeback
@@ -85,8 +86,10 @@ class LogisticsWorker(threading.Thread):
         while not self.stop_event.is_set():
             try:
                 self.run_once()
-            except Exception:
-                log.exception("write-back round failed; trying again in %.0f s", self.every)
+                HUB_DATABASE.ok()
+            except Exception as err:
+                if not HUB_DATABASE.failed(err, "发货回传与物流跟踪"):
+                    log.exception("write-back round failed; trying again in %.0f s", self.every)
             self.stop_event.wait(self.every)
 
     def stop(self) -> None:

@@ -7,6 +7,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from app.hub.db_status import HUB_DATABASE
 from app.hub.sms_dispatch import dispatch
 from app.services import red_letter
 from connectors.sms import AliyunSms
@@ -57,8 +58,10 @@ class OutboxWorker(threading.Thread):
         while not self.stop_event.is_set():
             try:
                 self.run_once()
-            except Exception:
-                log.exception("outbox round failed; trying again in %.0f s", self.every)
+                HUB_DATABASE.ok()
+            except Exception as err:
+                if not HUB_DATABASE.failed(err, "短信、ERP与发票推送"):
+                    log.exception("outbox round failed; trying again in %.0f s", self.every)
             self.stop_event.wait(self.every)
 
     def stop(self) -> None:

@@ -10,6 +10,7 @@ attempt, whatever its outcome, lands on the order's story.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from app.domain.fields import code_label
 from app.domain.messages import render
+from app.hub.db_status import is_lost_database
 from app.services import outbox, writeback
 from connectors import writeback as wb
 from connectors.base import Connector, PlatformError
@@ -28,6 +30,25 @@ log = logging.getLogger(__name__)
 LOOKUP = "查询平台订单"  # an attempt that read the platform's order instead of sending
 #: shop id → a connector for that shop (with no retries of its own), or None when it has no credentials
 ConnectorFor = Callable[[int], Connector | None]
+#: How long an answer the platform already gave waits for the database to come back before the round gives
+#: up on recording it: well inside the outbox's 2-minute lease, so no other round can have taken the message.
+SETTLE_PATIENCE = 60.0
+
+
+def _recorded(settle: Callable[[], str], patience: float = SETTLE_PATIENCE) -> str:
+    """Record a platform's answer even if the database went away while we waited for it (issue #19).
+
+    Otherwise the message would sit out its lease and be looked up on the platform again minutes
+    later. ``writeback.settle`` ignores a repeat of a settle that did commit, so trying again is safe.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return settle()
+        except Exception as err:
+            if not is_lost_database(err) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
 
 
 @dataclass
@@ -97,8 +118,9 @@ def _ship_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackRep
             result = result or wb.confirm_shipment(connector, req)
         except PlatformError as err:  # the order could not be read back: try again later
             result = wb.WriteResult(wb.RETRY, LOOKUP, err.code, err.message, err.retry_after)
-        status = writeback.settle(hub.uow(), msg, "ship", result.call, result.outcome, code=result.code,
-                                  message=result.message, retry_after=result.retry_after)
+        status = _recorded(lambda: writeback.settle(hub.uow(), msg, "ship", result.call, result.outcome,
+                                                    code=result.code, message=result.message,
+                                                    retry_after=result.retry_after))
         _count(report, result.outcome, status)
 
 
@@ -142,6 +164,7 @@ def _refund_round(hub: OrderHub, connector_for: ConnectorFor, report: WritebackR
         except PlatformError as err:
             result = wb.WriteResult(wb.RETRY if err.retryable else wb.REFUSED, "refund", err.code, err.message,
                                     err.retry_after)
-        status = writeback.settle(hub.uow(), msg, "refund", result.call, result.outcome, code=result.code,
-                                  message=result.message, retry_after=result.retry_after)
+        status = _recorded(lambda: writeback.settle(hub.uow(), msg, "refund", result.call, result.outcome,
+                                                    code=result.code, message=result.message,
+                                                    retry_after=result.retry_after))
         _count(report, result.outcome, status)

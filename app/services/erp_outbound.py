@@ -10,6 +10,7 @@ later events back until an admin replays it.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -142,9 +143,43 @@ class Delivery:
     body: str
 
 
-def _body(payload: dict[str, Any]) -> str:
-    import json
+ANCHOR_EVENT = "audit.anchor"
 
+
+def _wants(ep: ErpEndpoint, event_type: str) -> bool:
+    return bool(ep.enabled and ep.url) and (not ep.events or event_type in ep.events)
+
+
+def emit_anchor(uow: UnitOfWork, head: audit.Anchor, day: str) -> int:
+    """The day's audit anchor (chain head: record, hash, algorithm, time) as an event to every endpoint that wants it.
+
+    One event per endpoint and business day: the dedupe key names the day, so a job that runs twice,
+    or two hubs running it, add nothing the second time. It goes through the outbox like an order's
+    events (signed, retried under the same ``webhook-id``, every attempt logged); it belongs to no
+    order, so it never waits behind one. Returns how many events were added.
+    """
+    data = json.loads(head.to_json()) | {"business_day": day}
+    added = 0
+    with uow:
+        s = uow.session
+        for ep in s.scalars(sa.select(ErpEndpoint).order_by(ErpEndpoint.code)):
+            key = f"erp:{ep.code}:{ANCHOR_EVENT}:{day}"
+            if not _wants(ep, ANCHOR_EVENT) or s.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):
+                continue
+            event_id = s.scalar(sa.text("SELECT nextval('erp_event_seq')"))
+            occurred = s.scalar(sa.text("""SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""))
+            payload = {"endpoint": ep.code, "event_id": event_id, "type": ANCHOR_EVENT, "order_no": None,
+                       "occurred_at": occurred, "data": data}
+            if outbox.enqueue(s, TOPIC, key, payload):  # a racing hub's insert of the same day wins quietly
+                outbox_id = s.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key))
+                s.add(ErpDelivery(outbox_id=outbox_id, endpoint_id=ep.id, order_id=None, event_id=event_id,
+                                  event_type=ANCHOR_EVENT))
+                added += 1
+        uow.commit()
+    return added
+
+
+def _body(payload: dict[str, Any]) -> str:
     return json.dumps({"type": payload["type"], "timestamp": payload["occurred_at"], "event_id": payload["event_id"],
                        "order_no": payload.get("order_no"), "data": payload.get("data", {})},
                       ensure_ascii=False, separators=(",", ":"))
@@ -252,6 +287,12 @@ def _rows(s: Any, where: Any, limit: int) -> list[DeliveryRow]:
          .outerjoin(Order, Order.id == ErpDelivery.order_id)
          .where(where).order_by(OutboxMessage.id.desc()).limit(limit))
     return [DeliveryRow(*r) for r in s.execute(q)]
+
+
+def anchor_deliveries(uow: UnitOfWork, *, limit: int = 7) -> list[DeliveryRow]:
+    """The daily audit anchors sent to the ERP, newest first (sent, waiting or failed)."""
+    with uow:
+        return _rows(uow.session, ErpDelivery.event_type == ANCHOR_EVENT, limit)
 
 
 def dead_letters(uow: UnitOfWork, *, limit: int = 200) -> list[DeliveryRow]:

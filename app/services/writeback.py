@@ -125,7 +125,13 @@ def settle(uow: UnitOfWork, msg: Claimed, kind: str, call: str, outcome: str, *,
     tracking = p.get("tracking_no")
     with uow:
         s = uow.session
+        row = s.get(OutboxMessage, msg.id, with_for_update=True)
+        if row is not None and row.attempts == msg.attempts and row.status != "pending":
+            return row.status  # settled already: a repeat after a commit whose answer the database lost
         record(s, p["order_id"], kind, call, outcome, outbox_id=msg.id, code=code, message=message, tracking_no=tracking)
+        if row is not None and row.attempts != msg.attempts:  # our lease ran out and another round took it over:
+            uow.commit()  # the call is on the story, the message is that round's to settle
+            return row.status
         if outcome in ("done", "already", "nothing"):
             status = outbox.settle(s, msg.id, sent=True)
         elif outcome == "retry":

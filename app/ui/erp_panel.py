@@ -1,5 +1,5 @@
 """ERP推送: deliveries to the ERP that used up their attempts, with the reason, and 「重新发送」 for an admin;
-the 状态一致性 with the ERP above them."""
+the 状态一致性 with the ERP and the last daily audit anchor sent in the stream above them."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class ErpDeliveriesPanel(QWidget):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.consistency = QLabel()
+        self.anchor = QLabel()
         self.count = QLabel()
         self.replay_button = QPushButton("重新发送" if lang == "zh" else "Send again")
         self.replay_button.clicked.connect(self.replay_selected)
@@ -44,6 +45,7 @@ class ErpDeliveriesPanel(QWidget):
         bar.addWidget(self.replay_button)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addWidget(self.anchor)
         layout.addWidget(self.table, 1)
         self.refresh()
 
@@ -51,12 +53,16 @@ class ErpDeliveriesPanel(QWidget):
         try:
             self.rows = erp_outbound.dead_letters(self._uow())
             result = erp_reconcile.reconcile(self._uow(), limit=0)
+            anchors = erp_outbound.anchor_deliveries(self._uow(), limit=1000)
         except BusinessError as err:  # the database is away: say so, keep what was shown
             self.count.setText(err.message(self._lang))
             return
         ratio = f"{result.ratio:.1%}" if result.ratio is not None else "-"
         self.consistency.setText(render("ERP_RECONCILE", self._lang, matching=result.matching, compared=result.compared,
                                         ratio=ratio, count=result.compared - result.matching))
+        self.anchor.setText(render("ERP_ANCHOR_LAST", self._lang, at=f"{local(anchors[0].created_at):%Y-%m-%d %H:%M}",
+                                   status=code_label("outbox_status", anchors[0].status, self._lang),
+                                   count=len(anchors)) if anchors else render("ERP_ANCHOR_NONE", self._lang))
         self.table.setRowCount(len(self.rows))
         for r, row in enumerate(self.rows):
             cells = (str(row.outbox_id), row.endpoint_code, code_label("erp_event", row.event_type, self._lang),

@@ -64,3 +64,17 @@ def test_other_roles_do_not_get_the_erp_panel(qtbot, bridge: Bridge, fonts):
     window = StationWindow(bridge.hub.uow, operator="xiaomei", station="客服工作台-01", database="内置数据库")
     qtbot.addWidget(window)
     assert window.erp is None
+
+
+def test_the_panel_shows_the_last_daily_audit_anchor_sent_in_the_erp_stream(qtbot, bridge: Bridge, tmp_path):
+    from app.hub.audit_anchor import anchor_if_due
+
+    panel = ErpDeliveriesPanel(bridge.hub.uow, ADMIN)
+    qtbot.addWidget(panel)
+    assert panel.anchor.text() == "尚未向ERP发送每日审计锚点"
+    anchor_if_due(bridge.hub, tmp_path)  # the endpoints saved by the bridge are on the audit trail
+    panel.refresh()
+    assert "每日审计锚点" in panel.anchor.text() and "待发送" in panel.anchor.text()
+    bridge.drain()
+    panel.refresh()
+    assert "已发送" in panel.anchor.text() and "共 1 次" in panel.anchor.text()
