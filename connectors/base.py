@@ -7,15 +7,19 @@ changed in a time window, fetches their details, and normalises a detail payload
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
+import orjson
 import requests
 
 from app.domain.intake import InboundOrder
@@ -103,6 +107,32 @@ def http(session: requests.Session, platform: str, method: str, url: str, *, tim
     if response.status_code >= 500:
         raise PlatformError(platform, f"http-{response.status_code}", response.text[:200], retryable=True)
     return response
+
+
+# A number token orjson would read differently from ``json.loads(parse_float=Decimal)``: one with a
+# fraction or an exponent (Decimal there, float in orjson) or an integer beyond 64 bits (float in
+# orjson). Matched where a value starts (after ``:``, ``,``, ``[`` or at the start); a match inside a string only
+# costs the slower reader, never a different answer.
+_INEXACT_NUMBER = re.compile(rb"(?:^|[:,\[])\s*(?:-?\d+[.eE]|-\d{19}|\d{20})")
+
+
+def loads_exact(data: bytes | str) -> Any:
+    """JSON as ``json.loads(data, parse_float=Decimal)`` reads it, but in C (orjson) when that gives the same.
+
+    Platforms send amounts as integer fen or as strings; a payload with a decimal number (or one
+    orjson reads differently, or rejects: ``NaN``, a lone surrogate) goes through the standard
+    library, so the result is always exactly what the standard reader gives.
+
+    Raises:
+        ValueError: not JSON (``json.JSONDecodeError``, as the standard reader raises it).
+    """
+    raw = data.encode() if isinstance(data, str) else data
+    if _INEXACT_NUMBER.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # the standard reader decides, with its own error or its own leniency
+    return json.loads(data, parse_float=Decimal)
 
 
 @dataclass(frozen=True, slots=True)
