@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -109,30 +108,39 @@ def http(session: requests.Session, platform: str, method: str, url: str, *, tim
     return response
 
 
-# A number token orjson would read differently from ``json.loads(parse_float=Decimal)``: one with a
-# fraction or an exponent (Decimal there, float in orjson) or an integer beyond 64 bits (float in
-# orjson). Matched where a value starts (after ``:``, ``,``, ``[`` or at the start); a match inside a string only
-# costs the slower reader, never a different answer.
-_INEXACT_NUMBER = re.compile(rb"(?:^|[:,\[])\s*(?:-?\d+[.eE]|-\d{19}|\d{20})")
-
-
 def loads_exact(data: bytes | str) -> Any:
     """JSON as ``json.loads(data, parse_float=Decimal)`` reads it, but in C (orjson) when that gives the same.
 
-    Platforms send amounts as integer fen or as strings; a payload with a decimal number (or one
-    orjson reads differently, or rejects: ``NaN``, a lone surrogate) goes through the standard
-    library, so the result is always exactly what the standard reader gives.
+    orjson reads a number with a fraction or an exponent, or an integer beyond 64 bits, as a float
+    where the standard reader gives a Decimal (or the exact int): a document with any float in it is
+    read again by the standard library, as is one orjson rejects (``NaN``, a lone surrogate), so the
+    result is always exactly what the standard reader gives. Platforms send amounts as integer fen
+    or as strings, so the second reading is rare.
 
     Raises:
         ValueError: not JSON (``json.JSONDecodeError``, as the standard reader raises it).
     """
-    raw = data.encode() if isinstance(data, str) else data
-    if _INEXACT_NUMBER.search(raw) is None:
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass  # the standard reader decides, with its own error or its own leniency
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        doc = None  # the standard reader decides, with its own error or its own leniency
+    else:
+        if not _has_float(doc):
+            return doc
     return json.loads(data, parse_float=Decimal)
+
+
+def _has_float(value: Any) -> bool:
+    kind = type(value)
+    if kind is dict:
+        value = value.values()
+    elif kind is not list:
+        return kind is float
+    for item in value:
+        kind = type(item)
+        if kind is float or ((kind is dict or kind is list) and _has_float(item)):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
