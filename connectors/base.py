@@ -7,6 +7,7 @@ changed in a time window, fetches their details, and normalises a detail payload
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -14,8 +15,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
+import orjson
 import requests
 
 from app.domain.intake import InboundOrder
@@ -103,6 +106,41 @@ def http(session: requests.Session, platform: str, method: str, url: str, *, tim
     if response.status_code >= 500:
         raise PlatformError(platform, f"http-{response.status_code}", response.text[:200], retryable=True)
     return response
+
+
+def loads_exact(data: bytes | str) -> Any:
+    """JSON as ``json.loads(data, parse_float=Decimal)`` reads it, but in C (orjson) when that gives the same.
+
+    orjson reads a number with a fraction or an exponent, or an integer beyond 64 bits, as a float
+    where the standard reader gives a Decimal (or the exact int): a document with any float in it is
+    read again by the standard library, as is one orjson rejects (``NaN``, a lone surrogate), so the
+    result is always exactly what the standard reader gives. Platforms send amounts as integer fen
+    or as strings, so the second reading is rare.
+
+    Raises:
+        ValueError: not JSON (``json.JSONDecodeError``, as the standard reader raises it).
+    """
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        doc = None  # the standard reader decides, with its own error or its own leniency
+    else:
+        if not _has_float(doc):
+            return doc
+    return json.loads(data, parse_float=Decimal)
+
+
+def _has_float(value: Any) -> bool:
+    kind = type(value)
+    if kind is dict:
+        value = value.values()
+    elif kind is not list:
+        return kind is float
+    for item in value:
+        kind = type(item)
+        if kind is float or ((kind is dict or kind is list) and _has_float(item)):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)

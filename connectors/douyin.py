@@ -13,11 +13,14 @@ from decimal import Decimal
 from json.decoder import scanstring
 from typing import Any
 
+import orjson
+
 from app.domain.errors import InvalidValue
 from app.domain.intake import InboundOrder, Line, Receiver
 from app.domain.money import fen
 from app.domain.status import OrderStatus
-from connectors.base import Connector, PayloadError, PlatformError, PushMessage, RawOrder, http, with_retries
+from connectors.base import (Connector, PayloadError, PlatformError, PushMessage, RawOrder, http, loads_exact,
+                             with_retries)
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +112,7 @@ class DouyinConnector(Connector):
             raise PlatformError(PLATFORM, f"http-{response.status_code}", f"抖店接口拒绝了请求（HTTP {response.status_code}）")
         try:
             text = response.content.decode("utf-8")
-            answer = json.loads(text, parse_float=Decimal)
+            answer = loads_exact(response.content)
         except ValueError:  # a cut-off answer: the next attempt normally gets the whole one
             raise PlatformError(PLATFORM, "malformed", "抖店返回的内容不完整，无法解析", retryable=True) from None
         code = answer.get("code") if isinstance(answer, dict) else None
@@ -196,7 +199,7 @@ class DouyinConnector(Connector):
         if not isinstance(total, int) or isinstance(total, bool):
             raise PlatformError(PLATFORM, "malformed", "抖店订单列表缺少 total", retryable=True)
         items = data.get("shop_order_list") or []
-        bodies = _spans(text, ("data", "shop_order_list"))
+        bodies = _spans(text, ("data", "shop_order_list"), items if isinstance(items, list) else None)
         if len(bodies) != len(items):
             raise PlatformError(PLATFORM, "malformed", "抖店订单列表无法逐单切分", retryable=True)
         # Each item was decoded from exactly its span (same text, same Decimal parsing as
@@ -257,7 +260,7 @@ class DouyinConnector(Connector):
         doc = raw.parsed
         if doc is None:
             try:
-                doc = json.loads(raw.body, parse_float=Decimal)
+                doc = loads_exact(raw.body)
             except (ValueError, UnicodeDecodeError):
                 raise PayloadError("抖店订单报文不是完整的 JSON") from None
         try:
@@ -399,11 +402,16 @@ def _when(value: Any, label: str) -> datetime | None:
         raise PayloadError(f"{label}「{value}」不是有效时间") from None
 
 
-def _spans(text: str, path: tuple[str, str]) -> list[bytes]:
+def _spans(text: str, path: tuple[str, str], decoded: list[Any] | None = None) -> list[bytes]:
     """The exact bytes of ``text[path[0]][path[1]]`` (each element if it is an array), kept verbatim.
 
     The hub stores what the platform sent and dedupes on its hash, so orders are cut out of the
     answer rather than re-serialised (the envelope's log_id changes on every call).
+
+    ``decoded``: the array already decoded. An element written compactly (as the platform writes it)
+    is then found by writing it again and checking the text there is exactly that, instead of
+    parsing it a second time; any other spelling is parsed as before. Either way the span is the
+    platform's own bytes.
     """
     try:
         start = _member(text, _skip(text, 0), path[0])
@@ -414,13 +422,29 @@ def _spans(text: str, path: tuple[str, str]) -> list[bytes]:
             return [text[at:_SCAN.raw_decode(text, at)[1]].encode()]
         spans, i = [], _skip(text, at + 1)
         while text[i] != "]":
-            end = _SCAN.raw_decode(text, i)[1]
+            end = _compact_end(text, i, decoded[len(spans)]) if decoded and len(spans) < len(decoded) else None
+            end = end or _SCAN.raw_decode(text, i)[1]
             spans.append(text[i:end].encode())
             i = _skip(text, end)
             i = _skip(text, i + 1) if text[i] == "," else i
         return spans
     except (ValueError, IndexError):
         raise PlatformError(PLATFORM, "malformed", "抖店返回的内容无法逐单切分", retryable=True) from None
+
+
+def _compact_end(text: str, at: int, value: Any) -> int | None:
+    """Where ``value`` ends if the text at ``at`` is exactly its compact JSON, else None.
+
+    Only objects and arrays: they end with their own bracket, whereas a number could go on.
+    """
+    if not isinstance(value, dict | list):
+        return None
+    try:
+        written = orjson.dumps(value).decode()
+    except TypeError:  # e.g. a Decimal: not written compactly by orjson, parse instead
+        return None
+    end = at + len(written)
+    return end if text.startswith(written, at) else None
 
 
 def _member(text: str, at: int, key: str) -> int | None:

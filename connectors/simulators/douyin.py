@@ -21,7 +21,7 @@ from connectors.base import Credentials
 from connectors.douyin import DouyinConnector, push_sign, sign
 from connectors.simulators import douyin_writes
 from connectors.simulators.server import Request, Response
-from connectors.simulators.world import SimLine, SimOrder, SimWorld, to_fen
+from connectors.simulators.world import SimLine, SimOrder, SimWorld, fingerprint, to_fen
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,14 @@ class _Refusal(Exception):
     def __init__(self, code: int, sub_code: str, sub_msg: str) -> None:
         super().__init__(code, sub_code, sub_msg)
         self.code, self.sub_code, self.sub_msg = code, sub_code, sub_msg
+
+
+class _Written(str):
+    """An answer's ``data`` already written as JSON text."""
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _ts(at: datetime | None) -> int:
@@ -74,6 +82,8 @@ class DouyinSimulator:
         self.tokens: dict[str, str] = {access_token: "valid"} if access_token else {}
         self.refresh_tokens: set[str] = {refresh_token} if refresh_token else set()
         self.ban_until: datetime | None = None
+        self._chosen: tuple[tuple[Any, ...], list[SimOrder]] | None = None  # the last window listed
+        self._texts: dict[str, tuple[tuple[Any, ...], str]] = {}  # order id → (fingerprint, JSON text)
         self.pushed: list[tuple[dict[str, str], bytes, int | None]] = []  # (headers, body, HTTP status)
         self.calls: list[dict[str, Any]] = []  # every call past the signature and token checks (tests)
         self._outbox: queue.Queue[tuple[dict[str, str], bytes] | None] = queue.Queue()
@@ -104,8 +114,10 @@ class DouyinSimulator:
 
     def _envelope(self, code: int, data: Any, sub_code: str = "", sub_msg: str = "") -> bytes:
         log_id = self.world.clock().astimezone(GMT8).strftime("%Y%m%d%H%M%S") + f"{self.rng.getrandbits(72):018X}"
-        return json.dumps({"code": code, "msg": MESSAGES.get(code, "其他"), "sub_code": sub_code, "sub_msg": sub_msg,
-                           "log_id": log_id, "data": data}, ensure_ascii=False, separators=(",", ":")).encode()
+        head = _dumps({"code": code, "msg": MESSAGES.get(code, "其他"), "sub_code": sub_code, "sub_msg": sub_msg,
+                       "log_id": log_id})
+        # Orders come already written (see ``_written``): they are spliced in, the same text json.dumps gives.
+        return f"{head[:-1]},\"data\":{data if isinstance(data, _Written) else _dumps(data)}}}".encode()
 
     def _take(self, fault: str) -> bool:
         with self.world.lock:
@@ -208,19 +220,40 @@ class DouyinSimulator:
                     raise _Refusal(40004, "isv.parameter-invalid",
                                    f"{field}查询区间不能超过{int(self.max_window.total_seconds() // 60)}分钟")
                 bounds[field] = (start, end)
-        key = (lambda o: o.updated) if order_by == "update_time" else (lambda o: o.created)
         asc = p.get("order_asc") in (True, "true", "1", 1)
         with self.world.lock:
-            chosen = [o for o in self.world.orders.values()
-                      if all(s <= _ts(o.updated if f == "update_time" else o.created) <= e for f, (s, e) in bounds.items())]
-            chosen.sort(key=lambda o: (key(o), o.order_id), reverse=not asc)
+            chosen = self._window(tuple(sorted(bounds.items())), order_by, asc)
             rows = chosen[page * size:(page + 1) * size]
-            rendered = [self.render(o) for o in rows]
-            on_page = {id(o) for o in rows}
-            others = [o for o in chosen if id(o) not in on_page]
-            if others and self.rng.random() < self.world.faults.duplicate_rate:
-                rendered.append(self.render(self.rng.choice(others)))
-        return {"shop_order_list": rendered, "page": page, "size": size, "total": len(chosen)}
+            rendered = [self._written(o) for o in rows]
+            if len(chosen) > len(rows) and self.rng.random() < self.world.faults.duplicate_rate:
+                on_page = {id(o) for o in rows}
+                rendered.append(self._written(self.rng.choice([o for o in chosen if id(o) not in on_page])))
+        return _Written(f'{{"shop_order_list":[{",".join(rendered)}],"page":{page},"size":{size},"total":{len(chosen)}}}')
+
+    def _window(self, bounds: tuple[tuple[str, tuple[int, int]], ...], order_by: str, asc: bool) -> list[SimOrder]:
+        """The orders in the window, sorted; a client paging through one window gets the same list
+        again until an order is placed or changed (the world's revision moves). Under the world's lock."""
+        key = (self.world.revision, len(self.world.orders), bounds, order_by, asc)
+        if self._chosen is not None and self._chosen[0] == key:
+            return self._chosen[1]
+        stamp = (lambda o: o.updated) if order_by == "update_time" else (lambda o: o.created)
+        chosen = [o for o in self.world.orders.values()
+                  if all(s <= _ts(o.updated if f == "update_time" else o.created) <= e for f, (s, e) in bounds)]
+        chosen.sort(key=lambda o: (stamp(o), o.order_id), reverse=not asc)
+        self._chosen = (key, chosen)
+        return chosen
+
+    def _written(self, o: SimOrder) -> str:
+        """``render(o)`` as JSON text, written once per version of the order (keyed on all its fields)."""
+        mark = fingerprint(o)
+        found = self._texts.get(o.order_id)
+        if found is not None and found[0] == mark:
+            return found[1]
+        text = _dumps(self.render(o))
+        if len(self._texts) >= 50_000:  # a bounded cache: a huge world is rendered again, not kept twice
+            self._texts.pop(next(iter(self._texts)))
+        self._texts[o.order_id] = (mark, text)
+        return text
 
     def _detail(self, p: dict[str, Any]) -> dict[str, Any]:
         order_id = str(p.get("shop_order_id") or "")
@@ -229,7 +262,7 @@ class DouyinSimulator:
         order = self.world.get(order_id)  # honours stale_detail_next
         if order is None:
             raise _Refusal(50002, "isv.business-failed", "订单不存在")
-        return {"shop_order_detail": self.render(order)}
+        return _Written(f'{{"shop_order_detail":{self._written(order)}}}')
 
     def _refresh(self, p: dict[str, Any]) -> dict[str, Any]:
         if p.get("grant_type") != "refresh_token":

@@ -13,7 +13,7 @@ import json
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -134,6 +134,9 @@ class SimWorld:
         self.regions = load_regions()
         self._id_factory = id_factory or (lambda rng, at: str(rng.randrange(10**18, 10**19)))
         self._line_seq = 0
+        # Moves on every order placed or changed: simulators key what they cache (a window's sorted
+        # orders) on it, so a list is never served from before a change.
+        self.revision = 0
         self.shipments_applied: list[tuple[str, str]] = []  # every ship confirmation that changed an order
 
     # --- time -----------------------------------------------------------------------------------
@@ -188,6 +191,7 @@ class SimWorld:
             order.updated = order.paid_at
             order.ship_by = order.paid_at + timedelta(hours=48)
         self.orders[order_id] = order
+        self.revision += 1
         return order
 
     def _line(self, sku: str, name: str, color: str, size: str, qty: int, price: Decimal, *, is_gift: bool = False) -> SimLine:
@@ -202,6 +206,7 @@ class SimWorld:
             self.history.setdefault(order_id, []).append(copy.deepcopy(order))
             mutate(order)
             order.updated = max(self.now(), order.updated)  # whole seconds, never backwards
+            self.revision += 1
             snapshot = copy.deepcopy(order)
         for listener in list(self.listeners):
             listener(topic, snapshot)
@@ -323,6 +328,21 @@ class SimWorld:
             if older and self.faults.take("stale_detail_next"):
                 return copy.deepcopy(older[-1])
             return copy.deepcopy(order)
+
+
+def fingerprint(order: SimOrder) -> tuple[Any, ...]:
+    """Every field of the order and its lines, hashable: equal fingerprints render the same answer."""
+    values = []
+    for f in fields(SimOrder):
+        value = getattr(order, f.name)
+        if f.name == "lines":
+            value = tuple(tuple(getattr(ln, lf.name) for lf in fields(SimLine)) for ln in value)
+        elif isinstance(value, dict):
+            value = tuple(value.items())
+        elif isinstance(value, list):
+            value = tuple(value)
+        values.append(value)
+    return tuple(values)
 
 
 def round_yuan(value: Decimal) -> str:

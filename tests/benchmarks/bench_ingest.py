@@ -67,7 +67,11 @@ def throughput(app, store, platform: str, n: int) -> dict[str, float]:
         raws = list(connector.changed_orders(datetime.now(UTC) - timedelta(minutes=30), datetime.now(UTC)))
     finally:
         sim.terminate()
-        sim.wait(10)
+        try:
+            sim.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine (or a profiler attached) can be slow to let go
+            sim.kill()
+            sim.wait()
     rows = [_order_row(config.id, connector.normalise(r), "x" * 64) | {"order_no": f"C{i}", "version": 1,
                                                                         "platform_order_no": f"copy-{i}"}
             for i, r in enumerate(raws)]
