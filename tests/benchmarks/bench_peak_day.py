@@ -161,7 +161,8 @@ def run_station(spec: dict) -> int:
     def on_finished(entry, outcome) -> None:  # noqa: ANN001 - outbox entry, applier outcome
         log(ev="applied", id=str(entry.command.id), name=entry.command.name, outcome=outcome.outcome,
             order_no=outcome.result.get("order_no") or entry.command.args.get("order_no"),
-            version=outcome.result.get("version"), tag=entry.command.args.get("text"), t=time.time())
+            version=outcome.result.get("version"), tag=entry.command.args.get("text"),
+            reason=outcome.result.get("code"), t=time.time())
 
     station.on_orders_changed = on_changed
     station.on_command_finished = on_finished
@@ -170,6 +171,10 @@ def run_station(spec: dict) -> int:
     station.start()
     actor = Actor(spec["operator"], name, "10.20.3.%d" % spec["n"])
     stop_work, quit_now = folder / "stop_work", folder / "quit"
+    deadline = time.monotonic() + 300
+    while (state["status"] or ("",))[0] != "online" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (folder / "ready").write_text(str(state["status"]))  # the driver starts the day when every station is up
     rng = random.Random(spec["n"])
     counts: Counter[str] = Counter()
     try:
@@ -436,7 +441,17 @@ def run(opts: argparse.Namespace) -> dict:
                 stderr=open(tmp / f"{s['name']}.err", "w"))  # noqa: SIM115
             cpu.add(f"stations_{s['role']}", procs[s["name"]].pid)
 
-        time.sleep(opts.warmup)  # processes import and connect before the day starts
+        # the day starts when every station is online and the hubs hold every shop (bounded by --warmup)
+        ready_by = time.time() + opts.warmup
+        while time.time() < ready_by:
+            with hub.engine.connect() as conn:
+                owned = conn.scalar(sa.text("SELECT count(*) FROM shop_sync_state WHERE owner_hub IS NOT NULL "
+                                            "AND shop_id = ANY(:s)"), {"s": list(shop_of.values())})
+            if owned == len(shop_of) and all((Path(s["dir"]) / "ready").exists() for s in stations):
+                break
+            time.sleep(1.0)
+        print(f"  ready after {time.time() - ready_by + opts.warmup:.0f} s: {owned}/{len(shop_of)} shops claimed, "
+              f"{sum((Path(s['dir']) / 'ready').exists() for s in stations)}/{len(stations)} stations online", flush=True)
         print(f"peak day: {opts.orders} orders over {opts.minutes} min through 2 hubs, {opts.cs} customer-service and "
               f"{len(whs)} warehouse stations (poll interval {opts.poll_interval} s)", flush=True)
         cpu.mark()
@@ -614,7 +629,7 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
     refusals = Counter()
     for f in finished.values():
         if f[0][1]["outcome"] != "accepted":
-            refusals[f[0][1]["outcome"]] += 1
+            refusals[f"{f[0][1]['outcome']}:{f[0][1].get('reason')}"] += 1
     commands = {"saved": len(saved), "accepted": len(accepted), "refused": len(applied) - len(accepted),
                 "refusal_kinds": dict(refusals), "lost": len(lost), "finished_twice_at_station": len(finished_twice),
                 "notes_doubled": notes_doubled, "notes_missing": notes_missing, "notes_unexpected": notes_unexpected,
@@ -672,7 +687,7 @@ def main() -> None:
     parser.add_argument("--poll-interval", type=float, default=5.0)
     parser.add_argument("--cs-interval", type=float, default=2.0, help="seconds between one agent's changes")
     parser.add_argument("--wave-size", type=int, default=20)
-    parser.add_argument("--warmup", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=180.0, help="max seconds for hubs and stations to come up")
     parser.add_argument("--drain", type=float, default=240.0, help="max seconds after the window for intake")
     parser.add_argument("--settle", type=float, default=120.0, help="max seconds for outboxes and caches")
     parser.add_argument("--station", help=argparse.SUPPRESS)
