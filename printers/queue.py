@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.messages import render
-from printers.backends import Backend, PrinterIOError
+from printers.backends import Backend, PrinterIOError, PrinterStatus
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS print_jobs (
@@ -194,36 +194,48 @@ class PrintQueue:
                            order_no=due[0][1])
                 return printed
             try:
+                # The answer that proves slip N arrived is also the printer's state just before slip N+1:
+                # nothing is sent in between, so it is that slip's check (paper, cover, offline) too.
+                # One status round per slip instead of two; still exactly one check before each slip.
+                before: PrinterStatus | None | bool = False  # False: not asked yet on this link
                 for job_id, order_no, data in due:
-                    if not self._send(job_id, order_no, data):
+                    sent, before = self._send(job_id, order_no, data, before)
+                    if not sent:
                         break
                     printed.append(self.job(job_id))
             finally:
                 self.backend.close()
         return printed
 
-    def _send(self, job_id: str, order_no: str, data: bytes) -> bool:
-        try:
-            status = self.backend.status()
-        except PrinterIOError as exc:
-            self._fail(job_id, "PRINTER_UNREACHABLE", printer=self.backend.name, detail=str(exc), order_no=order_no)
-            return False
+    def _send(self, job_id: str, order_no: str, data: bytes,
+              known: PrinterStatus | None | bool = False) -> tuple[bool, PrinterStatus | None]:
+        """Send one job; ``known`` is the status answered right after the previous job on this link
+        (``False``: ask now). Returns whether it printed and the status answered after it."""
+        if known is False:
+            try:
+                status = self.backend.status()
+            except PrinterIOError as exc:
+                self._fail(job_id, "PRINTER_UNREACHABLE", printer=self.backend.name, detail=str(exc),
+                           order_no=order_no)
+                return False, None
+        else:
+            status = known
         if status is not None and status.problem:
             self._fail(job_id, status.problem, order_no=order_no)
-            return False
+            return False, status
         self.warning = "PRINTER_PAPER_LOW" if status is not None and status.paper_near_end else None
         self._db.execute("UPDATE print_jobs SET state = 'sending', attempts = attempts + 1 WHERE id = ?", (job_id,))
         try:
             self.backend.write(data)
             # The answer to a status query sent after the job proves the job arrived (in-order link).
-            self.backend.status()
+            after = self.backend.status()
         except PrinterIOError:
             self._fail(job_id, "PRINTER_CONNECTION_LOST", order_no=order_no, counted=False)
-            return False
+            return False, None
         self._db.execute(
             "UPDATE print_jobs SET state = 'printed', printed_at = ?, problem_code = NULL, problem_params = NULL "
             "WHERE id = ?", (self.clock(), job_id))
-        return True
+        return True, after
 
     def _fail(self, job_id: str, code: str, *, counted: bool = True, **params: Any) -> None:
         """Leave the job queued with its problem and the next try after a growing pause."""

@@ -66,6 +66,30 @@ def test_a_slip_is_sent_once_confirmed_by_the_printer_and_marked_printed(queue, 
     assert queue.run_once() == [] and printer.jobs_received(slip_bytes) == 1
 
 
+def test_a_wave_asks_the_printer_once_before_each_slip_not_twice(queue, printer):
+    """The answer proving slip N arrived is slip N+1's check: 3 + 3 × N queries, not 6 × N."""
+    slips = [render_escpos(lay_out(make_slip(2 + i % 3, order_no=f"TB20261125{i:08d}"), PROFILES["80mm"]))
+             for i in range(5)]
+    ids = [queue.submit(f"TB20261125{i:08d}", data).job_id for i, data in enumerate(slips)]
+    assert [j.id for j in queue.run_once()] == ids
+    assert [printer.jobs_received(data) for data in slips] == [1] * 5
+    assert printer.status_queries == 3 + 3 * 5
+
+
+def test_paper_running_out_after_a_slip_stops_the_next_slip_on_that_answer(queue, printer, clock):
+    slips = [render_escpos(lay_out(make_slip(2, order_no=f"TB20261125{i:08d}"), PROFILES["80mm"])) for i in range(3)]
+    ids = [queue.submit(f"TB20261125{i:08d}", data).job_id for i, data in enumerate(slips)]
+    printer.turn = (len(slips[0]), {"state": "paper_out"})  # the paper ends as the first slip comes out
+    assert [j.id for j in queue.run_once()] == ids[:1]
+    second = queue.job(ids[1])
+    assert second.state == "queued" and second.problem_code == "PRINTER_PAPER_OUT" and second.attempts == 1
+    assert printer.jobs_received(slips[1]) == 0 and printer.status_queries == 6
+    printer.state = "online"
+    clock.now += 2
+    assert [j.id for j in queue.run_once()] == ids[1:]
+    assert [printer.jobs_received(data) for data in slips] == [1, 1, 1]
+
+
 @pytest.mark.parametrize(("state", "zh", "en"), [
     ("paper_out", "打印机缺纸，请装纸后重试（拣货单 TB2026112500001234 仍在队列中，不会丢失）", "out of paper"),
     ("offline", "打印机处于离线状态", "offline"),

@@ -1,0 +1,714 @@
+"""The compressed peak day (issue #18): 12,000 orders in 10 minutes through 2 hubs, 10 stations at work, one PostgreSQL.
+
+What runs (every part real, on loopback):
+- the embedded PostgreSQL with the demo company's master data, rules, people (stock raised so shortages
+  are not this bench's subject; bench_routing measures them);
+- the five polled channels' simulators (淘宝, 天猫, 抖店, 拼多多, 微信小店), one shop each, in this (the driver's)
+  process, publishing ``--orders`` new orders spread evenly over ``--minutes``;
+- 2 hub processes (``app.hub.service.Hub``) racing for the same shops (the advisory lock lets one poll each
+  shop) and sending ship confirmations back (``dispatch_ship``, claimed under a lease by either hub);
+- 10 station *processes* (6 customer service, 4 warehouse by default), each on the real ``StationSync`` and
+  its SQLite cache. Customer service picks orders from its cache's newest 200 and saves notes for the
+  warehouse and address changes through the outbox. Each warehouse station (one per warehouse) makes waves
+  of its open work, prints them through its print queue to a real TCP ESC/POS printer (the printer tests'
+  fake printer, which answers DLE EOT), reads each slip's order QR back from the printed bytes, scans it,
+  scans every item by barcode and ships with a tracking number — one transaction per scan, as the
+  warehouse station does. An open change notice (customer service changed the address mid-pick) is
+  acknowledged by the station and the scan repeated.
+
+Measured:
+- sync latency: a change committed by one station → visible in another station's cache (every station
+  watches the same ~10 % of orders, chosen by crc32 of the order no.; customer service only changes those);
+  from the writer's "command applied" moment (taken just after the commit's answer) to the reader's
+  cache holding that version. p50/p95/p99 over every (change, other station that holds the order) pair;
+- intake latency: the simulator's publish moment → the order row's ``created_at`` (PostgreSQL's
+  transaction start of the storing page, so at most that page's transaction early), per platform;
+  拼多多's API only answers windows ending ≥ 3 minutes ago (connectors/pdd.py ``lag``), so its figure is
+  reported beside the others and judged against poll interval + lag + 1 s;
+- at the end: every published order stored once (rows = distinct = published; no payload unlinked);
+  every station command applied at most once (each command's UUID recorded once, accepted + refused =
+  saved, every accepted note's text present exactly once); every station's cache vs the database:
+  zero divergent rows (tests/sync/divergence.py); orders shipped and confirmed by the platform;
+- CPU seconds per process kind (hubs, stations by role, PostgreSQL server + backends, the driver with
+  the simulators) per order, and the load average sampled through the run. JSON last.
+
+Bounded: the window, then at most ``--drain`` seconds for intake to finish and the stations to
+settle, then everything is stopped.
+
+Run: .venv/bin/python tests/benchmarks/bench_peak_day.py [--orders 12000 --minutes 10]
+Quick: .venv/bin/python tests/benchmarks/bench_peak_day.py --orders 2000 --minutes 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import zlib
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+CHANNELS = ("taobao", "tmall", "douyin", "pdd", "wechat")
+WATCH_MODULO = 10  # every station watches orders with crc32(order no.) % 10 == 0
+CS_PASSWORD_ROLE = "cs"
+
+
+def watched(order_no: str) -> bool:
+    return zlib.crc32(order_no.encode()) % WATCH_MODULO == 0
+
+
+def _pct(samples: list[float], p: float) -> float | None:
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))], 1)
+
+
+# ------------------------------------------------------------------------------------------------
+# A hub process: the real Hub (claims shops by advisory lock, polls, stores, routes) + ship confirmations.
+_HUB = """
+import sys, threading, time, logging
+from pathlib import Path
+from app.bootstrap import bootstrap
+from app.settings import Settings
+from app.hub.credentials import FileStore
+from app.hub.registry import connector_for
+from app.hub.service import Hub
+from app.hub.logistics_worker import platform_connectors
+from app.hub.writeback_dispatch import dispatch_ship
+url, folder, secrets, name, poll = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], float(sys.argv[5])
+app = bootstrap(Settings(database_url=url, data_dir=folder), upgrade=False)
+store = FileStore(secrets)
+hub = Hub(app, connector_for, store, hub_id=name, claim_interval=5.0, poll_interval=poll).start()
+connectors = platform_connectors(app, store)
+stop = threading.Event()
+def confirm():
+    while not stop.wait(2.0):
+        try:
+            while True:
+                r = dispatch_ship(app, connectors, limit=100)
+                if not (r.sent or r.failed):
+                    break
+        except Exception:
+            logging.exception("ship confirmations")
+threading.Thread(target=confirm, daemon=True).start()
+for line in sys.stdin:
+    if line.strip() == "quit":
+        break
+stop.set()
+hub.stop()
+app.close()
+"""
+
+
+# ------------------------------------------------------------------------------------------------
+# A station process (this file run with --station): StationSync + cache, working as people would.
+class _Log:
+    """Events as JSON lines in the station's folder (read by the driver at the end)."""
+
+    def __init__(self, path: Path) -> None:
+        self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the process's life
+        self._lock = threading.Lock()
+
+    def __call__(self, **event: object) -> None:
+        with self._lock:
+            self._f.write(json.dumps(event, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        with self._lock:
+            self._f.flush()
+            self._f.close()
+
+
+def run_station(spec: dict) -> int:
+    from app.domain.actor import Actor
+    from app.services.order_queries import OrderFilter
+    from app.sync.cache import Scope
+    from app.sync.station_sync import StationSync
+
+    folder = Path(spec["dir"])
+    folder.mkdir(parents=True, exist_ok=True)
+    log = _Log(folder / "events.jsonl")
+    role, name = spec["role"], spec["name"]
+    scope = Scope("warehouse", warehouse_id=spec["warehouse_id"]) if role == "warehouse" else Scope("cs")
+    station = StationSync(spec["url"], folder, scope, pull_interval=2.0)
+    seen: dict[str, int] = {}
+
+    def on_changed(order_nos: set[str]) -> None:
+        t = time.time()
+        for no in order_nos:
+            if not watched(no):
+                continue
+            row = station.cache.get(no)
+            if row is not None and row.version > seen.get(no, 0):
+                seen[no] = row.version
+                log(ev="seen", order_no=no, version=row.version, t=t)
+
+    def on_finished(entry, outcome) -> None:  # noqa: ANN001 - outbox entry, applier outcome
+        log(ev="applied", id=str(entry.command.id), name=entry.command.name, outcome=outcome.outcome,
+            order_no=outcome.result.get("order_no") or entry.command.args.get("order_no"),
+            version=outcome.result.get("version"), tag=entry.command.args.get("text"),
+            reason=outcome.result.get("code"), t=time.time())
+
+    station.on_orders_changed = on_changed
+    station.on_command_finished = on_finished
+    state = {"status": None}
+    station.on_status = lambda s: state.__setitem__("status", (s.state, s.pending))
+    station.start()
+    actor = Actor(spec["operator"], name, "10.20.3.%d" % spec["n"])
+    stop_work, quit_now = folder / "stop_work", folder / "quit"
+    deadline = time.monotonic() + 300
+    while (state["status"] or ("",))[0] != "online" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (folder / "ready").write_text(str(state["status"]))  # the driver starts the day when every station is up
+    rng = random.Random(spec["n"])
+    counts: Counter[str] = Counter()
+    try:
+        if role == "cs":
+            _customer_service(station, actor, rng, log, counts, stop_work, spec["interval"], OrderFilter)
+        else:
+            _warehouse(spec, actor, log, counts, stop_work)
+        log(ev="work_done", counts=dict(counts), t=time.time())
+        while not quit_now.exists():  # keep syncing until the driver has compared the caches
+            pending = station.outbox.counts().get("pending", 0)
+            (folder / "pending").write_text(str(pending))
+            time.sleep(0.5)
+    finally:
+        station.stop()
+        log(ev="stopped", outbox=station.outbox.counts(), t=time.time())
+        log.close()
+    return 0
+
+
+def _customer_service(station, actor, rng: random.Random, log: _Log, counts: Counter, stop_work: Path,
+                      interval: float, order_filter) -> None:  # noqa: ANN001
+    """Notes and address changes on recent orders the station sees, one every ~``interval`` s."""
+    n = 0
+    while not stop_work.exists():
+        time.sleep(rng.uniform(0.5, 1.5) * interval)
+        rows = [r for r in station.cache.list_orders(order_filter(), limit=200)
+                if watched(r.order_no) and r.status in ("paid", "allocating")]
+        if not rows:
+            continue
+        row = rng.choice(rows)
+        n += 1
+        if rng.random() < 0.8:
+            text = f"peak:{actor.station}:{n}"
+            args = {"order_no": row.order_no, "expected_version": row.version, "text": text}
+            name = "order.add_warehouse_note"
+        else:
+            args = {"order_no": row.order_no, "expected_version": row.version, "receiver_name": "改址客户",
+                    "receiver_phone": f"139{rng.randrange(10**7, 10**8)}",
+                    "receiver_address": f"浙江省杭州市西湖区文三路{rng.randrange(1, 999)}号"}
+            name = "order.change_address"
+        entry = station.submit(actor, name, args)
+        counts[name] += 1
+        log(ev="saved", id=str(entry.command.id), name=name, order_no=row.order_no, tag=args.get("text"),
+            t=time.time())
+
+
+def _warehouse(spec: dict, actor, log: _Log, counts: Counter, stop_work: Path) -> None:  # noqa: ANN001
+    """Waves of this warehouse's open work, printed to a TCP ESC/POS printer, scanned from the printed QR."""
+    from app.bootstrap import bootstrap
+    from app.domain.errors import BusinessError
+    from app.domain.slip import ORDER_QR_PREFIX
+    from app.services import change_notices, picking, waves
+    from app.services.pick_slips import SlipPrinter
+    from app.settings import Settings
+    from printers.backends import NetworkBackend
+    from printers.escpos_parse import parse
+    from printers.queue import PrintQueue
+    from tests.printers.fake_printer import FakePrinter
+
+    folder = Path(spec["dir"])
+    app = bootstrap(Settings(database_url=spec["url"], data_dir=folder / "app", station_name=actor.station),
+                    upgrade=False)
+    printer = FakePrinter()
+    queue = PrintQueue(folder / "print_queue.sqlite3", NetworkBackend("127.0.0.1", printer.port, timeout=10,
+                                                                     name="拣货打印机"))
+    slips = SlipPrinter(app.uow, queue, paper="80mm")
+    read_connections = 0
+    tracking = 1_500_000_000_000 + spec["n"] * 10_000_000
+
+    def scan(code: str):  # noqa: ANN202
+        counts["scans"] += 1
+        result = picking.scan(app.uow(), code, actor, warehouse_id=spec["warehouse_id"])
+        if not result.ok:
+            counts[f"refused:{result.code}"] += 1
+        return result
+
+    def acknowledge_and(code: str, order_no: str):  # noqa: ANN202
+        result = scan(code)
+        if not result.ok and result.code == "PICK_NOTICE_OPEN":
+            try:
+                change_notices.acknowledge(app.uow(), order_no, actor)
+                counts["notices_acknowledged"] += 1
+            except BusinessError as err:
+                counts[f"ack_refused:{err.code}"] += 1
+            result = scan(code)
+        return result
+
+    try:
+        while not stop_work.exists():
+            try:
+                wave = waves.create_wave(app.uow(), spec["warehouse_code"], actor, max_orders=spec["wave_size"])
+            except BusinessError as err:
+                if err.code != "WAVE_NOTHING_TO_PICK":
+                    counts[f"wave_refused:{err.code}"] += 1
+                time.sleep(1.0)
+                continue
+            counts["waves"] += 1
+            slips.print_wave(wave.wave_no, actor)
+            counts["slips_printed"] += len(queue.run_once())
+            fresh = printer.connections[read_connections:]
+            read_connections = len(printer.connections)
+            qrs = [q for q in parse(b"".join(bytes(c) for c in fresh)).qr if q.startswith(ORDER_QR_PREFIX)]
+            counts["qr_read_back"] += len(qrs)
+            for qr in qrs:
+                if stop_work.exists():
+                    break
+                order_no = qr[len(ORDER_QR_PREFIX):]
+                opened = acknowledge_and(qr, order_no)
+                if not opened.ok or opened.pick is None:
+                    continue
+                problem = False
+                for line in opened.pick.lines:
+                    for _ in range(line.needed - line.scanned):
+                        if not acknowledge_and(line.barcode, order_no).ok:
+                            problem = True
+                            break
+                    if problem:
+                        break
+                if problem:
+                    continue
+                tracking += 1
+                shipped = acknowledge_and(f"SF{tracking}", order_no)
+                if shipped.kind == "shipped":
+                    counts["shipped"] += 1
+                    log(ev="shipped", order_no=order_no, t=time.time())
+    finally:
+        slips.stop()
+        printer.close()
+        app.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# The driver.
+class Cpu:
+    """CPU seconds per process kind: psutil over the processes we started and the PostgreSQL server."""
+
+    def __init__(self, postmaster_pid: int) -> None:
+        import psutil
+
+        self.psutil = psutil
+        self.postmaster = psutil.Process(postmaster_pid)
+        self.kinds: dict[str, list] = defaultdict(list)
+        self.last: dict[int, float] = {}
+        self.start: dict[str, float] = {}
+
+    def add(self, kind: str, pid: int) -> None:
+        self.kinds[kind].append(self.psutil.Process(pid))
+
+    def _proc(self, p) -> float:  # noqa: ANN001
+        try:
+            t = p.cpu_times()
+            self.last[p.pid] = t.user + t.system
+        except self.psutil.Error:
+            pass  # ended: its last reading stands
+        return self.last.get(p.pid, 0.0)
+
+    def now(self) -> dict[str, float]:
+        t = self.postmaster.cpu_times()
+        pg = t.user + t.system + t.children_user + t.children_system
+        for child in self.postmaster.children():
+            try:
+                c = child.cpu_times()
+                pg += c.user + c.system
+            except self.psutil.Error:
+                pass
+        out = {"postgres": pg, "driver_and_simulators": self._proc(self.psutil.Process())}
+        for kind, procs in self.kinds.items():
+            out[kind] = sum(self._proc(p) for p in procs)
+        return out
+
+    def mark(self) -> None:
+        self.start = self.now()
+
+    def spent(self) -> dict[str, float]:
+        end = self.now()
+        return {k: round(end[k] - self.start.get(k, 0.0), 2) for k in end}
+
+
+def _prepare(tmp: Path, cs: int, wh: int):  # noqa: ANN202
+    import sqlalchemy as sa
+
+    from app.bootstrap import bootstrap
+    from app.demo.seed import seed_demo
+    from app.services.auth import hash_password
+    from app.settings import Settings
+
+    hub = bootstrap(Settings(data_dir=tmp / "driver", station_name="压测"))
+    seed_demo(hub, seed=20261125, n_orders=0, reset=True)
+    hashed = hash_password("peak-pass-1234")
+    people = [(f"peak.cs{n}", f"客服{n}", "cs") for n in range(1, cs + 1)]
+    people += [(f"peak.wh{n}", f"班长{n}", "wh_lead") for n in range(1, wh + 1)]
+    with hub.engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (login, display_name, role, password_hash) VALUES (:l, :n, :r, :h) "
+                             "ON CONFLICT (login) DO NOTHING"),
+                     [{"l": login, "n": name, "r": role, "h": hashed} for login, name, role in people])
+        conn.execute(sa.text("UPDATE stock SET on_hand = on_hand + 100000"))
+    return hub
+
+
+def run(opts: argparse.Namespace) -> dict:
+    import sqlalchemy as sa
+
+    from app.db.models import Shop
+    from app.hub.credentials import FileStore
+    from app.hub.registry import simulator_module
+    from app.services import waves
+    from app.sync.cache import OrderCache, Scope
+    from app.sync.local_db import LocalDb
+    from connectors.base import Credentials
+    from connectors.simulators.server import SimServer
+    from connectors.simulators.world import SimWorld
+    from tests.sync.divergence import divergent_rows
+
+    window = opts.minutes * 60.0
+    load: list[tuple[float, float]] = []
+    with tempfile.TemporaryDirectory(prefix="orderhub-peak-") as folder:
+        tmp = Path(folder)
+        hub = _prepare(tmp, opts.cs, opts.wh)
+        url = hub.engine.url.render_as_string(hide_password=False)
+        store = FileStore(tmp / "secrets.json")
+        creds = Credentials(app_key="1234567890123456789", app_secret="peak-secret", access_token="token-1",
+                            refresh_token="refresh-1")
+        worlds, servers, shop_of = [], [], {}
+        for i, platform in enumerate(CHANNELS):
+            world = SimWorld(platform, seed=1800 + i)
+            server = SimServer(simulator_module(platform).make_simulator(world, creds).handle).start()
+            ref = f"peak:{platform}"
+            store.put(ref, creds)
+            with hub.uow() as uow:
+                shop = Shop(code=f"PEAK-{platform}", name=f"大促店铺-{platform}", platform=platform,
+                            api_base_url=server.url, credentials_ref=ref, platform_shop_id=f"8800{i}",
+                            poll_interval_s=int(opts.poll_interval))
+                uow.session.add(shop)
+                uow.commit()
+                shop_of[platform] = shop.id
+            worlds.append(world)
+            servers.append(server)
+        with hub.engine.connect() as conn:
+            postmaster = __import__("psutil").Process(conn.scalar(sa.text("SELECT pg_backend_pid()"))).parent().pid
+        cpu = Cpu(postmaster)
+
+        # the people and their machines
+        procs: dict[str, subprocess.Popen] = {}
+        for name in ("hub-a", "hub-b"):
+            (tmp / name).mkdir()
+            procs[name] = subprocess.Popen(
+                [sys.executable, "-c", textwrap.dedent(_HUB), url, str(tmp / name), str(store.path), name,
+                 str(opts.poll_interval)], cwd=REPO, stdin=subprocess.PIPE, text=True,
+                env=os.environ | {"PYTHONPATH": str(REPO)}, stderr=open(tmp / f"{name}.err", "w"))  # noqa: SIM115
+            cpu.add("hubs", procs[name].pid)
+        whs = waves.warehouses(hub.uow())[: opts.wh]
+        stations: list[dict] = []
+        for n in range(1, opts.cs + 1):
+            stations.append({"role": "cs", "name": f"客服工作台-{n:02d}", "operator": f"peak.cs{n}", "n": n,
+                             "interval": opts.cs_interval})
+        for n, (wh_id, code, _) in enumerate(whs, start=1):
+            stations.append({"role": "warehouse", "name": f"仓库工作台-{n:02d}", "operator": f"peak.wh{n}",
+                             "n": 100 + n, "warehouse_id": wh_id, "warehouse_code": code, "wave_size": opts.wave_size})
+        for s in stations:
+            s |= {"url": url, "dir": str(tmp / "stations" / s["name"])}
+            procs[s["name"]] = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--station", json.dumps(s, ensure_ascii=False)],
+                cwd=REPO, env=os.environ | {"PYTHONPATH": str(REPO), "QT_QPA_PLATFORM": "offscreen"},
+                stderr=open(tmp / f"{s['name']}.err", "w"))  # noqa: SIM115
+            cpu.add(f"stations_{s['role']}", procs[s["name"]].pid)
+
+        # the day starts when every station is online and the hubs hold every shop (bounded by --warmup)
+        ready_by = time.time() + opts.warmup
+        while time.time() < ready_by:
+            with hub.engine.connect() as conn:
+                owned = conn.scalar(sa.text("SELECT count(*) FROM shop_sync_state WHERE owner_hub IS NOT NULL "
+                                            "AND shop_id = ANY(:s)"), {"s": list(shop_of.values())})
+            if owned == len(shop_of) and all((Path(s["dir"]) / "ready").exists() for s in stations):
+                break
+            time.sleep(1.0)
+        print(f"  ready after {time.time() - ready_by + opts.warmup:.0f} s: {owned}/{len(shop_of)} shops claimed, "
+              f"{sum((Path(s['dir']) / 'ready').exists() for s in stations)}/{len(stations)} stations online", flush=True)
+        print(f"peak day: {opts.orders} orders over {opts.minutes} min through 2 hubs, {opts.cs} customer-service and "
+              f"{len(whs)} warehouse stations (poll interval {opts.poll_interval} s)", flush=True)
+        cpu.mark()
+        published: dict[tuple[str, str], float] = {}
+        started = time.time()
+        tick = 0
+        while True:
+            elapsed = time.time() - started
+            due = min(opts.orders, int(opts.orders * elapsed / window) + 1)
+            while len(published) < due:
+                world = worlds[len(published) % len(worlds)]
+                (order,) = world.create(1)
+                published[(world.platform, order.order_id)] = time.time()
+            if len(published) >= opts.orders:
+                break
+            tick += 1
+            if tick % 50 == 0:
+                load.append((round(elapsed, 1), os.getloadavg()[0]))
+                print(f"  {elapsed:6.0f} s: {len(published)} published, load {os.getloadavg()[0]:.1f}", flush=True)
+            time.sleep(0.1)
+        published_s = time.time() - started
+
+        # drain: every order stored (拼多多 only after its 3-minute lag)
+        drain_until = time.time() + opts.drain
+        stored = 0
+        while time.time() < drain_until:
+            with hub.engine.connect() as conn:
+                stored = conn.scalar(sa.text("SELECT count(*) FROM orders WHERE shop_id = ANY(:s)"),
+                                     {"s": list(shop_of.values())})
+            if stored >= opts.orders:
+                break
+            load.append((round(time.time() - started, 1), os.getloadavg()[0]))
+            time.sleep(2.0)
+        intake_done_s = time.time() - started
+        print(f"  intake: {stored}/{opts.orders} stored {intake_done_s:.0f} s after the first order", flush=True)
+
+        # the stations stop working, their outboxes drain, their caches settle
+        for s in stations:
+            (Path(s["dir"]) / "stop_work").touch()
+        settle_until = time.time() + opts.settle
+        divergent: dict[str, list[str]] = {}
+        while time.time() < settle_until:
+            pending = 0
+            for s in stations:
+                p = Path(s["dir"]) / "pending"
+                pending += int(p.read_text() or 0) if p.exists() else 1
+            if not pending:
+                break
+            time.sleep(1.0)
+        while True:
+            divergent = {}
+            for s in stations:
+                scope = Scope("warehouse", warehouse_id=s["warehouse_id"]) if s["role"] == "warehouse" else Scope("cs")
+                cache = OrderCache(LocalDb(Path(s["dir"]) / "station.sqlite3"), scope)
+                rows = divergent_rows(cache, hub.engine)
+                if rows:
+                    divergent[s["name"]] = rows
+            if not divergent or time.time() > settle_until:
+                break
+            time.sleep(2.0)
+        total_s = time.time() - started
+        spent = cpu.spent()
+        load.append((round(total_s, 1), os.getloadavg()[0]))
+
+        for s in stations:
+            (Path(s["dir"]) / "quit").touch()
+        for name in ("hub-a", "hub-b"):
+            try:
+                procs[name].stdin.write("quit\n")  # type: ignore[union-attr]
+                procs[name].stdin.flush()  # type: ignore[union-attr]
+            except OSError:
+                pass
+        for name, proc in procs.items():
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+
+        figures = _judge(hub, opts, stations, published, shop_of, worlds, divergent)
+        for server in servers:
+            server.stop()
+        hub.close()
+    orders = max(figures["intake"]["stored"], 1)
+    figures |= {
+        "window_s": round(window, 1), "published_in_s": round(published_s, 1), "intake_done_s": round(intake_done_s, 1),
+        "run_s": round(total_s, 1), "cpu_s": spent,
+        "cpu_ms_per_order": {k: round(v / orders * 1000, 2) for k, v in spent.items()},
+        "cpu_cores_busy": round(sum(spent.values()) / total_s, 2),
+        "load_avg_1m": {"min": min(v for _, v in load), "max": max(v for _, v in load),
+                        "mean": round(statistics.fmean(v for _, v in load), 1)},
+        "cpus": os.cpu_count(), "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    return figures
+
+
+def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict:  # noqa: ANN001, PLR0915
+    import sqlalchemy as sa
+
+    shop_ids = list(shop_of.values())
+    platform_of = {v: k for k, v in shop_of.items()}
+    with hub.engine.connect() as conn:
+        rows, distinct = conn.execute(sa.text(
+            "SELECT count(*), count(DISTINCT (shop_id, platform_order_no)) FROM orders WHERE shop_id = ANY(:s)"),
+            {"s": shop_ids}).one()
+        unlinked = conn.scalar(sa.text("SELECT count(*) FROM raw_payloads WHERE order_id IS NULL AND shop_id = ANY(:s)"),
+                               {"s": shop_ids})
+        stored_at = {(platform_of[s], no): at.timestamp() for s, no, at in conn.execute(sa.text(
+            "SELECT shop_id, platform_order_no, created_at FROM orders WHERE shop_id = ANY(:s)"), {"s": shop_ids})}
+        statuses = dict(conn.execute(sa.text(
+            "SELECT status, count(*) FROM orders WHERE shop_id = ANY(:s) GROUP BY status"), {"s": shop_ids}).all())
+        applied = {str(i): (st, o) for i, st, o in conn.execute(sa.text(
+            "SELECT command_id, station, outcome FROM applied_commands WHERE station LIKE '%工作台-%'"))}
+        notes = conn.scalars(sa.text("SELECT seller_note FROM orders WHERE seller_note LIKE '%peak:%'")).all()
+        renamed = set(conn.scalars(sa.text("SELECT order_no FROM orders WHERE receiver_name = '改址客户'")))
+        status_of = dict(conn.execute(sa.text("SELECT order_no, status FROM orders WHERE shop_id = ANY(:s)"),
+                                      {"s": shop_ids}).all())
+        confirmations = dict(conn.execute(sa.text(
+            "SELECT status, count(*) FROM outbox WHERE topic = 'platform.ship' GROUP BY status")).all())
+    hub_owners = {}
+    with hub.engine.connect() as conn:
+        hub_owners = {platform_of[s]: o for s, o in conn.execute(sa.text(
+            "SELECT shop_id, owner_hub FROM shop_sync_state WHERE shop_id = ANY(:s)"), {"s": shop_ids})}
+    # intake latency per platform
+    waits: dict[str, list[float]] = defaultdict(list)
+    for key, t in published.items():
+        if key in stored_at:
+            waits[key[0]].append(stored_at[key] - t)
+    intake = {"published": len(published), "stored": int(rows), "distinct": int(distinct), "payloads_unlinked": int(unlinked),
+              "every_order_once": int(rows) == int(distinct) == len(published),
+              "shop_owner_hub": hub_owners, "poll_interval_s": opts.poll_interval, "per_platform": {}}
+    for platform, w in sorted(waits.items()):
+        lag = 180 if platform == "pdd" else 0
+        intake["per_platform"][platform] = {
+            "stored": len(w), "p50_s": round(statistics.median(w), 2), "p99_s": round(_pct_s(w, 99), 2),
+            "max_s": round(max(w), 2), "target_s": opts.poll_interval + lag + 1,
+            "within_target_share": round(sum(1 for x in w if x <= opts.poll_interval + lag + 1) / len(w), 3)}
+    # the stations' own records
+    events: dict[str, list[dict]] = {}
+    for s in stations:
+        path = Path(s["dir"]) / "events.jsonl"
+        events[s["name"]] = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] \
+            if path.exists() else []
+    saved, finished, work = {}, {}, {}
+    seen: dict[str, dict[str, list[tuple[int, float]]]] = {}  # station → order no. → [(version, first seen)]
+    for name, evs in events.items():
+        seen[name] = defaultdict(list)
+        for e in evs:
+            if e["ev"] == "saved":
+                saved[e["id"]] = (name, e)
+            elif e["ev"] == "applied":
+                finished.setdefault(e["id"], []).append((name, e))
+            elif e["ev"] == "seen":
+                seen[name][e["order_no"]].append((e["version"], e["t"]))
+            elif e["ev"] == "work_done":
+                work[name] = e["counts"]
+    # every command once: saved → recorded once on the server and once here; notes present exactly once
+    accepted = [i for i, (st, o) in applied.items() if o == "accepted"]
+    lost = [i for i in saved if i not in applied]
+    finished_twice = [i for i, f in finished.items() if len(f) > 1]
+    note_text = Counter()
+    for note in notes:
+        for line in (note or "").splitlines():
+            if "peak:" in line:
+                note_text[line[line.index("peak:"):].strip()] += 1
+    accepted_notes = {saved[i][1]["tag"] for i in accepted if i in saved and saved[i][1]["name"] == "order.add_warehouse_note"}
+    notes_doubled = sum(1 for t in accepted_notes if note_text.get(t, 0) > 1)
+    notes_missing = sum(1 for t in accepted_notes if note_text.get(t, 0) == 0)
+    notes_unexpected = sum(1 for t in note_text if t not in accepted_notes)
+    order_of_note = {saved[i][1]["tag"]: saved[i][1]["order_no"] for i in accepted if i in saved}
+    missing_by_status = Counter(status_of.get(order_of_note[t], "?") for t in accepted_notes if note_text.get(t, 0) == 0)
+    moved = [saved[i][1]["order_no"] for i in accepted if i in saved and saved[i][1]["name"] == "order.change_address"]
+    address_lost = [no for no in set(moved) if no not in renamed]
+    address_lost_by_status = Counter(status_of.get(no, "?") for no in address_lost)
+    refusals = Counter()
+    for f in finished.values():
+        if f[0][1]["outcome"] != "accepted":
+            refusals[f"{f[0][1]['outcome']}:{f[0][1].get('reason')}"] += 1
+    commands = {"saved": len(saved), "accepted": len(accepted), "refused": len(applied) - len(accepted),
+                "refusal_kinds": dict(refusals), "lost": len(lost), "finished_twice_at_station": len(finished_twice),
+                "notes_doubled": notes_doubled, "notes_missing": notes_missing, "notes_unexpected": notes_unexpected,
+                "notes_missing_by_order_status": dict(missing_by_status),
+                "address_changes_not_on_order": len(address_lost),
+                "address_changes_not_on_order_by_status": dict(address_lost_by_status),
+                "by_name": dict(Counter(e["name"] for _, e in saved.values()))}
+    # sync latency: the writer's applied moment → the version in another station's cache
+    samples: list[float] = []
+    never = out_of_scope = 0
+    for f in finished.values():
+        writer, e = f[0]
+        if e["outcome"] != "accepted" or e.get("version") is None:
+            continue
+        for reader, got in seen.items():
+            if reader == writer:
+                continue
+            versions = got.get(e["order_no"])
+            if not versions:  # never in this reader's cache: a warehouse holds only its own open work
+                out_of_scope += 1
+                continue
+            t = next((seen_t for v, seen_t in versions if v >= e["version"]), None)
+            if t is None:  # held once, never at this version: left the reader's scope meanwhile, or lost
+                never += 1
+                continue
+            samples.append(max(0.0, (t - e["t"]) * 1000))
+    sync = {"pairs": len(samples), "held_but_not_seen": never, "out_of_scope": out_of_scope,
+            "p50_ms": _pct(samples, 50), "p95_ms": _pct(samples, 95), "p99_ms": _pct(samples, 99),
+            "max_ms": round(max(samples), 1) if samples else None, "target_p99_ms": 300,
+            "within_300ms_share": round(sum(1 for x in samples if x <= 300) / len(samples), 3) if samples else None}
+    warehouse = Counter()
+    for s in stations:
+        if s["role"] == "warehouse":
+            warehouse.update(work.get(s["name"], {}))
+    platform_shipped = sum(len(w.shipments_applied) for w in worlds)
+    return {"intake": intake, "sync_latency": sync, "commands": commands, "statuses": statuses,
+            "warehouse": dict(warehouse), "ship_confirmations": confirmations,
+            "platform_recorded_shipments": platform_shipped,
+            "divergent_rows": {k: len(v) for k, v in divergent.items()},
+            "divergent_examples": {k: v[:3] for k, v in divergent.items()},
+            "stations_reported": {k: bool(v) for k, v in work.items()}}
+
+
+def _pct_s(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=12_000)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--cs", type=int, default=6, help="customer-service station processes")
+    parser.add_argument("--wh", type=int, default=4, help="warehouse station processes (one per warehouse)")
+    parser.add_argument("--poll-interval", type=float, default=5.0)
+    parser.add_argument("--cs-interval", type=float, default=2.0, help="seconds between one agent's changes")
+    parser.add_argument("--wave-size", type=int, default=20)
+    parser.add_argument("--warmup", type=float, default=180.0, help="max seconds for hubs and stations to come up")
+    parser.add_argument("--drain", type=float, default=240.0, help="max seconds after the window for intake")
+    parser.add_argument("--settle", type=float, default=120.0, help="max seconds for outboxes and caches")
+    parser.add_argument("--station", help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    if opts.station:
+        sys.exit(run_station(json.loads(opts.station)))
+    figures = run(opts)
+    i, s, c = figures["intake"], figures["sync_latency"], figures["commands"]
+    print(f"intake: {i['stored']}/{i['published']} stored, {i['distinct']} distinct, every order once: {i['every_order_once']}")
+    for platform, p in i["per_platform"].items():
+        print(f"  {platform}: publish → stored p50 {p['p50_s']} s, p99 {p['p99_s']} s (target {p['target_s']} s, "
+              f"{p['within_target_share']:.0%} within)")
+    print(f"sync: change at one station → in another's cache, {s['pairs']} pairs: p50 {s['p50_ms']} ms, "
+          f"p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms (target p99 < 300 ms)")
+    print(f"station commands: {c['saved']} saved, {c['accepted']} accepted, {c['refused']} refused, lost {c['lost']}, "
+          f"notes doubled {c['notes_doubled']}, missing {c['notes_missing']}; divergent rows {figures['divergent_rows']}")
+    print(f"warehouse: {figures['warehouse']}; orders by status {figures['statuses']}")
+    print(f"CPU per order (ms): {figures['cpu_ms_per_order']}; cores busy {figures['cpu_cores_busy']} of "
+          f"{figures['cpus']}; load {figures['load_avg_1m']}")
+    print(json.dumps(figures, ensure_ascii=False, default=str))
+
+
+if __name__ == "__main__":
+    main()
