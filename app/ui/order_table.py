@@ -22,6 +22,12 @@ Keyset = Callable[[OrderRow], tuple[Any, int]]
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the frozen OrderRow
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a sortable value (Decimal, datetime)
+# data() runs ~1,200 times per repaint of the list (every visible cell × every role the view asks about:
+# font, colours, decoration, check state …), so it answers by plain int look-ups: no enum attribute
+# access and no QModelIndex validity calls for a role it does not serve (issue #18: a filter click).
+_DISPLAY, _ALIGN = int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.TextAlignmentRole)
+_ROW, _SORT = int(ROW_ROLE), int(SORT_ROLE)
+_SERVED = frozenset((_DISPLAY, _ALIGN, _ROW, _SORT))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +69,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("ship_by", lambda r: r.ship_by, _when),
     Column("tracking_no", lambda r: r.tracking_no, _text),
 )
+_ALIGNS = tuple(int(c.align.value) for c in COLUMNS)
 
 
 class OrderTableModel(QAbstractTableModel):
@@ -78,6 +85,7 @@ class OrderTableModel(QAbstractTableModel):
         self._query, self._lang = query, lang
         self._keyset: Keyset = lambda r: (r.ordered_at, r.id)
         self._rows: list[OrderRow] = []
+        self._text: dict[int, tuple[OrderRow, tuple[str, ...]]] = {}  # order id → (the row formatted, its cells)
         self._exhausted = False
 
     # --- paging ------------------------------------------------------------------------------------
@@ -87,6 +95,7 @@ class OrderTableModel(QAbstractTableModel):
             self._keyset = keyset
         self.beginResetModel()
         self._query, self._rows, self._exhausted = query, [], False
+        self._text.clear()
         self.endResetModel()
         if self.canFetchMore(QModelIndex()):
             self.fetchMore(QModelIndex())
@@ -118,6 +127,7 @@ class OrderTableModel(QAbstractTableModel):
             return
         self.beginResetModel()
         self._rows, self._exhausted = fresh, len(fresh) < max(len(self._rows), self.PAGE)
+        self._text.clear()
         self.endResetModel()
 
     # --- the model ---------------------------------------------------------------------------------
@@ -133,19 +143,28 @@ class OrderTableModel(QAbstractTableModel):
             return label("order", COLUMNS[section].key, self._lang)
         return None
 
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self._rows)) or not (0 <= index.column() < len(COLUMNS)):
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        role = int(role)
+        if role not in _SERVED:
             return None
-        row, column = self._rows[index.row()], COLUMNS[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.show(column.value(row), self._lang)
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(column.align.value)
-        if role == ROW_ROLE:
-            return row
-        if role == SORT_ROLE:
-            return column.value(row)
-        return None
+        r, c = index.row(), index.column()
+        if not (0 <= r < len(self._rows) and 0 <= c < len(COLUMNS)):  # also an invalid index (-1, -1)
+            return None
+        if role == _DISPLAY:
+            return self._shown(r)[c]
+        if role == _ALIGN:
+            return _ALIGNS[c]
+        row = self._rows[r]
+        return row if role == _ROW else COLUMNS[c].value(row)
+
+    def _shown(self, r: int) -> tuple[str, ...]:
+        """Row ``r``'s cells as text, formatted once per row (not per repaint)."""
+        row = self._rows[r]
+        cached = self._text.get(row.id)
+        if cached is None or cached[0] is not row:
+            cached = (row, tuple(col.show(col.value(row), self._lang) for col in COLUMNS))
+            self._text[row.id] = cached
+        return cached[1]
 
     def row_at(self, row: int) -> OrderRow:
         return self._rows[row]

@@ -110,6 +110,17 @@ def test_before_and_the_retention_both_bound_what_moves(hub, tmp_path):
     assert [pid for pid, (_, f) in _state(hub).items() if f is None] == [max(bodies)]
 
 
+def test_a_payload_whose_bytes_do_not_match_its_hash_stays_and_the_rest_still_move(hub, tmp_path):
+    bodies = _payloads(hub, [300, 299, 298, 297, 296])
+    spoilt = sorted(bodies)[:2]  # the two oldest: a whole first batch of two that cannot be archived
+    with hub.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE raw_payloads SET body = 'changed'::bytea WHERE id = ANY(:i)"), {"i": spoilt})
+    run = payload_archive.archive(hub.uow, ADMIN, before=clock.now(), retention_days=90, folder=tmp_path / "a",
+                                  batch=2)
+    assert (run.archived, run.skipped) == (3, 2)
+    assert {pid for pid, (_, f) in _state(hub).items() if f is None} == set(spoilt)
+
+
 def test_only_a_role_holding_the_permission_archives_and_a_refusal_changes_nothing(hub, tmp_path):
     bodies = _payloads(hub, [200])
     for login in ("xiaomei", "zhou.zj"):  # customer service, supervisor
