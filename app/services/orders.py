@@ -92,7 +92,7 @@ def _locked_by_batch(session: Session, order_no: str) -> Order | None:
     if order is None:
         return None
     state = sa.inspect(order)
-    if not state.detached or state.expired_attributes or state.key in session.identity_map:
+    if not state.detached or state.expired_attributes or state.modified or state.key in session.identity_map:
         return None
     session.add(order)
     return order

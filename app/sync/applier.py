@@ -25,7 +25,7 @@ from app.db.models import Order
 from app.domain.errors import BusinessError
 from app.domain.messages import Coded, render
 from app.domain.permissions import is_service_login
-from app.services.unit_of_work import BATCH_MEMO, DatabaseUnavailable, UnitOfWork, first_line
+from app.services.unit_of_work import BATCH_MEMO, DatabaseUnavailable, UnitOfWork, batch_memo, first_line
 from app.sync.commands import Command, CommandSpec, spec_for
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,9 @@ class ReplayBatch:
     server already recorded (one SELECT), its orders, locked up front (one ``SELECT … FOR UPDATE``,
     in id order), and each operator's grant (the services' memo, ``BATCH_MEMO``). Records of the
     accepted commands are written together by :meth:`record`, in one INSERT, just before the
-    station commits. A refused command is not recorded here: the station rolls the batch back and
-    replays its commands one at a time (:func:`apply`), where refusals are recorded alone.
+    station commits. A refused command is not recorded here: the station rolls the batch back, sends
+    the commands before it again as a batch, and then the refused one alone (:func:`apply`), where
+    its refusal is recorded.
     """
 
     conn: sa.Connection
@@ -188,7 +189,7 @@ def _order_state(session: Session, order_no: str | None) -> dict[str, Any]:
 
 def _held(session: Session, order_no: str) -> Order | None:
     """The replay batch's locked order, if this command's session holds it, flushed and fully loaded."""
-    memo = session.info.get(BATCH_MEMO)
+    memo = batch_memo(session)
     order = memo.get(("order", order_no)) if memo is not None else None
     if order is None or order not in session:
         return None

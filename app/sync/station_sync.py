@@ -78,7 +78,7 @@ def libpq_conninfo(url: URL) -> str:
 class StationSync:
     """Owns the station's SQLite file and the worker thread; callbacks run on the worker thread."""
 
-    REPLAY_BATCH = 25  # commands per server transaction when replaying (see replay())
+    REPLAY_BATCH = 100  # commands per server transaction when replaying (see replay(); 25 cost ~20% more CPU each)
 
     def __init__(self, database_url: URL | str, data_dir: Path, scope: Scope = Scope(), *,
                  pull_interval: float = 2.0, op_timeout: float = 5.0, connect_timeout: int = 3,

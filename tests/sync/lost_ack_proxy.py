@@ -1,13 +1,14 @@
 """A proxy that lets a command's COMMIT reach PostgreSQL and then drops the answer, once per command.
 
 It reads the PostgreSQL wire protocol from the station: the Bind of ``INSERT INTO applied_commands``
-names the command, and the ``COMMIT`` after it is the one whose acknowledgement is lost. The server
+names the command (a replay batch's one INSERT names all of its commands; the last stands for them), and the ``COMMIT`` after it is the one whose acknowledgement is lost. The server
 has committed; the station hears only a reset connection (odoo/odoo#40567: the order reached the
 server, the answer did not, the re-send made a duplicate).
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import threading
@@ -127,7 +128,13 @@ def _first_parameter(bind: bytes) -> uuid.UUID | None:
     size = struct.unpack("!i", bind[at + 2:at + 6])[0]
     raw = bind[at + 6:at + 6 + size]
     binary = (formats[0] if formats else 0) == 1
-    return uuid.UUID(bytes=raw) if binary else uuid.UUID(raw.decode())
+    if binary and size == 16:
+        return uuid.UUID(bytes=raw)
+    text = raw.decode().lstrip("\x01")  # (binary jsonb starts with its version byte)
+    if text.startswith("["):  # a replay batch records its commands in one INSERT, as JSON rows
+        rows = json.loads(text)
+        return uuid.UUID(rows[-1]["command_id"]) if rows else None
+    return uuid.UUID(text)
 
 
 def _reset(sock: socket.socket) -> None:
