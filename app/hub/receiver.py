@@ -1,7 +1,8 @@
 """The hub's HTTP receiver: platform push messages and store POS sales, verified, deduplicated, ingested.
 
-``POST /push/<shop_code>``: a platform's signed message → verify → dedupe by message id → fetch
-the order's current detail → intake, exactly as a polled update.
+``POST /push/<shop_code>``: a platform's signed message → verify → fetch the order's current detail
+→ group-committed intake with the message id (a repeated message stores nothing), then routing,
+exactly as a polled update.
 ``POST /pos/<store_code>``: a signed sale from a store till → verify → intake.
 ``POST /erp/<endpoint>``: the ERP's signed webhooks (app/hub/erp_receiver.py).
 Answers are JSON with a business-language ``message``; a bad signature is 401, a payload that

@@ -43,19 +43,18 @@ def _push_one(url, body):
     return door_abuse.paced_load(url, [door_abuse.signed_push(STORE, "store-secret", body)], rate=1, connections=1)
 
 
-def test_signed_pushes_answer_promptly_while_200_idle_and_trickling_connections_are_held(hub, doors):
+def test_signed_pushes_answer_within_a_second_while_300_idle_and_trickling_connections_are_held(hub, doors):
     first, *rest = _sales(4)
     assert _push_one(doors.url, first).statuses == [200]  # warm: the shop's intake lane and a pooled connection
-    crowd = door_abuse.IdleCrowd(doors.url, 200).open()
+    crowd = door_abuse.IdleCrowd(doors.url, 300).open()
     try:
         for body in rest:
             crowd.trickle()
             answer = _push_one(doors.url, body)
             assert answer.statuses == [200] and not answer.errors
-            # The 1 s figure is the drill's (tests/benchmarks/drill_doors.py); on a CI box shared by several
-            # jobs a push alone can take over a second, so the suite asks only that the crowd never stalls it.
-            assert answer.latencies[0] < 3000, answer.latencies
-        assert crowd.still_open() == 200  # the crowd was held, not shed, while the pushes went through
+            # Issue #19: a real push answers within 1 s while the crowd is held (the drill holds 5,000).
+            assert answer.latencies[0] < 1000, answer.latencies
+        assert crowd.still_open() == 300  # the crowd was held, not shed, while the pushes went through
     finally:
         crowd.close()
     assert _orders(hub) == 4
