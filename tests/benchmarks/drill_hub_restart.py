@@ -1,7 +1,7 @@
 """Drill: PostgreSQL stopped immediately, its sessions terminated (and optionally frozen) under a running hub (issue #19).
 
 Run: .venv/bin/python tests/benchmarks/drill_hub_restart.py [--cycles 20] [--faults immediate,terminate]
-     [--shops 3] [--orders 10] [--sales 3] [--hold 2] [--freeze-hold 30]
+     [--shops 3] [--orders 10] [--sales 3] [--hold 2] [--freeze-hold 30] [--poll-interval 2]
 
 The real `orderhub hub` in its own process polls three simulated platforms (抖店, 淘宝, 微信小店) and
 takes signed store sales on its doors from a till that resends until answered 200. Each cycle: new
@@ -71,6 +71,8 @@ def main() -> None:
     parser.add_argument("--sales", type=int, default=3, help="store sales before and during each fault")
     parser.add_argument("--hold", type=float, default=2.0, help="seconds the database stays away")
     parser.add_argument("--freeze-hold", type=float, default=30.0)
+    parser.add_argument("--poll-interval", type=float, default=2.0,
+                        help="the hub's poll interval (shops default to 15 s; every poll re-reads a 2-minute overlap)")
     args = parser.parse_args()
 
     import psutil
@@ -94,7 +96,7 @@ def main() -> None:
         migrate.upgrade(engine)
         _add_staff(engine)
         engine.dispose()
-        drill = HubRestartDrill(pg, url, Path(folder) / "drill", shops=args.shops)
+        drill = HubRestartDrill(pg, url, Path(folder) / "drill", shops=args.shops, poll_interval=args.poll_interval)
         pg_cpu = PgCpu(Path(pg.server.pgdata))
         pg_cpu.start()
         me = psutil.Process()
@@ -130,7 +132,7 @@ def main() -> None:
     orders = final["expected"]
     per = 1000.0 / max(1, orders)
     figures = {
-        "cycles": len(rows), "faults": args.faults, "orders": orders, "lost": final["lost"],
+        "cycles": len(rows), "faults": args.faults, "poll_interval_s": args.poll_interval, "orders": orders, "lost": final["lost"],
         "doubled": final["doubled"], "unknown": final["unknown"],
         "lost_per_cycle": [r["lost"] for r in rows], "doubled_per_cycle": [r["doubled"] for r in rows],
         "drain_s_per_cycle": [r["drain_s"] for r in rows], "drain_s_max": max(r["drain_s"] for r in rows),

@@ -174,7 +174,8 @@ class HubProcess:
 class HubRestartDrill:
     """Shops on simulators, a store till, the hub process; ``cycle`` takes the database away and back once."""
 
-    def __init__(self, pg: Any, url: sa.URL, folder: Path, *, shops: int = 3, seed: int = 19) -> None:
+    def __init__(self, pg: Any, url: sa.URL, folder: Path, *, shops: int = 3, seed: int = 19,
+                 poll_interval: float = 0.5) -> None:
         self.pg, self.folder, self.rng = pg, folder, random.Random(seed)
         self.url = url.render_as_string(hide_password=False)
         self.engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
@@ -199,7 +200,7 @@ class HubRestartDrill:
         self.pos_shop = self._shop("POS1", "pos", None, "drill:pos", None)
         self.till = Till(PosStoreSimulator(SimWorld("pos", seed=299), f"http://127.0.0.1:{self.port}", "POS1",
                                            POS_SECRET))
-        self.hub = HubProcess(self.url, folder, self.port)
+        self.hub = HubProcess(self.url, folder, self.port, poll_interval)
         self._tracking = 0
         self._polled_at: float | None = None
         self._sold_at: float | None = None
