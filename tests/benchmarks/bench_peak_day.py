@@ -213,7 +213,8 @@ def _customer_service(station, actor, rng: random.Random, log: _Log, counts: Cou
         else:
             args = {"order_no": row.order_no, "expected_version": row.version, "receiver_name": "改址客户",
                     "receiver_phone": f"139{rng.randrange(10**7, 10**8)}",
-                    "receiver_address": f"浙江省杭州市西湖区文三路{rng.randrange(1, 999)}号"}
+                    "receiver_address": f"浙江省杭州市西湖区文三路{rng.randrange(1, 999)}号",
+                    "basis": "客户来电要求改地址（通话录音）"}  # a key change once picking started: basis needed
             name = "order.change_address"
         entry = station.submit(actor, name, args)
         counts[name] += 1
@@ -488,9 +489,21 @@ def run(opts: argparse.Namespace) -> dict:
         intake_done_s = time.time() - started
         print(f"  intake: {stored}/{opts.orders} stored {intake_done_s:.0f} s after the first order", flush=True)
 
-        # the stations stop working, their outboxes drain, their caches settle
+        # the hubs stop (the database goes quiet), the stations stop working, their outboxes drain and
+        # their caches settle; only then is each cache compared with the database
+        for name in ("hub-a", "hub-b"):
+            try:
+                procs[name].stdin.write("quit\n")  # type: ignore[union-attr]
+                procs[name].stdin.flush()  # type: ignore[union-attr]
+            except OSError:
+                pass
         for s in stations:
             (Path(s["dir"]) / "stop_work").touch()
+        for name in ("hub-a", "hub-b"):
+            try:
+                procs[name].wait(60)
+            except subprocess.TimeoutExpired:
+                procs[name].send_signal(signal.SIGKILL)
         settle_until = time.time() + opts.settle
         divergent: dict[str, list[str]] = {}
         while time.time() < settle_until:
@@ -518,12 +531,6 @@ def run(opts: argparse.Namespace) -> dict:
 
         for s in stations:
             (Path(s["dir"]) / "quit").touch()
-        for name in ("hub-a", "hub-b"):
-            try:
-                procs[name].stdin.write("quit\n")  # type: ignore[union-attr]
-                procs[name].stdin.flush()  # type: ignore[union-attr]
-            except OSError:
-                pass
         for name, proc in procs.items():
             try:
                 proc.wait(60)
