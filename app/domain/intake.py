@@ -6,6 +6,7 @@ must reach the warehouse as an interception rather than be applied silently.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -142,15 +143,48 @@ def judge(stored: StoredVersion | None, inbound: InboundOrder, payload_sha256: s
 
 
 # What changed, as the warehouse cares about it (keys are field-dictionary "change_kind" codes).
+def platform_moved_receiver(stored: StoredVersion, inbound: InboundOrder) -> bool:
+    """Whether the *platform* changed the receiver since the version stored.
+
+    The stored fingerprint is the platform's own (an address changed at a station keeps it), so
+    comparing fingerprints tells a buyer's change on the platform from ours; only orders stored
+    before fingerprints existed fall back to comparing the address text.
+    """
+    if stored.receiver_fingerprint is not None:
+        return inbound.receiver.fingerprint != stored.receiver_fingerprint
+    return (inbound.receiver.address or None) != (stored.receiver_address or None)
+
+
+# A note written at a station (services.orders.add_warehouse_note) is one stamped block appended to the
+# order's 卖家备注: 「[12-03 09:15 xiaomei] 请勿放干燥剂」.
+NOTE_STAMP = re.compile(r"^\[\d{2}-\d{2} \d{2}:\d{2} [^\]\n]+\] ", re.M)
+
+
+def note_stamp(at_local: datetime, operator: str, text: str) -> str:
+    return f"[{at_local:%m-%d %H:%M} {operator}] {text}"
+
+
+def merged_seller_note(platform_memo: str | None, current: str | None) -> str | None:
+    """The platform's memo as it now reads, followed by the notes written at our stations.
+
+    The platform only knows its own memo: a newer version of the order replaces that part and
+    never the stamped notes our people added after it.
+    """
+    ours = None
+    if current:
+        first = NOTE_STAMP.search(current)
+        ours = current[first.start():] if first else None
+    if not ours:
+        return platform_memo
+    return f"{platform_memo}\n{ours}" if platform_memo else ours
+
+
 def warehouse_changes(stored: StoredVersion, inbound: InboundOrder) -> list[str]:
     """The changes that matter to a picker: cancellation, address, items."""
     kinds = []
     if inbound.status == OrderStatus.CANCELLED and stored.status != OrderStatus.CANCELLED:
         kinds.append("cancel")
-    moved = (inbound.receiver.address or None) != (stored.receiver_address or None)
-    if stored.receiver_fingerprint is not None:
-        moved = moved or inbound.receiver.fingerprint != stored.receiver_fingerprint
-    if moved:
+    if platform_moved_receiver(stored, inbound):
         kinds.append("address")
     if [(i["sku"], i["qty"]) for i in stored.items] != [(ln.sku, ln.qty) for ln in inbound.lines]:
         kinds.append("items")

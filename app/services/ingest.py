@@ -24,7 +24,8 @@ from app.db.models import InboundMessage, Order, OrderExtAttr, RawPayload, ShopS
 from app.domain.actor import SYSTEM
 from app.domain.clock import CST
 from app.domain.errors import NotFound
-from app.domain.intake import InboundOrder, StoredVersion, Verdict, is_interception, judge, next_status, warehouse_changes
+from app.domain.intake import (InboundOrder, StoredVersion, Verdict, is_interception, judge, merged_seller_note, next_status,
+                               platform_moved_receiver, warehouse_changes)
 from app.domain.status import OrderStatus
 from app.services import audit
 from app.services.unit_of_work import UnitOfWork
@@ -96,6 +97,11 @@ def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[
         "source": source, "shop_id": shop_id, "kinds": [p.kind for p in unique], "bodies": [p.body for p in unique],
         "shas": [p.sha256 for p in unique]})
     return {sha: pid for sha, pid in rows}
+
+
+# The receiver as people read it; a station's accepted address change writes exactly these.
+_RECEIVER_COLUMNS = ("receiver_name", "receiver_phone", "receiver_phone_tail", "receiver_address", "province", "city",
+                     "district")
 
 
 def _order_row(shop_id: int, inbound: InboundOrder, sha: str) -> dict[str, Any]:
@@ -230,7 +236,15 @@ def _update(session: Any, order: Order, stored: StoredVersion, inbound: InboundO
     before = {"status": order.status, "receiver_address": order.receiver_address, "version": order.version}
     # Gift lines added by a routing rule are ours, not the platform's: keep them.
     added = [dict(i) for i in order.items if i.get("gift_rule")]
-    for column, value in _order_row(order.shop_id, inbound, sha).items():
+    row = _order_row(order.shop_id, inbound, sha)
+    # What our people changed stays ours unless the platform changed it too: an address accepted at a
+    # station is kept while the platform's receiver is unchanged, and notes written here follow the
+    # platform's memo (a shipped order's later versions must not wipe the warehouse's notes).
+    if not platform_moved_receiver(stored, inbound):
+        for column in _RECEIVER_COLUMNS:
+            row.pop(column)
+    row["seller_note"] = merged_seller_note(inbound.seller_note, order.seller_note)
+    for column, value in row.items():
         setattr(order, column, value)
     if added:
         order.items = order.items + [i | {"line_no": len(order.items) + n} for n, i in enumerate(added, 1)]

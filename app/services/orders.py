@@ -252,6 +252,7 @@ def add_warehouse_note(uow: UnitOfWork, order_no: str, text: str, *, expected_ve
     """
     from app.domain.clock import local, now
     from app.domain.errors import InvalidValue
+    from app.domain.intake import note_stamp
 
     text = text.strip()
     if not text:
@@ -259,7 +260,7 @@ def add_warehouse_note(uow: UnitOfWork, order_no: str, text: str, *, expected_ve
     with uow:
         require(uow, actor, "order.add_warehouse_note")
         order = _load_for_update(uow, order_no, expected_version)
-        stamp = f"[{local(now()):%m-%d %H:%M} {actor.operator}] {text}"
+        stamp = note_stamp(local(now()), actor.operator, text)
         order.seller_note = f"{order.seller_note}\n{stamp}" if order.seller_note else stamp
         uow.session.flush()
         if OrderStatus(order.status) in WAREHOUSE_ACTIVE:

@@ -290,3 +290,41 @@ def test_a_hub_killed_mid_batch_loses_nothing_and_doubles_nothing_after_restart(
     with hub.uow() as uow:
         assert uow.session.scalar(sa.text("SELECT count(DISTINCT platform_order_no) FROM orders")) == 300
         assert uow.session.scalar(sa.text("SELECT count(*) FROM raw_payloads WHERE order_id IS NULL")) == 0
+
+
+def test_a_newer_platform_version_keeps_the_notes_and_the_address_our_people_changed(shop):
+    """A later version from the platform (a memo edited in 商家后台, the parcel shipped) must not wipe
+    what our people did: the warehouse's note and an accepted address change stay until the platform
+    itself changes the receiver."""
+    from app.services import orders
+    from tests.warehouse.world import CS
+
+    [order] = shop.world.create(1, at=shop.world.now() - timedelta(minutes=5))
+    shop.poll()
+    stored = _order(shop.hub, order.order_id)
+    orders.add_warehouse_note(shop.hub.uow(), stored.order_no, "请勿放干燥剂", expected_version=stored.version, actor=CS)
+    stored = _order(shop.hub, order.order_id)
+    orders.change_address(shop.hub.uow(), stored.order_no,
+                          orders.AddressChange("李女士", "13912345678", "江苏省南京市鼓楼区中山北路9号"),
+                          expected_version=stored.version, actor=CS, basis="工单 7")
+
+    shop.world.note(order.order_id, "平台备注：送礼")
+    shop.poll()
+    after = _order(shop.hub, order.order_id)
+    assert (after.receiver_name, after.receiver_address, after.city) == ("李女士", "江苏省南京市鼓楼区中山北路9号", "南京市")
+    assert after.seller_note.startswith("平台备注：送礼\n[")
+    assert after.seller_note.endswith(" xiaomei] 请勿放干燥剂")
+    with shop.hub.uow() as uow:  # the memo is no address change: nothing told, nothing audited as one
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(AuditLog).where(
+            AuditLog.operator == "system:hub", AuditLog.action == "order.address_change")) == 0
+
+    shop.world.note(order.order_id, "平台备注：改送公司")  # the memo edited again: the new text, our note kept once
+    shop.poll()
+    after = _order(shop.hub, order.order_id)
+    assert after.seller_note.startswith("平台备注：改送公司\n[") and after.seller_note.count("请勿放干燥剂") == 1
+
+    shop.world.change_address(order.order_id, "解放路88号")  # the buyer changes it on the platform: theirs wins
+    shop.poll()
+    after = _order(shop.hub, order.order_id)
+    assert after.receiver_address != "江苏省南京市鼓楼区中山北路9号" and after.receiver_name != "李女士"
+    assert "请勿放干燥剂" in after.seller_note
