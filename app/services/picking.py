@@ -187,6 +187,7 @@ def current_pick(uow: UnitOfWork, picker: str) -> PickView | None:
 def _open(uow: UnitOfWork, order_no: str, actor: Actor, box_no: str | None, warehouse_id: int | None) -> ScanResult:
     with uow:
         s = uow.session
+        require(uow, actor, "pick.scan")  # opening a pick takes the order for this person: warehouse work
         order = s.execute(sa.select(Order).where(Order.order_no == order_no).with_for_update()).scalar_one_or_none()
         if order is None:
             _refuse(s, None, None, ORDER_QR_PREFIX + order_no, "unknown", actor)
