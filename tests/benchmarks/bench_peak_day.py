@@ -496,6 +496,7 @@ def run(opts: argparse.Namespace) -> dict:
 
         # the hubs stop (the database goes quiet), the stations stop working, their outboxes drain and
         # their caches settle; only then is each cache compared with the database
+        cpu.now()  # the hubs' CPU read while they still run (an ended process keeps its last reading)
         for name in ("hub-a", "hub-b"):
             try:
                 procs[name].stdin.write("quit\n")  # type: ignore[union-attr]
