@@ -29,7 +29,7 @@ OPEN_WORK = tuple(s.value for s in WAREHOUSE_ACTIVE) + (OrderStatus.PAID.value,)
 _GET = itemgetter(*COLUMNS)
 _TIMES = (COLUMNS.index("ordered_at"), COLUMNS.index("ship_by"))
 _MONEY = (COLUMNS.index("original_amount"), COLUMNS.index("paid_amount"))
-_HELD = "order_no, change_seq, searched, province, status, platform, coalesce(warehouse_id, 0), hour_band"
+_HELD = "order_no, change_seq, searched, province, status, platform, coalesce(warehouse_id, 0), hour_band, coalesce(shop_id, 0)"
 _UPSERT = (f"INSERT INTO orders_cache ({','.join(COLUMNS)}, hour_band, searched) VALUES ({','.join('?' * len(COLUMNS))}, ?, ?) "
            f"ON CONFLICT (id) DO UPDATE SET {','.join(f'{c} = excluded.{c}' for c in (*COLUMNS[1:], 'hour_band'))}, "
            "searched = max(searched, excluded.searched)")
@@ -120,7 +120,7 @@ class OrderCache:
                 for i in _MONEY:
                     values[i] = None if values[i] is None else str(values[i])
                 upserts.append(values)
-                key = (row["province"], row["status"], row["platform"], row["warehouse_id"] or 0, band)
+                key = (row["province"], row["status"], row["platform"], row["warehouse_id"] or 0, band, row["shop_id"] or 0)
                 if have is not None:
                     counts[have[2]] -= 1
                 counts[key] += 1
@@ -140,7 +140,7 @@ class OrderCache:
                     progress()
             moved = [(*key, n) for key, n in counts.items() if n and key[0] is not None]
             if moved:
-                conn.executemany("INSERT INTO cache_map_counts VALUES (?, ?, ?, ?, ?, ?) "
+                conn.executemany("INSERT INTO cache_map_counts VALUES (?, ?, ?, ?, ?, ?, ?) "
                                  "ON CONFLICT DO UPDATE SET orders = orders + excluded.orders", moved)
         return changed
 
@@ -225,9 +225,10 @@ class OrderCache:
                     "WHERE status IN ('paid', 'allocating') "
                     "AND ship_by < ? AND province IS NOT NULL AND {where} GROUP BY province")
         bands = bands_for(flt.hours)
-        if flt.risk is None and (flt.hours is None or bands is not None) and flt.shop_id is None:
+        if flt.risk is None and (flt.hours is None or bands is not None):
             clauses, params = ["1 = 1"], []
-            for column, value in (("status", flt.status), ("platform", flt.platform), ("warehouse_id", flt.warehouse_id)):
+            for column, value in (("status", flt.status), ("platform", flt.platform), ("warehouse_id", flt.warehouse_id),
+                                  ("shop_id", flt.shop_id)):
                 if value is not None:
                     clauses.append(f"{column} = ?")
                     params.append(value)

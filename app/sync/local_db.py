@@ -69,17 +69,19 @@ CREATE TABLE IF NOT EXISTS orders_cache (
     hour_band INTEGER,
     shop_id INTEGER
 );
--- The map's counts per province × status × platform × warehouse × 下单时段 (band start, China hour),
+-- The map's counts per province × status × platform × warehouse × 下单时段 (band start, China hour) × shop,
 -- kept by OrderCache in the same transaction as the rows (SQLite row triggers cost 100 µs a row on a
--- first load): a re-count sums a few thousand rows, not every order.
+-- first load): a re-count sums a few thousand rows, not every order. A shop has one platform, so the
+-- shop key adds rows only where a platform has several shops.
 CREATE TABLE IF NOT EXISTS cache_map_counts (
     province TEXT NOT NULL,
     status TEXT NOT NULL,
     platform TEXT NOT NULL,
     warehouse_id INTEGER NOT NULL,
     hour_band INTEGER NOT NULL,
+    shop_id INTEGER NOT NULL,
     orders INTEGER NOT NULL,
-    PRIMARY KEY (province, status, platform, warehouse_id, hour_band)
+    PRIMARY KEY (province, status, platform, warehouse_id, hour_band, shop_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sync_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS operator_prefs (
@@ -106,7 +108,7 @@ CREATE INDEX IF NOT EXISTS ix_cache_warehouse ON orders_cache (warehouse_id, ord
 CREATE INDEX IF NOT EXISTS ix_cache_shop ON orders_cache (shop_id, ordered_at DESC, id DESC);
 -- 超时风险 and the map's exception rate: unshipped orders only, newest first, carrying what both filter on
 CREATE INDEX IF NOT EXISTS ix_cache_open ON orders_cache (ordered_at DESC, id DESC, ship_by, province, status, platform,
-    warehouse_id, hour_band) WHERE status IN ('paid', 'allocating');
+    warehouse_id, hour_band, shop_id) WHERE status IN ('paid', 'allocating');
 """
 SCHEMA += CACHE_INDEXES
 CACHE_INDEX_NAMES = tuple(line.split()[5] for line in CACHE_INDEXES.splitlines() if line.startswith("CREATE INDEX"))
@@ -116,7 +118,7 @@ _COUNTS_FROM_ROWS = f"""
 UPDATE orders_cache SET hour_band = {hour_band_sql("ordered_at")};
 DELETE FROM cache_map_counts;
 INSERT INTO cache_map_counts SELECT province, status, platform, coalesce(warehouse_id, 0),
-    hour_band, count(*) FROM orders_cache WHERE province IS NOT NULL GROUP BY 1, 2, 3, 4, 5;
+    hour_band, coalesce(shop_id, 0), count(*) FROM orders_cache WHERE province IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6;
 INSERT OR REPLACE INTO sync_meta (key, value) VALUES ('map_counts', '1');
 """
 
@@ -140,7 +142,10 @@ class LocalDb:
                 # pull loads the scope whole again (change_seq -1: any image from the server is newer)
                 conn.execute("ALTER TABLE orders_cache ADD COLUMN shop_id INTEGER")
                 conn.execute("UPDATE orders_cache SET change_seq = -1")
-                conn.execute("DELETE FROM sync_meta WHERE key IN ('cursor', 'marks')")
+                conn.execute("DELETE FROM sync_meta WHERE key IN ('cursor', 'marks', 'map_counts')")
+            if "orders" in _columns(conn, "cache_map_counts") and "shop_id" not in _columns(conn, "cache_map_counts"):
+                conn.execute("DROP TABLE cache_map_counts")  # counts without the shop key: made again from the rows
+                conn.execute("DELETE FROM sync_meta WHERE key = 'map_counts'")
             conn.executescript(SCHEMA)
             if conn.execute("SELECT 1 FROM sync_meta WHERE key = 'map_counts'").fetchone() is None:
                 conn.executescript(f"BEGIN; {_COUNTS_FROM_ROWS} COMMIT;")

@@ -13,6 +13,23 @@ The time runs from the first pull to the last confirmation answered, so the figu
 beside an ERP's whole flow. Stock is raised so every order can be picked (shortages are
 bench_routing's subject); orders held by the demo rules are counted and not shipped.
 
+Each stage also reports its CPU per unit (intake per order, printing per slip, scanning per scan,
+write-back per confirmation) for this process (services, print queue, the fake printer's threads),
+the simulator and the PostgreSQL server, and the printer's count of status queries.
+
+Printing asks the printer's status (DLE EOT 1/2/4) once per slip: the answer that proves slip N
+arrived is slip N+1's check (printers/queue.py), so a wave of N slips is 3 + 3N queries, not 6N.
+The fake printer decides a query has ended after 50 ms of silence, so on loopback each query
+costs ~50 ms of wall time that a real LAN/USB printer answers in a few ms: the printing stage's
+wall time here overstates a real printer's.
+
+Scanning stays one transaction per scan: each scan's answer (wrong item, one too many, a change
+notice or cancellation stopping the pick, shipped with the confirmation queued) is read from and
+written to the database and shown at once, and a refusal is recorded before it is shown; a batch
+commit would have to either hold every answer until the batch commits or show answers that a
+rollback could take back. The permission check now runs inside the scan's own transaction
+(it was a transaction of its own per scan).
+
 Run: .venv/bin/python tests/benchmarks/bench_flow.py [--orders 300]
 Prints each stage and a summary, then one JSON line (last).
 """

@@ -32,8 +32,13 @@ Measured:
 - CPU seconds per process kind (hubs, stations by role, PostgreSQL server + backends, the driver with
   the simulators) per order, and the load average sampled through the run. JSON last.
 
-Bounded: the window, then at most ``--drain`` seconds for intake to finish and the stations to
-settle, then everything is stopped.
+Bounded: the day starts once both hubs are up and every station is online (at most ``--warmup`` s),
+then the window, then at most ``--drain`` seconds for intake to finish; then the hubs stop (the
+database goes quiet), the stations stop working and get at most ``--settle`` seconds to drain their
+outboxes and catch up before their caches are compared; then everything is stopped.
+
+Not simulated: holds (``routing.hold_order``) are not a station command (app/sync/commands.py), so
+customer service here only writes notes and address changes through the outbox.
 
 Run: .venv/bin/python tests/benchmarks/bench_peak_day.py [--orders 12000 --minutes 10]
 Quick: .venv/bin/python tests/benchmarks/bench_peak_day.py --orders 2000 --minutes 2
@@ -491,6 +496,7 @@ def run(opts: argparse.Namespace) -> dict:
 
         # the hubs stop (the database goes quiet), the stations stop working, their outboxes drain and
         # their caches settle; only then is each cache compared with the database
+        cpu.now()  # the hubs' CPU read while they still run (an ended process keeps its last reading)
         for name in ("hub-a", "hub-b"):
             try:
                 procs[name].stdin.write("quit\n")  # type: ignore[union-attr]

@@ -40,7 +40,9 @@ def _spread(hub, n: int, seed: int) -> list[str]:
 
 
 def _agree(station, hub) -> None:
-    for flt in FILTERS:
+    with hub.engine.connect() as conn:
+        shops = [OrderFilter(shop_id=s) for s in conn.scalars(sa.text("SELECT DISTINCT shop_id FROM orders"))]
+    for flt in [*FILTERS, *shops]:
         counts, rates = station.cache.province_figures(flt)
         want_counts, want_rates = order_queries.province_figures(hub.uow(), flt)
         assert counts == want_counts, flt
@@ -163,6 +165,9 @@ def test_the_shop_filter_of_a_synced_station_lists_and_counts_that_shops_orders(
         conn.execute(sa.text("UPDATE orders SET shop_id = :s WHERE order_no = :o"), {"s": second, "o": in_first[0]})
     station.sync_once()
     assert [r.order_no for r in station.cache.list_orders(OrderFilter(shop_id=second))] == [in_first[0], *in_second]
+    for shop in (first, second):  # the map's kept counts moved with the order
+        assert station.cache.province_figures(OrderFilter(shop_id=shop)) == order_queries.province_figures(
+            hub.uow(), OrderFilter(shop_id=shop))
     assert station.cache.list_orders(OrderFilter(shop_id=first, status="paid")) == order_queries.list_orders(
         hub.uow(), OrderFilter(shop_id=first, status="paid"))
 
@@ -173,11 +178,18 @@ def test_a_station_file_from_before_the_shop_id_keeps_its_rows_and_reloads_them_
     station.sync_once()
     station.stop()
     path = station.db.path
-    conn = sqlite3.connect(path)  # the file as an older station left it: no shop id column
-    conn.executescript("DROP INDEX ix_cache_shop; ALTER TABLE orders_cache DROP COLUMN shop_id;")
+    conn = sqlite3.connect(path)  # the file as an older station left it: no shop id, counts without a shop key
+    conn.executescript(
+        "DROP INDEX ix_cache_shop; DROP INDEX ix_cache_open; ALTER TABLE orders_cache DROP COLUMN shop_id;"
+        "DROP TABLE cache_map_counts; CREATE TABLE cache_map_counts (province TEXT NOT NULL, status TEXT NOT NULL,"
+        " platform TEXT NOT NULL, warehouse_id INTEGER NOT NULL, hour_band INTEGER NOT NULL, orders INTEGER NOT NULL,"
+        " PRIMARY KEY (province, status, platform, warehouse_id, hour_band)) WITHOUT ROWID;"
+        "INSERT INTO cache_map_counts SELECT province, status, platform, coalesce(warehouse_id, 0), hour_band, count(*)"
+        " FROM orders_cache WHERE province IS NOT NULL GROUP BY 1, 2, 3, 4, 5;")
     conn.close()
     again = make_station(hub.engine.url, name="旧工作台", start=False)
     assert again.cache.count() == 5  # readable offline before any pull
     again.sync_once()
     assert [r.order_no for r in again.cache.list_orders(OrderFilter(shop_id=first))] == in_first
-    assert again.cache.province_figures() == order_queries.province_figures(hub.uow(), OrderFilter())
+    for flt in (OrderFilter(), OrderFilter(shop_id=first), OrderFilter(shop_id=first, status="paid")):
+        assert again.cache.province_figures(flt) == order_queries.province_figures(hub.uow(), flt)
