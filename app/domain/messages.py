@@ -95,6 +95,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "DOOR_DISCONNECTED": ("连接在推送内容传完前断开", "The connection closed before the push was complete"),
     "DOOR_TOO_LARGE": ("推送内容过大（上限 {kb} KB），未读取", "The push is too large (limit {kb} KB) and was not read"),
     "DOOR_TOO_SLOW": ("推送内容传送太慢，已断开，请重试", "The push arrived too slowly and was cut off; please resend"),
+    "DOOR_DB_DOWN": ("数据库暂不可用，本次推送未保存，请稍后重发", "The database is unavailable: this push was not stored, please resend shortly"),
     "DOOR_FAILED": ("处理失败，请稍后重试（{error}）", "Processing failed, please try again shortly ({error})"),
     "AUDIT_HASH_SET": ("今后的审计记录使用 {algorithm}（此前为 {before}）",
                        "Audit records from now on use {algorithm} (before: {before})"),

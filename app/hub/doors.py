@@ -26,6 +26,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.domain.messages import render
+from app.hub.db_status import HUB_DATABASE
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,8 @@ class DoorApp:
         try:
             status, answer = self.handler(path, headers, body)
         except Exception as err:  # never crash the doors on one bad request; the sender retries
+            if HUB_DATABASE.failed(err, "推送接收"):  # one sentence per outage, not a traceback per request
+                return _json(503, {"ok": False, "message": render("DOOR_DB_DOWN", "zh")})
             log.exception("receiver failed")
             return _json(500, {"ok": False, "message": render("DOOR_FAILED", "zh", error=type(err).__name__)})
         raw = answer.pop(RAW_REPLY, None)

@@ -1,7 +1,7 @@
 """Allocation at ≥ 1,000 orders/s (issue #18): triggers on the routing write path work per statement, and only on what changed.
 
 Revision ID: 0031
-Revises: 0024
+Revises: 0029
 
 A routing batch of 100 orders is one statement that updates 100 orders, inserts 100 decisions and
 about 190 reservations. Before this revision that statement also ran, per order row, the ERP trigger
@@ -32,7 +32,7 @@ from typing import Union
 from alembic import op
 
 revision: str = "0031"
-down_revision: Union[str, Sequence[str], None] = "0024"
+down_revision: Union[str, Sequence[str], None] = "0029"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

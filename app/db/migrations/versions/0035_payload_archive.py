@@ -1,7 +1,7 @@
 """Payload archive: raw platform payloads older than the retention move to compressed files; the row stays.
 
 Revision ID: 0035
-Revises: 0024
+Revises: 0031
 
 ``raw_payloads`` keeps every row (id, source, kind, sha256, status, order) so the order's story and the
 audit chain still name each payload; an archived row's ``body`` is emptied and ``archive_file`` names
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0035"
-down_revision: Union[str, Sequence[str], None] = "0024"
+down_revision: Union[str, Sequence[str], None] = "0031"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
