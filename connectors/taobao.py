@@ -19,7 +19,7 @@ from app.domain.intake import InboundOrder, Line, Receiver
 from app.domain.money import yuan
 from app.domain.status import OrderStatus
 from connectors.base import (Connector, Credentials, PayloadError, PlatformError, PushMessage, RawOrder, http,
-                             with_retries)
+                             loads_exact, with_retries)
 
 GATEWAY = "https://eco.taobao.com/router/rest"
 CST = timezone(timedelta(hours=8))  # TOP stamps and expects GMT+8 wall-clock times
@@ -220,7 +220,7 @@ class TaobaoConnector(Connector):
     def _answer(self, method: str, content: bytes) -> dict[str, Any]:
         """The method's ``…_response`` object, or the platform's error as a PlatformError."""
         try:
-            doc = json.loads(content, parse_float=Decimal)
+            doc = loads_exact(content)
         except (ValueError, UnicodeDecodeError):
             # a cut-off answer is a transport fault: asking again normally cures it
             raise PlatformError(self.platform, "malformed", "平台返回的内容不完整，无法解析", retryable=True) from None
@@ -350,7 +350,7 @@ class TaobaoConnector(Connector):
             PayloadError: not JSON, an error instead of a trade, or missing/impossible fields.
         """
         try:
-            doc = json.loads(raw.body, parse_float=Decimal)
+            doc = loads_exact(raw.body)
         except (ValueError, UnicodeDecodeError) as err:
             raise PayloadError(f"订单报文不是完整的 JSON（{str(err)[:60]}）") from None
         if isinstance(doc, dict) and isinstance(doc.get("error_response"), dict):

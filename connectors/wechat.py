@@ -23,7 +23,8 @@ from app.domain.errors import InvalidValue
 from app.domain.intake import InboundOrder, Line, Receiver
 from app.domain.money import fen
 from app.domain.status import OrderStatus
-from connectors.base import Connector, PayloadError, PlatformError, PushMessage, RawOrder, http, with_retries
+from connectors.base import (Connector, PayloadError, PlatformError, PushMessage, RawOrder, http, loads_exact,
+                             with_retries)
 
 PLATFORM = "wechat"
 TOKEN_PATH = "/cgi-bin/stable_token"
@@ -72,7 +73,7 @@ def _wechat_error(code: int, errmsg: str) -> PlatformError:
 
 
 def _parse(body: bytes) -> Any:
-    return json.loads(body, parse_float=Decimal)
+    return loads_exact(body)
 
 
 def _check(body: bytes) -> dict[str, Any]:

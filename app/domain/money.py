@@ -30,6 +30,8 @@ def yuan(value: str | int | Decimal) -> Decimal:
 
 def fen(value: int | str) -> Decimal:
     """An integer fen amount (抖店, 拼多多 send ``29900``) as yuan, exactly."""
+    if type(value) is int and -10**18 < value < 10**18:  # what platforms send: no text round trip
+        return Decimal(value).scaleb(-2)  # the same Decimal as below, exponent -2 and all
     if isinstance(value, float) or isinstance(value, bool):
         raise InvalidValue(field="金额(分)", value=value, reason="金额不能用浮点数传递")
     try:

@@ -81,6 +81,8 @@ def _simulate(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
         world.create(args.preload, at=world.now() - timedelta(minutes=10))
     creds = Credentials(app_key=args.app_key, app_secret=args.app_secret, access_token="sim-token")
     sim = simulator_module(args.platform).make_simulator(world, creds)
+    if args.preload and hasattr(sim, "prepare"):
+        sim.prepare()  # the preloaded orders' answers written before the first call, as a platform has them stored
     server = SimServer(sim.handle, port=args.port).start()
     animator = Animator(world, rate=args.rate)
     if args.rate > 0:  # --rate 0: a still shop (benchmarks), no new orders and no changes

@@ -76,16 +76,12 @@ class BatchResult:
         return self.count("new") + self.count("apply")
 
 
-# One statement stores a page: the page's kinds, bodies and hashes go as three array parameters
-# (three values to adapt, not six per payload, and a statement prepared once), each body as binary.
-# A payload stored before (same source, same bytes) conflicts and is skipped, so only the new ones
-# come back. A push racing a poll with the same bytes waits for the other writer's commit and then
-# skips too: nothing is stored twice.
-_STORE_PAYLOADS = sa.text(
-    "INSERT INTO raw_payloads (source, shop_id, kind, body, sha256, status)"
-    " SELECT :source, :shop_id, v.kind, v.body, v.sha256, 'parsed'"
-    " FROM unnest(CAST(:kinds AS varchar[]), CAST(:bodies AS bytea[]), CAST(:shas AS varchar[])) AS v(kind, body, sha256)"
-    " ON CONFLICT ON CONSTRAINT uq_raw_payloads_source_sha256 DO NOTHING RETURNING sha256, id")
+# One statement stores a page (SQLAlchemy sends the rows as one multi-row INSERT, each body a
+# binary parameter): a payload stored before (same source, same bytes) conflicts and is skipped,
+# so only the new ones come back. A push racing a poll with the same bytes waits for the other
+# writer's commit and then skips too: nothing is stored twice.
+_STORE_PAYLOADS = (pg_insert(RawPayload).on_conflict_do_nothing(constraint="uq_raw_payloads_source_sha256")
+                   .returning(RawPayload.sha256, RawPayload.id))
 
 
 def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[Payload]) -> dict[str, int]:
@@ -93,9 +89,9 @@ def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[
     unique = list({p.sha256: p for p in payloads}.values())
     if not unique:
         return {}
-    rows = session.execute(_STORE_PAYLOADS, {
-        "source": source, "shop_id": shop_id, "kinds": [p.kind for p in unique], "bodies": [p.body for p in unique],
-        "shas": [p.sha256 for p in unique]})
+    rows = session.execute(_STORE_PAYLOADS, [
+        {"source": source, "shop_id": shop_id, "kind": p.kind, "body": p.body, "sha256": p.sha256, "status": "parsed"}
+        for p in unique])
     return {sha: pid for sha, pid in rows}
 
 

@@ -243,6 +243,13 @@ class DouyinSimulator:
         self._chosen = (key, chosen)
         return chosen
 
+    def prepare(self) -> None:
+        """Write every order's answer text ahead, as a platform serves orders it stored long before
+        (``orderhub simulate --preload``: the pull that follows measures the hub, not our rendering)."""
+        with self.world.lock:
+            for o in self.world.orders.values():
+                self._written(o)
+
     def _written(self, o: SimOrder) -> str:
         """``render(o)`` as JSON text, written once per version of the order (keyed on all its fields)."""
         mark = fingerprint(o)

@@ -1,7 +1,10 @@
 """Intake figures: simulator → stored orders per second, COPY baseline ratio, and order-appears → in-database latency.
 
-Run: .venv/bin/python tests/benchmarks/bench_ingest.py [--platform douyin] [--orders 5000] [--latency-seconds 40]
-Prints a human summary, then one JSON line (last) with every figure.
+Run: .venv/bin/python tests/benchmarks/bench_ingest.py [--platform douyin|taobao|tmall|pdd|wechat|all] [--orders 5000]
+     [--latency-seconds 40]
+Prints a human summary, then one JSON line (last) with every figure: orders/s wall, CPU ms per order of the
+hub (this process), PostgreSQL (every server process) and the simulator (its own process) apart, and the
+load average at the start and end of each run (wall figures on a shared machine mean little without it).
 """
 
 from __future__ import annotations
@@ -46,8 +49,9 @@ def setup_shop(app, store, platform: str, world: SimWorld, code: str):
     return server, _shop(app, store, platform, code, server.url, creds)
 
 
-def throughput(app, store, platform: str, n: int) -> dict[str, float]:
+def throughput(app, store, platform: str, n: int, code: str = "BENCH-T") -> dict[str, float]:
     """The platform runs in its own process (as a real platform is not inside the hub's)."""
+    load_before = os.getloadavg()[0]
     port = _free_port()
     sim = subprocess.Popen([sys.executable, "-m", "app", "simulate", platform, "--port", str(port), "--rate", "0",
                             "--preload", str(n), "--app-key", "1234567890123456789", "--app-secret", "bench-secret"],
@@ -55,14 +59,16 @@ def throughput(app, store, platform: str, n: int) -> dict[str, float]:
     try:
         sim.stdout.readline()  # "…模拟器已在 http://127.0.0.1:port 运行…"
         creds = Credentials(app_key="1234567890123456789", app_secret="bench-secret", access_token="sim-token")
-        config = _shop(app, store, platform, "BENCH-T", f"http://127.0.0.1:{port}", creds)
+        config = _shop(app, store, platform, code, f"http://127.0.0.1:{port}", creds)
         connector = connector_for(config, store.get(config.credentials_ref))
         cpu = CpuMeter(app, sim.pid)
         started = time.perf_counter()
         report = poll_once(app, config, connector)
         took = time.perf_counter() - started
         cpu_ms = cpu.per_order_ms(report.stored)
+        load_after = os.getloadavg()[0]
         assert report.error is None, report.error
+        assert report.stored == n, f"{report.stored} of {n} orders stored"
         # The physical baseline: the same order rows, normalised once, written by a plain COPY.
         raws = list(connector.changed_orders(datetime.now(UTC) - timedelta(minutes=30), datetime.now(UTC)))
     finally:
@@ -72,7 +78,7 @@ def throughput(app, store, platform: str, n: int) -> dict[str, float]:
         except subprocess.TimeoutExpired:  # a loaded machine (or a profiler attached) can be slow to let go
             sim.kill()
             sim.wait()
-    rows = [_order_row(config.id, connector.normalise(r), "x" * 64) | {"order_no": f"C{i}", "version": 1,
+    rows = [_order_row(config.id, connector.normalise(r), "x" * 64) | {"order_no": f"C{config.id}-{i}", "version": 1,
                                                                         "platform_order_no": f"copy-{i}"}
             for i, r in enumerate(raws)]
     with app.uow() as uow:
@@ -87,8 +93,10 @@ def throughput(app, store, platform: str, n: int) -> dict[str, float]:
     return {"orders": report.stored, "seconds": round(took, 3), "orders_per_s": round(report.stored / took, 1),
             "cpu_ms_per_order": cpu_ms,
             "hub_alone_orders_per_cpu_s": round(1000 / cpu_ms["hub"]) if cpu_ms["hub"] else None,
+            "cpu_ms_per_order_total": round(sum(cpu_ms.values()), 3),
             "copy_seconds": round(copy_took, 3), "copy_orders_per_s": round(len(rows) / copy_took, 1),
-            "ratio_ingest_to_copy_time": round(took / copy_took, 1)}
+            "ratio_ingest_to_copy_time": round(took / copy_took, 1),
+            "load_avg_1m_start": round(load_before, 2), "load_avg_1m_end": round(load_after, 2)}
 
 
 class CpuMeter:
@@ -175,31 +183,41 @@ def latency(app, store, platform: str, seconds: float, poll_interval: float) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--platform", default="douyin")
+    parser.add_argument("--platform", default="douyin", help="douyin, taobao, tmall, pdd, wechat or all")
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--latency-seconds", type=float, default=40)
     parser.add_argument("--poll-interval", type=float, default=15)
     args = parser.parse_args()
+    platforms = ["douyin", "taobao", "pdd", "wechat"] if args.platform == "all" else [args.platform]
+    runs: dict[str, dict] = {}
+    lat = None
     with tempfile.TemporaryDirectory(prefix="orderhub-ingest-") as tmp:
         app = bootstrap(Settings(data_dir=Path(tmp)))
         store = FileStore(Path(tmp) / "secrets.json")
         try:
-            t = throughput(app, store, args.platform, args.orders)
-            print(f"{args.platform}: {t['orders']} orders simulator → database in {t['seconds']} s = "
-                  f"{t['orders_per_s']} orders/s; plain COPY of the same rows {t['copy_orders_per_s']} rows/s; "
-                  f"ingest takes {t['ratio_ingest_to_copy_time']}× the COPY time")
-            c = t["cpu_ms_per_order"]
-            print(f"CPU per order: hub {c['hub']} ms (≈{t['hub_alone_orders_per_cpu_s']} orders per CPU-second), "
-                  f"PostgreSQL {c['postgres']} ms, simulator {c['simulator']} ms; load {os.getloadavg()[0]:.1f}")
-            lat = latency(app, store, args.platform, args.latency_seconds, args.poll_interval) \
+            for platform in platforms:
+                t = runs[platform] = throughput(app, store, platform, args.orders, f"BENCH-T-{platform}")
+                print(f"{platform}: {t['orders']} orders simulator → database in {t['seconds']} s = "
+                      f"{t['orders_per_s']} orders/s (load {t['load_avg_1m_start']}→{t['load_avg_1m_end']}); plain COPY "
+                      f"of the same rows {t['copy_orders_per_s']} rows/s; ingest takes {t['ratio_ingest_to_copy_time']}× "
+                      f"the COPY time")
+                c = t["cpu_ms_per_order"]
+                print(f"  CPU per order: hub {c['hub']} ms (≈{t['hub_alone_orders_per_cpu_s']} orders per CPU-second), "
+                      f"PostgreSQL {c['postgres']} ms, simulator {c['simulator']} ms; total {t['cpu_ms_per_order_total']} ms")
+            lat = latency(app, store, platforms[0], args.latency_seconds, args.poll_interval) \
                 if args.latency_seconds > 0 else None
             if lat:
                 print(f"order appears in the simulator → in the database: p50 {lat['p50_s']} s, max {lat['max_s']} s "
                       f"({lat['arrived']}/{lat['orders']} orders, poll interval {lat['poll_interval_s']} s)")
         finally:
             app.close()
-    print(json.dumps({"platform": args.platform, "throughput": t, "latency": lat, "load_avg_1m": os.getloadavg()[0],
-                      "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}, ensure_ascii=False))
+    figures = {"platform": args.platform, "orders": args.orders, "load_avg_1m": os.getloadavg()[0],
+               "measured_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    if len(platforms) == 1:
+        figures["throughput"] = runs[platforms[0]]
+    else:
+        figures["throughput_by_platform"] = runs
+    print(json.dumps(figures | {"latency": lat}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -49,3 +49,9 @@ def test_apportioned_shares_always_add_up_to_the_total(total, weights):
 def test_apportioning_a_discount_follows_the_line_values():
     assert apportion(Decimal("269.00"), [Decimal("129"), Decimal("149"), Decimal("0")]) == [
         Decimal("124.82"), Decimal("144.18"), Decimal("0.00")]  # 12482.37 / 14417.63 fen: the .63 gets the cent
+
+
+@pytest.mark.parametrize("value", [0, 1, 5, 99, 100, 29900, -5, -12345, 10**18 - 1, -(10**18 - 1), 10**18, 10**25])
+def test_fen_of_an_int_is_the_same_decimal_as_of_its_text(value: int) -> None:
+    by_int, by_text = fen(value), fen(str(value))
+    assert by_int == by_text and by_int.as_tuple() == by_text.as_tuple()  # value and exponent (two places)
