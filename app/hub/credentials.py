@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -46,18 +46,38 @@ class KeyringStore:
 class FileStore:
     """Secrets in a private JSON file (0600) for headless servers without a keyring."""
 
+    # ``get`` costs a stat of a local file (parsed again only when it changed): fit for the doors'
+    # event loop. The keyring (D-Bus, Keychain) may block and is asked from a worker thread.
+    cheap_get = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        # The parsed file, kept until the file changes (every push asks for its shop's secret).
+        self._cached: tuple[tuple[int, int, int], dict[str, Credentials]] | None = None
 
     def _read(self) -> dict[str, dict]:
         if not self.path.exists():
             return {}
         return json.loads(self.path.read_text(encoding="utf-8"))
 
+    def _parsed(self) -> dict[str, Credentials]:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return {}
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)  # os.replace in put() gives a new inode
+        cached = self._cached
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        parsed = {ref: Credentials(**entry) for ref, entry in self._read().items() if entry}
+        self._cached = (stamp, parsed)
+        return parsed
+
     def get(self, ref: str) -> Credentials | None:
-        entry = self._read().get(ref)
-        return Credentials(**entry) if entry else None
+        found = self._parsed().get(ref)
+        # A copy: connectors refresh tokens in place (connectors/pdd.py), the cache must not change with them.
+        return replace(found, extra=dict(found.extra)) if found is not None else None
 
     def put(self, ref: str, credentials: Credentials) -> None:
         with self._lock:

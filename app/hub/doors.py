@@ -8,6 +8,11 @@ socket costs a few kilobytes, not a thread), the request's headers must arrive w
 declared or streamed body over ``max_body`` is refused with 413 before it is read, and malformed
 request lines or headers are answered 400 by the HTTP parser. Only a complete request reaches the
 (blocking, database-bound) handler, on a bounded pool of worker threads.
+
+A handler may also offer a ``fast`` door: a coroutine run on the event loop itself, for requests
+whose work before the database is cheap and never blocks (a store sale: check the signature, hand
+the sale to its shop's group commit and await the commit). It answers ``None`` for a request it does
+not take, which then goes to the pool as usual. No thread is handed the request and back.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +36,8 @@ from app.hub.db_status import HUB_DATABASE
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, str], bytes], tuple[int, dict[str, Any]]]
+# Runs on the event loop; None: not taken here, the request goes to the blocking handler on the pool.
+FastHandler = Callable[[str, dict[str, str], bytes], Awaitable[tuple[int, dict[str, Any]] | None]]
 RAW_REPLY = "__raw_reply__"  # an answer's key for the platform's own reply bytes, sent as they are
 
 
@@ -62,8 +69,8 @@ class _Refused(Exception):
 class DoorApp:
     """The ASGI application: reads a bounded body, then runs the blocking handler on the pool."""
 
-    def __init__(self, handler: Handler, limits: DoorLimits) -> None:
-        self.handler, self.limits = handler, limits
+    def __init__(self, handler: Handler, limits: DoorLimits, fast: FastHandler | None = None) -> None:
+        self.handler, self.limits, self.fast = handler, limits, fast
         self.pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="door")
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
@@ -72,8 +79,12 @@ class DoorApp:
         extra: list[tuple[bytes, bytes]] = []
         try:
             body = await self._body(scope, receive)
-            status, data, content_type = await asyncio.get_running_loop().run_in_executor(
-                self.pool, self._answer, scope, body)
+            path, headers = _request(scope)
+            answered = await self._fast(path, headers, body) if self.fast is not None else None
+            if answered is None:
+                answered = await asyncio.get_running_loop().run_in_executor(
+                    self.pool, self._answer, path, headers, body)
+            status, data, content_type = answered
         except _Refused as refusal:
             status, data, content_type = _json(refusal.status, {"ok": False, "message": refusal.message})
             extra = [(b"connection", b"close")]  # the rest of a refused body is never read, not even to discard it
@@ -106,24 +117,44 @@ class DoorApp:
             raise _Refused(408, render("DOOR_TOO_SLOW", "zh")) from None
         return b"".join(chunks)
 
-    def _answer(self, scope: dict[str, Any], body: bytes) -> tuple[int, bytes, bytes]:
-        # Raw path and query exactly as sent: some platforms (WeChat) sign over the query string.
-        path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        headers[":query"] = scope.get("query_string", b"").decode("latin-1")
-        client = scope.get("client")
-        headers[":client"] = client[0] if client else ""  # after X-Forwarded-For from a trusted proxy
+    async def _fast(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes, bytes] | None:
+        assert self.fast is not None
+        try:
+            answered = await self.fast(path, headers, body)
+        except Exception as err:  # the same answers as the pool's: 503 for a lost database, else 500
+            return _failed(err)
+        return None if answered is None else _reply(*answered)
+
+    def _answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes, bytes]:
         try:
             status, answer = self.handler(path, headers, body)
         except Exception as err:  # never crash the doors on one bad request; the sender retries
-            if HUB_DATABASE.failed(err, "推送接收"):  # one sentence per outage, not a traceback per request
-                return _json(503, {"ok": False, "message": render("DOOR_DB_DOWN", "zh")})
-            log.exception("receiver failed")
-            return _json(500, {"ok": False, "message": render("DOOR_FAILED", "zh", error=type(err).__name__)})
-        raw = answer.pop(RAW_REPLY, None)
-        if isinstance(raw, bytes):
-            return status, raw, b"text/plain"
-        return _json(status, answer)
+            return _failed(err)
+        return _reply(status, answer)
+
+
+def _request(scope: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    # Raw path and query exactly as sent: some platforms (WeChat) sign over the query string.
+    path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    headers[":query"] = scope.get("query_string", b"").decode("latin-1")
+    client = scope.get("client")
+    headers[":client"] = client[0] if client else ""  # after X-Forwarded-For from a trusted proxy
+    return path, headers
+
+
+def _failed(err: Exception) -> tuple[int, bytes, bytes]:
+    if HUB_DATABASE.failed(err, "推送接收"):  # one sentence per outage, not a traceback per request
+        return _json(503, {"ok": False, "message": render("DOOR_DB_DOWN", "zh")})
+    log.error("receiver failed", exc_info=err)
+    return _json(500, {"ok": False, "message": render("DOOR_FAILED", "zh", error=type(err).__name__)})
+
+
+def _reply(status: int, answer: dict[str, Any]) -> tuple[int, bytes, bytes]:
+    raw = answer.pop(RAW_REPLY, None)
+    if isinstance(raw, bytes):
+        return status, raw, b"text/plain"
+    return _json(status, answer)
 
 
 class _TimedHttp(HttpToolsProtocol):
@@ -165,9 +196,9 @@ class DoorServer:
     """Serves a handler on one listening socket from a background thread (the hub, tests, drills)."""
 
     def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0,
-                 limits: DoorLimits | None = None) -> None:
+                 limits: DoorLimits | None = None, fast: FastHandler | None = None) -> None:
         self.limits = limits or DoorLimits()
-        self.app = DoorApp(handler, self.limits)
+        self.app = DoorApp(handler, self.limits, fast)
         protocol = type("DoorHttp", (_TimedHttp,), {"header_timeout": self.limits.header_timeout})
         self.socket = socket.create_server((host, port), backlog=4096, reuse_port=False)
         self.config = uvicorn.Config(

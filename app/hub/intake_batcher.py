@@ -13,6 +13,7 @@ answer 5xx) and its sender retries.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -111,6 +112,21 @@ class IntakeBatcher:
         """
         if not payloads:
             return []
+        return self.enqueue(shop_id, source, normalise, payloads, messages).result(self.timeout)
+
+    async def stored(self, shop_id: int, source: str, normalise: ingest.Normaliser, payloads: Sequence[ingest.Payload],
+                     messages: Sequence[Message | None] | None = None) -> list[ingest.Outcome]:
+        """:meth:`submit_many` for the event loop: awaits the commit without holding a thread."""
+        if not payloads:
+            return []
+        future = asyncio.wrap_future(self.enqueue(shop_id, source, normalise, payloads, messages))
+        # shield: a timeout must not cancel the push under the lane (it may be committing); like submit_many's
+        # result(timeout), the waiter gives up and the sender, answered 5xx, resends (stored once).
+        return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+
+    def enqueue(self, shop_id: int, source: str, normalise: ingest.Normaliser, payloads: Sequence[ingest.Payload],
+                messages: Sequence[Message | None] | None = None) -> Future[list[ingest.Outcome]]:
+        """Hands a push to its shop's lane; the future is resolved once it is committed (or failed)."""
         key = (shop_id, source)
         with self._lock:
             lane = self._lanes.get(key)
@@ -119,7 +135,7 @@ class IntakeBatcher:
                 lane.start()
         push = _Push(list(payloads), list(messages) if messages is not None else [None] * len(payloads), normalise)
         lane.waiting.put(push)
-        return push.future.result(self.timeout)
+        return push.future
 
     def stop(self) -> None:
         with self._lock:

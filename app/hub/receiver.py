@@ -61,6 +61,15 @@ class Receiver:
                 self._shops = (shops, time.monotonic())
             return shops
 
+    def _known_shop(self, code: str) -> tuple[ShopConfig, Credentials] | None:
+        """Like :meth:`_shop` without touching the database; None when the shop list would need a read."""
+        shops, at = self._shops  # one tuple, replaced whole: read without the lock
+        shop = shops.get(code) if time.monotonic() - at <= SHOP_LIST_TTL else None
+        if shop is None or not getattr(self.credentials, "cheap_get", False):
+            return None
+        creds = self.credentials.get(shop.credentials_ref or "")
+        return (shop, creds) if creds is not None else None
+
     def _shop(self, code: str) -> tuple[ShopConfig, Credentials] | None:
         shop = self._enabled().get(code) or self._enabled(fresh=True).get(code)
         if shop is None:
@@ -85,16 +94,31 @@ class Receiver:
                 return self._pos(shop, creds, headers, body)
             return self._push(shop, creds, headers, body)
         except PlatformError as err:
-            status = 401 if err.code in ("sign", "timestamp") else 502
-            return status, {"ok": False, "code": err.code, "message": err.message}
+            return _refused(err)
+
+    async def fast(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, object]] | None:
+        """Store sales on the doors' event loop (app/hub/doors.py): verify, group commit, answer once committed.
+
+        None (the request goes to :meth:`handle` on a worker thread) for anything else, and for a sale
+        whose shop list or credentials would need a blocking read first.
+        """
+        parts = [p for p in path.split("/") if p]
+        found = self._known_shop(parts[1]) if len(parts) == 2 and parts[0] == "pos" else None
+        if found is None:
+            return None
+        shop, creds = found
+        receiver = PosReceiver(shop.code, creds.app_secret)
+        try:
+            receiver.verify(headers, body)
+        except PlatformError as err:
+            return _refused(err)
+        outcomes = await self.batcher.stored(shop.id, "pos", receiver.normalise, [ingest.Payload("pos.sale", body)])
+        return _sale_answer(outcomes[0])
 
     def _pos(self, shop: ShopConfig, creds: Credentials, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
         receiver = PosReceiver(shop.code, creds.app_secret)
         receiver.verify(headers, body)
-        outcome = self.batcher.submit(shop.id, "pos", receiver.normalise, ingest.Payload("pos.sale", body))
-        if outcome.verdict == "quarantined":
-            return 200, {"ok": False, "quarantined": True, "message": f"销售单已收到但无法解析，已隔离待处理：{outcome.error}"}
-        return 200, {"ok": True, "order_no": outcome.order_no, "verdict": outcome.verdict}
+        return _sale_answer(self.batcher.submit(shop.id, "pos", receiver.normalise, ingest.Payload("pos.sale", body)))
 
     def _connector(self, shop: ShopConfig, creds: Credentials) -> Connector:
         # One connector per handler thread and shop, kept: its HTTP session keeps its connection to the
@@ -134,6 +158,17 @@ class Receiver:
             for m, o in zip(messages, outcomes, strict=True)]})
 
 
+def _refused(err: PlatformError) -> tuple[int, dict[str, object]]:
+    status = 401 if err.code in ("sign", "timestamp") else 502
+    return status, {"ok": False, "code": err.code, "message": err.message}
+
+
+def _sale_answer(outcome: ingest.Outcome) -> tuple[int, dict[str, object]]:
+    if outcome.verdict == "quarantined":
+        return 200, {"ok": False, "quarantined": True, "message": f"销售单已收到但无法解析，已隔离待处理：{outcome.error}"}
+    return 200, {"ok": True, "order_no": outcome.order_no, "verdict": outcome.verdict}
+
+
 def _unreadable(reason: str) -> ingest.Normaliser:
     def normalise(body: bytes) -> InboundOrder:
         raise PayloadError(reason)
@@ -151,7 +186,7 @@ class ReceiverServer(DoorServer):
 
     def __init__(self, receiver: Receiver, *, host: str = "127.0.0.1", port: int = 0,
                  limits: DoorLimits | None = None) -> None:
-        super().__init__(receiver.handle, host=host, port=port, limits=limits)
+        super().__init__(receiver.handle, host=host, port=port, limits=limits, fast=receiver.fast)
         self.receiver = receiver
 
     def stop(self) -> None:
