@@ -37,3 +37,19 @@ def test_secrets_live_in_a_private_file_when_there_is_no_keyring_never_in_the_da
         uow.commit()
         dump = uow.session.scalar(sa.text("SELECT string_agg(t::text, ' ') FROM shops t"))
     assert "very-secret" not in dump and "orderhub:shop:DY-FLAG" in dump
+
+
+def test_the_secrets_file_is_read_again_only_when_it_changed_and_a_refresh_in_place_never_leaks_into_it(tmp_path):
+    ref = "orderhub:shop:PDD-1"
+    writer, reader = FileStore(tmp_path / "secrets.json"), FileStore(tmp_path / "secrets.json")
+    assert reader.get(ref) is None  # no file yet
+    writer.put(ref, Credentials(app_key="k", app_secret="s", access_token="t1"))
+    held = reader.get(ref)
+    assert held.access_token == "t1"
+    held.access_token = "changed-in-memory"  # what a connector does when it refreshes (connectors/pdd.py)
+    held.extra["note"] = "x"
+    assert reader.get(ref) == Credentials(app_key="k", app_secret="s", access_token="t1")
+    writer.put(ref, Credentials(app_key="k", app_secret="s", access_token="t2"))  # another process refreshed
+    assert reader.get(ref).access_token == "t2"
+    (tmp_path / "secrets.json").unlink()
+    assert reader.get(ref) is None

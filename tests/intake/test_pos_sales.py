@@ -1,5 +1,6 @@
 """门店POS: stores push signed sales to the hub; nothing unsigned, stale or unreadable gets in, nothing is lost."""
 
+import asyncio
 import json
 
 import pytest
@@ -9,9 +10,10 @@ from app.domain.actor import SYSTEM
 from app.db.models import Order, OrderExtAttr, RawPayload
 from app.hub.receiver import Receiver, ReceiverServer
 from app.services import ingest
-from connectors.pos import PosReceiver
+from connectors.pos import PosReceiver, sign
 from connectors.simulators.pos import PosStoreSimulator, sale_body
 from connectors.simulators.world import SimWorld
+from tests.support.lost_connection import LoseTheConnection
 
 
 def _factory(shop, creds):  # POS shops are never polled; the receiver verifies them itself
@@ -96,3 +98,53 @@ def test_amounts_that_do_not_add_up_are_quarantined_not_guessed(hub, store):
     sale["paid"] = "0.01"
     answer = till.push(json.dumps(sale, ensure_ascii=False).encode())
     assert answer.json()["quarantined"] and "不符" in answer.json()["message"]
+
+
+def _signed(body: bytes, secret: str = "store-secret") -> dict[str, str]:
+    import time
+
+    stamp = str(int(time.time()))  # the till's own clock, as PosStoreSimulator signs
+    return {"x-orderhub-timestamp": stamp, "x-orderhub-signature": sign(secret, stamp, body)}
+
+
+def test_a_sale_is_taken_on_the_event_loop_once_its_shop_is_known_and_answered_only_when_stored(hub, add_shop, credentials):
+    add_shop("pos", "POS-HZ-HUBIN", name="杭州湖滨银泰门店")
+    receiver = Receiver(hub, _factory, credentials)
+    world = SimWorld("pos", seed=9)
+    first, second, forged = (sale_body(o, "POS-HZ-HUBIN") for o in world.create(3, status="completed"))
+    try:
+        # The shop list has not been read: that needs the database, so the worker thread takes the sale.
+        assert asyncio.run(receiver.fast("/pos/POS-HZ-HUBIN", _signed(first), first)) is None
+        assert receiver.handle("/pos/POS-HZ-HUBIN", _signed(first), first)[1]["verdict"] == "new"
+        # Now known: verified and group-committed on the loop; its answer names the stored order.
+        status, answer = asyncio.run(receiver.fast("/pos/POS-HZ-HUBIN", _signed(second), second))
+        assert status == 200 and answer["verdict"] == "new"
+        assert answer["order_no"] in {o.order_no for o in _orders(hub)}
+        again = asyncio.run(receiver.fast("/pos/POS-HZ-HUBIN", _signed(second), second))
+        assert again[0] == 200 and again[1]["verdict"] == "duplicate"
+        status, refused = asyncio.run(receiver.fast("/pos/POS-HZ-HUBIN", _signed(forged, "guessed"), forged))
+        assert status == 401 and refused["message"] == "门店销售单签名不正确"
+        # Platform pushes fetch the order's detail (blocking HTTP): never on the loop.
+        assert asyncio.run(receiver.fast("/push/POS-HZ-HUBIN", _signed(first), first)) is None
+    finally:
+        receiver.batcher.stop()
+    assert len(_orders(hub)) == 2
+
+
+def test_a_database_lost_under_a_sale_answers_503_and_the_resent_sale_is_stored_once(hub, store):
+    _, till = store
+    assert till.sell(1)[0].status_code == 200  # the shop is known now: later sales take the event loop's door
+    body = sale_body(till.world.create(1, status="completed")[0], "POS-HZ-HUBIN")
+    loss = LoseTheConnection(hub, "INSERT INTO raw_payloads")
+    try:
+        answer = till.push(body)
+        assert loss.kills >= 1
+        assert answer.status_code == 503 and not answer.json()["ok"]  # retryable; never 200 for what is not stored
+        assert len(_orders(hub)) == 1
+        loss.on = False
+        resent = till.push(body)
+    finally:
+        loss.close()
+    assert resent.status_code == 200 and resent.json()["verdict"] == "new"
+    assert till.push(body).json()["verdict"] == "duplicate"
+    assert len(_orders(hub)) == 2

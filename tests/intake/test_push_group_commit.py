@@ -7,7 +7,6 @@ doors as a platform sends them, many at once so they share commits.
 import logging
 from datetime import timedelta
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -20,6 +19,7 @@ from connectors.douyin import DouyinConnector
 from connectors.simulators.server import SimServer
 from connectors.simulators.world import SimWorld
 from tests.support import door_abuse
+from tests.support.lost_connection import LoseTheConnection
 
 SHOP = "DY-PUSH"
 ACK = DouyinConnector.push_ack
@@ -134,29 +134,9 @@ def test_a_bad_signature_and_an_unreadable_push_in_a_burst_are_refused_and_recor
     assert [k.body for k in kept] == [unreadable_body] and kept[0].error
 
 
-class _LoseTheConnection:
-    """While ``on``, the database connection that records a group's pushed messages is killed
-    (pg_terminate_backend) just before that statement runs: a real lost connection mid-group."""
-
-    def __init__(self, hub) -> None:
-        self.engine, self.on, self.kills = hub.engine, True, 0
-        self.killer = psycopg.connect(hub.engine.url.set(drivername="postgresql").render_as_string(False),
-                                      autocommit=True)
-        sa.event.listen(self.engine, "before_cursor_execute", self._before)
-
-    def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        if self.on and statement.lstrip().upper().startswith("INSERT INTO INBOUND_MESSAGES"):
-            self.kills += 1
-            self.killer.execute("SELECT pg_terminate_backend(%s)", (conn.connection.dbapi_connection.info.backend_pid,))
-
-    def close(self) -> None:
-        sa.event.remove(self.engine, "before_cursor_execute", self._before)
-        self.killer.close()
-
-
 def test_a_database_connection_lost_mid_group_answers_5xx_never_200_and_the_resend_is_stored_once(hub, platform):
     pushes = platform.pushes(30)
-    loss = _LoseTheConnection(hub)
+    loss = LoseTheConnection(hub, "INSERT INTO INBOUND_MESSAGES")  # a group's pushed messages
     try:
         result = platform.send(pushes)
         assert loss.kills >= 1 and not result.errors
