@@ -11,6 +11,7 @@ cannot be read is accepted (200) but quarantined, so the sender does not resend 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from app.bootstrap import OrderHub
 from app.hub.carrier_receiver import CarrierReceiver
 from app.hub.credentials import CredentialStore, wire
+from app.hub.db_status import HUB_DATABASE
 from app.hub.doors import RAW_REPLY, DoorLimits, DoorServer
 from app.hub.erp_receiver import ErpReceiver
 from app.hub.intake_batcher import IntakeBatcher
@@ -46,10 +48,20 @@ class Receiver:
         self._local = threading.local()
         self._shops: tuple[dict[str, ShopConfig], float] = ({}, float("-inf"))
         self._shops_lock = threading.Lock()
+        self._refreshing = False  # a read of the shop list for the event loop's door is under way
 
     def _route_pushed(self, source: str, result: ingest.BatchResult) -> None:
         if source != "pos":  # store sales are finished sales: nothing to route
             _route_changed(self.app, result)
+
+    def _refresh_shops(self) -> None:
+        try:
+            self._enabled(fresh=True)
+        except Exception as err:  # the next sale goes to the worker threads, which answer (503 if the database is away)
+            if not HUB_DATABASE.failed(err, "推送接收"):
+                log.exception("reading the shop list failed")
+        finally:
+            self._refreshing = False
 
     def _enabled(self, *, fresh: bool = False) -> dict[str, ShopConfig]:
         # A push burst would otherwise read the shop list once per push; a disabled shop stops being
@@ -62,9 +74,17 @@ class Receiver:
             return shops
 
     def _known_shop(self, code: str) -> tuple[ShopConfig, Credentials] | None:
-        """Like :meth:`_shop` without touching the database; None when the shop list would need a read."""
+        """Like :meth:`_shop` without touching the database; None when the shop list would need a read.
+
+        Runs on the doors' event loop: a list past half its life is read again on a worker thread,
+        so a steady stream of sales keeps it fresh and never falls back to the worker threads.
+        """
         shops, at = self._shops  # one tuple, replaced whole: read without the lock
-        shop = shops.get(code) if time.monotonic() - at <= SHOP_LIST_TTL else None
+        age = time.monotonic() - at
+        if age > SHOP_LIST_TTL / 2 and not self._refreshing:
+            self._refreshing = True
+            asyncio.get_running_loop().run_in_executor(None, self._refresh_shops)
+        shop = shops.get(code) if age <= SHOP_LIST_TTL else None
         if shop is None or not getattr(self.credentials, "cheap_get", False):
             return None
         creds = self.credentials.get(shop.credentials_ref or "")
