@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import exc as sa_exc
@@ -26,8 +27,27 @@ def _plain(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=_plain)
+def _dumps(value: Any) -> bytes | str:
+    """orjson (C, UTF-8 bytes as COPY wants them); the standard library for what orjson refuses (an
+    integer beyond 64 bits, a non-string key) or would write differently (a non-finite float, which
+    orjson turns into null where PostgreSQL rejects the document)."""
+    try:
+        data = orjson.dumps(value, default=_plain)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, default=_plain)
+    if b"null" in data and _has_non_finite(value):
+        return json.dumps(value, ensure_ascii=False, default=_plain)
+    return data
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(v) for v in value)
+    return False
 
 
 def copy_rows(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
