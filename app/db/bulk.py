@@ -27,16 +27,16 @@ def _plain(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-def _dumps(value: Any) -> bytes | str:
-    """orjson (C, UTF-8 bytes as COPY wants them); the standard library for what orjson refuses (an
+def dumps_json(value: Any) -> bytes:
+    """JSON for a JSONB value, as UTF-8: orjson (C); the standard library for what orjson refuses (an
     integer beyond 64 bits, a non-string key) or would write differently (a non-finite float, which
     orjson turns into null where PostgreSQL rejects the document)."""
     try:
         data = orjson.dumps(value, default=_plain)
     except TypeError:
-        return json.dumps(value, ensure_ascii=False, default=_plain)
+        return json.dumps(value, ensure_ascii=False, default=_plain).encode()
     if b"null" in data and _has_non_finite(value):
-        return json.dumps(value, ensure_ascii=False, default=_plain)
+        return json.dumps(value, ensure_ascii=False, default=_plain).encode()
     return data
 
 
@@ -64,7 +64,7 @@ def copy_rows(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
     try:
         with raw.cursor() as cur, cur.copy(statement) as copy:
             for row in rows:
-                copy.write_row([Jsonb(row.get(c), dumps=_dumps) if j else row.get(c)
+                copy.write_row([Jsonb(row.get(c), dumps=dumps_json) if j else row.get(c)
                                 for c, j in zip(columns, wrap, strict=True)])
     except psycopg.errors.IntegrityError as err:  # same exception type as the ORM paths raise
         raise sa_exc.IntegrityError(statement, None, err) from err
