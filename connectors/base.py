@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -126,24 +125,9 @@ def loads_exact(data: bytes | str) -> Any:
     except orjson.JSONDecodeError:
         doc = None  # the standard reader decides, with its own error or its own leniency
     else:
-        if not _may_have_float(data) or not _has_float(doc):
+        if not _has_float(doc):
             return doc
     return json.loads(data, parse_float=Decimal)
-
-
-# Where orjson can have made a float: a number with a fraction or an exponent, or an integer of 19 digits or
-# more (beyond 64 bits), after the ':' '[' or ',' every value in a container follows. A document the pattern
-# does not match holds no float, decided by one scan in C instead of a walk of every value in Python; one it
-# matches (a remark such as "10:1.5" can) is walked as before.
-_NUMBER_AT_RISK = r"(?:^|[:\[,])[ \t\n\r]*-?(?:[0-9]+[.eE]|[0-9]{19})"
-_MAY_HAVE_FLOAT_BYTES = re.compile(_NUMBER_AT_RISK.encode())
-_MAY_HAVE_FLOAT_TEXT = re.compile(_NUMBER_AT_RISK)
-
-
-def _may_have_float(data: bytes | str) -> bool:
-    if isinstance(data, str):
-        return _MAY_HAVE_FLOAT_TEXT.search(data) is not None
-    return _MAY_HAVE_FLOAT_BYTES.search(data) is not None
 
 
 def _has_float(value: Any) -> bool:
