@@ -7,6 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import exc as sa_exc
@@ -26,8 +27,15 @@ def _plain(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=_plain)
+def dumps_json(value: Any) -> bytes:
+    """JSON for a JSONB value, as UTF-8: orjson (C, ~10× the standard library on a batch), and the standard
+    library for what orjson refuses (an integer beyond 64 bits, a non-string key). Amounts are Decimals
+    (written as exact strings by ``_plain``), never floats; a non-finite float, which JSON cannot hold, is
+    written as null by orjson."""
+    try:
+        return orjson.dumps(value, default=_plain)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, default=_plain).encode()
 
 
 def copy_rows(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
@@ -44,7 +52,7 @@ def copy_rows(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
     try:
         with raw.cursor() as cur, cur.copy(statement) as copy:
             for row in rows:
-                copy.write_row([Jsonb(row.get(c), dumps=_dumps) if j else row.get(c)
+                copy.write_row([Jsonb(row.get(c), dumps=dumps_json) if j else row.get(c)
                                 for c, j in zip(columns, wrap, strict=True)])
     except psycopg.errors.IntegrityError as err:  # same exception type as the ORM paths raise
         raise sa_exc.IntegrityError(statement, None, err) from err

@@ -26,7 +26,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.db.bulk import dumps_json
 from app.db.routing_models import OrderHold
 from app.domain.actor import Actor
 from app.domain.address import load_regions
@@ -550,17 +551,8 @@ def _add_gifts(items: list[dict[str, Any]], gifts: Sequence[tuple[str, tuple[str
     return added
 
 
-def _plain(value: Any) -> Any:
-    """Decimals and times as exact strings (json calls this only for what it cannot write itself)."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    raise TypeError(type(value).__name__)
-
-
 def _dumps(rows: Any) -> str:
-    return json.dumps(rows, ensure_ascii=False, default=_plain)
+    return dumps_json(rows).decode()
 
 
 def _write(session: Session, batch: _Batch, book: _StockBook) -> None:

@@ -20,6 +20,11 @@ CASES = [
     b'{"v":NaN}',  # the standard reader's leniency is kept
     '{"name":"王**","addr":"新华路*号"}'.encode(),
     b'[1, 2.0, {"x": [3, 4.25]}]',
+    b'{"a" :\n\t -1.5e3}',  # a float however it is spaced
+    b' 2.5',  # a document that is one number
+    b'{"id":9223372036854775807,"n":-9223372036854775808}',  # 19 digits inside 64 bits: ints
+    b'{"id":18446744073709551616}',
+    '{"remark":"10:1.5 到货,3e","n":[7]}'.encode(),  # float-looking text inside a string: still ints
 ]
 
 

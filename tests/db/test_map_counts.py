@@ -114,3 +114,16 @@ def test_without_a_hub_to_fold_them_a_reader_folds_the_deltas_once_enough_are_wa
     with hub.engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM order_map_deltas")) == 0
     _same(hub, OrderFilter())  # and the folded counts still agree
+
+
+def test_the_hour_band_of_every_hour_of_the_day_and_the_planner_inlines_it(hub):
+    """0037 rewrote order_hour_band as one expression: same band for every hour (北京时间), no call per row."""
+    starts = [start for start, _ in HOUR_BANDS]
+    with hub.engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT h, order_hour_band(make_timestamptz(2026, 3, 1, h, 30, 0, 'Asia/Shanghai'))"
+            " FROM generate_series(0, 23) h ORDER BY h")).all()
+        plan = "\n".join(conn.scalars(sa.text(
+            "EXPLAIN (VERBOSE) SELECT order_hour_band(ordered_at) FROM orders")))
+    assert [band for _, band in rows] == [max(s for s in starts if s <= h) for h, _ in rows]
+    assert "order_hour_band" not in plan
