@@ -60,12 +60,13 @@ def test_the_anchor_goes_to_the_erp_once_a_day_however_often_and_by_however_many
 def test_two_hubs_anchoring_at_the_same_moment_queue_one_event(bridge, tmp_path):
     _write(bridge.hub, 2)
     head = audit.anchor(bridge.hub.uow(), taken_at=clock.now())
+    day = f"{clock.now().astimezone(CST):%Y-%m-%d}"  # the business day of the test's clock, never a fixed date
     added: list[int] = []
     go = threading.Barrier(4)
 
     def hub_job() -> None:
         go.wait()
-        added.append(erp_outbound.emit_anchor(bridge.hub.uow(), head, "2026-12-03"))
+        added.append(erp_outbound.emit_anchor(bridge.hub.uow(), head, day))
 
     jobs = [threading.Thread(target=hub_job) for _ in range(4)]
     for job in jobs:
