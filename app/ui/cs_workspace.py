@@ -55,6 +55,7 @@ class CustomerServiceWorkspace(QWidget):
         self._measure = "count"
         self._map_generation = 0
         self.map_pending = False
+        self.parcels_pending = False
         self._map_ready.connect(self._map_arrived, Qt.ConnectionType.QueuedConnection)
         self._couriers_ready.connect(self._couriers_arrived, Qt.ConnectionType.QueuedConnection)
         self._pool = QThreadPool(self)  # the map's worker; waited for on close so no query outlives the window
@@ -213,11 +214,14 @@ class CustomerServiceWorkspace(QWidget):
             try:
                 couriers = courier_positions(uow(), flt)
             except BusinessError:
-                return  # parcels on the road need the server; offline the map keeps the last ones
-            if current():
-                self._couriers_ready.emit(generation, couriers)
+                couriers = None  # parcels on the road need the server; offline the map keeps the last ones
+            except Exception:
+                log.exception("parcel look-up failed")
+                couriers = None
+            self._couriers_ready.emit(generation, couriers)
 
         self.map_pending = True
+        self.parcels_pending = True
         self._pool.start(work)
 
     def _map_arrived(self, generation: int, result: Any) -> None:
@@ -225,12 +229,16 @@ class CustomerServiceWorkspace(QWidget):
             return  # an older filter's answer, overtaken by a newer one
         self.map_pending = False
         if result is None:
+            self.parcels_pending = False  # the counts failed, so no parcel look-up follows
             return
         self._counts, self._rates, self._measure = result
         self._show_map()
 
     def _couriers_arrived(self, generation: int, couriers: Any) -> None:
-        if generation == self._map_generation:
+        if generation != self._map_generation:
+            return  # an older filter's parcels: the newer look-up follows
+        self.parcels_pending = False
+        if couriers is not None:
             self.map.set_couriers(couriers)
 
     def _show_map(self) -> None:
@@ -242,18 +250,23 @@ class CustomerServiceWorkspace(QWidget):
         self._pool.clear()
         self._pool.waitForDone(10_000)
         self.map_pending = False
+        self.parcels_pending = False
         self.keys.flush()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
         self.shutdown()
         super().closeEvent(event)
 
-    def wait_for_map(self, timeout_ms: int = 10_000) -> bool:
-        """Tests and benchmarks: let the map's worker finish (events are processed meanwhile)."""
+    def wait_for_map(self, timeout_ms: int = 10_000, *, parcels: bool = False) -> bool:
+        """Tests and benchmarks: let the map's worker finish (events are processed meanwhile).
+
+        The counts and the parcels on the road arrive separately; ``parcels=True`` also waits for the
+        parcels (they follow the counts, so a check right after the counts would race them).
+        """
         deadline = QDeadlineTimer(timeout_ms)
-        while self.map_pending and not deadline.hasExpired():
+        while (self.map_pending or (parcels and self.parcels_pending)) and not deadline.hasExpired():
             QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
-        return not self.map_pending
+        return not self.map_pending and not (parcels and self.parcels_pending)
 
     def _page(self, after: Any, n: int) -> list[OrderRow]:
         if self._sync is not None:

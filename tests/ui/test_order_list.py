@@ -82,7 +82,7 @@ def test_clicking_a_province_on_the_map_narrows_the_list_and_clicking_again_wide
     ws.show()
     qtbot.waitExposed(ws)
     everything = ws.model.rowCount()
-    assert ws.wait_for_map()
+    assert ws.wait_for_map(parcels=True)  # the parcels follow the counts: wait for them too
     assert len(ws.map._couriers) > 10  # parcels on the road show where they were last seen
     point = ws.map.screen_point("浙江省").toPoint()
     assert ws.map.province_at(ws.map.screen_point("浙江省")) == "浙江省"
