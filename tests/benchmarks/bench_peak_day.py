@@ -8,8 +8,10 @@ What runs (every part real, on loopback):
 - 2 hub processes (``app.hub.service.Hub``) racing for the same shops (the advisory lock lets one poll each
   shop) and sending ship confirmations back (``dispatch_ship``, claimed under a lease by either hub);
 - 10 station *processes* (6 customer service, 4 warehouse by default), each on the real ``StationSync`` and
-  its SQLite cache. Customer service picks orders from its cache's newest 200 and saves notes for the
-  warehouse and address changes through the outbox. Each warehouse station (one per warehouse) makes waves
+  its SQLite cache, working at a person's pace (the issue says "working on them", not "shipping all of
+  them"; ``PACE_REASON``): customer service does one action every 0.5–1.5 × ``--cs-interval`` s (3 s), picking
+  an order from its cache's newest 200 and saving a note for the warehouse (80 %) or an address change
+  through the outbox; a picker scans every ``--scan-seconds`` (1–2 s). Each warehouse station (one per warehouse) makes waves
   of its open work, prints them through its print queue to a real TCP ESC/POS printer (the printer tests'
   fake printer, which answers DLE EOT), reads each slip's order QR back from the printed bytes, scans it,
   scans every item by barcode and ships with a tracking number — one transaction per scan, as the
@@ -67,6 +69,12 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+#: Why the stations' paces are people's: a picker with a hand scanner manages ~1,000–2,000 item scans per
+#: shift-hour at most (walking to the bin, taking the item, scanning, packing: 1.8–3.6 s a scan), so a scan
+#: every 1–2 s is a fast picker; a customer-service agent on a peak day answers a chat and writes a note or
+#: corrects an address every few seconds at best (one action every 1.5–4.5 s at the default 3 s).
+PACE_REASON = ("picker: 1,000–2,000 item scans per shift-hour at most = one every 1.8–3.6 s, so 1–2 s is a fast "
+               "picker; customer service: one note / address fix every few seconds at peak")
 CHANNELS = ("taobao", "tmall", "douyin", "pdd", "wechat")
 WATCH_MODULO = 10  # every station watches orders with crc32(order no.) % 10 == 0
 CS_PASSWORD_ROLE = "cs"
@@ -250,9 +258,20 @@ def _warehouse(spec: dict, actor, log: _Log, counts: Counter, stop_work: Path) -
     read_connections = 0
     tracking = 1_500_000_000_000 + spec["n"] * 10_000_000
 
+    rng = random.Random(spec["n"])
+    low, high = spec["scan_seconds"]
+    due = [time.monotonic()]
+
     def scan(code: str):  # noqa: ANN202
+        # a picker's pace: the next scan comes ``scan_seconds`` after the last one (walking to the bin,
+        # taking the item); the station's work on a scan happens while the picker moves, so it is not added
+        due[0] = max(due[0] + rng.uniform(low, high), time.monotonic() - high)
+        while (wait := due[0] - time.monotonic()) > 0 and not stop_work.exists():
+            time.sleep(min(wait, 0.5))
         counts["scans"] += 1
+        started = time.process_time()
         result = picking.scan(app.uow(), code, actor, warehouse_id=spec["warehouse_id"])
+        counts["scan_cpu_ms"] += round((time.process_time() - started) * 1000, 3)
         if not result.ok:
             counts[f"refused:{result.code}"] += 1
         return result
@@ -278,8 +297,10 @@ def _warehouse(spec: dict, actor, log: _Log, counts: Counter, stop_work: Path) -
                 time.sleep(1.0)
                 continue
             counts["waves"] += 1
+            started = time.process_time()
             slips.print_wave(wave.wave_no, actor)
             counts["slips_printed"] += len(queue.run_once())
+            counts["print_cpu_ms"] += round((time.process_time() - started) * 1000, 3)
             fresh = printer.connections[read_connections:]
             read_connections = len(printer.connections)
             qrs = [q for q in parse(b"".join(bytes(c) for c in fresh)).qr if q.startswith(ORDER_QR_PREFIX)]
@@ -438,7 +459,8 @@ def run(opts: argparse.Namespace) -> dict:
                              "interval": opts.cs_interval})
         for n, (wh_id, code, _) in enumerate(whs, start=1):
             stations.append({"role": "warehouse", "name": f"仓库工作台-{n:02d}", "operator": f"peak.wh{n}",
-                             "n": 100 + n, "warehouse_id": wh_id, "warehouse_code": code, "wave_size": opts.wave_size})
+                             "n": 100 + n, "warehouse_id": wh_id, "warehouse_code": code, "wave_size": opts.wave_size,
+                             "scan_seconds": opts.scan_seconds})
         for s in stations:
             s |= {"url": url, "dir": str(tmp / "stations" / s["name"])}
             procs[s["name"]] = subprocess.Popen(
@@ -549,7 +571,16 @@ def run(opts: argparse.Namespace) -> dict:
             server.stop()
         hub.close()
     orders = max(figures["intake"]["stored"], 1)
+    wh = figures["warehouse"]
     figures |= {
+        "paces": {
+            "cs_action_every_s": [round(0.5 * opts.cs_interval, 2), round(1.5 * opts.cs_interval, 2)],
+            "picker_scan_every_s": list(opts.scan_seconds), "wave_size": opts.wave_size,
+            "why": PACE_REASON},
+        "warehouse_station_cpu_ms": {
+            "per_scan": round(wh.get("scan_cpu_ms", 0) / wh["scans"], 2) if wh.get("scans") else None,
+            "per_slip_printed": round(wh.get("print_cpu_ms", 0) / wh["slips_printed"], 2)
+            if wh.get("slips_printed") else None},
         "window_s": round(window, 1), "published_in_s": round(published_s, 1), "intake_done_s": round(intake_done_s, 1),
         "run_s": round(total_s, 1), "cpu_s": spent,
         "cpu_ms_per_order": {k: round(v / orders * 1000, 2) for k, v in spent.items()},
@@ -698,7 +729,10 @@ def main() -> None:
     parser.add_argument("--cs", type=int, default=6, help="customer-service station processes")
     parser.add_argument("--wh", type=int, default=4, help="warehouse station processes (one per warehouse)")
     parser.add_argument("--poll-interval", type=float, default=5.0)
-    parser.add_argument("--cs-interval", type=float, default=2.0, help="seconds between one agent's changes")
+    parser.add_argument("--cs-interval", type=float, default=3.0,
+                        help="mean seconds between one agent's actions (each 0.5–1.5 × this)")
+    parser.add_argument("--scan-seconds", type=float, nargs=2, default=(1.0, 2.0), metavar=("MIN", "MAX"),
+                        help="a picker's seconds between two scans (uniform)")
     parser.add_argument("--wave-size", type=int, default=20)
     parser.add_argument("--warmup", type=float, default=180.0, help="max seconds for hubs and stations to come up")
     parser.add_argument("--drain", type=float, default=240.0, help="max seconds after the window for intake")
@@ -717,7 +751,9 @@ def main() -> None:
           f"p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms (target p99 < 300 ms)")
     print(f"station commands: {c['saved']} saved, {c['accepted']} accepted, {c['refused']} refused, lost {c['lost']}, "
           f"notes doubled {c['notes_doubled']}, missing {c['notes_missing']}; divergent rows {figures['divergent_rows']}")
-    print(f"warehouse: {figures['warehouse']}; orders by status {figures['statuses']}")
+    print(f"warehouse: {figures['warehouse']}; orders by status {figures['statuses']}; station CPU "
+          f"{figures['warehouse_station_cpu_ms']} ms; paces {figures['paces']['picker_scan_every_s']} s a scan, "
+          f"customer service every {figures['paces']['cs_action_every_s']} s")
     print(f"CPU per order (ms): {figures['cpu_ms_per_order']}; cores busy {figures['cpu_cores_busy']} of "
           f"{figures['cpus']}; load {figures['load_avg_1m']}")
     print(json.dumps(figures, ensure_ascii=False, default=str))
