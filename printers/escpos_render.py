@@ -16,6 +16,8 @@ sent as a raster row, so nothing prints as '?'.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from escpos.constants import ESC, FS, HW_INIT, QR_ECLEVEL_M
 from escpos.printer import Dummy
 from PIL import Image
@@ -60,6 +62,21 @@ class _Printer(Dummy):
         """Send ``img`` (0 = black) as GS v 0, thresholded so text edges do not dither into noise."""
         self.style_to(align="left")
         self.image(img.point(lambda v: 0 if v < 128 else 255).convert("1"), impl="bitImageRaster")
+
+    def rule(self, profile: PaperProfile) -> None:
+        """The dashed separator: the same raster on every slip of a paper, so its bytes are made once."""
+        self.style_to(align="left")
+        self._raw(_rule_bytes(profile))
+
+
+@lru_cache(maxsize=16)
+def _rule_bytes(profile: PaperProfile) -> bytes:
+    """GS v 0 of the rule's 2-dot line for ``profile``'s width (painted, thresholded and packed once)."""
+    width = profile.checked_dots()
+    scratch = _Printer(profile)
+    scratch.style["align"] = "left"  # only the image's own bytes
+    scratch.raster(block_image(Rule(), width).crop((0, RULE_PAD, width, RULE_PAD + 2)))
+    return scratch.output
 
 
 def encode_text(text: str, profile: PaperProfile) -> bytes | None:
@@ -110,9 +127,8 @@ def _emit(p: _Printer, block: Block, profile: PaperProfile) -> None:
                       width=block.module, pos="BELOW", font="B", align_ct=False, function_type="B")
         p.feed(BARCODE_FEED)
     elif isinstance(block, Rule):
-        line = block_image(block, width).crop((0, RULE_PAD, width, RULE_PAD + 2))
         p.feed(RULE_PAD)
-        p.raster(line)
+        p.rule(profile)
         p.feed(RULE_PAD)
     elif isinstance(block, Feed):
         p.feed(block.dots)

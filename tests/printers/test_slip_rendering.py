@@ -188,3 +188,19 @@ def test_a_printer_without_chinese_mode_gets_every_chinese_row_as_raster_and_no_
     chinese_rows = [b for b in layout.blocks if isinstance(b, Text) and not b.text.isascii()]
     assert len(got.rasters) >= len(chinese_rows) > 5
     assert set(decoded(render_preview(layout))) == expected_codes(slip)
+
+
+@pytest.mark.parametrize("key", sorted(PROFILES))
+def test_the_rule_made_once_per_paper_is_the_rule_painted_afresh(key):
+    from printers import escpos_render
+    from printers.layout import RULE_PAD, Rule
+
+    p = PROFILES[key]
+    painted = escpos_render._Printer(p)  # noqa: SLF001 - the painter the cache stands for
+    painted.style["align"] = "left"
+    painted.raster(block_image(Rule(), p.dots).crop((0, RULE_PAD, p.dots, RULE_PAD + 2)))
+    escpos_render._rule_bytes.cache_clear()  # noqa: SLF001
+    first = render_escpos(lay_out(make_slip(), p))
+    assert escpos_render._rule_bytes(p) == painted.output  # noqa: SLF001
+    assert render_escpos(lay_out(make_slip(), p)) == first  # the cached rule prints the same slip
+    assert first.count(painted.output) >= 2  # the slip's separators are that raster
