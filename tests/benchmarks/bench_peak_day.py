@@ -683,6 +683,8 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
                 "by_name": dict(Counter(e["name"] for _, e in saved.values()))}
     # sync latency: the writer's applied moment → the version in another station's cache
     samples: list[float] = []
+    role_of = {s["name"]: s["role"] for s in stations}
+    by_role: dict[str, list[float]] = defaultdict(list)  # where the tail is: busy warehouse readers or agents
     never = out_of_scope = 0
     for f in finished.values():
         writer, e = f[0]
@@ -700,9 +702,12 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
                 never += 1
                 continue
             samples.append(max(0.0, (t - e["t"]) * 1000))
+            by_role[role_of[reader]].append(samples[-1])
     sync = {"pairs": len(samples), "held_but_not_seen": never, "out_of_scope": out_of_scope,
             "p50_ms": _pct(samples, 50), "p95_ms": _pct(samples, 95), "p99_ms": _pct(samples, 99),
             "max_ms": round(max(samples), 1) if samples else None, "target_p99_ms": 300,
+            "by_reader_role": {r: {"pairs": len(v), "p50_ms": _pct(v, 50), "p95_ms": _pct(v, 95), "p99_ms": _pct(v, 99)}
+                               for r, v in sorted(by_role.items())},
             "within_300ms_share": round(sum(1 for x in samples if x <= 300) / len(samples), 3) if samples else None}
     warehouse = Counter()
     for s in stations:
