@@ -271,6 +271,12 @@ def _warehouse(spec: dict, actor, log: _Log, counts: Counter, stop_work: Path) -
         counts["scans"] += 1
         started = time.process_time()
         result = picking.scan(app.uow(), code, actor, warehouse_id=spec["warehouse_id"])
+        for _ in range(30):  # as the station does: a scan the database did not answer is held and sent again
+            if result.ok or result.code != "DATABASE_UNAVAILABLE" or stop_work.exists():
+                break
+            counts["scans_held_and_sent_again"] += 1
+            time.sleep(1.0)
+            result = picking.scan(app.uow(), code, actor, warehouse_id=spec["warehouse_id"])
         counts["scan_cpu_ms"] += round((time.process_time() - started) * 1000, 3)
         if not result.ok:
             counts[f"refused:{result.code}"] += 1
