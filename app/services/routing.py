@@ -689,9 +689,21 @@ def _close(uow: UnitOfWork, work: Callable[[], object] | None = None) -> None:
         if work is not None:
             work()
     except BaseException as err:
-        uow.__exit__(type(err), err, err.__traceback__)
-        raise
+        raise _failed(uow, err) from None
     uow.__exit__(None, None, None)
+
+
+def _failed(uow: UnitOfWork, err: BaseException) -> BaseException:
+    """Leave ``uow`` after ``err`` (rolling back); returns the error as ``with uow:`` would raise it."""
+    try:
+        uow.__exit__(type(err), err, err.__traceback__)
+    except BaseException as translated:  # a lost connection or a lock conflict: DatabaseUnavailable
+        return translated
+    return err
+
+
+def _retryable(err: BaseException) -> bool:
+    return isinstance(err, DatabaseUnavailable) and _is_lock_conflict(err.__cause__)
 
 
 def route_stream(new_uow: Callable[[], UnitOfWork], batches: Iterable[Sequence[str]], actor: Actor, *,
@@ -702,24 +714,34 @@ def route_stream(new_uow: Callable[[], UnitOfWork], batches: Iterable[Sequence[s
     While batch N is written and committed on one connection (a thread), batch N+1 locks its
     orders on another, reads its stock rows without locking them, and is decided on the stock as
     batch N leaves it. Only then, after N has committed, does it lock its stock rows (id order, as
-    everyone) and compare them with that prediction: equal, the decisions stand (they are exactly
-    what deciding under the locks gives); different (an ERP stock report, another hub, a person),
-    the batch is decided again on the locked rows. Either way each batch's decisions are made on
-    the stock it locked, so nothing is oversold and the lock order is the one every writer keeps.
-    A batch whose commit fails on a lock conflict is routed again on its own (``route_orders``),
-    and the batch after it is read afresh.
+    every writer does) and compare them with that prediction: equal, the decisions stand (they are
+    exactly what deciding under the locks gives); different (an ERP stock report, another hub, a
+    person), the batch is decided again on the locked rows. Either way each batch is decided on
+    the stock it holds locked, so nothing is oversold. A batch that meets a lock conflict (while
+    being read or committed) is routed again on its own by :func:`route_orders`, which retries.
+    Results are yielded only while this thread holds no lock.
     """
     stats = stats if stats is not None else StreamStats()
     pending: _Commit | None = None
-    todo = iter(batches)
-    again: Sequence[str] | None = None
+
+    def settle() -> Iterator[list[RoutingResult]]:
+        """Wait for the batch being committed; its results, or those of routing it again after a lock conflict."""
+        nonlocal pending
+        if pending is None:
+            return
+        done, pending = pending, None
+        if (err := done.wait()) is None:
+            yield done.answer
+            return
+        if not _retryable(err):
+            raise err
+        stats.retried += 1
+        log.info("a routing batch met a lock conflict and is routed again on its own: %s", err)
+        yield route_orders(new_uow(), done.order_nos, actor, rules=rules)
+
     try:
-        while True:
-            order_nos = again if again is not None else next(todo, None)
-            again = None
-            if order_nos is None:
-                break
-            finished: list[list[RoutingResult]] = []
+        for order_nos in batches:
+            stats.batches += 1
             uow = new_uow().__enter__()
             try:
                 require(uow, actor, "order.route")
@@ -729,23 +751,30 @@ def route_stream(new_uow: Callable[[], UnitOfWork], batches: Iterable[Sequence[s
                     ahead = pending.after if pending is not None else {}
                     predicted = {r[0]: ahead.get(r[0], tuple(r)) for r in uow.session.execute(_STOCK_PEEK, codes)}
                     decided = _decide(prep, actor, list(predicted.values()))
-                if pending is not None:  # this batch may only lock stock once the one before has committed
-                    done, pending = pending, None
-                    if (err := done.wait()) is not None:
-                        if not (isinstance(err, DatabaseUnavailable) and _is_lock_conflict(err.__cause__)):
-                            raise err
-                        held, uow = uow, None
-                        _close(held)  # let go of this batch's orders before routing the failed one again
-                        stats.retried += 1
-                        log.info("routing batch retried on its own after a lock conflict: %s", err)
-                        yield route_orders(new_uow(), done.order_nos, actor, rules=rules)
-                        again = order_nos
-                        continue
-                    finished.append(done.answer)
-                stats.batches += 1
+            except BaseException as err:
+                failure = _failed(uow, err)
+                if not _retryable(failure):
+                    raise failure from None
+                yield from settle()
+                stats.retried += 1
+                yield route_orders(new_uow(), order_nos, actor, rules=rules)
+                continue
+            if pending is not None:
+                # This batch may only lock stock once the one before has committed; if that one
+                # failed, this one's reading is stale: let go of its orders and start it again.
+                pending.thread.join()
+                if pending.error is not None:
+                    _close(uow)
+                    yield from settle()
+                    stats.retried += 1
+                    yield route_orders(new_uow(), order_nos, actor, rules=rules)
+                    continue
+                finished = list(settle())
+            else:
+                finished = []
+            try:
                 if decided is None:
-                    held, uow = uow, None
-                    _close(held, held.commit)
+                    _close(uow, uow.commit)
                     finished.append(prep.answer())
                 else:
                     locked = {r[0]: tuple(r) for r in uow.session.execute(_STOCK, codes)}
@@ -754,22 +783,16 @@ def route_stream(new_uow: Callable[[], UnitOfWork], batches: Iterable[Sequence[s
                         decided = _decide(prep, actor, list(locked.values()))
                     else:
                         stats.ahead += 1
-                    held, uow = uow, None
-                    pending = _Commit(held, order_nos, decided, prep.answer(decided.out))
+                    pending = _Commit(uow, order_nos, decided, prep.answer(decided.out))
             except BaseException as err:
-                if uow is not None:
-                    uow.__exit__(type(err), err, err.__traceback__)
-                raise
-            yield from finished
-        if pending is not None:
-            done, pending = pending, None
-            if (err := done.wait()) is not None:
-                if not (isinstance(err, DatabaseUnavailable) and _is_lock_conflict(err.__cause__)):
-                    raise err
+                failure = _failed(uow, err)  # (nothing is pending here: the batch before was settled)
+                if not _retryable(failure):
+                    yield from finished
+                    raise failure from None
                 stats.retried += 1
-                yield route_orders(new_uow(), done.order_nos, actor, rules=rules)
-            else:
-                yield done.answer
+                finished.append(route_orders(new_uow(), order_nos, actor, rules=rules))
+            yield from finished
+        yield from settle()
     finally:
         if pending is not None:  # leaving early (an error, or the caller stopped): the write still finishes
             pending.wait()
