@@ -96,8 +96,13 @@ _STOCK = sa.text(
     " JOIN warehouses w ON w.id = s.warehouse_id LEFT JOIN bins b ON b.id = s.bin_id"
     " WHERE k.sku_code = ANY(:codes) ORDER BY s.id FOR UPDATE OF s")
 _RESERVED = 9  # the column of _STOCK holding the units reserved
-# The same rows read without locking them: what a pipelined batch decides on before it may lock (route_stream).
+# The same rows read without locking them: what a pipelined batch decides on before it may lock (route_stream) …
 _STOCK_PEEK = sa.text(_STOCK.text.removesuffix(" FOR UPDATE OF s"))
+# … and then locked (the same rows, the same order) returning only the figures a decision could differ on.
+_STOCK_LOCK = sa.text(
+    "SELECT s.id, s.sku_id, s.on_hand, s.reserved, s.safety_stock FROM stock s JOIN skus k ON k.id = s.sku_id"
+    " WHERE k.sku_code = ANY(:codes) ORDER BY s.id FOR UPDATE OF s")
+_FIGURES = (0, 1, 8, 9, 10)  # those columns in a _STOCK row
 
 
 def _rows(name: str, columns: str) -> str:
@@ -263,8 +268,9 @@ class _StockBook:
         return skus
 
     def after(self) -> dict[int, tuple[Any, ...]]:
-        """Every row read, as it stands once this batch's reservations and releases are written."""
-        return {sid: (*read[:_RESERVED], self.row_of[sid][2], *read[_RESERVED + 1:]) for sid, read in self.read.items()}
+        """The rows this batch changes, as they stand once its reservations and releases are written."""
+        return {sid: (*(read := self.read[sid])[:_RESERVED], self.row_of[sid][2], *read[_RESERVED + 1:])
+                for sid, delta in self.deltas.items() if delta}
 
     def take(self, picks: Sequence[Pick], order_no: str) -> list[tuple[Pick, int, int]]:
         """Reserve ``picks`` bin by bin; returns (pick, stock row id, qty) pieces."""
@@ -658,6 +664,7 @@ class StreamStats:
     batches: int = 0
     ahead: int = 0  # decided while the batch before was being written, on the stock it would leave: kept
     redecided: int = 0  # the locked stock differed from that prediction (another writer): decided again on it
+    locked_first: int = 0  # after such a miss, decided only once locked (no prediction) for a few batches
     retried: int = 0  # the batch before failed to commit on a lock conflict: routed again on its own
 
 
@@ -723,6 +730,7 @@ def route_stream(new_uow: Callable[[], UnitOfWork], batches: Iterable[Sequence[s
     """
     stats = stats if stats is not None else StreamStats()
     pending: _Commit | None = None
+    pause, paused = 0, 0  # a missed prediction pauses predicting for 1, 2, 4 … 16 batches (another hub is busy)
 
     def settle() -> Iterator[list[RoutingResult]]:
         """Wait for the batch being committed; its results, or those of routing it again after a lock conflict."""
@@ -747,7 +755,7 @@ def route_stream(new_uow: Callable[[], UnitOfWork], batches: Iterable[Sequence[s
                 require(uow, actor, "order.route")
                 prep = _prepare(uow.session, order_nos, None, rules)
                 decided, predicted, codes = None, {}, {"codes": prep.codes()}
-                if prep.plans:
+                if prep.plans and not paused:
                     ahead = pending.after if pending is not None else {}
                     predicted = {r[0]: ahead.get(r[0], tuple(r)) for r in uow.session.execute(_STOCK_PEEK, codes)}
                     decided = _decide(prep, actor, list(predicted.values()))
@@ -773,16 +781,23 @@ def route_stream(new_uow: Callable[[], UnitOfWork], batches: Iterable[Sequence[s
             else:
                 finished = []
             try:
-                if decided is None:
+                if not prep.plans:
                     _close(uow, uow.commit)
                     finished.append(prep.answer())
                 else:
-                    locked = {r[0]: tuple(r) for r in uow.session.execute(_STOCK, codes)}
-                    if locked != predicted:
+                    if decided is None:  # not predicting for now: lock, then decide, as route_orders does
+                        paused -= 1
+                        stats.locked_first += 1
+                        decided = _decide(prep, actor, uow.session.execute(_STOCK, codes).all())
+                    elif [*uow.session.execute(_STOCK_LOCK, codes)] != [
+                            tuple(r[i] for i in _FIGURES) for _, r in sorted(predicted.items())]:
                         stats.redecided += 1
-                        decided = _decide(prep, actor, list(locked.values()))
+                        pause = min(2 * pause or 1, 16)
+                        paused = pause
+                        decided = _decide(prep, actor, uow.session.execute(_STOCK, codes).all())  # locked already
                     else:
                         stats.ahead += 1
+                        pause = 0
                     pending = _Commit(uow, order_nos, decided, prep.answer(decided.out))
             except BaseException as err:
                 failure = _failed(uow, err)  # (nothing is pending here: the batch before was settled)

@@ -283,11 +283,12 @@ def _hub_process(url: str, order_nos: list[str], batch: int, go: Any, out: Any) 
     cpu = time.process_time()
     outcomes: Counter[str] = Counter()
     batches = (order_nos[start:start + batch] for start in range(0, len(order_nos), batch))
-    for results in routing.route_stream(lambda: UnitOfWork(factory), batches, ACTOR):
+    stats = routing.StreamStats()
+    for results in routing.route_stream(lambda: UnitOfWork(factory), batches, ACTOR, stats=stats):
         outcomes.update(r.outcome for r in results)
     cpu = time.process_time() - cpu
     engine.dispose()
-    out.put((dict(outcomes), cpu))
+    out.put((dict(outcomes), cpu, dataclasses.asdict(stats)))
 
 
 def _books(hub: Any) -> dict[str, int]:
@@ -354,9 +355,11 @@ def allocation(n_paid: int, hubs: int) -> dict[str, Any]:
             go.set()
             merged: Counter[str] = Counter()
             hubs_cpu = 0.0
+            streams: Counter[str] = Counter()
             for _ in procs:
-                got, spent = out.get(timeout=600)
+                got, spent, stream = out.get(timeout=600)
                 merged.update(got)
+                streams.update(stream)
                 hubs_cpu += spent
             seconds = time.perf_counter() - started
             cpu_ms, loads = cpu.per_order_ms(len(parts["hubs"])), loads + [os.getloadavg()[0]]
@@ -365,6 +368,7 @@ def allocation(n_paid: int, hubs: int) -> dict[str, Any]:
                 p.join()
             results[f"{hubs}_hubs_batch_100"] = _part(len(parts["hubs"]), seconds, merged, cpu_ms, loads,
                                                       _what_happened(hub, parts["hubs"]))
+            results[f"{hubs}_hubs_batch_100"]["stream"] = dict(streams)
             results["books"] = _books(hub)
             from app.services.trace import order_story
 
