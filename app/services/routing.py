@@ -757,7 +757,7 @@ def route_stream(new_uow: Callable[[], UnitOfWork], batches: Iterable[Sequence[s
                 decided, predicted, codes = None, {}, {"codes": prep.codes()}
                 if prep.plans and not paused:
                     ahead = pending.after if pending is not None else {}
-                    predicted = {r[0]: ahead.get(r[0], tuple(r)) for r in uow.session.execute(_STOCK_PEEK, codes)}
+                    predicted = {r[0]: ahead.get(r[0], tuple(r)) for r in uow.session.execute(_STOCK_PEEK, codes).all()}
                     decided = _decide(prep, actor, list(predicted.values()))
             except BaseException as err:
                 failure = _failed(uow, err)
@@ -789,7 +789,7 @@ def route_stream(new_uow: Callable[[], UnitOfWork], batches: Iterable[Sequence[s
                         paused -= 1
                         stats.locked_first += 1
                         decided = _decide(prep, actor, uow.session.execute(_STOCK, codes).all())
-                    elif [*uow.session.execute(_STOCK_LOCK, codes)] != [
+                    elif uow.session.execute(_STOCK_LOCK, codes).all() != [
                             tuple(r[i] for i in _FIGURES) for _, r in sorted(predicted.items())]:
                         stats.redecided += 1
                         pause = min(2 * pause or 1, 16)
