@@ -14,8 +14,12 @@ rows expected, the whole transaction rolls back.
 Stock changes from the ERP (a later issue) only need to lock the same stock rows, update
 ``on_hand``, and re-route the orders that ``stock_reservations`` says hold a row now short.
 
-Long (≈650 lines) because the batch path — read, lock, decide, write in one statement — is one
-piece that must stay consistent; the decisions themselves are in the pure domain modules.
+Many batches in a row (``orderhub route``) go through ``route_stream``: batch N+1 is decided on
+the stock batch N leaves while N commits, and kept only if the stock it then locks is that stock.
+
+Long (≈850 lines) because the batch path — read, lock, decide, write in one statement, and its
+pipelined form — is one piece that must stay consistent; the decisions themselves are in the pure
+domain modules.
 """
 
 from __future__ import annotations
