@@ -186,9 +186,13 @@ def route_command(args: argparse.Namespace, settings: Settings, lang: Lang) -> i
                     "SELECT order_no FROM orders WHERE status = 'paid' AND ordered_at >= :s ORDER BY id"), {"s": since}))
         actor = signed_in_actor(hub, args)
         counts: dict[str, int] = {}
-        for start in range(0, len(order_nos), 200):
-            for result in routing.route_orders(hub.uow(), order_nos[start:start + 200], actor, trigger="manual"
-                                               if args.order_no else None):
+        batches = [order_nos[start:start + 200] for start in range(0, len(order_nos), 200)]
+        if args.order_no:  # named orders: routed again by hand, whatever their state
+            done = (routing.route_orders(hub.uow(), b, actor, trigger="manual") for b in batches)
+        else:  # whatever waits: pipelined, the next batch decided while the one before commits
+            done = routing.route_stream(hub.uow, batches, actor)
+        for results in done:
+            for result in results:
                 counts[result.outcome] = counts.get(result.outcome, 0) + 1
                 if args.order_no:
                     print(f"{result.order_no}  {code_label('routing_outcome', result.outcome, lang)}  "

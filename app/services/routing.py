@@ -14,8 +14,12 @@ rows expected, the whole transaction rolls back.
 Stock changes from the ERP (a later issue) only need to lock the same stock rows, update
 ``on_hand``, and re-route the orders that ``stock_reservations`` says hold a row now short.
 
-Long (≈650 lines) because the batch path — read, lock, decide, write in one statement — is one
-piece that must stay consistent; the decisions themselves are in the pure domain modules.
+Many batches in a row (``orderhub route``) go through ``route_stream``: batch N+1 is decided on
+the stock batch N leaves while N commits, and kept only if the stock it then locks is that stock.
+
+Long (≈850 lines) because the batch path — read, lock, decide, write in one statement, and its
+pipelined form — is one piece that must stay consistent; the decisions themselves are in the pure
+domain modules.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -94,6 +99,16 @@ _STOCK = sa.text(
     " s.safety_stock, coalesce(b.pick_sequence, 0) FROM stock s JOIN skus k ON k.id = s.sku_id"
     " JOIN warehouses w ON w.id = s.warehouse_id LEFT JOIN bins b ON b.id = s.bin_id"
     " WHERE k.sku_code = ANY(:codes) ORDER BY s.id FOR UPDATE OF s")
+_RESERVED = 9  # the column of _STOCK holding the units reserved
+# The same rows read without locking them: what a pipelined batch decides on before it may lock (route_stream) …
+_STOCK_PEEK = sa.text(_STOCK.text.removesuffix(" FOR UPDATE OF s"))
+# … and then locked (the same rows, the same order) returning only the figures a decision could differ on.
+_STOCK_LOCK = sa.text(
+    "SELECT s.id, s.sku_id, s.on_hand, s.reserved, s.safety_stock FROM stock s JOIN skus k ON k.id = s.sku_id"
+    " WHERE k.sku_code = ANY(:codes) ORDER BY s.id FOR UPDATE OF s")
+_FIGURES = (0, 1, 8, 9, 10)  # those columns in a _STOCK row
+
+
 def _rows(name: str, columns: str) -> str:
     return f"jsonb_to_recordset(CAST(:{name} AS jsonb)) AS v({columns})"
 
@@ -233,13 +248,15 @@ class _StockBook:
     bins: dict[tuple[str, str], list[list[int]]] = field(default_factory=lambda: defaultdict(list))  # [id, on_hand, reserved]
     deltas: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     row_of: dict[int, list[int]] = field(default_factory=dict)
+    read: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # stock row id → the row as read
 
     def load(self, rows: Iterable[Sequence[Any]]) -> dict[str, tuple[int, str, str, str, str]]:
         """Take the locked rows in; returns the SKUs seen: code → (id, code, name, colour, size)."""
         raw: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         skus: dict[str, tuple[int, str, str, str, str]] = {}
-        for sid, sku_id, code, name, color, size, wh, enabled, on_hand, reserved, safety, _ in sorted(
-                rows, key=lambda r: (r[11], r[0])):  # bins in pick order
+        for read in sorted(rows, key=lambda r: (r[11], r[0])):  # bins in pick order
+            sid, sku_id, code, name, color, size, wh, enabled, on_hand, reserved, safety, _ = read
+            self.read[sid] = tuple(read)
             skus[code] = (sku_id, code, name, color, size)
             row = [sid, on_hand, reserved]
             self.row_of[sid] = row
@@ -253,6 +270,11 @@ class _StockBook:
             agg[2] += safety
         self.levels = {k: StockLevel(*v) for k, v in raw.items()}
         return skus
+
+    def after(self) -> dict[int, tuple[Any, ...]]:
+        """The rows this batch changes, as they stand once its reservations and releases are written."""
+        return {sid: (*(read := self.read[sid])[:_RESERVED], self.row_of[sid][2], *read[_RESERVED + 1:])
+                for sid, delta in self.deltas.items() if delta}
 
     def take(self, picks: Sequence[Pick], order_no: str) -> list[tuple[Pick, int, int]]:
         """Reserve ``picks`` bin by bin; returns (pick, stock row id, qty) pieces."""
@@ -350,8 +372,34 @@ def _state(session: Session, ids: list[int]) -> _State:
     return state
 
 
-def _route(session: Session, order_nos: Sequence[str], actor: Actor, trigger: str | None,
-           ruleset: RuleSet | None, *, force_release: bool = False) -> list[RoutingResult]:
+@dataclass
+class _Prepared:
+    """One batch read and locked (its orders, what is on record for them), before any stock is read."""
+
+    order_nos: Sequence[str]
+    rows: list[dict[str, Any]]
+    state: _State
+    plans: list[tuple[dict[str, Any], str, str]]  # (row, mode, trigger)
+    results: dict[int, RoutingResult]
+    ruleset: RuleSet
+    known: Sequence[tuple[str, int, bool]]
+
+    def codes(self) -> list[str]:
+        """The SKUs whose stock rows the batch reads (and locks): its lines, the gift rules', what it holds."""
+        codes = {str(it["sku"]) for row, mode, _ in self.plans if mode == "route" for it in row["items"]}
+        codes |= {sku for c in self.ruleset.rules for a in c.rule.actions if a["type"] == "add_gift" for sku in a["skus"]}
+        codes |= {h.sku for row, _, _ in self.plans for h in self.state.held.get(row["id"], ())}
+        return sorted(codes)
+
+    def answer(self, decided: Iterable[tuple[int, RoutingResult]] = ()) -> list[RoutingResult]:
+        results = {**self.results, **dict(decided)}
+        by_no = {r["order_no"]: r["id"] for r in self.rows}
+        return [results[by_no[no]] for no in self.order_nos if no in by_no]
+
+
+def _prepare(session: Session, order_nos: Sequence[str], trigger: str | None, ruleset: RuleSet | None, *,
+             force_release: bool = False) -> _Prepared:
+    """Lock the batch's orders (id order), read their state, and say what each needs (route, release, nothing)."""
     if ruleset is None:
         current = rule_book.routing_state(session)
         ruleset, known = current.rules, current.warehouses
@@ -359,10 +407,8 @@ def _route(session: Session, order_nos: Sequence[str], actor: Actor, trigger: st
         known = rule_book.warehouses(session)
     query = _ORDERS_WITH_HISTORY if ruleset.needs("customer.") else _ORDERS
     rows = [dict(r) for r in session.execute(query, {"nos": list(order_nos)}).mappings()]
-    if not rows:
-        return []
-    state = _state(session, [r["id"] for r in rows])
-    plans: list[tuple[dict[str, Any], str, str]] = []  # (row, mode, trigger)
+    state = _state(session, [r["id"] for r in rows]) if rows else _State()
+    plans: list[tuple[dict[str, Any], str, str]] = []
     results: dict[int, RoutingResult] = {}
     for row in rows:
         oid, status, has_decision = row["id"], row["status"], row["id"] in state.latest
@@ -381,20 +427,35 @@ def _route(session: Session, order_nos: Sequence[str], actor: Actor, trigger: st
             results[oid] = RoutingResult(row["order_no"], "unchanged", (row["warehouse"],) if row["warehouse"] else ())
         else:
             results[oid] = RoutingResult(row["order_no"], "skipped")
-    if plans:
-        for oid, result in _decide(session, plans, actor, ruleset, known, state):
-            results[oid] = result
-    by_no = {r["order_no"]: r["id"] for r in rows}
-    return [results[by_no[no]] for no in order_nos if no in by_no]
+    return _Prepared(order_nos, rows, state, plans, results, ruleset, known)
 
 
-def _decide(session: Session, plans: list[tuple[dict[str, Any], str, str]], actor: Actor, ruleset: RuleSet,
-            known: Sequence[tuple[str, int, bool]], state: _State) -> list[tuple[int, RoutingResult]]:
-    codes = {str(it["sku"]) for row, mode, _ in plans if mode == "route" for it in row["items"]}
-    codes |= {sku for c in ruleset.rules for a in c.rule.actions if a["type"] == "add_gift" for sku in a["skus"]}
-    codes |= {h.sku for row, _, _ in plans for h in state.held.get(row["id"], ())}
+def _route(session: Session, order_nos: Sequence[str], actor: Actor, trigger: str | None,
+           ruleset: RuleSet | None, *, force_release: bool = False) -> list[RoutingResult]:
+    prep = _prepare(session, order_nos, trigger, ruleset, force_release=force_release)
+    if not prep.plans:
+        return prep.answer()
+    decided = _decide(prep, actor, session.execute(_STOCK, {"codes": prep.codes()}).all())
+    _execute_write(session, decided)
+    return prep.answer(decided.out)
+
+
+@dataclass
+class _Decided:
+    """A batch decided against some stock rows: what to write, and the rows as they will stand after it."""
+
+    batch: _Batch
+    book: _StockBook
+    out: list[tuple[int, RoutingResult]]
+    params: dict[str, Any]
+    expected: tuple[int, int]  # stock rows and reservations the write must touch
+
+
+def _decide(prep: _Prepared, actor: Actor, stock_rows: Sequence[Sequence[Any]]) -> _Decided:
+    """Decide every planned order of a batch against ``stock_rows`` (pure: nothing is read or written)."""
+    ruleset, known, state = prep.ruleset, prep.known, prep.state
     book = _StockBook()
-    skus = book.load(session.execute(_STOCK, {"codes": sorted(codes)}).all())
+    skus = book.load(stock_rows)
     warehouses = {code: wid for code, wid, _ in known}
     default = [code for code, _, enabled in known if enabled]  # own warehouse first, then the cloud ones
     batch = _Batch()
@@ -402,7 +463,7 @@ def _decide(session: Session, plans: list[tuple[dict[str, Any], str, str]], acto
     batch.evaluated = [v for v in batch.version_of.values() if v is not None]
     out = []
     # One fresh id was drawn per order read; orders needing no decision leave a gap, which is harmless.
-    for (row, mode, trigger), decision_id in zip(plans, state.decision_ids, strict=False):
+    for (row, mode, trigger), decision_id in zip(prep.plans, state.decision_ids, strict=False):
         batch.order_nos.append(row["order_no"])
         released = []
         previous = state.held.get(row["id"], [])
@@ -417,8 +478,11 @@ def _decide(session: Session, plans: list[tuple[dict[str, Any], str, str]], acto
                                 row.get("history"), state.open_holds.get(row["id"], set()),
                                 state.reviewed.get(row["id"], set()), released, previous)
         out.append((row["id"], result))
-    _write(session, batch, book)
-    return out
+    deltas = [{"id": sid, "delta": d} for sid, d in sorted(book.deltas.items()) if d]
+    params = {"stock": _dumps(deltas), "decisions": _dumps(batch.decisions), "released": _dumps(batch.released),
+              "reservations": _dumps(batch.reservations), "holds": _dumps(batch.holds),
+              "orders": _dumps(batch.orders), "evaluated": batch.evaluated}
+    return _Decided(batch, book, out, params, (len(deltas), len(batch.released)))
 
 
 def _record_release(batch: _Batch, row: dict[str, Any], decision_id: int, trigger: str, actor: Actor,
@@ -555,16 +619,11 @@ def _dumps(rows: Any) -> str:
     return dumps_json(rows).decode()
 
 
-def _write(session: Session, batch: _Batch, book: _StockBook) -> None:
-    deltas = [{"id": sid, "delta": d} for sid, d in sorted(book.deltas.items()) if d]
-    stock_rows, released, *_ = session.execute(_WRITE, {
-        "stock": _dumps(deltas), "decisions": _dumps(batch.decisions), "released": _dumps(batch.released),
-        "reservations": _dumps(batch.reservations), "holds": _dumps(batch.holds), "orders": _dumps(batch.orders),
-        "evaluated": batch.evaluated,
-    }).one()
-    if (stock_rows, released) != (len(deltas), len(batch.released)):
+def _execute_write(session: Session, decided: _Decided) -> None:
+    stock_rows, released, *_ = session.execute(_WRITE, decided.params).one()
+    if (stock_rows, released) != decided.expected:
         # Cannot happen while every writer of stock takes the row locks; if it does, nothing commits.
-        raise StockChanged(order_no="、".join(batch.order_nos[:3]))
+        raise StockChanged(order_no="、".join(decided.batch.order_nos[:3]))
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -600,6 +659,162 @@ def route_orders(uow: UnitOfWork, order_nos: Sequence[str], actor: Actor, *, tri
                 raise
             log.info("routing retried after a lock conflict: %s", err)
     raise AssertionError("unreachable")
+
+
+@dataclass
+class StreamStats:
+    """What a pipelined run (:func:`route_stream`) did with its batches."""
+
+    batches: int = 0
+    ahead: int = 0  # decided while the batch before was being written, on the stock it would leave: kept
+    redecided: int = 0  # the locked stock differed from that prediction (another writer): decided again on it
+    locked_first: int = 0  # after such a miss, decided only once locked (no prediction) for a few batches
+    retried: int = 0  # the batch before failed to commit on a lock conflict: routed again on its own
+
+
+class _Commit:
+    """One decided batch being written and committed on its own connection, in a thread, while the
+    next batch is read and decided on another connection."""
+
+    def __init__(self, uow: UnitOfWork, order_nos: Sequence[str], decided: _Decided, answer: list[RoutingResult]) -> None:
+        self.order_nos, self.answer, self.after = order_nos, answer, decided.book.after()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(uow, decided), name="routing-commit", daemon=True)
+        self.thread.start()
+
+    def _run(self, uow: UnitOfWork, decided: _Decided) -> None:
+        try:
+            _close(uow, lambda: (_execute_write(uow.session, decided), uow.commit()))
+        except BaseException as err:  # handed to the routing thread by wait()
+            self.error = err
+
+    def wait(self) -> BaseException | None:
+        self.thread.join()
+        return self.error
+
+
+def _close(uow: UnitOfWork, work: Callable[[], object] | None = None) -> None:
+    """Do ``work`` in ``uow`` (entered already), then leave it as ``with uow:`` would (a lost
+    connection becomes DatabaseUnavailable; anything not committed is rolled back)."""
+    try:
+        if work is not None:
+            work()
+    except BaseException as err:
+        raise _failed(uow, err) from None
+    uow.__exit__(None, None, None)
+
+
+def _failed(uow: UnitOfWork, err: BaseException) -> BaseException:
+    """Leave ``uow`` after ``err`` (rolling back); returns the error as ``with uow:`` would raise it."""
+    try:
+        uow.__exit__(type(err), err, err.__traceback__)
+    except BaseException as translated:  # a lost connection or a lock conflict: DatabaseUnavailable
+        return translated
+    return err
+
+
+def _retryable(err: BaseException) -> bool:
+    return isinstance(err, DatabaseUnavailable) and _is_lock_conflict(err.__cause__)
+
+
+def route_stream(new_uow: Callable[[], UnitOfWork], batches: Iterable[Sequence[str]], actor: Actor, *,
+                 rules: RuleSet | None = None, stats: StreamStats | None = None) -> Iterator[list[RoutingResult]]:
+    """Route many batches one after the other, as :func:`route_orders` would, yielding each batch's
+    results (in order) once it is committed — but with the hub's work and the database's overlapping.
+
+    While batch N is written and committed on one connection (a thread), batch N+1 locks its
+    orders on another, reads its stock rows without locking them, and is decided on the stock as
+    batch N leaves it. Only then, after N has committed, does it lock its stock rows (id order, as
+    every writer does) and compare them with that prediction: equal, the decisions stand (they are
+    exactly what deciding under the locks gives); different (an ERP stock report, another hub, a
+    person), the batch is decided again on the locked rows. Either way each batch is decided on
+    the stock it holds locked, so nothing is oversold. A batch that meets a lock conflict (while
+    being read or committed) is routed again on its own by :func:`route_orders`, which retries.
+    Results are yielded only while this thread holds no lock.
+    """
+    stats = stats if stats is not None else StreamStats()
+    pending: _Commit | None = None
+    pause, paused = 0, 0  # a missed prediction pauses predicting for 1, 2, 4 … 16 batches (another hub is busy)
+
+    def settle() -> Iterator[list[RoutingResult]]:
+        """Wait for the batch being committed; its results, or those of routing it again after a lock conflict."""
+        nonlocal pending
+        if pending is None:
+            return
+        done, pending = pending, None
+        if (err := done.wait()) is None:
+            yield done.answer
+            return
+        if not _retryable(err):
+            raise err
+        stats.retried += 1
+        log.info("a routing batch met a lock conflict and is routed again on its own: %s", err)
+        yield route_orders(new_uow(), done.order_nos, actor, rules=rules)
+
+    try:
+        for order_nos in batches:
+            stats.batches += 1
+            uow = new_uow().__enter__()
+            try:
+                require(uow, actor, "order.route")
+                prep = _prepare(uow.session, order_nos, None, rules)
+                decided, predicted, codes = None, {}, {"codes": prep.codes()}
+                if prep.plans and not paused:
+                    ahead = pending.after if pending is not None else {}
+                    predicted = {r[0]: ahead.get(r[0], tuple(r)) for r in uow.session.execute(_STOCK_PEEK, codes).all()}
+                    decided = _decide(prep, actor, list(predicted.values()))
+            except BaseException as err:
+                failure = _failed(uow, err)
+                if not _retryable(failure):
+                    raise failure from None
+                yield from settle()
+                stats.retried += 1
+                yield route_orders(new_uow(), order_nos, actor, rules=rules)
+                continue
+            if pending is not None:
+                # This batch may only lock stock once the one before has committed; if that one
+                # failed, this one's reading is stale: let go of its orders and start it again.
+                pending.thread.join()
+                if pending.error is not None:
+                    _close(uow)
+                    yield from settle()
+                    stats.retried += 1
+                    yield route_orders(new_uow(), order_nos, actor, rules=rules)
+                    continue
+                finished = list(settle())
+            else:
+                finished = []
+            try:
+                if not prep.plans:
+                    _close(uow, uow.commit)
+                    finished.append(prep.answer())
+                else:
+                    if decided is None:  # not predicting for now: lock, then decide, as route_orders does
+                        paused -= 1
+                        stats.locked_first += 1
+                        decided = _decide(prep, actor, uow.session.execute(_STOCK, codes).all())
+                    elif uow.session.execute(_STOCK_LOCK, codes).all() != [
+                            tuple(r[i] for i in _FIGURES) for _, r in sorted(predicted.items())]:
+                        stats.redecided += 1
+                        pause = min(2 * pause or 1, 16)
+                        paused = pause
+                        decided = _decide(prep, actor, uow.session.execute(_STOCK, codes).all())  # locked already
+                    else:
+                        stats.ahead += 1
+                        pause = 0
+                    pending = _Commit(uow, order_nos, decided, prep.answer(decided.out))
+            except BaseException as err:
+                failure = _failed(uow, err)  # (nothing is pending here: the batch before was settled)
+                if not _retryable(failure):
+                    yield from finished
+                    raise failure from None
+                stats.retried += 1
+                finished.append(route_orders(new_uow(), order_nos, actor, rules=rules))
+            yield from finished
+        yield from settle()
+    finally:
+        if pending is not None:  # leaving early (an error, or the caller stopped): the write still finishes
+            pending.wait()
 
 
 def route_in(session: Session, order_nos: Sequence[str], actor: Actor, *, trigger: str | None = None) -> list[RoutingResult]:
