@@ -180,10 +180,16 @@ class Order(Base):
         Index("ix_orders_receiver_name", "receiver_name"),
         # the order map counts by province under the status/platform filter: index-only scans
         Index("ix_orders_status_platform_province", "status", "platform", "province"),
-        Index("ix_orders_province", "province"),
+        # the list's single filters, newest first (migration 0047): a page is an index range, not a filtered walk
+        Index("ix_orders_status_ordered", "status", text("ordered_at DESC"), text("id DESC")),
+        Index("ix_orders_shop_ordered", "shop_id", text("ordered_at DESC"), text("id DESC")),
+        Index("ix_orders_warehouse_ordered", "warehouse_id", text("ordered_at DESC"), text("id DESC")),
+        Index("ix_orders_province_ordered", "province", text("ordered_at DESC"), text("id DESC")),
         Index("ix_orders_warehouse_status", "warehouse_id", "status"),
         # 超时风险 and the map's exception rate: only unshipped orders, by deadline (migration 0020)
-        Index("ix_orders_open_ship_by", "ship_by", postgresql_where=text("status IN ('paid', 'allocating')")),
+        Index("ix_orders_open_ship_by", "ship_by", postgresql_where=text("status IN ('paid', 'allocating')"),
+              # the map's overdue count reads only the index (migration 0047)
+              postgresql_include=["province", "status", "platform", "shop_id", "warehouse_id", "ordered_at"]),
     )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     order_no: Mapped[str] = mapped_column(String(40), unique=True)

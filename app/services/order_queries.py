@@ -236,13 +236,20 @@ def _without_province(flt: OrderFilter) -> OrderFilter:
 
 
 def courier_positions(uow: UnitOfWork, flt: OrderFilter = OrderFilter(), limit: int = 500) -> list[tuple[float, float]]:
-    """Where parcels still on the road were last seen (lon, lat of their newest tracking node)."""
-    base = _statement(_without_province(flt)).subquery()
+    """Where parcels still on the road were last seen (lon, lat of their newest tracking node).
+
+    Driven from the parcels on the road (hundreds), each joined to its order by key and the filter checked
+    there: an ``order_id IN (orders under the filter)`` let the planner merge-join along every order's key
+    (partially shipped at 2,000,000 orders: 1,157 ms per map re-count).
+    """
+    where = _statement(_without_province(flt)).whereclause
     latest = (sa.select(TrackingEvent.lon, TrackingEvent.lat).where(TrackingEvent.shipment_id == Shipment.id)
               .order_by(TrackingEvent.occurred_at.desc()).limit(1).lateral())
-    stmt = (sa.select(latest.c.lon, latest.c.lat).select_from(Shipment).join(latest, sa.true())
-            .where(Shipment.status.in_(("in_transit", "delivering")), latest.c.lon.is_not(None),
-                   Shipment.order_id.in_(sa.select(base.c.id)))
+    stmt = (sa.select(latest.c.lon, latest.c.lat).select_from(Shipment).join(Order, Order.id == Shipment.order_id)
+            .join(latest, sa.true())
+            .where(Shipment.status.in_(("in_transit", "delivering")), latest.c.lon.is_not(None))
             .limit(limit))
+    if where is not None:
+        stmt = stmt.where(where)
     with uow:
         return [(float(lon), float(lat)) for lon, lat in uow.session.execute(stmt)]
