@@ -14,7 +14,8 @@ import os
 import threading
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from connectors.base import Connector, Credentials
 
@@ -119,6 +120,27 @@ def wire(connector: Connector, store: CredentialStore, ref: str | None) -> Conne
     connector.refresh_token = refresh_once  # type: ignore[method-assign]
     connector.on_credentials_changed = lambda creds: store.put(ref, creds)
     return connector
+
+
+class KeptConnectors:
+    """One wired connector per thread and shop, kept: its HTTP session keeps its connection to the
+    platform alive instead of opening one per push. A changed shop or credentials make a new one."""
+
+    def __init__(self, factory: Callable[[Any, Credentials], Connector], store: CredentialStore) -> None:
+        self.factory, self.store = factory, store
+        self._local = threading.local()
+
+    def get(self, shop: Any, creds: Credentials) -> Connector:
+        """This thread's connector for ``shop`` (a ``ShopConfig``)."""
+        kept: dict[int, tuple[Any, Connector]] = self._local.__dict__.setdefault("connectors", {})
+        found = kept.get(shop.id)
+        if found is not None and found[0] == shop and found[1].credentials == creds:
+            return found[1]
+        if found is not None:
+            found[1].close()
+        connector = wire(self.factory(shop, creds), self.store, shop.credentials_ref)
+        kept[shop.id] = (shop, connector)
+        return connector
 
 
 def open_store(data_dir: Path, *, prefer_keyring: bool = True) -> CredentialStore:
