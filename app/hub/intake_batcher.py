@@ -52,6 +52,8 @@ class _Lane:
     def __init__(self, name: str, commit: Commit, in_flight: int, max_batch: int) -> None:
         self.commit, self.max_batch = commit, max_batch
         self.waiting: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.busy = self.most_busy = 0  # groups being committed now, and at most so far (drills, tests)
+        self._count = threading.Lock()
         self.threads = [threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True) for n in range(in_flight)]
         for thread in self.threads:
             thread.start()
@@ -71,9 +73,19 @@ class _Lane:
                 size += len(job.items)
             self._commit(batch)
 
+    def _counted(self, batch: list[_Job]) -> tuple[list[Any], Callable[[], None] | None]:
+        with self._count:
+            self.busy += 1
+            self.most_busy = max(self.most_busy, self.busy)
+        try:
+            return self.commit(batch)
+        finally:
+            with self._count:
+                self.busy -= 1
+
     def _commit(self, batch: list[_Job]) -> None:
         try:
-            results, after = self.commit(batch)
+            results, after = self._counted(batch)
         except Exception as err:  # a database error or a collision with a group beside it: one transaction per job
             if len(batch) > 1:
                 log.info("group of %d pushes failed (%s); retrying one by one", len(batch), type(err).__name__)
@@ -160,6 +172,11 @@ class IntakeBatcher:
     async def inbox_stored(self, shop_id: int, source: str, messages: Sequence[push_inbox.Message]) -> list[bool]:
         """:meth:`inbox` for the event loop."""
         return await self._awaited(self.inbox(shop_id, source, messages))
+
+    def most_in_flight(self, shop_id: int, kind: str) -> int:
+        """The most groups of a lane (``kind``: the source, or ``inbox:<source>``) committed at once so far."""
+        lane = self._lanes.get((shop_id, kind))
+        return lane.most_busy if lane is not None else 0
 
     def _lane(self, shop_id: int, kind: str, commit: Commit) -> _Lane:
         key = (shop_id, kind)

@@ -5,7 +5,7 @@ state ``pending``) in one group commit, and answer 200 only after that commit; t
 (app/hub/inbox_worker.py) then claims pending messages, fetches each named order's detail once,
 and ingests it with the messages marked ``done`` in the same transaction. A fetch that fails leaves
 its messages pending with the reason and a time to try again; every attempt is kept for the order's
-story. A claim is a lease (``next_try_at`` moves ahead), so a hub that dies mid-fetch leaves its
+story. A claim is a lease (``next_try_at``, empty until the first claim, moves ahead), so a hub that dies mid-fetch leaves its
 messages to be claimed again, never lost.
 """
 
@@ -51,7 +51,7 @@ def _insert(session: Any, shop_id: int, source: str, messages: Sequence[Message]
         return set()
     return set(session.scalars(_STORE, [
         {"source": source, "msg_id": msg_id, "topic": topic, "shop_id": shop_id, "platform_order_no": order_no,
-         "state": "pending", "next_try_at": sa.func.now()} for msg_id, topic, order_no in unique]))
+         "state": "pending"} for msg_id, topic, order_no in unique]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +69,8 @@ class Claimed:
 
 _CLAIM = sa.text(
     "UPDATE inbound_messages m SET attempts = m.attempts + 1, next_try_at = now() + make_interval(secs => :lease)"
-    " FROM (SELECT id FROM inbound_messages WHERE state = 'pending' AND next_try_at <= now()"
-    "       ORDER BY next_try_at, id LIMIT :n FOR UPDATE SKIP LOCKED) due"
+    " FROM (SELECT id FROM inbound_messages WHERE state = 'pending' AND (next_try_at IS NULL OR next_try_at <= now())"
+    "       ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED) due"
     " WHERE m.id = due.id"
     " RETURNING m.id, m.shop_id, m.source, m.msg_id, m.platform_order_no, m.attempts, m.received_at")
 
