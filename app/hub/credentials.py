@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from connectors.base import Connector, Credentials
 
 log = logging.getLogger(__name__)
 SERVICE = "OrderHub"
+STAT_EVERY = 1.0  # seconds: how stale secrets.json may be seen (an edit by another process shows within this)
 
 
 class CredentialStore(Protocol):
@@ -56,6 +58,7 @@ class FileStore:
         self._lock = threading.Lock()
         # The parsed file, kept until the file changes (every push asks for its shop's secret).
         self._cached: tuple[tuple[int, int, int], dict[str, Credentials]] | None = None
+        self._checked = float("-inf")  # when the file was last stat'ed
 
     def _read(self) -> dict[str, dict]:
         if not self.path.exists():
@@ -63,6 +66,10 @@ class FileStore:
         return json.loads(self.path.read_text(encoding="utf-8"))
 
     def _parsed(self) -> dict[str, Credentials]:
+        cached, now = self._cached, time.monotonic()
+        if cached is not None and now - self._checked < STAT_EVERY:
+            return cached[1]  # a burst of pushes stats the file once a second, not once per push
+        self._checked = now
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -74,6 +81,10 @@ class FileStore:
         parsed = {ref: Credentials(**entry) for ref, entry in self._read().items() if entry}
         self._cached = (stamp, parsed)
         return parsed
+
+    def peek(self, ref: str) -> Credentials | None:
+        """The kept credentials themselves, not a copy: to read only (the doors verify a signature with them)."""
+        return self._parsed().get(ref)
 
     def get(self, ref: str) -> Credentials | None:
         found = self._parsed().get(ref)
@@ -90,6 +101,7 @@ class FileStore:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, ensure_ascii=False)
             os.replace(tmp, self.path)
+            self._checked = float("-inf")  # this process sees its own change at once
 
 
 _refresh_locks: dict[str, threading.Lock] = {}
@@ -138,7 +150,8 @@ class KeptConnectors:
             return found[1]
         if found is not None:
             found[1].close()
-        connector = wire(self.factory(shop, creds), self.store, shop.credentials_ref)
+        # A copy: connectors refresh tokens in place, and ``creds`` may be the store's own (FileStore.peek).
+        connector = wire(self.factory(shop, replace(creds, extra=dict(creds.extra))), self.store, shop.credentials_ref)
         kept[shop.id] = (shop, connector)
         return connector
 

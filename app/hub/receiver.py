@@ -90,7 +90,7 @@ class Receiver:
         shop = shops.get(code) if age <= SHOP_LIST_TTL else None
         if shop is None or not getattr(self.credentials, "cheap_get", False):
             return None
-        creds = self.credentials.get(shop.credentials_ref or "")
+        creds = self.credentials.peek(shop.credentials_ref or "")  # type: ignore[attr-defined]  # read only
         return (shop, creds) if creds is not None else None
 
     def _shop(self, code: str) -> tuple[ShopConfig, Credentials] | None:
