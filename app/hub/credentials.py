@@ -65,9 +65,9 @@ class FileStore:
             return {}
         return json.loads(self.path.read_text(encoding="utf-8"))
 
-    def _parsed(self) -> dict[str, Credentials]:
+    def _parsed(self, *, recent: bool = False) -> dict[str, Credentials]:
         cached, now = self._cached, time.monotonic()
-        if cached is not None and now - self._checked < STAT_EVERY:
+        if recent and cached is not None and now - self._checked < STAT_EVERY:
             return cached[1]  # a burst of pushes stats the file once a second, not once per push
         self._checked = now
         try:
@@ -83,8 +83,10 @@ class FileStore:
         return parsed
 
     def peek(self, ref: str) -> Credentials | None:
-        """The kept credentials themselves, not a copy: to read only (the doors verify a signature with them)."""
-        return self._parsed().get(ref)
+        """The kept credentials themselves, not a copy, as of at most ``STAT_EVERY`` seconds ago: to read only
+        (the doors verify a signature with them). ``get`` always looks at the file: a token another process
+        just refreshed must be seen at once (a refresh token may be single-use)."""
+        return self._parsed(recent=True).get(ref)
 
     def get(self, ref: str) -> Credentials | None:
         found = self._parsed().get(ref)
