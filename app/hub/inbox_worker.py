@@ -5,7 +5,7 @@ this thread does the slow part afterwards. It claims due messages (a lease, ``FO
 so two hubs never fetch the same message at once), fetches each named order's detail once however many
 messages name it, several orders at a time on ``fetchers`` threads (each with its kept connector and
 connection to the platform), ingests a shop's details in one transaction that also marks their
-messages done, and routes what changed. A fetch that fails (after the connector's own retries) leaves
+messages done, and routes what changed on a thread of its own while the next round is fetched. A fetch that fails (after the connector's own retries) leaves
 its messages pending with the reason, due again after a growing pause; a hub that dies holding a claim
 leaves it to expire, and whichever hub is up fetches it then. Woken by the doors after every inbox commit,
 and every ``idle`` seconds for what is due again.
@@ -55,6 +55,8 @@ class InboxWorker(threading.Thread):
         self.connectors = KeptConnectors(factory, credentials)
         self.batch, self.lease, self.idle, self.backoff = batch, lease, idle, backoff
         self.pool = ThreadPoolExecutor(max_workers=fetchers, thread_name_prefix="push-detail")
+        # Routing what a round stored runs beside the next round's claim and fetches, in order, one at a time.
+        self.router = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-route")
         self.woken, self.stop_event = threading.Event(), threading.Event()
         self._shops: tuple[dict[int, ShopConfig], float] = ({}, float("-inf"))
 
@@ -109,7 +111,14 @@ class InboxWorker(threading.Thread):
         page = Page.of(connector, raws)
         result = ingest.ingest_batch(self.app.uow(), shop_id=shop.id, source=shop.platform, payloads=page.payloads,
                                      normalise=page.normalise, inbox_done=done)
-        _route_changed(self.app, result)
+        self.router.submit(self._route, result)
+
+    def _route(self, result: ingest.BatchResult) -> None:
+        try:
+            _route_changed(self.app, result)
+        except Exception as err:  # stored already; routed again on the order's next change or by `orderhub route`
+            if not HUB_DATABASE.failed(err, "推送订单路由"):
+                log.exception("routing pushed orders failed")
 
     def _fetch(self, shop: ShopConfig, creds: Credentials, order_no: str) -> RawOrder | str:
         """The order's detail, or why it could not be fetched (in the platform's or our words)."""
@@ -140,3 +149,4 @@ class InboxWorker(threading.Thread):
         if self.is_alive():
             self.join(10)
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.router.shutdown(wait=True)
