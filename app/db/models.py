@@ -536,13 +536,40 @@ class InboundMessage(Base):
     """Pushed platform messages seen, by the platform's message id: pushes may repeat."""
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("source", "msg_id", name="uq_inbound_messages_source_msg_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "msg_id", name="uq_inbound_messages_source_msg_id"),
+        CheckConstraint("state IN ('pending', 'done')", name="state_code"),
+        # what the inbox worker may claim next (app/hub/inbox_worker.py)
+        Index("ix_inbound_messages_due", "next_try_at", "id", postgresql_where=text("state = 'pending'")),
+        Index("ix_inbound_messages_order", "shop_id", "platform_order_no"),  # an order's story
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     source: Mapped[str] = mapped_column(String(40))
     msg_id: Mapped[str] = mapped_column(String(128))
     topic: Mapped[str] = mapped_column(String(80))
     received_at: Mapped[datetime] = _now()
+    # The push inbox (migration 0039): the message is stored when answered, its order's detail fetched after.
+    shop_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("shops.id"))
+    platform_order_no: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(12), server_default="done")  # pending until the detail is stored
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_try_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # also a claiming worker's lease
+    last_error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InboundMessageAttempt(Base):
+    """One fetch of a pushed message's order detail, for the order's story."""
+
+    __tablename__ = "inbound_message_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("inbound_messages.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = _now()
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 # Tables declared in their own modules join the same metadata (Alembic and the schema test see them).

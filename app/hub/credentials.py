@@ -12,14 +12,17 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from connectors.base import Connector, Credentials
 
 log = logging.getLogger(__name__)
 SERVICE = "OrderHub"
+STAT_EVERY = 1.0  # seconds: how stale secrets.json may be seen (an edit by another process shows within this)
 
 
 class CredentialStore(Protocol):
@@ -55,13 +58,18 @@ class FileStore:
         self._lock = threading.Lock()
         # The parsed file, kept until the file changes (every push asks for its shop's secret).
         self._cached: tuple[tuple[int, int, int], dict[str, Credentials]] | None = None
+        self._checked = float("-inf")  # when the file was last stat'ed
 
     def _read(self) -> dict[str, dict]:
         if not self.path.exists():
             return {}
         return json.loads(self.path.read_text(encoding="utf-8"))
 
-    def _parsed(self) -> dict[str, Credentials]:
+    def _parsed(self, *, recent: bool = False) -> dict[str, Credentials]:
+        cached, now = self._cached, time.monotonic()
+        if recent and cached is not None and now - self._checked < STAT_EVERY:
+            return cached[1]  # a burst of pushes stats the file once a second, not once per push
+        self._checked = now
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -73,6 +81,12 @@ class FileStore:
         parsed = {ref: Credentials(**entry) for ref, entry in self._read().items() if entry}
         self._cached = (stamp, parsed)
         return parsed
+
+    def peek(self, ref: str) -> Credentials | None:
+        """The kept credentials themselves, not a copy, as of at most ``STAT_EVERY`` seconds ago: to read only
+        (the doors verify a signature with them). ``get`` always looks at the file: a token another process
+        just refreshed must be seen at once (a refresh token may be single-use)."""
+        return self._parsed(recent=True).get(ref)
 
     def get(self, ref: str) -> Credentials | None:
         found = self._parsed().get(ref)
@@ -89,6 +103,7 @@ class FileStore:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, ensure_ascii=False)
             os.replace(tmp, self.path)
+            self._checked = float("-inf")  # this process sees its own change at once
 
 
 _refresh_locks: dict[str, threading.Lock] = {}
@@ -119,6 +134,28 @@ def wire(connector: Connector, store: CredentialStore, ref: str | None) -> Conne
     connector.refresh_token = refresh_once  # type: ignore[method-assign]
     connector.on_credentials_changed = lambda creds: store.put(ref, creds)
     return connector
+
+
+class KeptConnectors:
+    """One wired connector per thread and shop, kept: its HTTP session keeps its connection to the
+    platform alive instead of opening one per push. A changed shop or credentials make a new one."""
+
+    def __init__(self, factory: Callable[[Any, Credentials], Connector], store: CredentialStore) -> None:
+        self.factory, self.store = factory, store
+        self._local = threading.local()
+
+    def get(self, shop: Any, creds: Credentials) -> Connector:
+        """This thread's connector for ``shop`` (a ``ShopConfig``)."""
+        kept: dict[int, tuple[Any, Connector]] = self._local.__dict__.setdefault("connectors", {})
+        found = kept.get(shop.id)
+        if found is not None and found[0] == shop and found[1].credentials == creds:
+            return found[1]
+        if found is not None:
+            found[1].close()
+        # A copy: connectors refresh tokens in place, and ``creds`` may be the store's own (FileStore.peek).
+        connector = wire(self.factory(shop, replace(creds, extra=dict(creds.extra))), self.store, shop.credentials_ref)
+        kept[shop.id] = (shop, connector)
+        return connector
 
 
 def open_store(data_dir: Path, *, prefer_keyring: bool = True) -> CredentialStore:

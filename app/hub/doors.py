@@ -192,6 +192,15 @@ class _TimedHttp(HttpToolsProtocol):
         super().connection_lost(exc)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (not on Windows), else the standard library's."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 class DoorServer:
     """Serves a handler on one listening socket from a background thread (the hub, tests, drills)."""
 
@@ -210,7 +219,8 @@ class DoorServer:
         self.thread = threading.Thread(target=self._serve, name="doors", daemon=True)
 
     def _serve(self) -> None:
-        asyncio.run(self.server.serve(sockets=[self.socket]))
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(self.server.serve(sockets=[self.socket]))
 
     @property
     def url(self) -> str:

@@ -1,14 +1,19 @@
 """Group commit for pushes: pushes that arrive together are stored in one transaction, each answered on its own.
 
 One push per transaction costs ~40 ms on a loaded two-core server (the commit and the triggers);
-fifty in one transaction cost ~2 ms each. Each shop gets one thread (a lane) that takes whatever
-pushes are waiting (up to ``max_batch``), ingests them with one ``ingest_batch`` and hands every
-push its own outcomes. Store sales (``/pos/``) and platform pushes (``/push/``, whose pushed
-message ids are recorded in the same transaction as the order detail they brought) go through
-the same lanes. The sender gets its answer only after its push is committed, so nothing answered
-200 can be lost. If a group fails as a whole (a database error), its pushes are retried one by
-one so one poison push cannot fail the others; a push that still fails gets the error (the doors
-answer 5xx) and its sender retries.
+fifty in one transaction cost ~2 ms each. Each shop gets a lane: a queue and ``in_flight`` threads
+that each take whatever pushes are waiting (up to ``max_batch``) and commit them as one group, so
+the next group forms and is sent while the previous one's commit is in flight (one thread per lane
+made the commit round trip the limit, not the CPU). Every push gets its own outcomes once ITS group
+is committed, so nothing answered 200 can be lost. Groups in flight side by side take their locks
+in the same order (payloads by hash, messages by id, orders by id); two that carry the same new
+order collide on its unique key, and like any group that fails as a whole (a database error) their
+pushes are then retried one by one, so one poison push cannot fail the others; a push that still
+fails gets the error (the doors answer 5xx) and its sender retries.
+
+Two kinds of lane: store sales (``/pos/``) are ingested in the lane (``ingest_batch``); platform
+pushes (``/push/``) only record their messages in the push inbox there (app/services/push_inbox.py),
+and the inbox worker fetches the order details afterwards (app/hub/inbox_worker.py).
 """
 
 from __future__ import annotations
@@ -20,83 +25,104 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.bootstrap import OrderHub
-from app.services import ingest
+from app.services import ingest, push_inbox
 
 log = logging.getLogger(__name__)
 
 Message = tuple[str, str]  # a pushed message's (msg_id, topic)
 AfterCommit = Callable[[str, ingest.BatchResult], None]  # (source, what the group stored)
+# A lane's work: commit the group's jobs, answer one result per job, and what to run once they are answered.
+Commit = Callable[[list["_Job"]], tuple[list[Any], Callable[[], None] | None]]
 
 
 @dataclass(frozen=True, slots=True)
-class _Push:
-    payloads: Sequence[ingest.Payload]
-    messages: Sequence[Message | None]
-    normalise: ingest.Normaliser
-    future: Future[list[ingest.Outcome]] = field(default_factory=Future)
+class _Job:
+    items: Sequence[Any]
+    normalise: ingest.Normaliser | None = None
+    messages: Sequence[Message | None] = ()
+    future: Future[Any] = field(default_factory=Future)
 
 
-class _ShopLane(threading.Thread):
-    def __init__(self, app: OrderHub, shop_id: int, source: str, max_batch: int, after: AfterCommit | None) -> None:
-        super().__init__(name=f"intake-{shop_id}-{source}", daemon=True)
-        self.app, self.shop_id, self.source, self.max_batch, self.after = app, shop_id, source, max_batch, after
-        self.waiting: queue.SimpleQueue[_Push | None] = queue.SimpleQueue()
+class _Lane:
+    """One shop's queue and the threads that commit its groups, ``in_flight`` of them at most at once."""
 
-    def run(self) -> None:
+    def __init__(self, name: str, commit: Commit, in_flight: int, max_batch: int) -> None:
+        self.commit, self.max_batch = commit, max_batch
+        self.waiting: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.busy = self.most_busy = 0  # groups being committed now, and at most so far (drills, tests)
+        self._count = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True) for n in range(in_flight)]
+        for thread in self.threads:
+            thread.start()
+
+    def _run(self) -> None:
         while (first := self.waiting.get()) is not None:
-            batch = [first]
-            while len(batch) < self.max_batch:
+            batch, size = [first], len(first.items)
+            while size < self.max_batch:
                 try:
-                    item = self.waiting.get_nowait()
+                    job = self.waiting.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
-                    self.waiting.put(None)  # finish this batch, then stop
+                if job is None:
+                    self.waiting.put(None)  # finish this group, then stop
                     break
-                batch.append(item)
-            self._ingest(batch)
+                batch.append(job)
+                size += len(job.items)
+            self._commit(batch)
 
-    def _ingest(self, batch: list[_Push]) -> None:
-        by_body: dict[bytes, ingest.Normaliser] = {}
-        for push in batch:
-            for payload in push.payloads:
-                by_body.setdefault(payload.body, push.normalise)
-        messages = [m for push in batch for m in push.messages]
+    def _counted(self, batch: list[_Job]) -> tuple[list[Any], Callable[[], None] | None]:
+        with self._count:
+            self.busy += 1
+            self.most_busy = max(self.most_busy, self.busy)
         try:
-            result = ingest.ingest_batch(self.app.uow(), shop_id=self.shop_id, source=self.source,
-                                         payloads=[p for push in batch for p in push.payloads],
-                                         normalise=lambda body: by_body[body](body),
-                                         messages=messages if any(messages) else None)
-        except Exception as err:  # a database error: isolate it, one transaction per push
+            return self.commit(batch)
+        finally:
+            with self._count:
+                self.busy -= 1
+
+    def _commit(self, batch: list[_Job]) -> None:
+        try:
+            results, after = self._counted(batch)
+        except Exception as err:  # a database error or a collision with a group beside it: one transaction per job
             if len(batch) > 1:
-                log.warning("intake group of %d pushes failed; retrying one by one", len(batch), exc_info=True)
-                for push in batch:
-                    self._ingest([push])
+                log.info("group of %d pushes failed (%s); retrying one by one", len(batch), type(err).__name__)
+                for job in batch:
+                    self._commit([job])
             else:
                 batch[0].future.set_exception(err)
             return
-        outcomes = iter(result.outcomes)
-        for push in batch:  # answered now: committed
-            push.future.set_result([next(outcomes) for _ in push.payloads])
-        if self.after is not None:
+        for job, result in zip(batch, results, strict=True):  # answered now: committed
+            job.future.set_result(result)
+        if after is not None:
             try:
-                self.after(self.source, result)
+                after()
             except Exception:  # stored and answered already; what follows (routing) catches up on its own
                 log.exception("after-intake step failed")
+
+    def stop(self) -> None:
+        for _ in self.threads:
+            self.waiting.put(None)
+
+    def join(self, timeout: float) -> None:
+        for thread in self.threads:
+            thread.join(timeout)
 
 
 class IntakeBatcher:
     """Ingests pushed payloads shop by shop in group-committed batches; ``submit`` waits for its own outcomes.
 
-    ``after`` runs in the lane once a group is committed and answered (the hub routes what changed).
+    ``after`` runs in the lane once a group is committed and answered (the hub routes what changed);
+    ``on_inbox`` once a group of push-inbox messages is (the hub wakes its inbox worker).
     """
 
-    def __init__(self, app: OrderHub, *, max_batch: int = 200, timeout: float = 60.0,
-                 after: AfterCommit | None = None) -> None:
-        self.app, self.max_batch, self.timeout, self.after = app, max_batch, timeout, after
-        self._lanes: dict[tuple[int, str], _ShopLane] = {}
+    def __init__(self, app: OrderHub, *, max_batch: int = 200, timeout: float = 60.0, in_flight: int = 3,
+                 after: AfterCommit | None = None, on_inbox: Callable[[], None] | None = None) -> None:
+        self.app, self.max_batch, self.timeout, self.in_flight = app, max_batch, timeout, in_flight
+        self.after, self.on_inbox = after, on_inbox
+        self._lanes: dict[tuple[int, str], _Lane] = {}
         self._lock = threading.Lock()
 
     def submit(self, shop_id: int, source: str, normalise: ingest.Normaliser, payload: ingest.Payload) -> ingest.Outcome:
@@ -119,28 +145,91 @@ class IntakeBatcher:
         """:meth:`submit_many` for the event loop: awaits the commit without holding a thread."""
         if not payloads:
             return []
-        future = asyncio.wrap_future(self.enqueue(shop_id, source, normalise, payloads, messages))
-        # shield: a timeout must not cancel the push under the lane (it may be committing); like submit_many's
-        # result(timeout), the waiter gives up and the sender, answered 5xx, resends (stored once).
-        return await asyncio.wait_for(asyncio.shield(future), self.timeout)
+        return await self._awaited(self.enqueue(shop_id, source, normalise, payloads, messages))
+
+    async def _awaited(self, future: Future[Any]) -> Any:
+        # The loop's own future, resolved from the lane's: cancelling or timing out the waiter never touches the
+        # push under the lane (it may be committing); like submit_many's result(timeout), the waiter gives up
+        # and the sender, answered 5xx, resends (stored once). Cheaper than wait_for(shield(wrap_future)),
+        # which made a task and two futures per push.
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+
+        def settle(done: Future[Any]) -> None:
+            if waiter.done():
+                return
+            err = done.exception()
+            if err is not None:
+                waiter.set_exception(err)
+            else:
+                waiter.set_result(done.result())
+
+        future.add_done_callback(lambda done: loop.call_soon_threadsafe(settle, done))
+        late = loop.call_later(self.timeout, lambda: waiter.done() or waiter.set_exception(TimeoutError()))
+        try:
+            return await waiter
+        finally:
+            late.cancel()
 
     def enqueue(self, shop_id: int, source: str, normalise: ingest.Normaliser, payloads: Sequence[ingest.Payload],
                 messages: Sequence[Message | None] | None = None) -> Future[list[ingest.Outcome]]:
         """Hands a push to its shop's lane; the future is resolved once it is committed (or failed)."""
-        key = (shop_id, source)
-        with self._lock:
-            lane = self._lanes.get(key)
-            if lane is None:
-                lane = self._lanes[key] = _ShopLane(self.app, shop_id, source, self.max_batch, self.after)
-                lane.start()
-        push = _Push(list(payloads), list(messages) if messages is not None else [None] * len(payloads), normalise)
-        lane.waiting.put(push)
-        return push.future
+        job = _Job(list(payloads), normalise, list(messages) if messages is not None else [None] * len(payloads))
+        self._lane(shop_id, source, lambda batch: self._ingest(shop_id, source, batch)).waiting.put(job)
+        return job.future
+
+    def inbox(self, shop_id: int, source: str, messages: Sequence[push_inbox.Message]) -> Future[list[bool]]:
+        """Hands a push's messages to its shop's inbox lane; resolved (new or repeat, per message) once committed."""
+        job = _Job(list(messages))
+        self._lane(shop_id, f"inbox:{source}", lambda batch: self._store_inbox(shop_id, source, batch)).waiting.put(job)
+        return job.future
+
+    def inbox_sync(self, shop_id: int, source: str, messages: Sequence[push_inbox.Message]) -> list[bool]:
+        """:meth:`inbox` for a worker thread: waits for the commit."""
+        return self.inbox(shop_id, source, messages).result(self.timeout)
+
+    async def inbox_stored(self, shop_id: int, source: str, messages: Sequence[push_inbox.Message]) -> list[bool]:
+        """:meth:`inbox` for the event loop."""
+        return await self._awaited(self.inbox(shop_id, source, messages))
+
+    def most_in_flight(self, shop_id: int, kind: str) -> int:
+        """The most groups of a lane (``kind``: the source, or ``inbox:<source>``) committed at once so far."""
+        lane = self._lanes.get((shop_id, kind))
+        return lane.most_busy if lane is not None else 0
+
+    def _lane(self, shop_id: int, kind: str, commit: Commit) -> _Lane:
+        key = (shop_id, kind)
+        lane = self._lanes.get(key)
+        if lane is None:
+            with self._lock:
+                lane = self._lanes.get(key)
+                if lane is None:
+                    lane = self._lanes[key] = _Lane(f"intake-{shop_id}-{kind}", commit, self.in_flight, self.max_batch)
+        return lane
+
+    def _ingest(self, shop_id: int, source: str, batch: list[_Job]) -> tuple[list[Any], Callable[[], None] | None]:
+        by_body: dict[bytes, ingest.Normaliser] = {}
+        for job in batch:
+            for payload in job.items:
+                by_body.setdefault(payload.body, job.normalise)
+        messages = [m for job in batch for m in job.messages]
+        result = ingest.ingest_batch(self.app.uow(), shop_id=shop_id, source=source,
+                                     payloads=[p for job in batch for p in job.items],
+                                     normalise=lambda body: by_body[body](body),
+                                     messages=messages if any(messages) else None)
+        outcomes = iter(result.outcomes)
+        answers = [[next(outcomes) for _ in job.items] for job in batch]
+        after = self.after
+        return answers, (None if after is None else lambda: after(source, result))
+
+    def _store_inbox(self, shop_id: int, source: str, batch: list[_Job]) -> tuple[list[Any], Callable[[], None] | None]:
+        fresh = iter(push_inbox.store(self.app.uow(), shop_id, source, [m for job in batch for m in job.items]))
+        return [[next(fresh) for _ in job.items] for job in batch], self.on_inbox
 
     def stop(self) -> None:
         with self._lock:
             lanes, self._lanes = list(self._lanes.values()), {}
         for lane in lanes:
-            lane.waiting.put(None)
+            lane.stop()
         for lane in lanes:
             lane.join(10)

@@ -1,8 +1,8 @@
 """The hub's HTTP receiver: platform push messages and store POS sales, verified, deduplicated, ingested.
 
-``POST /push/<shop_code>``: a platform's signed message → verify → fetch the order's current detail
-→ group-committed intake with the message id (a repeated message stores nothing), then routing,
-exactly as a polled update.
+``POST /push/<shop_code>``: a platform's signed notification → verify → its messages group-committed
+to the push inbox (a repeated message id stores nothing) → answered; the inbox worker then fetches
+each named order's detail and ingests it like a polled update (app/hub/inbox_worker.py).
 ``POST /pos/<store_code>``: a signed sale from a store till → verify → intake.
 ``POST /erp/<endpoint>``: the ERP's signed webhooks (app/hub/erp_receiver.py).
 Answers are JSON with a business-language ``message``; a bad signature is 401, a payload that
@@ -19,16 +19,17 @@ from collections.abc import Callable
 
 from app.bootstrap import OrderHub
 from app.hub.carrier_receiver import CarrierReceiver
-from app.hub.credentials import CredentialStore, wire
+from app.hub.credentials import CredentialStore, KeptConnectors
 from app.hub.db_status import HUB_DATABASE
 from app.hub.doors import RAW_REPLY, DoorLimits, DoorServer
 from app.hub.erp_receiver import ErpReceiver
+from app.hub.inbox_worker import InboxWorker
 from app.hub.intake_batcher import IntakeBatcher
-from app.hub.pollers import Page, _route_changed
+from app.hub.pollers import _route_changed
 from app.services import ingest, shop_sync
 from app.services.shop_sync import ShopConfig
 from app.domain.intake import InboundOrder
-from connectors.base import Connector, Credentials, PayloadError, PlatformError
+from connectors.base import Connector, Credentials, PayloadError, PlatformError, PushMessage
 from connectors.pos import PosReceiver
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,11 @@ class Receiver:
         self.app, self.factory, self.credentials = app, factory, credentials
         self.carriers = carriers  # carrier tracking pushes (app/hub/carrier_receiver.py)
         self.erp = ErpReceiver(app, credentials)  # /erp/<endpoint>: the ERP's webhooks (issue #17)
-        # Pushes arriving together share one commit (issue #19); what changed is routed after the answers.
-        self.batcher = IntakeBatcher(app, after=self._route_pushed)
-        self._local = threading.local()
+        self.connectors = KeptConnectors(factory, credentials)
+        # Platform pushes go to a durable inbox; its worker fetches the orders' details afterwards (issue #19).
+        self.inbox = InboxWorker(app, factory, credentials)
+        # Pushes arriving together share one commit (issue #19); a committed inbox group wakes the worker.
+        self.batcher = IntakeBatcher(app, after=self._route_pushed, on_inbox=self.inbox.wake)
         self._shops: tuple[dict[str, ShopConfig], float] = ({}, float("-inf"))
         self._shops_lock = threading.Lock()
         self._refreshing = False  # a read of the shop list for the event loop's door is under way
@@ -87,7 +90,7 @@ class Receiver:
         shop = shops.get(code) if age <= SHOP_LIST_TTL else None
         if shop is None or not getattr(self.credentials, "cheap_get", False):
             return None
-        creds = self.credentials.get(shop.credentials_ref or "")
+        creds = self.credentials.peek(shop.credentials_ref or "")  # type: ignore[attr-defined]  # read only
         return (shop, creds) if creds is not None else None
 
     def _shop(self, code: str) -> tuple[ShopConfig, Credentials] | None:
@@ -117,18 +120,28 @@ class Receiver:
             return _refused(err)
 
     async def fast(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, object]] | None:
-        """Store sales on the doors' event loop (app/hub/doors.py): verify, group commit, answer once committed.
+        """Store sales and platform pushes on the doors' event loop (app/hub/doors.py): verify, group commit,
+        answer once committed.
 
-        None (the request goes to :meth:`handle` on a worker thread) for anything else, and for a sale
+        None (the request goes to :meth:`handle` on a worker thread) for anything else, and for a push
         whose shop list or credentials would need a blocking read first.
         """
         parts = [p for p in path.split("/") if p]
-        found = self._known_shop(parts[1]) if len(parts) == 2 and parts[0] == "pos" else None
+        found = self._known_shop(parts[1]) if len(parts) == 2 and parts[0] in ("pos", "push") else None
         if found is None:
             return None
         shop, creds = found
-        receiver = PosReceiver(shop.code, creds.app_secret)
         try:
+            if parts[0] == "push":
+                connector = self.connectors.get(shop, creds)  # the loop thread's own, kept: verifying needs no I/O
+                messages, unread = self._parse_push(connector, shop, headers, body)
+                if unread is not None:
+                    outcome = (await self.batcher.stored(shop.id, shop.platform, _unreadable(unread),
+                                                         [ingest.Payload("push", body)]))[0]
+                    return _quarantined_push(connector, outcome, unread)
+                fresh = await self.batcher.inbox_stored(shop.id, shop.platform, _inbox_rows(messages))
+                return _push_answer(connector, messages, fresh)
+            receiver = PosReceiver(shop.code, creds.app_secret)
             receiver.verify(headers, body)
         except PlatformError as err:
             return _refused(err)
@@ -140,42 +153,49 @@ class Receiver:
         receiver.verify(headers, body)
         return _sale_answer(self.batcher.submit(shop.id, "pos", receiver.normalise, ingest.Payload("pos.sale", body)))
 
-    def _connector(self, shop: ShopConfig, creds: Credentials) -> Connector:
-        # One connector per handler thread and shop, kept: its HTTP session keeps its connection to the
-        # platform alive instead of opening one per push. A changed shop or credentials make a new one.
-        kept: dict[int, tuple[ShopConfig, Connector]] = self._local.__dict__.setdefault("connectors", {})
-        found = kept.get(shop.id)
-        if found is not None and found[0] == shop and found[1].credentials == creds:
-            return found[1]
-        if found is not None:
-            found[1].close()
-        connector = wire(self.factory(shop, creds), self.credentials, shop.credentials_ref)
-        kept[shop.id] = (shop, connector)
-        return connector
+    @staticmethod
+    def _parse_push(connector: Connector, shop: ShopConfig, headers: dict[str, str],
+                    body: bytes) -> tuple[list[PushMessage], str | None]:
+        """The verified push's messages, or none and the reason it is signed but unreadable.
 
-    def _push(self, shop: ShopConfig, creds: Credentials, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
-        connector = self._connector(shop, creds)
+        Raises:
+            PlatformError: a bad signature or stale timestamp (logged with the shop).
+        """
         try:
-            messages = connector.parse_pushes(headers, body)  # 抖店 batches several messages in one push
+            return connector.parse_pushes(headers, body), None  # 抖店 batches several messages in one push
         except PlatformError as err:
             if err.code != "push":
                 log.warning("push to shop %s refused (%s): %s", shop.code, err.code, err.message)
                 raise
+            return [], err.message
+
+    def _push(self, shop: ShopConfig, creds: Credentials, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
+        connector = self.connectors.get(shop, creds)
+        messages, unread = self._parse_push(connector, shop, headers, body)
+        if unread is not None:
             # Signed by the platform but unreadable: kept in quarantine with the reason, acknowledged so
             # the platform does not resend it forever (a person looks at it there).
-            outcome = self.batcher.submit(shop.id, shop.platform, _unreadable(err.message), ingest.Payload("push", body))
-            return 200, _acked(connector, {"ok": False, "quarantined": outcome.verdict == "quarantined",
-                                           "message": f"推送消息已收到但无法识别，已隔离待处理：{err.message}"})
-        # The order's current detail, fetched before the group commit (the platform answers outside any
-        # transaction); a failed fetch answers 502 and records nothing, so the platform's resend is not
-        # mistaken for a repeat.
-        page = Page.of(connector, [connector.fetch(m.platform_order_no) for m in messages])
-        outcomes = self.batcher.submit_many(shop.id, shop.platform, page.normalise, page.payloads,
-                                            [(m.msg_id, m.topic) for m in messages])
-        return 200, _acked(connector, {"ok": True, "messages": [
-            {"msg_id": m.msg_id, "verdict": o.verdict, "order_no": o.order_no, "interception": o.interception}
-            | ({"duplicate": True} if o.verdict == "duplicate" else {})
-            for m, o in zip(messages, outcomes, strict=True)]})
+            outcome = self.batcher.submit(shop.id, shop.platform, _unreadable(unread), ingest.Payload("push", body))
+            return _quarantined_push(connector, outcome, unread)
+        # A push is a notification: stored durably in the inbox, answered, and the order's detail fetched
+        # afterwards by the inbox worker (app/hub/inbox_worker.py), never while the platform waits.
+        fresh = self.batcher.inbox_sync(shop.id, shop.platform, _inbox_rows(messages))
+        return _push_answer(connector, messages, fresh)
+
+
+def _inbox_rows(messages: list[PushMessage]) -> list[tuple[str, str, str]]:
+    return [(m.msg_id, m.topic, m.platform_order_no) for m in messages]
+
+
+def _push_answer(connector: Connector, messages: list[PushMessage], fresh: list[bool]) -> tuple[int, dict]:
+    return 200, _acked(connector, {"ok": True, "messages": [
+        {"msg_id": m.msg_id, "platform_order_no": m.platform_order_no, "verdict": "accepted" if new else "duplicate"}
+        | ({} if new else {"duplicate": True}) for m, new in zip(messages, fresh, strict=True)]})
+
+
+def _quarantined_push(connector: Connector, outcome: ingest.Outcome, reason: str) -> tuple[int, dict]:
+    return 200, _acked(connector, {"ok": False, "quarantined": outcome.verdict == "quarantined",
+                                   "message": f"推送消息已收到但无法识别，已隔离待处理：{reason}"})
 
 
 def _refused(err: PlatformError) -> tuple[int, dict[str, object]]:
@@ -205,10 +225,17 @@ class ReceiverServer(DoorServer):
     """Serves a :class:`Receiver` on the hub's doors (app/hub/doors.py: uvicorn with limits and timeouts)."""
 
     def __init__(self, receiver: Receiver, *, host: str = "127.0.0.1", port: int = 0,
-                 limits: DoorLimits | None = None) -> None:
+                 limits: DoorLimits | None = None, inbox_worker: bool = True) -> None:
         super().__init__(receiver.handle, host=host, port=port, limits=limits, fast=receiver.fast)
-        self.receiver = receiver
+        self.receiver, self.inbox_worker = receiver, inbox_worker  # False: pushes wait in the inbox (tests, drills)
+
+    def start(self) -> ReceiverServer:
+        super().start()
+        if self.inbox_worker:
+            self.receiver.inbox.start()
+        return self
 
     def stop(self) -> None:
         super().stop()
         self.receiver.batcher.stop()
+        self.receiver.inbox.stop()

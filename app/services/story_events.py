@@ -8,7 +8,7 @@ from typing import Any
 
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
-from app.services.trace import OrderStory, _audit, _case, _decision, _einvoice, _erp_attempt, _invoice
+from app.services.trace import OrderStory, _audit, _case, _decision, _einvoice, _erp_attempt, _invoice, push_fetch
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,14 +20,14 @@ class StoryEvent:
     """
 
     at: datetime
-    kind: str  # order / decision / audit / shipment / tracking / invoice / case / writeback / erp / einvoice
+    kind: str  # order / push / decision / audit / shipment / tracking / invoice / case / writeback / erp / einvoice
     title: str
     details: tuple[str, ...] = ()
     technical: str = ""
     failed: bool = False
 
 
-_ORDER = {"order": 0, "paid": 1, "decision": 2, "audit": 3, "shipment": 4, "tracking": 5, "invoice": 6, "case": 7,
+_ORDER = {"order": 0, "push": 0, "paid": 1, "decision": 2, "audit": 3, "shipment": 4, "tracking": 5, "invoice": 6, "case": 7,
           "writeback": 8, "erp": 8, "einvoice": 9}
 
 
@@ -58,6 +58,7 @@ def story_events(story: OrderStory, lang: Lang = "zh") -> list[StoryEvent]:
     events = [StoryEvent(o["ordered_at"], "order", render("TRACE_ORDERED", lang))]
     if o["paid_at"]:
         events.append(StoryEvent(o["paid_at"], "paid", render("TRACE_PAID", lang)))
+    events += [StoryEvent(f["at"], "push", push_fetch(f, lang), failed=not f["ok"]) for f in story.push_fetches]
     events += [_event(d["decided_at"], "decision", _decision(d, story, lang)) for d in story.decisions]
     events += [_event(a["occurred_at"], "audit", _audit(a, lang)) for a in story.audits]
     for sh in story.shipments:

@@ -53,6 +53,8 @@ class OrderStory:
     erp_view: list[dict[str, Any]] = field(default_factory=list)
     # the platform's raw payloads of this order (id, kind, sha256; where an archived one's bytes went)
     payloads: list[dict[str, Any]] = field(default_factory=list)
+    # every fetch of this order's detail for a platform push (the push inbox, issue #19), failed ones too
+    push_fetches: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _rows(session: Session, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -107,6 +109,10 @@ def order_story(uow: UnitOfWork, order_no: str) -> OrderStory:
             erp_view=_rows(s, "SELECT * FROM erp_order_status WHERE order_id = :o", o=oid),
             payloads=_rows(s, "SELECT id, kind, sha256, received_at, archived_at, archive_file FROM raw_payloads"
                               " WHERE order_id = :o ORDER BY id", o=oid),
+            push_fetches=_rows(s, "SELECT a.at, a.attempt, a.ok, a.error, m.topic, m.msg_id FROM inbound_messages m"
+                                  " JOIN inbound_message_attempts a ON a.message_id = m.id WHERE m.shop_id = :s"
+                                  " AND m.platform_order_no = :n ORDER BY a.id", s=order["shop_id"],
+                               n=order["platform_order_no"]),
         )
     story.seconds = time.perf_counter() - started
     return story
@@ -270,6 +276,7 @@ def render_story(story: OrderStory, lang: Lang = "zh") -> str:
     events += [(a["at"], 8, [_erp_attempt(a, lang)]) for a in story.erp_attempts]
     events += [(r["updated_at"], 9, [_einvoice(r, lang)]) for r in story.einvoices]
     events += [(p["received_at"], 0, _payload(p, lang)) for p in story.payloads]
+    events += [(f["at"], 0, [push_fetch(f, lang)]) for f in story.push_fetches]
     out.append(render("TRACE_SECTION_STORY", lang))
     for at, _, lines in sorted(events, key=lambda e: (e[0], e[1])):
         out.append(f"  {_t(at)}  {lines[0]}")
@@ -285,6 +292,14 @@ def _payload(p: dict[str, Any], lang: Lang) -> list[str]:
     if p["archive_file"]:
         lines.append(render("TRACE_PAYLOAD_ARCHIVED", lang, file=p["archive_file"], at=_t(p["archived_at"])))
     return lines
+
+
+def push_fetch(f: dict[str, Any], lang: Lang) -> str:
+    """One fetch of the order's detail for a platform push, as the story says it."""
+    if f["ok"]:
+        return render("TRACE_PUSH_FETCHED", lang, topic=f["topic"], msg_id=f["msg_id"], attempt=f["attempt"])
+    return render("TRACE_PUSH_FETCH_FAILED", lang, topic=f["topic"], msg_id=f["msg_id"], attempt=f["attempt"],
+                  reason=f["error"] or "-")
 
 
 def _invoice(i: dict[str, Any], lang: Lang) -> str:

@@ -124,8 +124,8 @@ def test_a_sale_is_taken_on_the_event_loop_once_its_shop_is_known_and_answered_o
         assert again[0] == 200 and again[1]["verdict"] == "duplicate"
         status, refused = asyncio.run(receiver.fast("/pos/POS-HZ-HUBIN", _signed(forged, "guessed"), forged))
         assert status == 401 and refused["message"] == "门店销售单签名不正确"
-        # Platform pushes fetch the order's detail (blocking HTTP): never on the loop.
-        assert asyncio.run(receiver.fast("/push/POS-HZ-HUBIN", _signed(first), first)) is None
+        # Anything else (an ERP webhook, a carrier's push) goes to the worker threads.
+        assert asyncio.run(receiver.fast("/erp/POS-HZ-HUBIN", _signed(first), first)) is None
     finally:
         receiver.batcher.stop()
     assert len(_orders(hub)) == 2
@@ -148,3 +148,57 @@ def test_a_database_lost_under_a_sale_answers_503_and_the_resent_sale_is_stored_
     assert resent.status_code == 200 and resent.json()["verdict"] == "new"
     assert till.push(body).json()["verdict"] == "duplicate"
     assert len(_orders(hub)) == 2
+
+
+def test_sales_committed_as_several_groups_in_flight_at_once_are_each_stored_exactly_once(hub, add_shop, credentials):
+    import threading
+
+    from tests.support import door_abuse
+
+    shop_id = add_shop("pos", "POS-HZ-HUBIN", name="杭州湖滨银泰门店")
+    server = ReceiverServer(Receiver(hub, _factory, credentials)).start()
+    batcher = server.receiver.batcher
+    held, second_group = threading.Event(), threading.Event()
+
+    def hold_the_first_group(conn, cursor, statement, parameters, context, executemany) -> None:
+        # The first group waits (bounded) inside its transaction until another group of the shop is being
+        # committed beside it: two transactions in flight, whatever the machine's speed.
+        if statement.startswith("INSERT INTO raw_payloads") and not held.is_set():
+            held.set()
+            deadline = threading.Event()
+            for _ in range(600):
+                if batcher.most_in_flight(shop_id, "pos") >= 2:
+                    break
+                deadline.wait(0.05)
+            second_group.set()
+
+    sales = [sale_body(o, "POS-HZ-HUBIN") for o in SimWorld("pos", seed=31).create(60, status="completed")]
+    bad = b'{"sale_no": "BAD-1", "store_code": "POS-HZ-HUBIN"}'  # signed, but no lines: quarantined, alone
+    bodies = sales[:30] + [bad] + sales[30:] + sales[:10]  # the first ten resent: often in another group
+    requests = [door_abuse.signed_push("POS-HZ-HUBIN", "store-secret", b) for b in bodies]
+    assert till_warm(server.url)  # the shop is known: sales take the event loop's door
+    sa.event.listen(hub.engine, "before_cursor_execute", hold_the_first_group)
+    try:
+        result = door_abuse.paced_load(server.url, requests, rate=5000, connections=32)
+        most_in_flight = batcher.most_in_flight(shop_id, "pos")
+    finally:
+        sa.event.remove(hub.engine, "before_cursor_execute", hold_the_first_group)
+        server.stop()
+    assert second_group.is_set() and most_in_flight >= 2
+    assert not result.errors and sorted(result.statuses) == [200] * len(requests)
+    verdicts = [json.loads(b).get("verdict") for b in result.bodies]
+    assert verdicts.count("new") == 60 and verdicts.count("duplicate") == 10
+    orders = _orders(hub)
+    assert len(orders) == 61 and len({o.platform_order_no for o in orders}) == 61  # and the warm-up sale
+    with hub.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(RawPayload)
+                                  .where(RawPayload.status == "quarantined")) == 1
+
+
+def till_warm(url: str) -> bool:
+    """One sale through the worker threads, so the shop list is read and later sales take the loop's door."""
+    from tests.support import door_abuse
+
+    body = sale_body(SimWorld("pos", seed=32).create(1, status="completed")[0], "POS-HZ-HUBIN")
+    return door_abuse.paced_load(url, [door_abuse.signed_push("POS-HZ-HUBIN", "store-secret", body)],
+                                 rate=1, connections=1).statuses == [200]

@@ -1,16 +1,19 @@
-"""Platform pushes (``/push/<shop>``) group-committed (issue #19): each answered only after its own order is stored.
+"""Platform pushes (``/push/<shop>``) through the push inbox (issue #19): each answered only after its message
+is committed; the inbox worker then fetches every named order's detail and stores it exactly once.
 
 The 抖店 simulator serves the order details over real HTTP; its signed pushes are sent to the hub's
 doors as a platform sends them, many at once so they share commits.
 """
 
 import logging
+import time
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from app.db.models import InboundMessage, Order, RawPayload
+from app.db.models import InboundMessage, InboundMessageAttempt, Order, RawPayload
+from app.hub.inbox_worker import Backoff, InboxWorker
 from app.hub.receiver import Receiver, ReceiverServer
 from app.hub.registry import connector_for, simulator_module
 from app.services import ingest
@@ -29,13 +32,16 @@ CREDS = Credentials(app_key="1234567890123456789", app_secret="push-secret", acc
 class Platform:
     """抖店 for one shop: its world, its API on a simulator server, and the hub's doors it pushes to."""
 
-    def __init__(self, hub, add_shop, credentials) -> None:
+    def __init__(self, hub, add_shop, credentials, *, inbox_worker: bool = True) -> None:
+        self.hub, self.credentials = hub, credentials
         self.world = SimWorld("douyin", seed=23)
         self.sim = simulator_module("douyin").make_simulator(self.world, CREDS)
         self.server = SimServer(self.sim.handle).start()
         add_shop("douyin", SHOP, url=self.server.url, creds=CREDS, platform_shop_id="77001")
-        no_sleep = RetryPolicy(sleep=lambda s: None)
-        self.doors = ReceiverServer(Receiver(hub, lambda s, c: connector_for(s, c, policy=no_sleep), credentials)).start()
+        self.receiver = Receiver(hub, _connector, credentials)
+        # Failed fetches are due again at once: the test decides when the platform answers again.
+        self.receiver.inbox.backoff = Backoff(first=0.0)
+        self.doors = ReceiverServer(self.receiver, inbox_worker=inbox_worker).start()
 
     def pushes(self, n: int) -> list[bytes]:
         """A signed 抖店 push for each of ``n`` new orders, as raw HTTP requests to the hub."""
@@ -48,6 +54,21 @@ class Platform:
     def close(self) -> None:
         self.doors.stop()
         self.server.stop()
+
+
+def _connector(shop, creds):
+    return connector_for(shop, creds, policy=RetryPolicy(sleep=lambda s: None))
+
+
+def _settled(hub, orders: int, *, timeout: float = 60.0) -> None:
+    """Waits until the inbox worker has stored ``orders`` orders and no message is pending (bounded, not timed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _count(hub, Order) >= orders and _count(hub, InboundMessage, InboundMessage.state == "pending") == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{_count(hub, Order)} orders stored, "
+                         f"{_count(hub, InboundMessage, InboundMessage.state == 'pending')} messages pending")
 
 
 @pytest.fixture
@@ -66,6 +87,7 @@ def test_200_concurrent_signed_pushes_are_all_stored_exactly_once(hub, platform)
     result = platform.send(platform.pushes(200))
     assert not result.errors and sorted(result.statuses) == [200] * 200
     assert set(result.bodies) == {ACK}  # 抖店's own "received", so it does not resend
+    _settled(hub, 200)
     assert _count(hub, Order) == 200
     assert _count(hub, InboundMessage) == 200
     with hub.uow() as uow:
@@ -77,6 +99,7 @@ def test_a_push_repeated_in_the_same_burst_is_stored_once(hub, platform):
     burst = [p for pair in zip(pushes, pushes, strict=True) for p in pair]  # each sent twice, back to back
     result = platform.send(burst)
     assert not result.errors and sorted(result.statuses) == [200] * 80
+    _settled(hub, 40)
     assert _count(hub, Order) == 40 and _count(hub, InboundMessage) == 40
     assert _count(hub, RawPayload) == 40  # the repeat's fetched detail is not kept a second time
 
@@ -126,6 +149,7 @@ def test_a_bad_signature_and_an_unreadable_push_in_a_burst_are_refused_and_recor
     assert not result.errors
     assert sorted(result.statuses) == [200] * 21 + [401]  # answers come back in the order they finish
     assert any("refused" in r.getMessage() and SHOP in r.getMessage() for r in caplog.records)  # the refusal is recorded
+    _settled(hub, 20)
     assert _count(hub, Order) == 20 and _count(hub, InboundMessage) == 20
     # The unreadable one is kept in quarantine with its reason (a person looks at it); the platform got its ack.
     with hub.uow() as uow:
@@ -136,7 +160,7 @@ def test_a_bad_signature_and_an_unreadable_push_in_a_burst_are_refused_and_recor
 
 def test_a_database_connection_lost_mid_group_answers_5xx_never_200_and_the_resend_is_stored_once(hub, platform):
     pushes = platform.pushes(30)
-    loss = LoseTheConnection(hub, "INSERT INTO INBOUND_MESSAGES")  # a group's pushed messages
+    loss = LoseTheConnection(hub, "INSERT INTO INBOUND_MESSAGES")  # a group's pushed messages, into the inbox
     try:
         result = platform.send(pushes)
         assert loss.kills >= 1 and not result.errors
@@ -147,4 +171,70 @@ def test_a_database_connection_lost_mid_group_answers_5xx_never_200_and_the_rese
     finally:
         loss.close()
     assert sorted(again.statuses) == [200] * 30 and set(again.bodies) == {ACK}
+    _settled(hub, 30)
     assert _count(hub, Order) == 30 and _count(hub, InboundMessage) == 30
+
+
+def test_pushes_answered_while_no_worker_runs_are_fetched_once_by_the_worker_of_the_next_start(hub, add_shop, credentials):
+    # The hub died after its 200s and before any detail fetch: the inbox holds the messages durably.
+    first = Platform(hub, add_shop, credentials, inbox_worker=False)
+    try:
+        pushes = first.pushes(25)
+        result = first.send(pushes + pushes[:5])  # 抖店 repeats a few meanwhile
+        assert not result.errors and sorted(result.statuses) == [200] * 30
+    finally:
+        first.doors.stop()  # the hub goes; the platform stays
+    assert _count(hub, Order) == 0
+    assert _count(hub, InboundMessage, InboundMessage.state == "pending") == 25
+    restarted = InboxWorker(hub, _connector, credentials)  # the next start of the hub: a new worker
+    restarted.start()
+    try:
+        _settled(hub, 25)
+    finally:
+        restarted.stop()
+        first.server.stop()
+    assert _count(hub, Order) == 25 and _count(hub, InboundMessage, InboundMessage.state == "done") == 25
+    with hub.uow() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count(sa.distinct(Order.platform_order_no)))) == 25
+
+
+def test_a_detail_fetch_that_fails_stays_pending_with_its_reason_and_the_retry_stores_the_order_once(hub, platform):
+    from app.services import trace
+
+    platform.world.faults.error_5xx_next = 4  # the connector's own three retries fail too
+    platform.doors.receiver.inbox.stop()  # rounds are run by the test, one at a time
+    worker = InboxWorker(hub, _connector, platform.credentials, backoff=Backoff(first=0.0))
+    [push] = platform.pushes(1)
+    assert platform.send([push]).statuses == [200]
+    worker.run_once()
+    with hub.uow() as uow:
+        pending = uow.session.execute(sa.select(InboundMessage)).scalar_one()
+        assert pending.state == "pending" and pending.attempts == 1 and pending.last_error  # the reason, kept
+    assert _count(hub, Order) == 0
+    assert platform.send([push]).statuses == [200]  # the platform's resend: already in the inbox, not a new fetch
+    worker.run_once()  # due again at once (no pause in this test): the platform answers now
+    worker.stop()
+    assert _count(hub, Order) == 1 and _count(hub, InboundMessage) == 1
+    assert [a.ok for a in _attempts(hub)] == [False, True]
+    with hub.uow() as uow:
+        order_no = uow.session.scalar(sa.select(Order.order_no))
+    story = trace.render_story(trace.order_story(hub.uow(), order_no))
+    assert "第 1 次取订单详情失败" in story and "第 2 次取订单详情成功" in story
+
+
+def _attempts(hub):
+    with hub.uow() as uow:
+        return uow.session.execute(sa.select(InboundMessageAttempt).order_by(InboundMessageAttempt.id)).scalars().all()
+
+
+def test_several_messages_naming_one_order_fetch_its_detail_once(hub, platform):
+    platform.doors.receiver.inbox.stop()
+    [order] = platform.world.create(1, at=platform.world.now() - timedelta(minutes=5))
+    pushes = [door_abuse.post(f"/push/{SHOP}", *platform.sim.push_message(topic, order))
+              for topic in ("address_changed", "cancelled", "address_changed")]
+    assert platform.send(pushes).statuses == [200] * 3
+    worker = InboxWorker(hub, _connector, platform.credentials)
+    worker.run_once()
+    worker.stop()
+    assert _count(hub, Order) == 1 and _count(hub, InboundMessage, InboundMessage.state == "done") == 3
+    assert len(_attempts(hub)) == 3 and _count(hub, RawPayload) == 1  # one detail, fetched and stored once
