@@ -1,7 +1,7 @@
 """The order list's single filters served in list order by an index each (issue #18: a filter click at 2M).
 
 Revision ID: 0047
-Revises: 0037
+Revises: 0039
 
 A status, shop, warehouse or province filter sorted newest first walked ``ix_orders_ordered_at`` and threw
 away every row of another status until it had a page: for 已取消 at 200,000 orders 4,000 heap pages and
