@@ -106,7 +106,7 @@ def run(lab: Lab, which: str, n: dict) -> dict:
             finally:
                 proxy.close()
         if which == "kills":
-            return drills.station_kills(url, hub.engine, lab.root / "kills", placed, kills=n["kills"], per_kill=30)
+            return drills.station_kills(url, hub.engine, lab.root / "kills", placed, kills=n["kills"], per_kill=250)
         if which in ("immediate", "terminate", "freeze"):
             station = lab.station(url, which, op_timeout=1.5, connect_timeout=1)
             cycles = 1 if which == "freeze" else n[which]
