@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -35,6 +36,7 @@ def main() -> None:
     from app.domain.actor import Actor
     from app.services import audit
     from app.settings import Settings
+    from tests.support.proc_cpu import PgCpu, own_cpu
 
     figures: dict[str, object] = {"writers": args.writers, "records_per_writer": args.records}
     for alg in (("sha256", "sm3") if args.alg == "both" else (args.alg,)):
@@ -55,6 +57,9 @@ def main() -> None:
                 except BaseException as err:  # noqa: BLE001 - counted below
                     errors.append(err)
 
+            pg_cpu = PgCpu(hub.target.pgdata)
+            pg_cpu.start()
+            mine = own_cpu()
             started = time.perf_counter()
             threads = [threading.Thread(target=writer, args=(k,)) for k in range(args.writers)]
             for t in threads:
@@ -62,6 +67,7 @@ def main() -> None:
             for t in threads:
                 t.join()
             write_s = time.perf_counter() - started
+            writers_cpu, postgres_cpu, load = own_cpu() - mine, pg_cpu.finish(), os.getloadavg()[0]
             started = time.perf_counter()
             verdict = audit.verify(hub.uow())
             verify_s = time.perf_counter() - started
@@ -73,9 +79,12 @@ def main() -> None:
         figures[alg] = {"records": len(rows), "expected": total, "errors": len(errors), "chain_ok": verdict.ok,
                         "linear_no_fork": linear, "all_this_alg": {r.hash_alg for r in rows} == {alg},
                         "write_s": round(write_s, 2), "records_per_s": round(len(rows) / write_s, 1),
-                        "verify_s": round(verify_s, 2)}
+                        "verify_s": round(verify_s, 2),
+                        "writers_cpu_ms_per_record": round(1000 * writers_cpu / max(1, len(rows)), 3),
+                        "postgres_cpu_ms_per_record": round(1000 * postgres_cpu / max(1, len(rows)), 3),
+                        "load_avg": round(load, 1)}
         print(f"{alg}: {len(rows)}/{total} records from {args.writers} writers in {write_s:.1f} s "
-              f"({figures[alg]['records_per_s']}/s), {len(errors)} errors; chain "
+              f"({figures[alg]['records_per_s']}/s at load {load:.1f}), {len(errors)} errors; chain "
               f"{'intact and linear' if verdict.ok and linear else 'BROKEN'}; verified in {verify_s:.2f} s")
     print(json.dumps(figures, ensure_ascii=False))
 

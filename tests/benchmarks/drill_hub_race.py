@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -41,6 +42,7 @@ def main() -> None:
     from connectors.simulators.server import SimServer
     from connectors.simulators.world import SimWorld
     from tests.support.hub_race import HubRace, wait_for
+    from tests.support.proc_cpu import PgCpu, children_cpu, own_cpu
 
     creds = Credentials(app_key="1234567890123456789", app_secret="testsecret", access_token="token-1",
                         refresh_token="refresh-1")
@@ -62,6 +64,9 @@ def main() -> None:
             worlds.append(world)
             servers.append(server)
         race = HubRace(hub.engine.url.render_as_string(hide_password=False), Path(folder) / "hubs", store.path)
+        pg_cpu = PgCpu(hub.target.pgdata)
+        pg_cpu.start()
+        mine, hubs_before, loads = own_cpu(), children_cpu(), []
         started = time.perf_counter()
         race.start("hub-a")
         race.start("hub-b")
@@ -71,6 +76,7 @@ def main() -> None:
                 world.create(args.orders_per_round)
             time.sleep(rng.uniform(0.5, 2.5))
             killed[race.kill_and_restart_one(rng)] += 1
+            loads.append(os.getloadavg()[0])
         for world in worlds:
             world.create(args.orders_per_round)
         expected = sum(len(w.orders) for w in worlds)
@@ -87,16 +93,22 @@ def main() -> None:
         for (code, stored, high_water, error, failures, owner), world in zip(per_shop, worlds, strict=True):
             print(f"  {code} ({world.platform}): {stored}/{len(world.orders)} stored; high water {high_water}; "
                   f"owner {owner}; failures {failures}; last error {error}")
-        race.stop()
+        race.stop()  # every hub process reaped: their CPU is in this process's children's
+        hubs_cpu, postgres_cpu, mine = children_cpu() - hubs_before, pg_cpu.finish(), own_cpu() - mine
         for server in servers:
             server.stop()
         hub.close()
     figures = {"kills": race.kills, "killed": killed, "shops": args.shops, "orders_expected": expected,
                "orders_stored": orders, "orders_distinct": distinct, "payloads_unlinked": unlinked,
                "catch_up_after_last_kill_s": round(catch_up_s, 1), "drill_s": round(time.perf_counter() - started, 1),
-               "every_order_once": orders == distinct == expected}
+               "every_order_once": orders == distinct == expected,
+               "hubs_cpu_ms_per_order": round(1000 * hubs_cpu / max(1, expected), 2),
+               "postgres_cpu_ms_per_order": round(1000 * postgres_cpu / max(1, expected), 2),
+               "drill_process_cpu_ms_per_order": round(1000 * mine / max(1, expected), 2),
+               "load_avg_min": round(min(loads, default=0.0), 1), "load_avg_max": round(max(loads, default=0.0), 1)}
     print(f"{race.kills} SIGKILLs over two racing hubs ({killed}); {expected} orders on the platforms, {orders} stored, "
-          f"{distinct} distinct; caught up {catch_up_s:.1f} s after the last kill")
+          f"{distinct} distinct; caught up {catch_up_s:.1f} s after the last kill; load {figures['load_avg_min']}–"
+          f"{figures['load_avg_max']}")
     print(json.dumps(figures))
 
 

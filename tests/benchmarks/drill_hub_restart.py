@@ -1,7 +1,7 @@
 """Drill: PostgreSQL stopped immediately, its sessions terminated (and optionally frozen) under a running hub (issue #19).
 
 Run: .venv/bin/python tests/benchmarks/drill_hub_restart.py [--cycles 20] [--faults immediate,terminate]
-     [--shops 3] [--orders 10] [--sales 3] [--hold 2] [--freeze-hold 30] [--poll-interval 2]
+     [--shops 3] [--orders 10] [--sales 3] [--hold 2] [--freeze-seconds 30] [--poll-interval 2]
 
 The real `orderhub hub` in its own process polls three simulated platforms (抖店, 淘宝, 微信小店) and
 takes signed store sales on its doors from a till that resends until answered 200. Each cycle: new
@@ -22,44 +22,11 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
-
-
-class PgCpu(threading.Thread):
-    """CPU seconds of every PostgreSQL process seen, sampled; the last sample of each counts."""
-
-    def __init__(self, pgdata: Path) -> None:
-        super().__init__(daemon=True, name="pg-cpu")
-        self.pgdata, self.seen, self.stop_event = pgdata, {}, threading.Event()
-
-    def sample(self) -> None:
-        import psutil
-
-        from tests.sync.drills import postgres_processes
-
-        try:
-            pids = postgres_processes(self.pgdata)
-        except (OSError, ValueError, IndexError):  # stopped: nothing to sample
-            return
-        for pid in pids:
-            try:
-                proc = psutil.Process(pid)
-                t = proc.cpu_times()
-                self.seen[(pid, proc.create_time())] = t.user + t.system
-            except psutil.Error:
-                continue
-
-    def run(self) -> None:
-        while not self.stop_event.wait(0.5):
-            self.sample()
-
-    def total(self) -> float:
-        return sum(self.seen.values())
 
 
 def main() -> None:
@@ -70,7 +37,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10, help="new orders per shop, before and during each fault")
     parser.add_argument("--sales", type=int, default=3, help="store sales before and during each fault")
     parser.add_argument("--hold", type=float, default=2.0, help="seconds the database stays away")
-    parser.add_argument("--freeze-hold", type=float, default=30.0)
+    parser.add_argument("--freeze-hold", "--freeze-seconds", dest="freeze_hold", type=float, default=30.0,
+                        help="seconds every server process stays SIGSTOPped (fault freeze)")
     parser.add_argument("--poll-interval", type=float, default=2.0,
                         help="the hub's poll interval (shops default to 15 s; every poll re-reads a 2-minute overlap)")
     args = parser.parse_args()
@@ -80,6 +48,7 @@ def main() -> None:
 
     from app.db import migrate
     from tests.conftest import _add_staff
+    from tests.support.proc_cpu import PgCpu
     from tests.support.hub_restart import HubRestartDrill
     from tests.sync.conftest import OwnPostgres
 

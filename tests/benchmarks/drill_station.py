@@ -1,6 +1,6 @@
 """Station ↔ database fault drills at full size (issue #19): the same drills as tests/sync/test_drill_*.py, more often.
 
-Run: .venv/bin/python tests/benchmarks/drill_station.py [--only lost_ack,kills,...] [--quick]
+Run: .venv/bin/python tests/benchmarks/drill_station.py [--only lost_ack,lost_ack_each,kills,...] [--quick]
 Uses its own stoppable embedded PostgreSQL in a temp folder. Prints one line per drill, then one JSON line (last).
 Every drill must end with lost = doubled = out_of_order = divergent = 0.
 """
@@ -32,13 +32,14 @@ from app.sync.station_sync import StationSync  # noqa: E402
 from tests.conftest import _add_staff  # noqa: E402
 from tests.support.factories import make_order  # noqa: E402
 from tests.sync import drills  # noqa: E402
+from tests.support.proc_cpu import PgCpu, children_cpu, own_cpu  # noqa: E402
 from tests.sync.conftest import OwnPostgres  # noqa: E402
 from tests.sync.lost_ack_proxy import LostAckProxy  # noqa: E402
 from tests.sync.proxy import LoopbackProxy  # noqa: E402
 
-FULL = {"lost_ack": 500, "kills": 100, "immediate": 20, "terminate": 20, "freeze_s": 30.0, "two_programs": 5,
+FULL = {"lost_ack": 500, "lost_ack_each": 500, "kills": 100, "immediate": 20, "terminate": 20, "freeze_s": 30.0, "two_programs": 5,
         "skew_rounds": 20, "offline": 10_000}
-QUICK = {"lost_ack": 50, "kills": 5, "immediate": 2, "terminate": 2, "freeze_s": 3.0, "two_programs": 1,
+QUICK = {"lost_ack": 50, "lost_ack_each": 50, "kills": 5, "immediate": 2, "terminate": 2, "freeze_s": 3.0, "two_programs": 1,
          "skew_rounds": 6, "offline": 300}
 _names = itertools.count(1)
 
@@ -96,15 +97,16 @@ def run(lab: Lab, which: str, n: dict) -> dict:
     placed = [make_order(hub, "paid") for _ in range(20)]
     url = hub.engine.url
     try:
-        if which == "lost_ack":
+        if which in ("lost_ack", "lost_ack_each"):  # replayed in batches (one lost answer per batch), or one by one
             proxy = LostAckProxy.to(url)
             try:
-                station = lab.station(proxy.url(url), "lost_ack", min_backoff=0.0, connect_timeout=2)
-                return drills.lost_ack(hub.engine, station, proxy, placed, commands=n["lost_ack"])
+                batch = {"replay_batch": 1} if which == "lost_ack_each" else {}
+                station = lab.station(proxy.url(url), which, min_backoff=0.0, connect_timeout=2, **batch)
+                return drills.lost_ack(hub.engine, station, proxy, placed, commands=n[which])
             finally:
                 proxy.close()
         if which == "kills":
-            return drills.station_kills(url, hub.engine, lab.root / "kills", placed, kills=n["kills"], per_kill=30)
+            return drills.station_kills(url, hub.engine, lab.root / "kills", placed, kills=n["kills"], per_kill=250)
         if which in ("immediate", "terminate", "freeze"):
             station = lab.station(url, which, op_timeout=1.5, connect_timeout=1)
             cycles = 1 if which == "freeze" else n[which]
@@ -142,7 +144,7 @@ def main() -> None:
     # a connection cut mid-statement makes the pool log its failed reset at length: expected here, not news
     logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="lost_ack,kills,immediate,terminate,freeze,two_programs,skew,offline")
+    parser.add_argument("--only", default="lost_ack,lost_ack_each,kills,immediate,terminate,freeze,two_programs,skew,offline")
     parser.add_argument("--quick", action="store_true", help="the suite's sizes (a smoke run of the script)")
     opts = parser.parse_args()
     sizes = QUICK if opts.quick else FULL
@@ -152,11 +154,21 @@ def main() -> None:
         try:
             for which in opts.only.split(","):
                 started = time.monotonic()
+                # CPU per command: this process (stations' workers, proxies, checks), station processes it
+                # started and reaped (kills, two programs, skew), PostgreSQL (sampled; restarted servers too)
+                pg_cpu = PgCpu(Path(lab.pg.server.pgdata))
+                pg_cpu.start()
+                mine, children, load_before = own_cpu(), children_cpu(), os.getloadavg()[0]
                 try:
                     figures = run(lab, which, sizes)
                 except Exception as err:  # noqa: BLE001 - one drill failing must not hide the others' figures
                     figures = {"error": f"{type(err).__name__}: {err}", "lost": None}
                 figures["seconds"] = round(time.monotonic() - started, 1)
+                per = 1000.0 / max(1, int(figures.get("commands") or figures.get("applied") or 0))
+                figures |= {"drill_process_cpu_ms_per_command": round((own_cpu() - mine) * per, 2),
+                            "station_processes_cpu_ms_per_command": round((children_cpu() - children) * per, 2),
+                            "postgres_cpu_ms_per_command": round(pg_cpu.finish() * per, 2),
+                            "load_avg": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
                 results[which] = figures
                 print(f"{which}: {json.dumps(figures, ensure_ascii=False)}", flush=True)
         finally:

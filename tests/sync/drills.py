@@ -186,27 +186,36 @@ def next_event(proc: subprocess.Popen[str], kind: str) -> dict[str, Any]:
 
 def station_kills(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, *, kills: int, per_kill: int = 60,
                   seed: int = 19) -> dict[str, Any]:
-    """Each round: ``per_kill`` more commands saved, a station started, killed -9 at a random moment."""
+    """Each round: ``per_kill`` more commands saved, a station started, killed -9 at a random moment of its replay.
+
+    The replay sends up to ``StationSync.REPLAY_BATCH`` commands per server transaction, so ``per_kill`` should be
+    a few batches for a kill to land between and inside them. Counted per kill: ``killed_mid_replay`` (commands
+    still waiting after the kill) and ``killed_in_doubt`` (commands the server applied that the station had not
+    yet recorded: the answer died with the process, and the next station must look them up, not apply again).
+    """
     rng = random.Random(seed)
     path = folder / "station.sqlite3"
     outbox, notes = Outbox(LocalDb(path)), Notes(placed)
-    mid_replay = 0
+    mid_replay = in_doubt = 0
     for _ in range(kills):
         for _ in range(per_kill):
             outbox.add(Command.made_by(CS, "order.add_warehouse_note", notes.args()))
-        before = outbox.counts().get("pending", 0)
+        before, landed_before = outbox.counts().get("pending", 0), applied_counts(engine)[0]
         proc = spawn_station(url, folder)
         next_event(proc, "ready")
-        # into the replay: after its first outcome is recorded, at a random moment (a loaded machine takes
-        # seconds to start a station, so a fixed delay from start would mostly kill it before it sends anything)
-        wait_for(lambda: outbox.counts().get("pending", 0) < before, 120, "the replay under way")
-        time.sleep(rng.uniform(0.0, 0.5))
+        # into the replay: its first batch's transaction open on the server (a loaded machine takes seconds to
+        # start a station, so a fixed delay from start would mostly kill it before it sends anything), then a
+        # random moment: inside that batch, between batches, or inside a later one
+        wait_for(lambda: _station_writing(engine) or outbox.counts().get("pending", 0) < before, 120,
+                 "the replay under way")
+        time.sleep(rng.uniform(0.0, 0.4))
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         for stream in (proc.stdout, proc.stdin):
             stream.close()  # type: ignore[union-attr]
         after = outbox.counts().get("pending", 0)
-        mid_replay += int(0 < after < before)
+        mid_replay += int(after > 0)
+        in_doubt += int(applied_counts(engine)[0] - landed_before > before - after)
     with sqlite3.connect(path) as check:
         intact = check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     proc = spawn_station(url, folder)
@@ -220,8 +229,16 @@ def station_kills(url: sa.URL, engine: sa.Engine, folder: Path, placed: Placed, 
     proc.wait(30)
     proc.stdout.close()
     figures = notes.verdict(engine, cache)
-    return {"kills": kills, "killed_mid_replay": mid_replay, "file_intact": intact,
+    return {"kills": kills, "killed_mid_replay": mid_replay, "killed_in_doubt": in_doubt, "file_intact": intact,
             "final_drain_s": round(drained, 2), **figures, "divergent": divergent}
+
+
+def _station_writing(engine: sa.Engine) -> bool:
+    """Some other session of this database is inside a transaction that has written (the station's replay batch)."""
+    with engine.connect() as conn:
+        return bool(conn.scalar(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_xid IS NOT NULL")))
 
 
 # --- two station programs on one data folder ---------------------------------------------------------------
