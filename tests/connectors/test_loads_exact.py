@@ -25,6 +25,12 @@ CASES = [
     b'{"id":9223372036854775807,"n":-9223372036854775808}',  # 19 digits inside 64 bits: ints
     b'{"id":18446744073709551616}',
     '{"remark":"10:1.5 到货,3e","n":[7]}'.encode(),  # float-looking text inside a string: still ints
+    b'{"s":"a","n":[1,\r\n\t-0.5]}',  # a float after a comma and every kind of JSON space
+    b'{"big":123456789012345678,"s":"x"}',  # 18 digits: an int, read by orjson alone
+    b'{"big":1234567890123456789}',  # 19 digits: looked at, still an int
+    b'{"big":[99999999999999999999]}',  # 20 digits in an array: the exact int
+    b'\n\t7e-1',  # a whole document that is a float, after spaces
+    '{"a":"x:1.5","b":{"c":"d,2e9"},"e":[0]}'.encode(),  # only strings look like floats
 ]
 
 
