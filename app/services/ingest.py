@@ -8,6 +8,7 @@ picking started are folded into one open change notice per order.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -76,12 +77,16 @@ class BatchResult:
         return self.count("new") + self.count("apply")
 
 
-# One statement stores a page (SQLAlchemy sends the rows as one multi-row INSERT, each body a
-# binary parameter): a payload stored before (same source, same bytes) conflicts and is skipped,
-# so only the new ones come back. A push racing a poll with the same bytes waits for the other
-# writer's commit and then skips too: nothing is stored twice.
-_STORE_PAYLOADS = (pg_insert(RawPayload).on_conflict_do_nothing(constraint="uq_raw_payloads_source_sha256")
-                   .returning(RawPayload.sha256, RawPayload.id))
+# One statement stores a page (a multi-row INSERT handed to psycopg as written, each body a binary
+# parameter, the statement text kept per page size so psycopg prepares it once): a payload stored
+# before (same source, same bytes) conflicts and is skipped, so only the new ones come back. A push
+# racing a poll with the same bytes waits for the other writer's commit and then skips too: nothing
+# is stored twice. SQLAlchemy's ORM bulk insert did the same at ≈3× the hub's CPU per payload.
+@functools.lru_cache(maxsize=8)
+def _store_payloads_sql(n: int) -> str:
+    rows = ",".join(["(%s,%s,%s,%s,%s,'parsed')"] * n)
+    return ("INSERT INTO raw_payloads (source, shop_id, kind, body, sha256, status) VALUES " + rows +
+            " ON CONFLICT ON CONSTRAINT uq_raw_payloads_source_sha256 DO NOTHING RETURNING sha256, id")
 
 
 def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[Payload]) -> dict[str, int]:
@@ -89,10 +94,12 @@ def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[
     unique = list({p.sha256: p for p in payloads}.values())
     if not unique:
         return {}
-    rows = session.execute(_STORE_PAYLOADS, [
-        {"source": source, "shop_id": shop_id, "kind": p.kind, "body": p.body, "sha256": p.sha256, "status": "parsed"}
-        for p in unique])
-    return {sha: pid for sha, pid in rows}
+    params: list[Any] = []
+    for p in unique:
+        params += (source, shop_id, p.kind, p.body, p.sha256)
+    # exec_driver_sql: no compiling, but SQLAlchemy's error wrapping (a lost connection is invalidated
+    # and becomes DatabaseUnavailable, as on every other statement).
+    return dict(session.connection().exec_driver_sql(_store_payloads_sql(len(unique)), tuple(params)).all())
 
 
 # The receiver as people read it; a station's accepted address change writes exactly these.
@@ -267,12 +274,14 @@ def _fold_notice(session: Any, order: Order, changes: list[str], interception: b
     change_notices.fold(session, order, changes, interception=interception, by=f"platform:{order.platform}")
 
 
+# Written as SQL once: building and compiling the ORM upsert cost ≈1 ms of the hub's CPU per page.
+_COUNT_INGESTED = ("INSERT INTO shop_sync_state (shop_id, orders_ingested) VALUES (%s, %s) ON CONFLICT (shop_id)"
+                   " DO UPDATE SET orders_ingested = shop_sync_state.orders_ingested + EXCLUDED.orders_ingested")
+
+
 def _count_ingested(session: Any, shop_id: int, n: int) -> None:
     if n:
-        stmt = pg_insert(ShopSyncState).values(shop_id=shop_id, orders_ingested=n)
-        session.execute(stmt.on_conflict_do_update(
-            index_elements=[ShopSyncState.shop_id],
-            set_={"orders_ingested": ShopSyncState.__table__.c.orders_ingested + n}))
+        session.connection().exec_driver_sql(_COUNT_INGESTED, (shop_id, n))
 
 
 def fill_ext(uow: UnitOfWork, order_no: str, values: dict[str, str]) -> None:

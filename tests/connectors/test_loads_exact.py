@@ -67,3 +67,20 @@ def test_orders_cut_verbatim_whatever_the_spacing(spacing: str) -> None:
     assert [loads_exact(s) for s in spans] == decoded
     assert all(s.decode() in text for s in spans)
     assert spans == _spans(text, ("data", "shop_order_list"))  # the same bytes as parsing would cut
+    assert spans == _spans(text, ("data", "shop_order_list"), decoded, text.encode())  # cut from the bytes alike
+
+
+@pytest.mark.parametrize("order", ["compact first", "spaced first", "float first"])
+def test_orders_cut_from_the_answers_bytes_are_its_own(order: str) -> None:
+    """Compact orders are cut from the bytes; one written otherwise (spaces, a float) is cut from the text
+    after them, and the ones after it again either way: every span is the platform's bytes, in order."""
+    compact = [json.dumps({"order_id": str(n), "name": "童装<T恤>·" * n, "n": [n]}, ensure_ascii=False,
+                          separators=(",", ":")) for n in range(1, 4)]
+    other = {"compact first": '{"order_id": "9", "x": [1, 2]}', "spaced first": '{ "order_id":"9" }',
+             "float first": '{"order_id":"9","price":12.5}'}[order]
+    elements = compact[:1] + [other] + compact[1:] if order == "compact first" else [other] + compact
+    text = '{"code":10000,"msg":"成功","data":{"shop_order_list":[ ' + " , ".join(elements) + ' ],"total":4}}'
+    raw = text.encode()
+    decoded = loads_exact(raw)["data"]["shop_order_list"]
+    spans = _spans(text, ("data", "shop_order_list"), decoded, raw)
+    assert spans == [e.encode() for e in elements]
