@@ -42,9 +42,9 @@ def copy_rows(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
     """COPY ``rows`` (dicts keyed by column name) into ``table`` inside the session's transaction."""
     if not rows:
         return
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(k for k in row if k not in columns)
+    columns = list(rows[0])  # every row's keys, first seen first (rows usually all have the same ones)
+    if any(row.keys() != rows[0].keys() for row in rows):
+        columns = list(dict.fromkeys(k for row in rows for k in row))
     table_def = Base.metadata.tables[table]
     wrap = [isinstance(table_def.c[c].type, JSONB) for c in columns]
     raw = session.connection().connection.driver_connection
