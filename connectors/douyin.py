@@ -44,6 +44,7 @@ PUSH_TOPICS = {"100": "trade_TradeCreate", "101": "trade_TradePaid", "103": "tra
 
 _SCAN = json.JSONDecoder()
 _WS = " \t\n\r"
+_WS_BYTES = (b" ", b"\t", b"\n", b"\r")  # one byte each; b"" (past the end) is not among them
 
 
 def canonical_json(params: dict[str, Any]) -> str:
@@ -97,7 +98,7 @@ class DouyinConnector(Connector):
     max_passes = 3
 
     # --- transport -------------------------------------------------------------------------------
-    def _once(self, method: str, params: dict[str, Any], *, token: bool) -> tuple[dict[str, Any], str]:
+    def _once(self, method: str, params: dict[str, Any], *, token: bool) -> tuple[dict[str, Any], str, bytes]:
         creds = self.credentials
         param_json = canonical_json(params)
         stamp = str(int(self.clock().timestamp()))
@@ -124,9 +125,9 @@ class DouyinConnector(Connector):
             raise PlatformError(PLATFORM, str(code), str(answer.get("sub_msg") or answer.get("msg") or ""), sub_code=sub,
                                 retryable=code in RETRYABLE, auth_expired=sub == TOKEN_EXPIRED,
                                 retry_after=float(after) if after.isdigit() else None)
-        return answer, text
+        return answer, text, response.content
 
-    def _call(self, method: str, params: dict[str, Any], *, token: bool = True) -> tuple[dict[str, Any], str]:
+    def _call(self, method: str, params: dict[str, Any], *, token: bool = True) -> tuple[dict[str, Any], str, bytes]:
         return with_retries(self.policy, lambda: self._once(method, params, token=token),
                             on_auth_expired=self.refresh_token if token else None)
 
@@ -143,7 +144,7 @@ class DouyinConnector(Connector):
         old = self.credentials
         if not old.refresh_token:
             raise PlatformError(PLATFORM, "auth", "抖店授权已过期且没有刷新令牌，请在配置中重新授权店铺")
-        answer, _ = with_retries(self.policy, lambda: self._once(
+        answer, *_ = with_retries(self.policy, lambda: self._once(
             "token.refresh", {"grant_type": "refresh_token", "refresh_token": old.refresh_token}, token=False))
         data = answer.get("data") or {}
         if not data.get("access_token"):
@@ -193,13 +194,13 @@ class DouyinConnector(Connector):
                 yield RawOrder(order_no, body, "order.searchList", item)
 
     def _page(self, params: dict[str, Any], page: int) -> tuple[int, list[tuple[str, bytes, Any]]]:
-        answer, text = self._call("order.searchList", {**params, "page": page})
+        answer, text, raw = self._call("order.searchList", {**params, "page": page})
         data = answer.get("data")
         total = data.get("total") if isinstance(data, dict) else None
         if not isinstance(total, int) or isinstance(total, bool):
             raise PlatformError(PLATFORM, "malformed", "抖店订单列表缺少 total", retryable=True)
         items = data.get("shop_order_list") or []
-        bodies = _spans(text, ("data", "shop_order_list"), items if isinstance(items, list) else None)
+        bodies = _spans(text, ("data", "shop_order_list"), items if isinstance(items, list) else None, raw)
         if len(bodies) != len(items):
             raise PlatformError(PLATFORM, "malformed", "抖店订单列表无法逐单切分", retryable=True)
         # Each item was decoded from exactly its span (same text, same Decimal parsing as
@@ -209,7 +210,7 @@ class DouyinConnector(Connector):
 
     def fetch(self, platform_order_no: str) -> RawOrder:
         """The order's current detail from ``order.orderDetail``, exactly as sent."""
-        _, text = self._call("order.orderDetail", {"shop_order_id": platform_order_no})
+        _, text, _ = self._call("order.orderDetail", {"shop_order_id": platform_order_no})
         bodies = _spans(text, ("data", "shop_order_detail"))
         if not bodies:
             raise PlatformError(PLATFORM, "malformed", f"抖店订单详情缺少订单「{platform_order_no}」", retryable=True)
@@ -402,7 +403,7 @@ def _when(value: Any, label: str) -> datetime | None:
         raise PayloadError(f"{label}「{value}」不是有效时间") from None
 
 
-def _spans(text: str, path: tuple[str, str], decoded: list[Any] | None = None) -> list[bytes]:
+def _spans(text: str, path: tuple[str, str], decoded: list[Any] | None = None, raw: bytes | None = None) -> list[bytes]:
     """The exact bytes of ``text[path[0]][path[1]]`` (each element if it is an array), kept verbatim.
 
     The hub stores what the platform sent and dedupes on its hash, so orders are cut out of the
@@ -411,7 +412,7 @@ def _spans(text: str, path: tuple[str, str], decoded: list[Any] | None = None) -
     ``decoded``: the array already decoded. An element written compactly (as the platform writes it)
     is then found by writing it again and checking the text there is exactly that, instead of
     parsing it a second time; any other spelling is parsed as before. Either way the span is the
-    platform's own bytes.
+    platform's own bytes. ``raw``: ``text`` as the platform's UTF-8 bytes, to cut compact elements from directly.
     """
     try:
         start = _member(text, _skip(text, 0), path[0])
@@ -421,6 +422,10 @@ def _spans(text: str, path: tuple[str, str], decoded: list[Any] | None = None) -
         if text[at] != "[":
             return [text[at:_SCAN.raw_decode(text, at)[1]].encode()]
         spans, i = [], _skip(text, at + 1)
+        if decoded and raw is not None:
+            i = _compact_run(text, raw, i, decoded, spans)
+            if i is None:  # every element cut, and the list closes there
+                return spans
         while text[i] != "]":
             end = _compact_end(text, i, decoded[len(spans)]) if decoded and len(spans) < len(decoded) else None
             end = end or _SCAN.raw_decode(text, i)[1]
@@ -430,6 +435,39 @@ def _spans(text: str, path: tuple[str, str], decoded: list[Any] | None = None) -
         return spans
     except (ValueError, IndexError):
         raise PlatformError(PLATFORM, "malformed", "抖店返回的内容无法逐单切分", retryable=True) from None
+
+
+def _compact_run(text: str, raw: bytes, i: int, decoded: list[Any], spans: list[bytes]) -> int | None:
+    """Cut compactly written elements straight from the answer's bytes, from text position ``i`` on.
+
+    Each element is written again (``orjson.dumps``) and compared with the bytes where it should
+    start; the span is then those very bytes, with no decoding and encoding of text per element.
+    Returns None when every element was cut so and the list closes after them; else (an element
+    written any other way) the text position to go on from.
+    """
+    start = at = len(text[:i].encode())  # the list's start in bytes (only the envelope's head is encoded)
+    while len(spans) < len(decoded):
+        value = decoded[len(spans)]
+        if not isinstance(value, dict | list):
+            break
+        try:
+            written = orjson.dumps(value)
+        except TypeError:  # e.g. a Decimal: not written compactly by orjson
+            break
+        if not raw.startswith(written, at):
+            break
+        spans.append(written)  # byte for byte the answer's own
+        end = at + len(written)
+        while raw[end:end + 1] in _WS_BYTES:
+            end += 1
+        if raw[end:end + 1] == b",":
+            end += 1
+            while raw[end:end + 1] in _WS_BYTES:
+                end += 1
+        at = end
+    if len(spans) == len(decoded) and raw[at:at + 1] == b"]":
+        return None
+    return i + len(raw[start:at].decode())
 
 
 def _compact_end(text: str, at: int, value: Any) -> int | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import operator
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,17 +44,24 @@ def copy_rows(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
     """COPY ``rows`` (dicts keyed by column name) into ``table`` inside the session's transaction."""
     if not rows:
         return
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(k for k in row if k not in columns)
+    columns = list(rows[0])  # every row's keys, first seen first (rows usually all have the same ones)
+    if any(row.keys() != rows[0].keys() for row in rows):
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        values: Callable[[dict[str, Any]], Sequence[Any]] = lambda row: [row.get(c) for c in columns]
+    elif len(columns) == 1:
+        values = lambda row: [row[columns[0]]]
+    else:
+        values = operator.itemgetter(*columns)  # a row's values in one C call
     table_def = Base.metadata.tables[table]
-    wrap = [isinstance(table_def.c[c].type, JSONB) for c in columns]
+    wrap = [n for n, c in enumerate(columns) if isinstance(table_def.c[c].type, JSONB)]
     raw = session.connection().connection.driver_connection
     statement = f'COPY {table} ({", ".join(columns)}) FROM STDIN'
     try:
         with raw.cursor() as cur, cur.copy(statement) as copy:
             for row in rows:
-                copy.write_row([Jsonb(row.get(c), dumps=dumps_json) if j else row.get(c)
-                                for c, j in zip(columns, wrap, strict=True)])
+                line = list(values(row))
+                for n in wrap:
+                    line[n] = Jsonb(line[n], dumps=dumps_json)
+                copy.write_row(line)
     except psycopg.errors.IntegrityError as err:  # same exception type as the ORM paths raise
         raise sa_exc.IntegrityError(statement, None, err) from err

@@ -74,7 +74,7 @@ class Receiver:
 
     @property
     def phone_tail(self) -> str | None:
-        digits = "".join(ch for ch in self.phone or "" if ch.isdigit())
+        digits = "".join(filter(str.isdigit, self.phone or ""))
         return digits[-4:] if len(digits) >= 4 else None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +38,9 @@ class PollReport:
     interceptions: int = 0
     error: str | None = None
     order_nos: list[str] = field(default_factory=list)
+    # CPU seconds of each stage's thread (fetch: pull, parse, normalise; store: intake; route): what
+    # the hub's own time per order goes to, apart from the platform's and the database's.
+    cpu_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(("fetch", "store", "route"), 0.0))
 
     def add(self, result: ingest.BatchResult) -> None:
         self.payloads += len(result.outcomes)
@@ -115,16 +119,19 @@ class _Router:
         self.hub = hub
         self.jobs: queue.Queue[ingest.BatchResult | None] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
+        self.cpu_s = 0.0
         self.thread = threading.Thread(target=self._run, name="route-after-intake", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
+        started = time.thread_time()
         while (result := self.jobs.get()) is not None:
             if self.error is None:
                 try:
                     _route_changed(self.hub, result)
                 except BaseException as err:  # handed to the polling thread by close()
                     self.error = err
+        self.cpu_s = time.thread_time() - started
 
     def submit(self, result: ingest.BatchResult) -> None:
         if self.error is not None:
@@ -149,16 +156,25 @@ def _pages(raws: Iterator[RawOrder]) -> Iterator[list[RawOrder]]:
         yield batch
 
 
-def _prefetched(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
+def _prefetched(pages: Iterator[Page], depth: int = 2, cpu_s: dict[str, float] | None = None) -> Iterator[Page]:
     """Fetch the next pages from the platform while the current one is being stored.
 
     Network waits and database writes overlap, so a poll takes about the longer of the two
     instead of their sum. A platform error in the fetching thread is raised here, in order.
+    ``cpu_s["fetch"]`` adds up the fetching thread's CPU seconds.
     """
     buffer: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def fetch() -> None:
+        started = time.thread_time()
+        try:
+            _fetch()
+        finally:
+            if cpu_s is not None:
+                cpu_s["fetch"] = cpu_s.get("fetch", 0.0) + time.thread_time() - started
+
+    def _fetch() -> None:
         try:
             for page in pages:
                 while not stop.is_set():
@@ -206,8 +222,10 @@ def poll_once(hub: OrderHub, shop: ShopConfig, connector: Connector, *, overlap:
             if should_stop():
                 break
             pages = (Page.of(connector, raws) for raws in _pages(connector.changed_orders(start, end)))
-            for page in _prefetched(pages):
+            for page in _prefetched(pages, cpu_s=report.cpu_s):
+                started = time.thread_time()
                 result = _store(hub, shop, page)
+                report.cpu_s["store"] += time.thread_time() - started
                 report.add(result)
                 router.submit(result)
             shop_sync.window_done(hub.uow(), shop.id, end)
@@ -219,5 +237,6 @@ def poll_once(hub: OrderHub, shop: ShopConfig, connector: Connector, *, overlap:
         return report
     finally:
         router.close()
+        report.cpu_s["route"] = router.cpu_s
     shop_sync.pull_succeeded(hub.uow(), shop.id, now())
     return report

@@ -3,7 +3,8 @@
 Run: .venv/bin/python tests/benchmarks/bench_ingest.py [--platform douyin|taobao|tmall|pdd|wechat|all] [--orders 5000]
      [--latency-seconds 40]
 Prints a human summary, then one JSON line (last) with every figure: orders/s wall, CPU ms per order of the
-hub (this process), PostgreSQL (every server process) and the simulator (its own process) apart, and the
+hub (this process; and by thread: fetch, store, route), PostgreSQL (every server process) and the simulator
+(its own process) apart, and the
 load average at the start and end of each run (wall figures on a shared machine mean little without it).
 """
 
@@ -94,6 +95,9 @@ def throughput(app, store, platform: str, n: int, code: str = "BENCH-T") -> dict
             "cpu_ms_per_order": cpu_ms,
             "hub_alone_orders_per_cpu_s": round(1000 / cpu_ms["hub"]) if cpu_ms["hub"] else None,
             "cpu_ms_per_order_total": round(sum(cpu_ms.values()), 3),
+            # the hub's CPU by thread: fetch (pull, parse, normalise), store (intake), route (routing, not intake)
+            "hub_cpu_ms_per_order_by_stage": {k: round(v / max(report.stored, 1) * 1000, 3) for k, v in report.cpu_s.items()},
+            "hub_intake_cpu_ms_per_order": round((report.cpu_s["fetch"] + report.cpu_s["store"]) / max(report.stored, 1) * 1000, 3),
             "copy_seconds": round(copy_took, 3), "copy_orders_per_s": round(len(rows) / copy_took, 1),
             "ratio_ingest_to_copy_time": round(took / copy_took, 1),
             "load_avg_1m_start": round(load_before, 2), "load_avg_1m_end": round(load_after, 2)}
@@ -204,6 +208,9 @@ def main() -> None:
                 c = t["cpu_ms_per_order"]
                 print(f"  CPU per order: hub {c['hub']} ms (≈{t['hub_alone_orders_per_cpu_s']} orders per CPU-second), "
                       f"PostgreSQL {c['postgres']} ms, simulator {c['simulator']} ms; total {t['cpu_ms_per_order_total']} ms")
+                st = t["hub_cpu_ms_per_order_by_stage"]
+                print(f"  hub threads: fetch {st['fetch']} ms + store {st['store']} ms (intake {t['hub_intake_cpu_ms_per_order']} ms)"
+                      f", route {st['route']} ms per order")
             lat = latency(app, store, platforms[0], args.latency_seconds, args.poll_interval) \
                 if args.latency_seconds > 0 else None
             if lat:

@@ -25,6 +25,12 @@ CASES = [
     b'{"id":9223372036854775807,"n":-9223372036854775808}',  # 19 digits inside 64 bits: ints
     b'{"id":18446744073709551616}',
     '{"remark":"10:1.5 到货,3e","n":[7]}'.encode(),  # float-looking text inside a string: still ints
+    b'{"s":"a","n":[1,\r\n\t-0.5]}',  # a float after a comma and every kind of JSON space
+    b'{"big":123456789012345678,"s":"x"}',  # 18 digits: an int, read by orjson alone
+    b'{"big":1234567890123456789}',  # 19 digits: looked at, still an int
+    b'{"big":[99999999999999999999]}',  # 20 digits in an array: the exact int
+    b'\n\t7e-1',  # a whole document that is a float, after spaces
+    '{"a":"x:1.5","b":{"c":"d,2e9"},"e":[0]}'.encode(),  # only strings look like floats
 ]
 
 
@@ -61,3 +67,20 @@ def test_orders_cut_verbatim_whatever_the_spacing(spacing: str) -> None:
     assert [loads_exact(s) for s in spans] == decoded
     assert all(s.decode() in text for s in spans)
     assert spans == _spans(text, ("data", "shop_order_list"))  # the same bytes as parsing would cut
+    assert spans == _spans(text, ("data", "shop_order_list"), decoded, text.encode())  # cut from the bytes alike
+
+
+@pytest.mark.parametrize("order", ["compact first", "spaced first", "float first"])
+def test_orders_cut_from_the_answers_bytes_are_its_own(order: str) -> None:
+    """Compact orders are cut from the bytes; one written otherwise (spaces, a float) is cut from the text
+    after them, and the ones after it again either way: every span is the platform's bytes, in order."""
+    compact = [json.dumps({"order_id": str(n), "name": "童装<T恤>·" * n, "n": [n]}, ensure_ascii=False,
+                          separators=(",", ":")) for n in range(1, 4)]
+    other = {"compact first": '{"order_id": "9", "x": [1, 2]}', "spaced first": '{ "order_id":"9" }',
+             "float first": '{"order_id":"9","price":12.5}'}[order]
+    elements = compact[:1] + [other] + compact[1:] if order == "compact first" else [other] + compact
+    text = '{"code":10000,"msg":"成功","data":{"shop_order_list":[ ' + " , ".join(elements) + ' ],"total":4}}'
+    raw = text.encode()
+    decoded = loads_exact(raw)["data"]["shop_order_list"]
+    spans = _spans(text, ("data", "shop_order_list"), decoded, raw)
+    assert spans == [e.encode() for e in elements]

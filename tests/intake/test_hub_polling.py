@@ -131,6 +131,8 @@ def test_a_poll_returns_with_every_page_it_stored_routed_though_routing_runs_bes
             "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM routing_decisions d"
             " WHERE d.order_id = o.id)) FROM orders o WHERE o.status IN ('paid', 'allocating')")).one()
     assert waiting > 100 and undecided == 0
+    # each stage's thread reports the CPU it took, so a benchmark can split the hub's own cost per order
+    assert set(report.cpu_s) == {"fetch", "store", "route"} and all(v > 0 for v in report.cpu_s.values())
 
 
 def test_the_overlap_window_rereads_the_edge_but_stores_nothing_twice(shop):
