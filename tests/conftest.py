@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 
 from app.bootstrap import OrderHub, bootstrap
 from app.db import migrate
@@ -17,6 +18,13 @@ from app.db.engine import normalise_url
 from app.settings import Settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Property tests judge what the code does, never how fast the machine is: CI runs the suite twice at
+# once on 2 cores, where hypothesis' per-example deadline (200 ms) and its "generation is slow" check
+# failed tests that were right (tests/routing/test_allocation.py at load 20). Tests that set their own
+# ``suppress_health_check`` list too_slow as well.
+settings.register_profile("orderhub", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("orderhub")
 
 # Modules that never meet the calendar: pure slip layout and drawing, address parsing, import rules
 # (and the bundle build, too slow to run twice).

@@ -146,7 +146,7 @@ def _entries(hub):
         return list(uow.session.execute(sa.select(AuditLog).order_by(AuditLog.id)).scalars())
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.decimals(min_value=0, max_value=Decimal("999999999999.99"), places=2, allow_nan=False, allow_infinity=False))
 def test_decimal_amounts_survive_a_round_trip_to_the_database(hub, amount):
     with hub.uow() as uow:

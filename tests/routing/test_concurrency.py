@@ -116,7 +116,7 @@ def test_separate_allocator_processes_against_one_database_never_oversell(world,
     assert t_reserved == 20  # every unit of T went, none twice
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(hz=st.tuples(st.integers(0, 12), st.integers(0, 4)), hf=st.tuples(st.integers(0, 8), st.integers(0, 3)),
        quantities=st.lists(st.lists(st.tuples(st.sampled_from([T, W]), st.integers(1, 4)), min_size=1, max_size=2,
                                     unique_by=lambda line: line[0]), min_size=2, max_size=10),

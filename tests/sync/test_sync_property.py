@@ -26,7 +26,7 @@ step = st.one_of(
 
 
 @pytest.mark.slow
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.lists(step, min_size=1, max_size=12))
 def test_accepted_commands_land_once_each_in_order_whatever_the_link_does(hub, steps):
     shop = make_shop(hub)
