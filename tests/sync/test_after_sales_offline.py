@@ -36,10 +36,10 @@ def test_an_exchange_made_while_the_link_is_cut_lands_once_when_it_is_back(qtbot
         assert panel.open_case("exchange", [{"line_no": 1, "qty": 1, "new_size": "120"}], reason="换大一码",
                                basis="抖店售后单 7001", phone=PHONE)
         qtbot.waitUntil(lambda: panel.current is not None and "已建立" not in panel.message.text()
-                        and panel.current.state == "requested", timeout=15_000)
+                        and panel.current.state == "requested", timeout=45_000)
 
         proxy.drop()  # the warehouse network goes down
-        wait_for(lambda: station.status.state == OFFLINE, 15, "offline")
+        wait_for(lambda: station.status.state == OFFLINE, 45, "offline")
         assert panel.take_step("check_stock")
         assert "已保存在本工作站" in panel.message.text() and station.status.pending == 1
         proxy.resume()
@@ -67,7 +67,7 @@ def test_a_drill_down_change_refused_by_the_server_is_shown_in_words(qtbot, qapp
     orders.cancel(hub.uow(), order_no, expected_version=version, actor=CS, basis="工单 T-1")  # someone else, first
     assert view.add_note("请勿放干燥剂")
     assert "已保存在本工作站" in view.message.text()
-    qtbot.waitUntil(lambda: "已被他人修改" in view.message.text() or "已取消" in view.message.text(), timeout=15_000)
+    qtbot.waitUntil(lambda: "已被他人修改" in view.message.text() or "已取消" in view.message.text(), timeout=45_000)
 
 
 @pytest.mark.slow
@@ -85,9 +85,9 @@ def test_offline_the_drill_down_shows_the_cached_order_and_a_note_waits_for_the_
         station.start()
         wait_online(station, 20)
         station.request_search(order_no)  # customer service looked it up: now it is in this station's cache
-        wait_for(lambda: station.cache.get(order_no) is not None, 15, "cached")
+        wait_for(lambda: station.cache.get(order_no) is not None, 45, "cached")
         proxy.drop()
-        wait_for(lambda: station.status.state == OFFLINE, 15, "offline")
+        wait_for(lambda: station.status.state == OFFLINE, 45, "offline")
         view = window.open_order(order_no)
         assert view.cached is not None and "离线：显示本工作站缓存的订单信息" in view.message.text()
         assert order_no in view.title.text() and view.note_button.isEnabled()
