@@ -178,6 +178,8 @@ class Order(Base):
         Index("ix_orders_receiver_phone_tail", "receiver_phone_tail"),
         Index("ix_orders_platform_order_no", "platform_order_no"),  # search box: without it an OR scans every row
         Index("ix_orders_receiver_name", "receiver_name"),
+        # the order map counts by province under the status/platform filter: index-only scans
+        Index("ix_orders_status_platform_province", "status", "platform", "province"),
         # the list's single filters, newest first (migration 0047): a page is an index range, not a filtered walk
         Index("ix_orders_status_ordered", "status", text("ordered_at DESC"), text("id DESC")),
         Index("ix_orders_shop_ordered", "shop_id", text("ordered_at DESC"), text("id DESC")),
