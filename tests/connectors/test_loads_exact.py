@@ -28,6 +28,9 @@ CASES = [
     b'{"s":"a","n":[1,\r\n\t-0.5]}',  # a float after a comma and every kind of JSON space
     b'{"big":123456789012345678,"s":"x"}',  # 18 digits: an int, read by orjson alone
     b'{"big":1234567890123456789}',  # 19 digits: looked at, still an int
+    b'{"room_id":9999999999999999999,"p":[5416642052184731622]}',  # the largest 19 digits: ints
+    b'{"n":-9999999999999999999}',  # 19 digits below i64 (orjson: a float): the exact int
+    b'{"id":18446744073709551615,"x":[18446744073709551616]}',  # u64's last, one beyond: exact ints
     b'{"big":[99999999999999999999]}',  # 20 digits in an array: the exact int
     b'\n\t7e-1',  # a whole document that is a float, after spaces
     '{"a":"x:1.5","b":{"c":"d,2e9"},"e":[0]}'.encode(),  # only strings look like floats
