@@ -22,9 +22,10 @@ import asyncio
 import logging
 import queue
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from app.bootstrap import OrderHub
@@ -40,10 +41,42 @@ Commit = Callable[[list["_Job"]], tuple[list[Any], Callable[[], None] | None]]
 
 @dataclass(frozen=True, slots=True)
 class _Job:
+    """A push in a lane; answered on ``future`` (a thread waits) or on ``waiter`` in ``loop`` (the doors await)."""
+
     items: Sequence[Any]
     normalise: ingest.Normaliser | None = None
     messages: Sequence[Message | None] = ()
-    future: Future[Any] = field(default_factory=Future)
+    future: Future[Any] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future[Any] | None = None
+
+
+def _answer(jobs: Sequence[_Job], results: Sequence[Any] | None = None, err: BaseException | None = None) -> None:
+    """Each job's result (or ``err``); the loop's waiters of a group are settled by one callback, not one per push
+    (every ``call_soon_threadsafe`` wakes the loop through its self-pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = defaultdict(list)
+    for n, job in enumerate(jobs):
+        if job.waiter is not None and job.loop is not None:
+            by_loop[job.loop].append((job.waiter, results[n] if results is not None else None))
+        elif job.future is not None and results is not None:
+            job.future.set_result(results[n])
+        elif job.future is not None:
+            job.future.set_exception(err if err is not None else RuntimeError("no result"))
+    for loop, answers in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, answers, err)
+        except RuntimeError:  # the loop is closed (the doors stopped): nobody waits for these answers any more
+            log.info("%d answers after the doors closed", len(answers))
+
+
+def _settle(answers: list[tuple[asyncio.Future[Any], Any]], err: BaseException | None) -> None:
+    for waiter, result in answers:
+        if waiter.done():  # it gave up (timed out); its sender was answered 5xx and resends
+            continue
+        if err is not None:
+            waiter.set_exception(err)
+        else:
+            waiter.set_result(result)
 
 
 class _Lane:
@@ -92,10 +125,12 @@ class _Lane:
                 for job in batch:
                     self._commit([job])
             else:
-                batch[0].future.set_exception(err)
+                _answer(batch, err=err)
             return
-        for job, result in zip(batch, results, strict=True):  # answered now: committed
-            job.future.set_result(result)
+        if len(results) != len(batch):
+            _answer(batch, err=RuntimeError(f"{len(results)} results for {len(batch)} pushes"))
+            return
+        _answer(batch, results)  # answered now: committed
         if after is not None:
             try:
                 after()
@@ -109,6 +144,10 @@ class _Lane:
     def join(self, timeout: float) -> None:
         for thread in self.threads:
             thread.join(timeout)
+
+
+def _messages(payloads: Sequence[ingest.Payload], messages: Sequence[Message | None] | None) -> list[Message | None]:
+    return list(messages) if messages is not None else [None] * len(payloads)
 
 
 class IntakeBatcher:
@@ -145,26 +184,17 @@ class IntakeBatcher:
         """:meth:`submit_many` for the event loop: awaits the commit without holding a thread."""
         if not payloads:
             return []
-        return await self._awaited(self.enqueue(shop_id, source, normalise, payloads, messages))
+        return await self._awaited(lambda job: self._put_sale(shop_id, source, job),
+                                   list(payloads), normalise, _messages(payloads, messages))
 
-    async def _awaited(self, future: Future[Any]) -> Any:
-        # The loop's own future, resolved from the lane's: cancelling or timing out the waiter never touches the
-        # push under the lane (it may be committing); like submit_many's result(timeout), the waiter gives up
-        # and the sender, answered 5xx, resends (stored once). Cheaper than wait_for(shield(wrap_future)),
-        # which made a task and two futures per push.
+    async def _awaited(self, put: Callable[[_Job], None], items: list[Any], normalise: ingest.Normaliser | None = None,
+                       messages: Sequence[Message | None] = ()) -> Any:
+        # The loop's own future, settled from the lane with the rest of its group: cancelling or timing out the
+        # waiter never touches the push under the lane (it may be committing); like submit_many's
+        # result(timeout), the waiter gives up and the sender, answered 5xx, resends (stored once).
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
-
-        def settle(done: Future[Any]) -> None:
-            if waiter.done():
-                return
-            err = done.exception()
-            if err is not None:
-                waiter.set_exception(err)
-            else:
-                waiter.set_result(done.result())
-
-        future.add_done_callback(lambda done: loop.call_soon_threadsafe(settle, done))
+        put(_Job(items, normalise, messages, None, loop, waiter))
         late = loop.call_later(self.timeout, lambda: waiter.done() or waiter.set_exception(TimeoutError()))
         try:
             return await waiter
@@ -174,15 +204,21 @@ class IntakeBatcher:
     def enqueue(self, shop_id: int, source: str, normalise: ingest.Normaliser, payloads: Sequence[ingest.Payload],
                 messages: Sequence[Message | None] | None = None) -> Future[list[ingest.Outcome]]:
         """Hands a push to its shop's lane; the future is resolved once it is committed (or failed)."""
-        job = _Job(list(payloads), normalise, list(messages) if messages is not None else [None] * len(payloads))
+        future: Future[list[ingest.Outcome]] = Future()
+        self._put_sale(shop_id, source, _Job(list(payloads), normalise, _messages(payloads, messages), future))
+        return future
+
+    def _put_sale(self, shop_id: int, source: str, job: _Job) -> None:
         self._lane(shop_id, source, lambda batch: self._ingest(shop_id, source, batch)).waiting.put(job)
-        return job.future
+
+    def _put_inbox(self, shop_id: int, source: str, job: _Job) -> None:
+        self._lane(shop_id, f"inbox:{source}", lambda batch: self._store_inbox(shop_id, source, batch)).waiting.put(job)
 
     def inbox(self, shop_id: int, source: str, messages: Sequence[push_inbox.Message]) -> Future[list[bool]]:
         """Hands a push's messages to its shop's inbox lane; resolved (new or repeat, per message) once committed."""
-        job = _Job(list(messages))
-        self._lane(shop_id, f"inbox:{source}", lambda batch: self._store_inbox(shop_id, source, batch)).waiting.put(job)
-        return job.future
+        future: Future[list[bool]] = Future()
+        self._put_inbox(shop_id, source, _Job(list(messages), future=future))
+        return future
 
     def inbox_sync(self, shop_id: int, source: str, messages: Sequence[push_inbox.Message]) -> list[bool]:
         """:meth:`inbox` for a worker thread: waits for the commit."""
@@ -190,7 +226,7 @@ class IntakeBatcher:
 
     async def inbox_stored(self, shop_id: int, source: str, messages: Sequence[push_inbox.Message]) -> list[bool]:
         """:meth:`inbox` for the event loop."""
-        return await self._awaited(self.inbox(shop_id, source, messages))
+        return await self._awaited(lambda job: self._put_inbox(shop_id, source, job), list(messages))
 
     def most_in_flight(self, shop_id: int, kind: str) -> int:
         """The most groups of a lane (``kind``: the source, or ``inbox:<source>``) committed at once so far."""
