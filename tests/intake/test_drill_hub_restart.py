@@ -25,16 +25,6 @@ def test_the_database_stopped_immediately_mid_intake_loses_and_doubles_nothing_a
         assert figures["said_unavailable"], figures  # in business words, in the hub's log, while it was down
         assert figures["drain_s"] < 30, figures
         assert figures["hub_alive"], figures
-    # then SIGSTOP on every server process while the platforms and the till go on (5 s here, on the same hub to
-    # spare the suite a setup; 30 s × 20 in tests/benchmarks/drill_hub_restart.py --faults freeze --cycles 20)
-    frozen = drill.cycle("freeze", hold=5.0)
-    print(frozen)
-    assert frozen["lost"] == 0 and frozen["doubled"] == 0 and frozen["unknown"] == 0, frozen
-    assert frozen["drain_s"] < 30 and frozen["hub_alive"], frozen
-    log = drill.hub.log()
-    for crash in ("poller for", "claim round failed", "outbox round failed", "write-back round failed",
-                  "Exception in thread"):  # terminated or frozen: said in words, not a traceback per thread
-        assert crash not in log, log[-3000:]
     assert cycles[0]["writeback_applied"] == 1  # the ship confirmation in flight: applied once at the platform,
     assert cycles[0]["writeback_settled_s"] < 30  # and recorded soon after recovery, not after its 2-minute lease
     log = drill.hub.log()
