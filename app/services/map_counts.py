@@ -48,19 +48,30 @@ def _keyed(table: type[OrderMapCount] | type[OrderMapDelta], flt: OrderFilter) -
     return stmt
 
 
-def _overdue(flt: OrderFilter) -> sa.Select[tuple]:
-    """Unshipped orders past their ship-by time, per province (a partial index holds only unshipped orders)."""
-    stmt = (sa.select(Order.province, sa.func.count())
-            .where(Order.status.in_(OPEN_STAGES), Order.ship_by < sa.func.now(), Order.province.is_not(None))
-            .group_by(Order.province))
-    for column, value in ((Order.status, flt.status), (Order.platform, flt.platform), (Order.shop_id, flt.shop_id),
-                          (Order.warehouse_id, flt.warehouse_id)):
-        if value is not None:
-            stmt = stmt.where(column == value)
+def _overdue(flt: OrderFilter) -> sa.Select[tuple] | None:
+    """Unshipped orders past their ship-by time, per province: one index-only range of the overdue entries of the
+    partial index of unshipped orders, whatever the filter (None when the filter's status is never unshipped).
+
+    The filter is applied in the count (FILTER), not in WHERE: with ``status = 'paid'`` in WHERE the planner,
+    which cannot see that open orders are the newest ones, walked every 已付款 order of the table through
+    ``ix_orders_status_ordered`` (2,000,000 orders: 2,538 rows, 2,559 buffers, 2.0 ms for 152 overdue ones;
+    200,000: 307 rows), a read that grows with the table. The overdue entries are few (they are a backlog, not
+    history), so counting them all and keeping the filter's share leaves no other plan to choose.
+    """
+    if flt.status is not None and flt.status not in OPEN_STAGES:
+        return None
+    wanted = [column == value for column, value in ((Order.status, flt.status), (Order.platform, flt.platform),
+                                                    (Order.shop_id, flt.shop_id), (Order.warehouse_id, flt.warehouse_id))
+              if value is not None]
     bands = bands_for(flt.hours)
     if bands is not None:
-        stmt = stmt.where(sa.func.order_hour_band(Order.ordered_at).in_(bands))
-    return stmt
+        wanted.append(sa.func.order_hour_band(Order.ordered_at).in_(bands))
+    late = sa.func.count()
+    if wanted:
+        late = late.filter(sa.and_(*wanted))
+    return (sa.select(Order.province, late)
+            .where(Order.status.in_(OPEN_STAGES), Order.ship_by < sa.func.now(), Order.province.is_not(None))
+            .group_by(Order.province))
 
 
 def province_figures(uow: UnitOfWork, flt: OrderFilter = OrderFilter()) -> tuple[dict[str, int], dict[str, float]]:
@@ -74,7 +85,8 @@ def province_figures(uow: UnitOfWork, flt: OrderFilter = OrderFilter()) -> tuple
               .group_by(both.c.province))
     with uow:
         rows = list(uow.session.execute(summed))
-        late = {p: int(n) for p, n in uow.session.execute(_overdue(flt))}
+        overdue = _overdue(flt)
+        late = {p: int(n) for p, n in uow.session.execute(overdue)} if overdue is not None else {}
         # the hub folds every few seconds; without a hub running, the reader keeps the deltas few itself
         if uow.session.scalar(sa.select(sa.func.count()).select_from(
                 sa.select(OrderMapDelta.id).limit(FOLD_AT).subquery())) >= FOLD_AT:
