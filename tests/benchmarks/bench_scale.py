@@ -177,7 +177,7 @@ def work_of(hub, handles: dict[str, object]) -> dict[str, Callable[[], None]]:
 class Window:
     """The customer-service workspace (list + map, hub-direct) on the offscreen platform, filter clicks through QTest."""
 
-    def __init__(self, hub) -> None:
+    def __init__(self, hub, server: Server | None = None) -> None:
         from PySide6.QtCore import QEvent, QObject
 
         from app.ui.cs_workspace import CustomerServiceWorkspace
@@ -208,6 +208,23 @@ class Window:
 
         self._tick = QTimer(ws, interval=50)  # wakes a wait for events that nothing else would wake
         self._tick.start()
+        # what each click waited on: the list's page queries (this thread) and the map's answer (its worker)
+        self.clicks: list[dict[str, object]] = []
+        self.server = server
+        self._seen: set[object] = set()
+        self._spent = {"list_ms": 0.0, "list_queries": 0, "map_at": 0.0}
+        page, spent = ws._page, self._spent
+
+        def timed_page(after, n):
+            t = time.perf_counter()
+            try:
+                return page(after, n)
+            finally:
+                spent["list_ms"] += (time.perf_counter() - t) * 1000
+                spent["list_queries"] += 1
+
+        ws._page = timed_page  # the model calls self._page when a filter is applied: the same query, timed
+        ws._map_ready.connect(lambda *_: spent.__setitem__("map_at", time.perf_counter()))
 
     def click(self) -> None:
         """One key press on the focused status filter (the next status up or down, bouncing between the ends of
@@ -224,18 +241,29 @@ class Window:
         elif at >= last:
             self.down = False
         want = ws.status.itemData(at + (1 if self.down else -1))
+        self._spent.update(list_ms=0.0, list_queries=0, map_at=0.0)
+        pg = self.server.cpu() if self.server else {}
         started = time.perf_counter()
         QTest.keyClick(ws.status, Qt.Key.Key_Down if self.down else Qt.Key.Key_Up)
         deadline = started + 60
         # Sleep in the event loop as the application does (WaitForMoreEvents), woken by the map's answer and the
         # paints; the 50 ms tick only bounds a wait that nothing wakes. (A processEvents spin here burned ~50 ms
         # of station CPU per click and held the GIL against the map's worker thread: a cost of the benchmark.)
-        while time.perf_counter() < deadline and (ws.map_pending or self.painted["map"] < started
+        # the map's paint must follow its new counts (map_at), not be some earlier repaint after the key press
+        while time.perf_counter() < deadline and (ws.map_pending or self.painted["map"] < self._spent["map_at"]
                                                   or self.painted["list"] < started):
             QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
         assert ws.status.currentData() == want and not ws.map_pending, (want, ws.status.currentData())
         assert {ws.model.row_at(i).status for i in range(min(ws.model.rowCount(), 20))} <= {want}
-        assert self.painted["map"] >= started and self.painted["list"] >= started
+        assert self.painted["map"] >= self._spent["map_at"] >= started and self.painted["list"] >= started
+        done = time.perf_counter()  # both paint events handled, the drawing included
+        self.clicks.append({"status": want, "first_visit": want not in self._seen,
+                            "wall_ms": round((done - started) * 1000, 1),
+                            "list_ms": round(self._spent["list_ms"], 1), "list_queries": self._spent["list_queries"],
+                            "map_answer_ms": round((self._spent["map_at"] - started) * 1000, 1),
+                            "cpu_postgres_ms": round(self.server.spent(pg, self.server.cpu()) * 1000, 1)
+                            if self.server else None})
+        self._seen.add(want)
 
     def close(self) -> None:
         self.ws.close()
@@ -260,23 +288,63 @@ def explain_all(hub, work: dict[str, Callable[[], None]]) -> None:
         explain(hub, fn)
 
 
+_MAINTENANCE = ("SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables",
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
+
+
+def _maintenance(hubs: dict[str, object]) -> dict[str, int]:
+    """Autovacuum and autoanalyze runs so far (both databases) and autovacuum workers busy now."""
+    out = {"auto_runs": 0, "workers_now": 0}
+    for hub in hubs.values():
+        with hub.engine.connect() as conn:
+            out["auto_runs"] += int(conn.scalar(sa.text(_MAINTENANCE[0])))
+            out["workers_now"] = int(conn.scalar(sa.text(_MAINTENANCE[1])))  # server-wide
+            conn.rollback()
+    return out
+
+
+def _clicks_apart(clicks: list[dict[str, object]]) -> dict[str, object]:
+    """The clicks split into a status's first visit (its pages and index entries may still be cold) and the
+    repeats (steady state), each with its p50/p95/max, and the slowest click with what it waited on."""
+    out: dict[str, object] = {}
+    for name, part in (("first_visit", [c for c in clicks if c["first_visit"]]),
+                       ("repeat", [c for c in clicks if not c["first_visit"]])):
+        walls = [float(c["wall_ms"]) for c in part]
+        if walls:
+            out[name] = {"clicks": len(walls), "p50_ms": round(statistics.median(walls), 1),
+                         "p95_ms": round(_p95(walls), 1), "max_ms": round(max(walls), 1)}
+    out["slowest"] = max(clicks, key=lambda c: float(c["wall_ms"]), default=None)
+    return out
+
+
 def measure(hubs: dict[str, object], runs: int, window_runs: int, loads: list[float],
-            profile: bool = False) -> dict[str, object]:
+            profile: bool = False, only: str = "") -> dict[str, object]:
     server = Server(hubs["small"])
     handles = {size: _handles(hub) for size, hub in hubs.items()}
     works = {size: work_of(hub, handles[size]) for size, hub in hubs.items()}
-    figures = interleaved({name: {size: works[size][name] for size in SIZES} for name in works["small"]}, runs,
-                          server, loads)
+    figures = interleaved({name: {size: works[size][name] for size in SIZES} for name in works["small"]
+                           if name.startswith(only)}, runs, server, loads)
+    name = "window:filter_click_to_list_and_map"
+    if not name.startswith(only):
+        return figures
     from PySide6.QtWidgets import QApplication
 
     from app.ui import fonts
 
     app = QApplication.instance() or QApplication([])
     fonts.install(app)
-    windows = {size: Window(hub) for size, hub in hubs.items()}
+    windows = {size: Window(hub, server) for size, hub in hubs.items()}
     try:
-        figures.update(interleaved({"window:filter_click_to_list_and_map": {
-            size: windows[size].click for size in SIZES}}, window_runs, server, loads))
+        before = _maintenance(hubs)
+        figures.update(interleaved({name: {size: windows[size].click for size in SIZES}}, window_runs, server, loads))
+        after = _maintenance(hubs)
+        for size in SIZES:
+            figures[name][size]["clicks"] = apart = _clicks_apart(windows[size].clicks[1:])  # [0]: the warm-up
+            figures[name][size]["warm_up_click"] = windows[size].clicks[0]
+            print(f"{name} {size}: warm-up {windows[size].clicks[0]['wall_ms']} ms; "
+                  + "; ".join(f"{k} {v}" for k, v in apart.items()), flush=True)
+        figures[name]["autovacuum_runs_during"] = after["auto_runs"] - before["auto_runs"]
+        figures[name]["autovacuum_workers_at_end"] = after["workers_now"]
         if profile:  # where a click's time goes, at the large size (the map worker thread is profiled apart)
             import cProfile
             import pstats
@@ -376,6 +444,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile ten window clicks at the large size")
     parser.add_argument("--keep", type=Path, help="keep the loaded databases in this folder and reuse them next time")
     parser.add_argument("--check", action="store_true", help="compare the kept map and health counts with a recount")
+    parser.add_argument("--only", default="", help="only the figures whose name starts so (map:, window:, ...)")
     opts = parser.parse_args()
     figures: dict[str, object] = {"bench": "scale", "load_average_start": _load(), "cores": os.cpu_count()}
     loads: list[float] = []
@@ -398,15 +467,21 @@ def main() -> None:
                     conn.rollback()
             print(f"orders: {figures['orders']} (load {_load()})", flush=True)
             if opts.explain:
-                explain_all(hubs["large"], work_of(hubs["large"], _handles(hubs["large"])))
-            figures["figures"] = found = measure(hubs, opts.runs, opts.window_runs, loads, opts.profile)
+                explain_all(hubs["large"], {name: fn for name, fn in work_of(hubs["large"], _handles(hubs["large"])).items()
+                                            if name.startswith(opts.only)})
+            figures["figures"] = found = measure(hubs, opts.runs, opts.window_runs, loads, opts.profile, opts.only)
             ratios = {name: f["ratio_p50"] for name, f in found.items()}
             figures["worst_ratio_p50"] = max(ratios.items(), key=lambda kv: kv[1])
             figures["worst_ratio_cpu"] = max(((n, f["ratio_cpu"]) for n, f in found.items()), key=lambda kv: kv[1])
             figures["target_ratio"] = 1.5
-            click = found["window:filter_click_to_list_and_map"]
-            figures["filter_click_p95_ms"] = {size: click[size]["p95_ms"] for size in SIZES}
-            figures["filter_click_target_ms"] = 300
+            click = found.get("window:filter_click_to_list_and_map")
+            if click:
+                figures["filter_click_p95_ms"] = {size: click[size]["p95_ms"] for size in SIZES}
+                figures["filter_click_steady_p95_ms"] = {size: click[size]["clicks"].get("repeat", {}).get("p95_ms")
+                                                         for size in SIZES}
+                figures["filter_click_first_visit_max_ms"] = {
+                    size: click[size]["clicks"].get("first_visit", {}).get("max_ms") for size in SIZES}
+                figures["filter_click_target_ms"] = 300
             figures["load_average_during"] = {"min": min(loads), "max": max(loads), "mean": round(statistics.mean(loads), 1)}
             if opts.partitions:
                 figures["partitioned_by_month"] = partitions(hubs["large"], opts.runs)
