@@ -178,7 +178,7 @@ class Window:
     """The customer-service workspace (list + map, hub-direct) on the offscreen platform, filter clicks through QTest."""
 
     def __init__(self, hub, server: Server | None = None) -> None:
-        from PySide6.QtCore import QEvent, QObject
+        from PySide6.QtCore import QEvent, QObject, Qt
 
         from app.ui.cs_workspace import CustomerServiceWorkspace
 
@@ -224,7 +224,8 @@ class Window:
                 spent["list_queries"] += 1
 
         ws._page = timed_page  # the model calls self._page when a filter is applied: the same query, timed
-        ws._map_ready.connect(lambda *_: spent.__setitem__("map_at", time.perf_counter()))
+        # stamped on the worker as it sends the counts (direct), so before the window takes them and repaints the map
+        ws._map_ready.connect(lambda *_: spent.__setitem__("map_at", time.perf_counter()), Qt.ConnectionType.DirectConnection)
 
     def click(self) -> None:
         """One key press on the focused status filter (the next status up or down, bouncing between the ends of
@@ -242,6 +243,7 @@ class Window:
             self.down = False
         want = ws.status.itemData(at + (1 if self.down else -1))
         self._spent.update(list_ms=0.0, list_queries=0, map_at=0.0)
+        behind = ws.parcels_pending  # the last click's parcel look-up still holds the map's one worker thread
         pg = self.server.cpu() if self.server else {}
         started = time.perf_counter()
         QTest.keyClick(ws.status, Qt.Key.Key_Down if self.down else Qt.Key.Key_Up)
@@ -261,6 +263,7 @@ class Window:
                             "wall_ms": round((done - started) * 1000, 1),
                             "list_ms": round(self._spent["list_ms"], 1), "list_queries": self._spent["list_queries"],
                             "map_answer_ms": round((self._spent["map_at"] - started) * 1000, 1),
+                            "behind_parcels": behind,
                             "cpu_postgres_ms": round(self.server.spent(pg, self.server.cpu()) * 1000, 1)
                             if self.server else None})
         self._seen.add(want)
