@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import statistics
@@ -231,6 +232,15 @@ class Window:
             show(*args, **kwargs)
 
         ws.map.set_counts = shown
+        gc_started: list[float] = []
+
+        def collecting(phase: str, _info: dict) -> None:  # the station's own pauses: Python's cyclic collector
+            if phase == "start":
+                gc_started[:] = [time.perf_counter()]
+            elif gc_started:
+                spent["gc_ms"] = spent.get("gc_ms", 0.0) + (time.perf_counter() - gc_started[0]) * 1000
+
+        self._collecting = collecting
 
     def click(self) -> None:
         """One key press on the focused status filter (the next status up or down, bouncing between the ends of
@@ -247,7 +257,8 @@ class Window:
         elif at >= last:
             self.down = False
         want = ws.status.itemData(at + (1 if self.down else -1))
-        self._spent.update(list_ms=0.0, list_queries=0, map_at=0.0)
+        self._spent.update(list_ms=0.0, list_queries=0, map_at=0.0, gc_ms=0.0)
+        gc.callbacks.append(self._collecting)
         behind = ws.parcels_pending  # the last click's parcel look-up still holds the map's one worker thread
         pg = self.server.cpu() if self.server else {}
         started = time.perf_counter()
@@ -260,6 +271,7 @@ class Window:
         while time.perf_counter() < deadline and (ws.map_pending or self.painted["map"] < self._spent["map_at"]
                                                   or self.painted["list"] < started):
             QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+        gc.callbacks.remove(self._collecting)
         assert ws.status.currentData() == want and not ws.map_pending, (want, ws.status.currentData())
         assert {ws.model.row_at(i).status for i in range(min(ws.model.rowCount(), 20))} <= {want}
         assert self.painted["map"] >= self._spent["map_at"] >= started and self.painted["list"] >= started, (
@@ -269,7 +281,7 @@ class Window:
                             "wall_ms": round((done - started) * 1000, 1),
                             "list_ms": round(self._spent["list_ms"], 1), "list_queries": self._spent["list_queries"],
                             "map_counts_shown_ms": round((self._spent["map_at"] - started) * 1000, 1),
-                            "behind_parcels": behind,
+                            "behind_parcels": behind, "gc_ms": round(self._spent["gc_ms"], 1),
                             "cpu_postgres_ms": round(self.server.spent(pg, self.server.cpu()) * 1000, 1)
                             if self.server else None})
         self._seen.add(want)
