@@ -3,7 +3,7 @@
 Target (issue #18): each 2M figure ≤ 1.5× its 200k figure; the filter click → list + map redrawn < 300 ms p95.
 
 Run: .venv/bin/python tests/benchmarks/bench_scale.py [--small 200000] [--large 2000000] [--runs 30] [--explain] [--partitions]
-     [--keep DIR] [--check] [--profile]
+     [--keep DIR] [--check] [--profile] [--only PREFIX]
 
 ``--keep DIR`` keeps the embedded server's data in DIR and reuses it: a database already at its size is
 neither seeded nor loaded again, so only the first run pays the bulk load (``bench_bulk``, ~minutes at 2M).
@@ -16,8 +16,13 @@ wall time each figure reports the CPU spent per call by this process (the statio
 the PostgreSQL server processes (psutil over the postmaster's children), which is what the load does not
 inflate. The window figure is the real customer-service workspace (list + map) on the offscreen platform,
 one per database: a key press on the status filter through QTest, timed until the list shows the new
-rows and the map has been re-counted and both have painted. ``--explain`` prints EXPLAIN (ANALYZE, BUFFERS)
-of every statement of one round of each figure at the large size, slowest first.
+rows and the map has been re-counted and both have painted. Each click also says what it waited on (the list's
+page query, when the map got its new counts, whether the last click's parcel look-up still held the map's one
+worker thread, the station's garbage-collector pauses, the PostgreSQL CPU), and the clicks are reported apart:
+a status's first visit (its index and heap pages may be cold) and the repeats (steady state), with the slowest
+click and the autovacuum runs during the clicks — so one slow click is explained, not averaged away.
+``--explain`` prints EXPLAIN (ANALYZE, BUFFERS) of every statement of one round of each figure at the large
+size, slowest first; ``--only PREFIX`` (``map:``, ``window``, …) runs only those figures.
 Prints figures with the load average, then one JSON line (last).
 """
 
