@@ -492,12 +492,19 @@ def main() -> None:
                 if opts.check:
                     figures[f"consistency_{size}"] = consistent(hubs[size])
                     print(f"consistency {size}: {figures[f'consistency_{size}']}", flush=True)
-            figures["orders"] = {}
+            figures["orders"], figures["overdue_orders"], figures["data_age_h"] = {}, {}, {}
             for size, hub in hubs.items():
                 with hub.engine.connect() as conn:
                     figures["orders"][size] = conn.scalar(sa.text("SELECT count(*) FROM orders"))
+                    # kept data ages: orders left open by the generator pass their ship-by as the hours go by,
+                    # so the map's overdue count (which follows the overdue orders) grows between runs
+                    figures["overdue_orders"][size] = conn.scalar(sa.text(
+                        "SELECT count(*) FROM orders WHERE status IN ('paid', 'allocating') AND ship_by < now()"))
+                    figures["data_age_h"][size] = round(float(conn.scalar(sa.text(
+                        "SELECT extract(epoch FROM now() - max(ordered_at)) / 3600 FROM orders"))), 1)
                     conn.rollback()
-            print(f"orders: {figures['orders']} (load {_load()})", flush=True)
+            print(f"orders: {figures['orders']}, overdue: {figures['overdue_orders']}, newest order "
+                  f"{figures['data_age_h']} h old (load {_load()})", flush=True)
             if opts.explain:
                 explain_all(hubs["large"], {name: fn for name, fn in work_of(hubs["large"], _handles(hubs["large"])).items()
                                             if name.startswith(opts.only)})
