@@ -60,9 +60,9 @@ def _overdue(flt: OrderFilter) -> sa.Select[tuple] | None:
     """
     if flt.status is not None and flt.status not in OPEN_STAGES:
         return None
-    wanted = [column == value for column, value in ((Order.status, flt.status), (Order.platform, flt.platform),
-                                                    (Order.shop_id, flt.shop_id), (Order.warehouse_id, flt.warehouse_id))
-              if value is not None]
+    keyed = ((Order.status, flt.status), (Order.platform, flt.platform), (Order.shop_id, flt.shop_id),
+             (Order.warehouse_id, flt.warehouse_id))
+    wanted = [column == value for column, value in keyed if value is not None]
     bands = bands_for(flt.hours)
     if bands is not None:
         wanted.append(sa.func.order_hour_band(Order.ordered_at).in_(bands))

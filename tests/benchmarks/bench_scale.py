@@ -506,8 +506,8 @@ def main() -> None:
             print(f"orders: {figures['orders']}, overdue: {figures['overdue_orders']}, newest order "
                   f"{figures['data_age_h']} h old (load {_load()})", flush=True)
             if opts.explain:
-                explain_all(hubs["large"], {name: fn for name, fn in work_of(hubs["large"], _handles(hubs["large"])).items()
-                                            if name.startswith(opts.only)})
+                work = work_of(hubs["large"], _handles(hubs["large"]))
+                explain_all(hubs["large"], {name: fn for name, fn in work.items() if name.startswith(opts.only)})
             figures["figures"] = found = measure(hubs, opts.runs, opts.window_runs, loads, opts.profile, opts.only)
             ratios = {name: f["ratio_p50"] for name, f in found.items()}
             figures["worst_ratio_p50"] = max(ratios.items(), key=lambda kv: kv[1])
