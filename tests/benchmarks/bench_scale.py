@@ -20,7 +20,9 @@ rows and the map has been re-counted and both have painted. Each click also says
 page query, when the map got its new counts, whether the last click's parcel look-up still held the map's one
 worker thread, the station's garbage-collector pauses, the PostgreSQL CPU), and the clicks are reported apart:
 a status's first visit (its index and heap pages may be cold) and the repeats (steady state), with the slowest
-click and the autovacuum runs during the clicks — so one slow click is explained, not averaged away.
+click and the autovacuum runs during the clicks — so one slow click is explained, not averaged away. Every
+figure also reports the most PostgreSQL read from storage in one call (``disk_read_kb_max``, /proc/PID/io:
+reads the operating system's page cache did not answer), so a cold read is told apart from a slow plan.
 ``--explain`` prints EXPLAIN (ANALYZE, BUFFERS) of every statement of one round of each figure at the large
 size, slowest first; ``--only PREFIX`` (``map:``, ``window``, …) runs only those figures.
 Prints figures with the load average, then one JSON line (last).
@@ -93,6 +95,18 @@ class Server:
                     pass
         return out
 
+    def disk(self) -> dict[int, float]:
+        """Bytes each server process has had read from storage (/proc/PID/io ``read_bytes``: page-cache misses,
+        not reads the operating system's cache answered); empty where /proc does not say."""
+        out = {}
+        for proc in (self.postmaster, *self.postmaster.children()):
+            try:
+                with open(f"/proc/{proc.pid}/io") as f:
+                    out[proc.pid] = float(next(line for line in f if line.startswith("read_bytes:")).split()[1])
+            except (OSError, StopIteration):
+                pass
+        return out
+
     @staticmethod
     def spent(before: dict[int, float], after: dict[int, float]) -> float:
         """CPU seconds between two snapshots: processes in both, plus the whole of those started since."""
@@ -104,29 +118,33 @@ def _p95(samples: list[float]) -> float:
     return ordered[max(0, int(round(len(ordered) * 0.95)) - 1)]
 
 
-def _figure(wall: list[float], own: list[float], server: list[float]) -> dict[str, float]:
+def _figure(wall: list[float], own: list[float], server: list[float], disk: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(wall), 2), "p95_ms": round(_p95(wall), 2), "max_ms": round(max(wall), 2),
-            "cpu_station_ms": round(statistics.mean(own), 2), "cpu_postgres_ms": round(statistics.mean(server), 2)}
+            "cpu_station_ms": round(statistics.mean(own), 2), "cpu_postgres_ms": round(statistics.mean(server), 2),
+            "disk_read_kb_max": round(max(disk), 1)}
 
 
 def interleaved(work: dict[str, dict[str, Callable[[], None]]], runs: int, server: Server,
                 loads: list[float], raw: dict[str, dict[str, tuple[list[float], ...]]] | None = None,
                 ) -> dict[str, dict[str, dict[str, float]]]:
     """Each figure: one warm-up per size, then ``runs`` rounds of small and large back to back (order flipping);
-    ``raw`` (if given) receives every call's (wall, station CPU, PostgreSQL CPU) in ms per figure and size."""
+    ``raw`` (if given) receives every call's (wall, station CPU, PostgreSQL CPU in ms, PostgreSQL's reads from
+    storage in KB) per figure and size."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name, by_size in work.items():
-        samples = {size: ([], [], []) for size in SIZES}
+        samples = {size: ([], [], [], []) for size in SIZES}
         for size in SIZES:
             by_size[size]()
         for run in range(runs):
             for size in (SIZES if run % 2 == 0 else SIZES[::-1]):
+                disk = server.disk()
                 own, pg, t = time.process_time(), server.cpu(), time.perf_counter()
                 by_size[size]()
                 wall = (time.perf_counter() - t) * 1000
                 samples[size][0].append(wall)
                 samples[size][1].append((time.process_time() - own) * 1000)
                 samples[size][2].append(server.spent(pg, server.cpu()) * 1000)
+                samples[size][3].append(server.spent(disk, server.disk()) / 1024)
         loads.append(_load())
         if raw is not None:
             raw[name] = samples
@@ -339,7 +357,8 @@ def _clicks_apart(clicks: list[dict[str, object]]) -> dict[str, object]:
         walls = [float(c["call_ms"]) for c in part]
         if walls:
             out[name] = {"clicks": len(walls), "p50_ms": round(statistics.median(walls), 1),
-                         "p95_ms": round(_p95(walls), 1), "max_ms": round(max(walls), 1)}
+                         "p95_ms": round(_p95(walls), 1), "max_ms": round(max(walls), 1),
+                         "disk_read_kb": round(sum(float(c.get("disk_read_kb", 0.0)) for c in part), 1)}
     out["slowest"] = max(clicks, key=lambda c: float(c["call_ms"]), default=None)
     return out
 
@@ -369,8 +388,9 @@ def measure(hubs: dict[str, object], runs: int, window_runs: int, loads: list[fl
         after = _maintenance(hubs)
         for size in SIZES:
             timed = windows[size].clicks[1:]  # [0] is the warm-up, which interleaved does not time
-            for click, wall, own, pg in zip(timed, *raw[name][size], strict=True):
-                click.update(call_ms=round(wall, 1), cpu_station_ms=round(own, 1), cpu_postgres_ms=round(pg, 1))
+            for click, wall, own, pg, disk in zip(timed, *raw[name][size], strict=True):
+                click.update(call_ms=round(wall, 1), cpu_station_ms=round(own, 1), cpu_postgres_ms=round(pg, 1),
+                             disk_read_kb=round(disk, 1))
             figures[name][size]["clicks"] = apart = _clicks_apart(timed)
             figures[name][size]["warm_up_click"] = windows[size].clicks[0]
             print(f"{name} {size}: warm-up {windows[size].clicks[0]['wall_ms']} ms; "
