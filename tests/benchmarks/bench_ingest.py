@@ -11,6 +11,7 @@ load average at the start and end of each run (wall figures on a shared machine 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import socket
@@ -62,9 +63,12 @@ def throughput(app, store, platform: str, n: int, code: str = "BENCH-T") -> dict
         creds = Credentials(app_key="1234567890123456789", app_secret="bench-secret", access_token="sim-token")
         config = _shop(app, store, platform, code, f"http://127.0.0.1:{port}", creds)
         connector = connector_for(config, store.get(config.credentials_ref))
+        server = ServerActivity(app)
+        pauses = GcPauses()
         cpu = CpuMeter(app, sim.pid)
         started = time.perf_counter()
-        report = poll_once(app, config, connector)
+        with pauses, server:
+            report = poll_once(app, config, connector)
         took = time.perf_counter() - started
         cpu_ms = cpu.per_order_ms(report.stored)
         load_after = os.getloadavg()[0]
@@ -98,6 +102,10 @@ def throughput(app, store, platform: str, n: int, code: str = "BENCH-T") -> dict
             # the hub's CPU by thread: fetch (pull, parse, normalise), store (intake), route (routing, not intake)
             "hub_cpu_ms_per_order_by_stage": {k: round(v / max(report.stored, 1) * 1000, 3) for k, v in report.cpu_s.items()},
             "hub_intake_cpu_ms_per_order": round((report.cpu_s["fetch"] + report.cpu_s["store"]) / max(report.stored, 1) * 1000, 3),
+            # why two runs of the same code differ: what the pipeline's threads waited for, the server's
+            # checkpoints / WAL / autovacuum during the run, and the hub's GC pauses
+            "pipeline_waits_s": {k: round(v, 3) for k, v in report.waits_s.items()},
+            "server_during_run": server.figures, "gc_during_run": pauses.figures(),
             "copy_seconds": round(copy_took, 3), "copy_orders_per_s": round(len(rows) / copy_took, 1),
             "ratio_ingest_to_copy_time": round(took / copy_took, 1),
             "load_avg_1m_start": round(load_before, 2), "load_avg_1m_end": round(load_after, 2)}
@@ -134,6 +142,118 @@ class CpuMeter:
     def per_order_ms(self, orders: int) -> dict[str, float]:
         end = self._now()
         return {k: round((end[k] - self.start[k]) / max(orders, 1) * 1000, 3) for k in end}
+
+
+# The server's side of a run, as deltas of its statistics views (PostgreSQL 17+ has pg_stat_checkpointer;
+# the embedded server is 18). WAL I/O timing is switched on for the bench's own throwaway server.
+_TABLES = ("orders", "raw_payloads", "order_ext_attrs", "order_outside_status", "health_order_facts", "health_rollup",
+           "order_lines", "order_decisions", "order_change_log", "stock_levels", "order_map_deltas")
+_SNAPSHOT = {
+    "checkpoints": "SELECT num_timed + num_requested, num_requested, buffers_written, write_time + sync_time"
+                   " FROM pg_stat_checkpointer",
+    "wal": "SELECT wal_records, wal_fpi, wal_bytes, wal_buffers_full FROM pg_stat_wal",
+    "wal_io": "SELECT coalesce(sum(writes), 0), coalesce(sum(fsyncs), 0), coalesce(sum(write_time), 0),"
+              " coalesce(sum(fsync_time), 0) FROM pg_stat_io WHERE object = 'wal'",
+    "commits": "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+}
+
+
+class ServerActivity:
+    """What PostgreSQL did besides our statements while a run lasted: checkpoints (timed or forced by WAL
+    volume) and the buffers they wrote, WAL volume and full-page images (which follow a checkpoint), time
+    spent writing/fsyncing WAL (commit waits: wall time, no CPU), and autovacuum / autoanalyze of the
+    growing tables, with the autovacuum workers' CPU (a share of PostgreSQL's CPU per order)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.figures: dict = {}
+        self._stop = threading.Event()
+        self._workers: dict[int, tuple[str, float]] = {}
+        with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("ALTER SYSTEM SET track_wal_io_timing = on"))
+            conn.execute(sa.text("SELECT pg_reload_conf()"))
+            self.settings = dict(conn.execute(sa.text(
+                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN ('shared_buffers', 'wal_buffers',"
+                " 'max_wal_size', 'checkpoint_timeout', 'synchronous_commit', 'autovacuum_naptime',"
+                " 'autovacuum_vacuum_insert_threshold', 'autovacuum_analyze_threshold', 'jit')")).all())
+
+    def _snapshot(self) -> dict:
+        with self.app.engine.connect() as conn:
+            snap = {k: [float(x) for x in conn.execute(sa.text(q)).one()] for k, q in _SNAPSHOT.items()}
+            snap["tables"] = {r[0]: r[1:] for r in conn.execute(sa.text(
+                "SELECT relname, autovacuum_count, autoanalyze_count, n_tup_ins, n_tup_upd, n_tup_hot_upd"
+                " FROM pg_stat_user_tables WHERE relname = ANY(:t)"), {"t": list(_TABLES)})}
+        return snap
+
+    def _watch(self) -> None:
+        """Autovacuum workers come and go within a run: sample them to name their tables and add up their CPU."""
+        with self.app.engine.connect() as conn:
+            while not self._stop.wait(0.1):
+                for pid, query in conn.execute(sa.text(
+                        "SELECT pid, query FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")):
+                    try:
+                        t = psutil.Process(pid).cpu_times()
+                        self._workers[pid] = (query, t.user + t.system)
+                    except psutil.NoSuchProcess:
+                        pass
+                conn.rollback()
+
+    def __enter__(self) -> ServerActivity:
+        self.before = self._snapshot()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        after, before = self._snapshot(), self.before
+        d = {k: [round(a - b, 1) for a, b in zip(after[k], before[k])] for k in _SNAPSHOT}
+        tables = {}
+        for name, row in after["tables"].items():
+            old = before["tables"].get(name, (0,) * len(row))
+            av, aa, ins, upd, hot = (a - b for a, b in zip(row, old))
+            if av or aa or ins or upd:
+                tables[name] = {"autovacuum": av, "autoanalyze": aa, "inserted": ins, "updated": upd, "hot_updated": hot}
+        self.figures = {
+            "settings": self.settings,
+            "checkpoints": d["checkpoints"][0], "checkpoints_requested": d["checkpoints"][1],
+            "checkpoint_buffers_written": d["checkpoints"][2], "checkpoint_ms": d["checkpoints"][3],
+            "wal_records": d["wal"][0], "wal_full_page_images": d["wal"][1], "wal_mb": round(d["wal"][2] / 1e6, 1),
+            "wal_buffers_full": d["wal"][3],
+            "wal_writes": d["wal_io"][0], "wal_fsyncs": d["wal_io"][1], "wal_write_ms": d["wal_io"][2],
+            "wal_fsync_ms": d["wal_io"][3], "commits": d["commits"][0],
+            "autovacuum_workers": sorted({q for q, _ in self._workers.values() if q}),
+            "autovacuum_worker_cpu_s_seen": round(sum(c for _, c in self._workers.values()), 3),
+            "tables": tables,
+        }
+
+
+class GcPauses:
+    """The hub's garbage collections during the run (every thread stops for them): count by generation, time."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.seconds = 0.0
+        self._began = 0.0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.counts[info["generation"]] += 1
+            self.seconds += time.perf_counter() - self._began
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def figures(self) -> dict:
+        return {"collections_by_generation": self.counts, "pause_ms": round(self.seconds * 1000, 1),
+                "frozen_objects": gc.get_freeze_count()}
 
 
 def _free_port() -> int:
@@ -211,6 +331,15 @@ def main() -> None:
                 st = t["hub_cpu_ms_per_order_by_stage"]
                 print(f"  hub threads: fetch {st['fetch']} ms + store {st['store']} ms (intake {t['hub_intake_cpu_ms_per_order']} ms)"
                       f", route {st['route']} ms per order")
+                w, sv, g = t["pipeline_waits_s"], t["server_during_run"], t["gc_during_run"]
+                print(f"  pipeline waits (s): store waited for fetch {w['store_for_fetch']}, for route {w['store_for_route']}; "
+                      f"fetch waited for store {w['fetch_for_store']}; route idle {w['route_for_store']}")
+                print(f"  server during the run: {sv['checkpoints']} checkpoints ({sv['checkpoint_buffers_written']} buffers, "
+                      f"{sv['checkpoint_ms']} ms), WAL {sv['wal_mb']} MB ({sv['wal_full_page_images']} full-page images), "
+                      f"{sv['commits']} commits, WAL fsync {sv['wal_fsync_ms']} ms; autovacuum/analyze: "
+                      f"{ {k: (v['autovacuum'], v['autoanalyze']) for k, v in sv['tables'].items() if v['autovacuum'] or v['autoanalyze']} }"
+                      f" workers' CPU {sv['autovacuum_worker_cpu_s_seen']} s; hub GC {g['collections_by_generation']} "
+                      f"collections, {g['pause_ms']} ms")
             lat = latency(app, store, platforms[0], args.latency_seconds, args.poll_interval) \
                 if args.latency_seconds > 0 else None
             if lat:
