@@ -34,7 +34,7 @@ from app.bootstrap import bootstrap  # noqa: E402
 from app.db.models import Order, Shop  # noqa: E402
 from app.db.bulk import copy_rows  # noqa: E402
 from app.hub.credentials import FileStore  # noqa: E402
-from app.hub.pollers import poll_once  # noqa: E402
+from app.hub.pollers import poll_once, settle_heap  # noqa: E402
 from app.hub.registry import connector_for, simulator_module  # noqa: E402
 from app.hub.service import Hub  # noqa: E402
 from app.services import shop_sync  # noqa: E402
@@ -51,7 +51,7 @@ def setup_shop(app, store, platform: str, world: SimWorld, code: str):
     return server, _shop(app, store, platform, code, server.url, creds)
 
 
-def throughput(app, store, platform: str, n: int, code: str = "BENCH-T") -> dict[str, float]:
+def throughput(app, store, platform: str, n: int, code: str = "BENCH-T", settle: bool = True) -> dict[str, float]:
     """The platform runs in its own process (as a real platform is not inside the hub's)."""
     load_before = os.getloadavg()[0]
     port = _free_port()
@@ -64,6 +64,8 @@ def throughput(app, store, platform: str, n: int, code: str = "BENCH-T") -> dict
         config = _shop(app, store, platform, code, f"http://127.0.0.1:{port}", creds)
         connector = connector_for(config, store.get(config.credentials_ref))
         server = ServerActivity(app)
+        if settle:  # as the hub process does once it has started (``orderhub hub``)
+            settle_heap()
         pauses = GcPauses()
         cpu = CpuMeter(app, sim.pid)
         started = time.perf_counter()
@@ -230,19 +232,21 @@ class ServerActivity:
 
 
 class GcPauses:
-    """The hub's garbage collections during the run (every thread stops for them): count by generation, time."""
+    """The hub's garbage collections during the run (every thread stops for them): count by generation, the
+    wall time they held every thread, and their CPU (the collecting thread's, all of it GC: it holds the GIL)."""
 
     def __init__(self) -> None:
         self.counts = [0, 0, 0]
-        self.seconds = 0.0
-        self._began = 0.0
+        self.seconds = self.cpu_seconds = 0.0
+        self._began = self._began_cpu = 0.0
 
     def _callback(self, phase: str, info: dict) -> None:
         if phase == "start":
-            self._began = time.perf_counter()
+            self._began, self._began_cpu = time.perf_counter(), time.thread_time()
         else:
             self.counts[info["generation"]] += 1
             self.seconds += time.perf_counter() - self._began
+            self.cpu_seconds += time.thread_time() - self._began_cpu
 
     def __enter__(self) -> GcPauses:
         gc.callbacks.append(self._callback)
@@ -253,6 +257,7 @@ class GcPauses:
 
     def figures(self) -> dict:
         return {"collections_by_generation": self.counts, "pause_ms": round(self.seconds * 1000, 1),
+                "cpu_ms": round(self.cpu_seconds * 1000, 1),
                 "frozen_objects": gc.get_freeze_count()}
 
 
@@ -339,7 +344,7 @@ def main() -> None:
                       f"{sv['commits']} commits, WAL fsync {sv['wal_fsync_ms']} ms; autovacuum/analyze: "
                       f"{ {k: (v['autovacuum'], v['autoanalyze']) for k, v in sv['tables'].items() if v['autovacuum'] or v['autoanalyze']} }"
                       f" workers' CPU {sv['autovacuum_worker_cpu_s_seen']} s; hub GC {g['collections_by_generation']} "
-                      f"collections, {g['pause_ms']} ms")
+                      f"collections, {g['pause_ms']} ms ({g['cpu_ms']} ms CPU)")
             lat = latency(app, store, platforms[0], args.latency_seconds, args.poll_interval) \
                 if args.latency_seconds > 0 else None
             if lat:
