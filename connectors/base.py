@@ -127,18 +127,15 @@ def loads_exact(data: bytes | str) -> Any:
         doc = None  # the standard reader decides, with its own error or its own leniency
     else:
         # A number token that orjson could have read as a float stands after a bracket, a colon or a
-        # comma and has a fraction, an exponent, or more digits than 64 bits always hold: 20+ (beyond
-        # u64 from 18446744073709551616), or 19+ after a minus (below i64). Every 19-digit positive
-        # integer fits u64, so 抖店's 19-digit order and line ids no longer send every page down the
-        # tree walk. One C scan of the text that finds none (text inside strings can only make it look,
-        # never miss) spares walking the decoded tree.
+        # comma and has a fraction, an exponent or 19+ digits. One C scan of the text that finds none
+        # (text inside strings can only make it look, never miss) spares walking the decoded tree.
         could = (_FLOAT_TOKEN_BYTES if isinstance(data, bytes | bytearray | memoryview) else _FLOAT_TOKEN).search(data)
         if could is None or not _has_float(doc):
             return doc
     return json.loads(data, parse_float=Decimal)
 
 
-_FLOAT_TOKEN = re.compile(r"(?:^|[\[:,])[ \t\n\r]*(?:-?[0-9]+[.eE]|[0-9]{20}|-[0-9]{19})")
+_FLOAT_TOKEN = re.compile(r"(?:^|[\[:,])[ \t\n\r]*-?[0-9]+(?:[.eE]|[0-9]{18})")
 _FLOAT_TOKEN_BYTES = re.compile(_FLOAT_TOKEN.pattern.encode())
 
 
