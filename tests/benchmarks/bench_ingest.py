@@ -69,10 +69,10 @@ def throughput(app, store, platform: str, n: int, code: str = "BENCH-T", settle:
         pauses = GcPauses()
         cpu = CpuMeter(app, sim.pid)
         started = time.perf_counter()
-        with pauses, server:
+        with pauses, server:  # read the CPU before ``server`` closes the hub's connections (see ServerActivity)
             report = poll_once(app, config, connector)
-        took = time.perf_counter() - started
-        cpu_ms = cpu.per_order_ms(report.stored)
+            took = time.perf_counter() - started
+            cpu_ms = cpu.per_order_ms(report.stored)
         load_after = os.getloadavg()[0]
         assert report.error is None, report.error
         assert report.stored == n, f"{report.stored} of {n} orders stored"
@@ -170,6 +170,7 @@ class ServerActivity:
         self.figures: dict = {}
         self._stop = threading.Event()
         self._workers: dict[int, tuple[str, float]] = {}
+        self._states: dict[str, int] = {}  # the hub's backends sampled every 50 ms: idle, on CPU, or what they wait for
         with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ALTER SYSTEM SET track_wal_io_timing = on"))
             conn.execute(sa.text("SELECT pg_reload_conf()"))
@@ -189,9 +190,15 @@ class ServerActivity:
     def _watch(self) -> None:
         """Autovacuum workers come and go within a run: sample them to name their tables and add up their CPU."""
         with self.app.engine.connect() as conn:
-            while not self._stop.wait(0.1):
-                for pid, query in conn.execute(sa.text(
-                        "SELECT pid, query FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")):
+            while not self._stop.wait(0.05):
+                for pid, kind, query, waiting in conn.execute(sa.text(
+                        "SELECT pid, backend_type, query, CASE WHEN state = 'active' THEN coalesce("
+                        "wait_event_type || ':' || wait_event, 'on CPU') ELSE 'idle' END FROM pg_stat_activity"
+                        " WHERE pid <> pg_backend_pid() AND (backend_type = 'autovacuum worker'"
+                        " OR (backend_type = 'client backend' AND datname = current_database()))")):
+                    if kind == "client backend":
+                        self._states[waiting] = self._states.get(waiting, 0) + 1
+                        continue
                     try:
                         t = psutil.Process(pid).cpu_times()
                         self._workers[pid] = (query, t.user + t.system)
@@ -240,6 +247,9 @@ class ServerActivity:
             "autovacuum_workers": sorted({q for q, _ in self._workers.values() if q}),
             "autovacuum_worker_cpu_s_seen": round(sum(c for _, c in self._workers.values()), 3),
             "tables": tables,
+            # e.g. Lock:transactionid = one of the hub's transactions waiting for another's commit (intake and
+            # routing both upsert the same health_rollup rows), IO:WalSync = a commit's fsync
+            "hub_backend_samples": dict(sorted(self._states.items(), key=lambda kv: -kv[1])),
         }
 
 
@@ -355,7 +365,8 @@ def main() -> None:
                       f"{sv['checkpoint_ms']} ms), WAL {sv['wal_mb']} MB ({sv['wal_full_page_images']} full-page images), "
                       f"{sv['commits']} commits, WAL fsync {sv['wal_fsync_ms']} ms; autovacuum/analyze: "
                       f"{ {k: (v['autovacuum'], v['autoanalyze']) for k, v in sv['tables'].items() if v['autovacuum'] or v['autoanalyze']} }"
-                      f" workers' CPU {sv['autovacuum_worker_cpu_s_seen']} s; hub GC {g['collections_by_generation']} "
+                      f" workers' CPU {sv['autovacuum_worker_cpu_s_seen']} s; the hub's backends sampled: "
+                      f"{sv['hub_backend_samples']}; hub GC {g['collections_by_generation']} "
                       f"collections, {g['pause_ms']} ms ({g['cpu_ms']} ms CPU)")
             lat = latency(app, store, platforms[0], args.latency_seconds, args.poll_interval) \
                 if args.latency_seconds > 0 else None
