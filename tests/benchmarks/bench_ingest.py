@@ -1,11 +1,16 @@
 """Intake figures: simulator → stored orders per second, COPY baseline ratio, and order-appears → in-database latency.
 
 Run: .venv/bin/python tests/benchmarks/bench_ingest.py [--platform douyin|taobao|tmall|pdd|wechat|all] [--orders 5000]
-     [--latency-seconds 40]
+     [--latency-seconds 40] [--gc-default]
 Prints a human summary, then one JSON line (last) with every figure: orders/s wall, CPU ms per order of the
 hub (this process; and by thread: fetch, store, route), PostgreSQL (every server process) and the simulator
 (its own process) apart, and the
 load average at the start and end of each run (wall figures on a shared machine mean little without it).
+With them, what explains two runs of the same code differing: how long each pipeline thread waited for its
+neighbour (``pipeline_waits_s``), the server's checkpoints, WAL volume / full-page images / fsync time,
+autovacuum and autoanalyze runs with their workers' CPU, the hub's backends sampled every 50 ms (idle, on CPU,
+waiting for a lock or an fsync), every table's rows written, and the hub's GC collections with their pause
+and CPU. The hub's collector is set as ``orderhub hub`` sets it (``settle_heap``) unless ``--gc-default``.
 """
 
 from __future__ import annotations
@@ -338,6 +343,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--latency-seconds", type=float, default=40)
     parser.add_argument("--poll-interval", type=float, default=15)
+    parser.add_argument("--gc-default", action="store_true",
+                        help="leave the collector as Python starts it (A/B against the hub's settle_heap)")
     args = parser.parse_args()
     platforms = ["douyin", "taobao", "pdd", "wechat"] if args.platform == "all" else [args.platform]
     runs: dict[str, dict] = {}
@@ -347,7 +354,8 @@ def main() -> None:
         store = FileStore(Path(tmp) / "secrets.json")
         try:
             for platform in platforms:
-                t = runs[platform] = throughput(app, store, platform, args.orders, f"BENCH-T-{platform}")
+                t = runs[platform] = throughput(app, store, platform, args.orders, f"BENCH-T-{platform}",
+                                               settle=not args.gc_default)
                 print(f"{platform}: {t['orders']} orders simulator → database in {t['seconds']} s = "
                       f"{t['orders_per_s']} orders/s (load {t['load_avg_1m_start']}→{t['load_avg_1m_end']}); plain COPY "
                       f"of the same rows {t['copy_orders_per_s']} rows/s; ingest takes {t['ratio_ingest_to_copy_time']}× "
