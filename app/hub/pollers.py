@@ -28,8 +28,8 @@ PAGE = 100
 
 # Young-generation threshold for the hub process: intake allocates a page's dicts and lists by the
 # thousand, and at Python's default of 700 that meant ≈80 young collections per 1,000 orders (each also
-# walking whatever the pipeline holds), ≈0.08 ms of the hub's CPU per order and pauses that stop all three
-# pipeline threads at once. Measured with bench_ingest.py: ≈0.003 ms per order after this.
+# walking whatever the pipeline holds), ≈0.1 ms of the hub's CPU per order and pauses that stop all three
+# pipeline threads at once. Measured with bench_ingest.py (--gc-default for A/B): ≈0.003 ms after this.
 GC_THRESHOLD = (10_000, 20, 20)
 
 
