@@ -71,7 +71,7 @@ def test_payloads_are_linked_to_the_order_applied_and_the_overturned_guesses_to_
     # An older version arriving late: stored (new bytes), stored linked to a's order, then judged stale,
     # so the link is taken back before the commit. A payload that cannot be read is linked to nothing.
     world.note(b, "加急")
-    late = ingest_raw(hub, config, connector, [v1[a], RawOrder(b"x", b"{not json", "order.orderDetail"),
+    late = ingest_raw(hub, config, connector, [v1[a], RawOrder("x", b"{not json", "order.orderDetail"),
                                                _fetch(world, connector)[b]])
     assert [o.verdict for o in late.outcomes] == ["stale", "quarantined", "apply"]
     links = _links(hub)
