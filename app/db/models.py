@@ -398,7 +398,8 @@ class RawPayload(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(Text)
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    # checked at commit (migration 0051): intake stores a payload linked to the order it inserts after it
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", deferrable=True, initially="DEFERRED"))
     received_at: Mapped[datetime] = _now()
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     # archived (migration 0035): the bytes live in ``archive_file`` (gzip JSON lines), ``body`` is empty

@@ -26,6 +26,7 @@ from app.hub.einvoice_dispatch import EinvoiceDispatcher
 from app.hub.erp_dispatch import ErpDispatcher
 from app.hub.logistics_worker import LogisticsWorker, start_simulated_carriers
 from app.hub.outbox_worker import SMS_CREDENTIALS_REF, OutboxWorker
+from app.hub.pollers import settle_heap
 from app.hub.audit_anchor import DailyAnchor
 from app.hub.receiver import Receiver, ReceiverServer
 from app.hub.registry import PLATFORMS, connector_for, simulator_module
@@ -171,6 +172,7 @@ def _hub(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     anchorer = DailyAnchor(app, settings.data_dir / "audit-anchors")  # kept off the server by the supervisor
     anchorer.start()
     running.append(anchorer)
+    settle_heap()  # start-up is done: its objects out of the collector's way (app/hub/pollers.py)
     hub = Hub(app, connector_for, store, poll_interval=args.poll_interval).start()
     worker = OutboxWorker(app, sms_client(settings, store, running, simulate=args.simulate),
                           erp=ErpDispatcher(app, store), einvoice=EinvoiceDispatcher(app, store))

@@ -77,29 +77,42 @@ class BatchResult:
 
 
 # One statement stores a page: the page's kinds, bodies and hashes go as three arrays, each sent in
-# binary (``%b``: the bodies as a binary bytea[], not escaped into text), so the statement has five
+# binary (``%b``: the bodies as a binary bytea[], not escaped into text), so the statement has a handful of
 # parameters whatever the page size and psycopg converts it once (a multi-row VALUES of 500
 # parameters was parsed afresh on every page; SQLAlchemy's ORM bulk insert cost ≈2× more again).
 # A payload stored before (same source, same bytes) conflicts and is skipped, so only the new ones
 # come back. A push racing a poll with the same bytes waits for the other writer's commit and then
 # skips too: nothing is stored twice.
-_STORE_PAYLOADS = ("INSERT INTO raw_payloads (source, shop_id, kind, body, sha256, status)"
-                   " SELECT %s, %s, v.kind, v.body, v.sha256, 'parsed'"
-                   " FROM unnest(%b::text[], %b::bytea[], %b::text[]) AS v(kind, body, sha256)"
-                   " ON CONFLICT ON CONSTRAINT uq_raw_payloads_source_sha256 DO NOTHING RETURNING sha256, id")
+# Each payload is stored already linked to the order it will be applied to (``key``: its platform order
+# number, given for the newest version of each order only): the stored order's id, or — for an order not
+# stored yet — the id that order will be inserted with, drawn from the orders' sequence here. Linking
+# afterwards with an UPDATE wrote every payload row (≈2 KB compressed) a second time, with its WAL and five
+# index entries, and left a dead row behind. The foreign key is checked at commit (migration 0051), when
+# the new orders exist; a guess intake's judgement overturns (a racing writer stored the order meanwhile,
+# or the version turned out stale) is corrected before then by ``_link``.
+_STORE_PAYLOADS = ("INSERT INTO raw_payloads (source, shop_id, kind, body, sha256, status, order_id)"
+                   " SELECT %s, %s, v.kind, v.body, v.sha256, 'parsed', CASE WHEN v.key IS NOT NULL THEN coalesce("
+                   "(SELECT o.id FROM orders o WHERE o.shop_id = %s AND o.platform_order_no = v.key),"
+                   " nextval((SELECT pg_get_serial_sequence('orders', 'id'))::regclass)) END"
+                   " FROM unnest(%b::text[], %b::bytea[], %b::text[], %b::text[]) AS v(kind, body, sha256, key)"
+                   " ON CONFLICT ON CONSTRAINT uq_raw_payloads_source_sha256 DO NOTHING RETURNING sha256, id, order_id")
 
 
-def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[Payload]) -> dict[str, int]:
-    """Insert payloads not seen before; returns sha256 → id for the new ones only."""
+def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[Payload],
+                    keys: dict[str, str] | None = None) -> dict[str, tuple[int, int | None]]:
+    """Insert payloads not seen before; returns sha256 → (payload id, order id linked) for the new ones only.
+    ``keys``: sha256 → platform order number of the payloads to store linked to their order."""
     # In hash order: groups committed side by side (app/hub/intake_batcher.py) that share payloads take
     # the unique index's locks in the same order, so they wait for each other instead of deadlocking.
     unique = sorted({p.sha256: p for p in payloads}.values(), key=lambda p: p.sha256)
     if not unique:
         return {}
-    params = (source, shop_id, [p.kind for p in unique], [p.body for p in unique], [p.sha256 for p in unique])
+    keys = keys or {}
+    params = (source, shop_id, shop_id, [p.kind for p in unique], [p.body for p in unique], [p.sha256 for p in unique],
+              [keys.get(p.sha256) for p in unique])
     # exec_driver_sql: no compiling, but SQLAlchemy's error wrapping (a lost connection is invalidated
     # and becomes DatabaseUnavailable, as on every other statement).
-    return dict(session.connection().exec_driver_sql(_STORE_PAYLOADS, params).all())
+    return {sha: (pid, oid) for sha, pid, oid in session.connection().exec_driver_sql(_STORE_PAYLOADS, params)}
 
 
 # The receiver as people read it; a station's accepted address change writes exactly these.
@@ -137,7 +150,22 @@ def ingest_batch(uow: UnitOfWork, *, shop_id: int, source: str, payloads: Sequen
     with uow:
         session = uow.session
         repeated = _repeated_messages(session, source, messages) if messages is not None else set()
-        fresh = _store_payloads(session, source, shop_id, [p for i, p in enumerate(payloads) if i not in repeated])
+        # Each distinct payload normalised once, before storing, to know which order it belongs to.
+        understood: dict[str, InboundOrder | Exception] = {}
+        newest: dict[str, tuple[str, datetime]] = {}  # platform order no → (sha256, time stamp) of its newest version
+        for i, p in enumerate(payloads):
+            if i in repeated or p.sha256 in understood:
+                continue
+            try:
+                inbound = understood[p.sha256] = normalise(p.body)
+            except Exception as err:  # any failure to understand a payload quarantines it, never stops intake
+                understood[p.sha256] = err
+                continue
+            key = inbound.platform_order_no
+            if key not in newest or inbound.platform_updated_at >= newest[key][1]:
+                newest[key] = (p.sha256, inbound.platform_updated_at)
+        fresh = _store_payloads(session, source, shop_id, [p for i, p in enumerate(payloads) if i not in repeated],
+                                {sha: key for key, (sha, _) in newest.items()})
         outcomes: list[Outcome | None] = []  # in the payloads' order: the receiver answers each push with its own
         parsed: list[tuple[InboundOrder, str, int]] = []
         positions: list[int] = []
@@ -148,18 +176,18 @@ def ingest_batch(uow: UnitOfWork, *, shop_id: int, source: str, payloads: Sequen
                 outcomes.append(Outcome("duplicate"))
                 continue
             seen.add(sha)
-            try:
-                inbound = normalise(p.body)
-            except Exception as err:  # any failure to understand a payload quarantines it, never stops intake
-                reason = str(err) or type(err).__name__
-                session.execute(sa.update(RawPayload).where(RawPayload.id == fresh[sha])
+            inbound = understood[sha]
+            if isinstance(inbound, Exception):
+                reason = str(inbound) or type(inbound).__name__
+                session.execute(sa.update(RawPayload).where(RawPayload.id == fresh[sha][0])
                                 .values(status="quarantined", error=reason[:2000]))
                 outcomes.append(Outcome("quarantined", error=reason))
                 continue
-            parsed.append((inbound, sha, fresh[sha]))
+            parsed.append((inbound, sha, fresh[sha][0]))
             positions.append(len(outcomes))
             outcomes.append(None)
-        for position, outcome in zip(positions, _apply(session, shop_id, parsed), strict=True):
+        linked = {pid: oid for pid, oid in fresh.values()}
+        for position, outcome in zip(positions, _apply(session, shop_id, parsed, linked), strict=True):
             outcomes[position] = outcome
         done = [o for o in outcomes if o is not None]
         _count_ingested(session, shop_id, sum(1 for o in done if o.verdict in ("new", "apply")))
@@ -171,9 +199,14 @@ def ingest_batch(uow: UnitOfWork, *, shop_id: int, source: str, payloads: Sequen
     return BatchResult(tuple(done))
 
 
-def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int]]) -> list[Outcome]:
+def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int]],
+           linked: dict[int, int | None] | None = None) -> list[Outcome]:
+    """Judge and write a page's orders. ``linked``: payload id → the order id it was stored linked to
+    (``_store_payloads``; absent: none); afterwards each payload applied is linked to its order and every
+    other one to none."""
     if not parsed:
         return []
+    linked = linked or {}
     # Within one batch, only the newest version of each order counts.
     newest: dict[str, tuple[InboundOrder, str, int]] = {}
     for item in parsed:
@@ -188,6 +221,7 @@ def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int
     }
     outcomes: list[Outcome] = []
     inserts: list[tuple[InboundOrder, str, int]] = []
+    links: dict[int, int | None] = dict.fromkeys((pid for _, _, pid in parsed), None)  # payload id → its order
     for key, (inbound, sha, payload_id) in newest.items():
         current = stored.get(key)
         version = None if current is None else StoredVersion(
@@ -200,9 +234,11 @@ def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int
         elif verdict == Verdict.APPLY:
             assert current is not None and version is not None
             outcomes.append(_update(session, current, version, inbound, sha, payload_id))
+            links[payload_id] = current.id
         else:
             outcomes.append(Outcome(verdict.value, key, current.order_no if current else None))
-    outcomes.extend(_insert(session, shop_id, inserts))
+    outcomes.extend(_insert(session, shop_id, inserts, linked, links))
+    _link(session, {pid: oid for pid, oid in links.items() if linked.get(pid) != oid})
     # In the order given; older versions of the same order in this batch were superseded before they were applied.
     chosen = {o.platform_order_no: o for o in outcomes}
     return [chosen[inbound.platform_order_no] if newest[inbound.platform_order_no][2] == pid
@@ -213,21 +249,30 @@ _LINK_PAYLOADS = sa.text("UPDATE raw_payloads AS p SET order_id = v.oid FROM unn
                          " CAST(:oids AS bigint[])) AS v(pid, oid) WHERE p.id = v.pid")
 
 
-def _insert(session: Any, shop_id: int, inserts: list[tuple[InboundOrder, str, int]]) -> list[Outcome]:
+def _link(session: Any, links: dict[int, int | None]) -> None:
+    """Payloads whose order link differs from the one they were stored with (see ``_STORE_PAYLOADS``): one
+    statement for all of them (an executemany would run one per payload). Usually there are none."""
+    if links:
+        session.execute(_LINK_PAYLOADS, {"pids": list(links), "oids": list(links.values())})
+
+
+def _insert(session: Any, shop_id: int, inserts: list[tuple[InboundOrder, str, int]], linked: dict[int, int | None],
+            links: dict[int, int | None]) -> list[Outcome]:
+    """COPY new orders, each with the id its payload was stored linked to (a fresh one where there is none)."""
     if not inserts:
         return []
-    ids = list(session.scalars(sa.text("SELECT nextval(pg_get_serial_sequence('orders', 'id')) "
-                                       "FROM generate_series(1, :n)"), {"n": len(inserts)}))
-    rows, ext, links = [], [], []
-    for new_id, (inbound, sha, payload_id) in zip(ids, inserts, strict=True):
+    missing = sum(1 for _, _, pid in inserts if linked.get(pid) is None)
+    drawn = iter(session.scalars(sa.text("SELECT nextval(pg_get_serial_sequence('orders', 'id')) "
+                                         "FROM generate_series(1, :n)"), {"n": missing}) if missing else ())
+    rows, ext = [], []
+    for inbound, sha, payload_id in inserts:
+        new_id = linked.get(payload_id) or next(drawn)
         order_no = f"OH{inbound.ordered_at.astimezone(CST):%y%m%d}{new_id:06d}"
         rows.append(_order_row(shop_id, inbound, sha) | {"id": new_id, "order_no": order_no, "version": 1})
         ext.extend({"order_id": new_id, "platform": inbound.platform, "key": k, "value": v} for k, v in inbound.ext.items())
-        links.append({"pid": payload_id, "oid": new_id})
+        links[payload_id] = new_id
     copy_rows(session, "orders", rows)  # new orders: COPY (triggers still stamp change_seq and NOTIFY)
     copy_rows(session, "order_ext_attrs", ext)
-    # One statement links the page's payloads to their orders (an executemany would run one per order).
-    session.execute(_LINK_PAYLOADS, {"pids": [x["pid"] for x in links], "oids": [x["oid"] for x in links]})
     return [Outcome("new", r["platform_order_no"], r["order_no"]) for r in rows]
 
 
@@ -262,7 +307,6 @@ def _update(session: Any, order: Order, stored: StoredVersion, inbound: InboundO
     session.flush()
     _upsert_ext(session, [{"order_id": order.id, "platform": inbound.platform, "key": k, "value": v}
                           for k, v in inbound.ext.items()])
-    session.execute(sa.update(RawPayload).where(RawPayload.id == payload_id).values(order_id=order.id))
     if "cancel" in changes or "address" in changes:
         # A key change made on the platform: audited with the payload as its basis.
         action = "order.cancel" if "cancel" in changes else "order.address_change"

@@ -1,16 +1,22 @@
 """Intake figures: simulator → stored orders per second, COPY baseline ratio, and order-appears → in-database latency.
 
 Run: .venv/bin/python tests/benchmarks/bench_ingest.py [--platform douyin|taobao|tmall|pdd|wechat|all] [--orders 5000]
-     [--latency-seconds 40]
+     [--latency-seconds 40] [--gc-default]
 Prints a human summary, then one JSON line (last) with every figure: orders/s wall, CPU ms per order of the
 hub (this process; and by thread: fetch, store, route), PostgreSQL (every server process) and the simulator
 (its own process) apart, and the
 load average at the start and end of each run (wall figures on a shared machine mean little without it).
+With them, what explains two runs of the same code differing: how long each pipeline thread waited for its
+neighbour (``pipeline_waits_s``), the server's checkpoints, WAL volume / full-page images / fsync time,
+autovacuum and autoanalyze runs with their workers' CPU, the hub's backends sampled every 50 ms (idle, on CPU,
+waiting for a lock or an fsync), every table's rows written, and the hub's GC collections with their pause
+and CPU. The hub's collector is set as ``orderhub hub`` sets it (``settle_heap``) unless ``--gc-default``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import socket
@@ -33,7 +39,7 @@ from app.bootstrap import bootstrap  # noqa: E402
 from app.db.models import Order, Shop  # noqa: E402
 from app.db.bulk import copy_rows  # noqa: E402
 from app.hub.credentials import FileStore  # noqa: E402
-from app.hub.pollers import poll_once  # noqa: E402
+from app.hub.pollers import poll_once, settle_heap  # noqa: E402
 from app.hub.registry import connector_for, simulator_module  # noqa: E402
 from app.hub.service import Hub  # noqa: E402
 from app.services import shop_sync  # noqa: E402
@@ -50,7 +56,7 @@ def setup_shop(app, store, platform: str, world: SimWorld, code: str):
     return server, _shop(app, store, platform, code, server.url, creds)
 
 
-def throughput(app, store, platform: str, n: int, code: str = "BENCH-T") -> dict[str, float]:
+def throughput(app, store, platform: str, n: int, code: str = "BENCH-T", settle: bool = True) -> dict[str, float]:
     """The platform runs in its own process (as a real platform is not inside the hub's)."""
     load_before = os.getloadavg()[0]
     port = _free_port()
@@ -62,11 +68,16 @@ def throughput(app, store, platform: str, n: int, code: str = "BENCH-T") -> dict
         creds = Credentials(app_key="1234567890123456789", app_secret="bench-secret", access_token="sim-token")
         config = _shop(app, store, platform, code, f"http://127.0.0.1:{port}", creds)
         connector = connector_for(config, store.get(config.credentials_ref))
+        server = ServerActivity(app)
+        if settle:  # as the hub process does once it has started (``orderhub hub``)
+            settle_heap()
+        pauses = GcPauses()
         cpu = CpuMeter(app, sim.pid)
         started = time.perf_counter()
-        report = poll_once(app, config, connector)
-        took = time.perf_counter() - started
-        cpu_ms = cpu.per_order_ms(report.stored)
+        with pauses, server:  # read the CPU before ``server`` closes the hub's connections (see ServerActivity)
+            report = poll_once(app, config, connector)
+            took = time.perf_counter() - started
+            cpu_ms = cpu.per_order_ms(report.stored)
         load_after = os.getloadavg()[0]
         assert report.error is None, report.error
         assert report.stored == n, f"{report.stored} of {n} orders stored"
@@ -98,6 +109,10 @@ def throughput(app, store, platform: str, n: int, code: str = "BENCH-T") -> dict
             # the hub's CPU by thread: fetch (pull, parse, normalise), store (intake), route (routing, not intake)
             "hub_cpu_ms_per_order_by_stage": {k: round(v / max(report.stored, 1) * 1000, 3) for k, v in report.cpu_s.items()},
             "hub_intake_cpu_ms_per_order": round((report.cpu_s["fetch"] + report.cpu_s["store"]) / max(report.stored, 1) * 1000, 3),
+            # why two runs of the same code differ: what the pipeline's threads waited for, the server's
+            # checkpoints / WAL / autovacuum during the run, and the hub's GC pauses
+            "pipeline_waits_s": {k: round(v, 3) for k, v in report.waits_s.items()},
+            "server_during_run": server.figures, "gc_during_run": pauses.figures(),
             "copy_seconds": round(copy_took, 3), "copy_orders_per_s": round(len(rows) / copy_took, 1),
             "ratio_ingest_to_copy_time": round(took / copy_took, 1),
             "load_avg_1m_start": round(load_before, 2), "load_avg_1m_end": round(load_after, 2)}
@@ -134,6 +149,143 @@ class CpuMeter:
     def per_order_ms(self, orders: int) -> dict[str, float]:
         end = self._now()
         return {k: round((end[k] - self.start[k]) / max(orders, 1) * 1000, 3) for k in end}
+
+
+# The server's side of a run, as deltas of its statistics views (PostgreSQL 17+ has pg_stat_checkpointer;
+# the embedded server is 18). WAL I/O timing is switched on for the bench's own throwaway server. Tables:
+# every one the run wrote to.
+_SNAPSHOT = {
+    "checkpoints": "SELECT num_timed + num_requested, num_requested, buffers_written, write_time + sync_time"
+                   " FROM pg_stat_checkpointer",
+    "wal": "SELECT wal_records, wal_fpi, wal_bytes, wal_buffers_full FROM pg_stat_wal",
+    "wal_io": "SELECT coalesce(sum(writes), 0), coalesce(sum(fsyncs), 0), coalesce(sum(write_time), 0),"
+              " coalesce(sum(fsync_time), 0) FROM pg_stat_io WHERE object = 'wal'",
+    "commits": "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+}
+
+
+class ServerActivity:
+    """What PostgreSQL did besides our statements while a run lasted: checkpoints (timed or forced by WAL
+    volume) and the buffers they wrote, WAL volume and full-page images (which follow a checkpoint), time
+    spent writing/fsyncing WAL (commit waits: wall time, no CPU), and autovacuum / autoanalyze of the
+    growing tables, with the autovacuum workers' CPU (a share of PostgreSQL's CPU per order)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.figures: dict = {}
+        self._stop = threading.Event()
+        self._workers: dict[int, tuple[str, float]] = {}
+        self._states: dict[str, int] = {}  # the hub's backends sampled every 50 ms: idle, on CPU, or what they wait for
+        with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("ALTER SYSTEM SET track_wal_io_timing = on"))
+            conn.execute(sa.text("SELECT pg_reload_conf()"))
+            self.settings = dict(conn.execute(sa.text(
+                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN ('shared_buffers', 'wal_buffers',"
+                " 'max_wal_size', 'checkpoint_timeout', 'synchronous_commit', 'autovacuum_naptime',"
+                " 'autovacuum_vacuum_insert_threshold', 'autovacuum_analyze_threshold', 'jit')")).all())
+
+    def _snapshot(self) -> dict:
+        with self.app.engine.connect() as conn:
+            snap = {k: [float(x) for x in conn.execute(sa.text(q)).one()] for k, q in _SNAPSHOT.items()}
+            snap["tables"] = {r[0]: r[1:] for r in conn.execute(sa.text(
+                "SELECT relname, autovacuum_count, autoanalyze_count, n_tup_ins, n_tup_upd, n_tup_hot_upd"
+                " FROM pg_stat_user_tables"))}
+        return snap
+
+    def _watch(self) -> None:
+        """Autovacuum workers come and go within a run: sample them to name their tables and add up their CPU."""
+        with self.app.engine.connect() as conn:
+            while not self._stop.wait(0.05):
+                for pid, kind, query, waiting in conn.execute(sa.text(
+                        "SELECT pid, backend_type, query, CASE WHEN state = 'active' THEN coalesce("
+                        "wait_event_type || ':' || wait_event, 'on CPU') ELSE 'idle' END FROM pg_stat_activity"
+                        " WHERE pid <> pg_backend_pid() AND (backend_type = 'autovacuum worker'"
+                        " OR (backend_type = 'client backend' AND datname = current_database()))")):
+                    if kind == "client backend":
+                        self._states[waiting] = self._states.get(waiting, 0) + 1
+                        continue
+                    try:
+                        t = psutil.Process(pid).cpu_times()
+                        self._workers[pid] = (query, t.user + t.system)
+                    except psutil.NoSuchProcess:
+                        pass
+                conn.rollback()
+
+    def _flushed(self) -> None:
+        """A backend reports its table counts at most once a second, an idle one within 10 s, but always when
+        it exits: close the hub's pooled connections and wait (bounded) until their backends are gone."""
+        self.app.engine.dispose()
+        deadline = time.monotonic() + 15
+        with self.app.engine.connect() as conn:
+            while time.monotonic() < deadline and conn.scalar(sa.text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND backend_type = 'client backend' AND pid <> pg_backend_pid()")):
+                conn.rollback()  # a new snapshot of pg_stat_activity on the next look
+                time.sleep(0.05)
+
+    def __enter__(self) -> ServerActivity:
+        self.before = self._snapshot()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._flushed()
+        after, before = self._snapshot(), self.before
+        d = {k: [round(a - b, 1) for a, b in zip(after[k], before[k])] for k in _SNAPSHOT}
+        tables = {}
+        for name, row in after["tables"].items():
+            old = before["tables"].get(name, (0,) * len(row))
+            av, aa, ins, upd, hot = (a - b for a, b in zip(row, old))
+            if av or aa or ins or upd:
+                tables[name] = {"autovacuum": av, "autoanalyze": aa, "inserted": ins, "updated": upd, "hot_updated": hot}
+        self.figures = {
+            "settings": self.settings,
+            "checkpoints": d["checkpoints"][0], "checkpoints_requested": d["checkpoints"][1],
+            "checkpoint_buffers_written": d["checkpoints"][2], "checkpoint_ms": d["checkpoints"][3],
+            "wal_records": d["wal"][0], "wal_full_page_images": d["wal"][1], "wal_mb": round(d["wal"][2] / 1e6, 1),
+            "wal_buffers_full": d["wal"][3],
+            "wal_writes": d["wal_io"][0], "wal_fsyncs": d["wal_io"][1], "wal_write_ms": d["wal_io"][2],
+            "wal_fsync_ms": d["wal_io"][3], "commits": d["commits"][0],
+            "autovacuum_workers": sorted({q for q, _ in self._workers.values() if q}),
+            "autovacuum_worker_cpu_s_seen": round(sum(c for _, c in self._workers.values()), 3),
+            "tables": tables,
+            # e.g. Lock:transactionid = one of the hub's transactions waiting for another's commit (intake and
+            # routing both upsert the same health_rollup rows), IO:WalSync = a commit's fsync
+            "hub_backend_samples": dict(sorted(self._states.items(), key=lambda kv: -kv[1])),
+        }
+
+
+class GcPauses:
+    """The hub's garbage collections during the run (every thread stops for them): count by generation, the
+    wall time they held every thread, and their CPU (the collecting thread's, all of it GC: it holds the GIL)."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.seconds = self.cpu_seconds = 0.0
+        self._began = self._began_cpu = 0.0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._began, self._began_cpu = time.perf_counter(), time.thread_time()
+        else:
+            self.counts[info["generation"]] += 1
+            self.seconds += time.perf_counter() - self._began
+            self.cpu_seconds += time.thread_time() - self._began_cpu
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def figures(self) -> dict:
+        return {"collections_by_generation": self.counts, "pause_ms": round(self.seconds * 1000, 1),
+                "cpu_ms": round(self.cpu_seconds * 1000, 1),
+                "frozen_objects": gc.get_freeze_count()}
 
 
 def _free_port() -> int:
@@ -191,6 +343,8 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=5000)
     parser.add_argument("--latency-seconds", type=float, default=40)
     parser.add_argument("--poll-interval", type=float, default=15)
+    parser.add_argument("--gc-default", action="store_true",
+                        help="leave the collector as Python starts it (A/B against the hub's settle_heap)")
     args = parser.parse_args()
     platforms = ["douyin", "taobao", "pdd", "wechat"] if args.platform == "all" else [args.platform]
     runs: dict[str, dict] = {}
@@ -200,7 +354,8 @@ def main() -> None:
         store = FileStore(Path(tmp) / "secrets.json")
         try:
             for platform in platforms:
-                t = runs[platform] = throughput(app, store, platform, args.orders, f"BENCH-T-{platform}")
+                t = runs[platform] = throughput(app, store, platform, args.orders, f"BENCH-T-{platform}",
+                                               settle=not args.gc_default)
                 print(f"{platform}: {t['orders']} orders simulator → database in {t['seconds']} s = "
                       f"{t['orders_per_s']} orders/s (load {t['load_avg_1m_start']}→{t['load_avg_1m_end']}); plain COPY "
                       f"of the same rows {t['copy_orders_per_s']} rows/s; ingest takes {t['ratio_ingest_to_copy_time']}× "
@@ -211,6 +366,16 @@ def main() -> None:
                 st = t["hub_cpu_ms_per_order_by_stage"]
                 print(f"  hub threads: fetch {st['fetch']} ms + store {st['store']} ms (intake {t['hub_intake_cpu_ms_per_order']} ms)"
                       f", route {st['route']} ms per order")
+                w, sv, g = t["pipeline_waits_s"], t["server_during_run"], t["gc_during_run"]
+                print(f"  pipeline waits (s): store waited for fetch {w['store_for_fetch']}, for route {w['store_for_route']}; "
+                      f"fetch waited for store {w['fetch_for_store']}; route idle {w['route_for_store']}")
+                print(f"  server during the run: {sv['checkpoints']} checkpoints ({sv['checkpoint_buffers_written']} buffers, "
+                      f"{sv['checkpoint_ms']} ms), WAL {sv['wal_mb']} MB ({sv['wal_full_page_images']} full-page images), "
+                      f"{sv['commits']} commits, WAL fsync {sv['wal_fsync_ms']} ms; autovacuum/analyze: "
+                      f"{ {k: (v['autovacuum'], v['autoanalyze']) for k, v in sv['tables'].items() if v['autovacuum'] or v['autoanalyze']} }"
+                      f" workers' CPU {sv['autovacuum_worker_cpu_s_seen']} s; the hub's backends sampled: "
+                      f"{sv['hub_backend_samples']}; hub GC {g['collections_by_generation']} "
+                      f"collections, {g['pause_ms']} ms ({g['cpu_ms']} ms CPU)")
             lat = latency(app, store, platforms[0], args.latency_seconds, args.poll_interval) \
                 if args.latency_seconds > 0 else None
             if lat:
