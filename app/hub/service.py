@@ -4,11 +4,22 @@ Several hubs may run against one database. A shop is polled only by the hub hold
 advisory lock, on a connection kept open for that purpose; when that hub dies its connection
 closes, PostgreSQL releases the lock, and another hub claims the shop at its next claim round
 (every ``claim_interval`` seconds, 5 by default — well inside the 30 s the business allows).
+
+The hubs share the shops (issue #18): each live hub announces itself by a session advisory lock in
+``HUB_NAMESPACE`` on a connection of its own (keyed by that session's backend pid, so two hubs never
+collide), taken at its first claim round and gone with its connection when it dies. A hub claims at
+most its share, ceil(pollable shops / live hubs), lowest shop ids first. A hub holding more than its
+share while the other live hubs hold fewer than theirs lets go of its highest-id extra shops — only
+when it saw the same excess at two claim rounds in a row (a hub that appears and vanishes moves
+nothing) — by stopping their pollers: each finishes its current page, unlocks and the other hub
+takes the shop at its next claim round. The shop lock stays the only guarantee against two hubs
+polling one shop; the overlap window (``OVERLAP``) re-reads the handover's edge, stored once.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -28,7 +39,8 @@ from connectors.base import Connector, Credentials, utc_now
 
 log = logging.getLogger(__name__)
 
-LOCK_NAMESPACE = 7428100
+LOCK_NAMESPACE = 7428100  # (LOCK_NAMESPACE, shop id): the hub polling that shop
+HUB_NAMESPACE = 7428101  # (HUB_NAMESPACE, backend pid of the hub's presence session): a live hub
 ConnectorFactory = Callable[[ShopConfig, Credentials], Connector]
 
 
@@ -89,14 +101,40 @@ class ShopPoller(threading.Thread):
         return bool(got)
 
     def release(self) -> None:
-        try:
-            self.lock_conn.close()  # closing the session releases its advisory locks
-        except Exception:  # already broken: the server has dropped the lock with it
-            log.debug("lock connection for %s already closed", self.shop.code)
+        _unlock(self.lock_conn, LOCK_NAMESPACE, self.shop.id)
         self.connector.close()
         self.hub.forget(self.shop.id, self)
         if self.lost_database:  # a claim round now, not at the next interval (a bug waits it out: no crash loop)
             self.hub.wake.set()
+
+
+def _unlock(conn: sa.Connection, namespace: int, key: int) -> None:
+    """Let go of a session advisory lock and of its connection.
+
+    The connection goes back to the engine's pool, whose session lives on, and a session's advisory
+    lock with it: so unlock first. A connection that cannot is discarded (its session closes, and the
+    server drops the lock with it); a broken one has already lost it.
+    """
+    try:
+        conn.scalar(sa.text("SELECT pg_advisory_unlock(:ns, :key)"), {"ns": namespace, "key": key})
+        conn.commit()
+    except Exception:  # already broken: the server has dropped the lock with it
+        log.debug("lock (%s, %s) went with its session", namespace, key)
+        try:
+            conn.invalidate()
+        except Exception:
+            pass
+    try:
+        conn.close()
+    except Exception:
+        pass
+
+
+# Live hubs (their presence locks) and held shop locks, in this database only (a server may hold several).
+_SEEN = sa.text(
+    "SELECT count(*) FILTER (WHERE classid = :hubs), count(*) FILTER (WHERE classid = :shops) FROM pg_locks"
+    " WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid IN (:hubs, :shops)"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
 
 
 class Hub:
@@ -113,6 +151,10 @@ class Hub:
         self.pollers: dict[int, ShopPoller] = {}
         self._lock = threading.Lock()
         self._claimer: threading.Thread | None = None
+        self._presence: sa.Connection | None = None  # holds (HUB_NAMESPACE, its backend pid) while this hub lives
+        self._presence_key = 0
+        self._excess_seen: tuple[int, int] | None = None  # (live hubs, share) of an excess seen last round
+        self.released: list[int] = []  # shops let go of to other hubs, in order (for the operator's log and tests)
 
     def interval_for(self, shop: ShopConfig) -> float:
         return self.poll_interval if self.poll_interval is not None else float(shop.poll_interval_s or 15)
@@ -121,16 +163,76 @@ class Hub:
         with self._lock:
             return set(self.pollers)
 
+    def polling(self) -> set[int]:
+        """The shops this hub polls and keeps: owned, less those whose pollers were told to let go."""
+        with self._lock:
+            return {shop_id for shop_id, p in self.pollers.items() if not p.stop_event.is_set()}
+
+    def _announce(self) -> tuple[int, int]:
+        """Hold this hub's presence lock (again, if its session was ended); returns (live hubs, held shop locks)."""
+        if self._presence is not None:
+            try:
+                self._presence.exec_driver_sql("SELECT 1")
+                self._presence.commit()
+            except sa.exc.DBAPIError:  # its session was ended (or the server restarted): announce again
+                _unlock(self._presence, HUB_NAMESPACE, self._presence_key)
+                self._presence = None
+        if self._presence is None:
+            conn = self.app.engine.connect()
+            try:
+                self._presence_key = conn.scalar(sa.text("SELECT pg_backend_pid()"))
+                # keyed by the session's own pid: no other live session can hold it, so this never waits
+                conn.scalar(sa.text("SELECT pg_try_advisory_lock(:ns, :key)"),
+                            {"ns": HUB_NAMESPACE, "key": self._presence_key})
+                conn.commit()
+            except Exception:
+                conn.close()
+                raise
+            self._presence = conn
+        live, held = self._presence.execute(_SEEN, {"hubs": HUB_NAMESPACE, "shops": LOCK_NAMESPACE}).one()
+        self._presence.commit()
+        return max(int(live), 1), int(held)
+
+    def _let_go_of_extra(self, live: int, share: int, held: int) -> None:
+        """Stop the pollers of the shops beyond this hub's share, highest ids first, when the others have room.
+
+        Acts only on an excess seen at two rounds in a row with the same number of hubs and share, so a
+        hub that is announced but not yet claiming (or comes and goes) does not make shops move back and forth.
+        """
+        mine = sorted(self.polling())
+        others_room = (live - 1) * share - (held - len(mine))
+        excess = min(len(mine) - share, others_room)
+        if excess <= 0:
+            self._excess_seen = None
+            return
+        if self._excess_seen != (live, share):
+            self._excess_seen = (live, share)
+            return
+        self._excess_seen = None
+        with self._lock:
+            for shop_id in mine[-excess:]:
+                self.pollers[shop_id].stop_event.set()
+                self.released.append(shop_id)
+        log.info("hub %s lets go of shops %s: its share is %d of them with %d hubs live", self.hub_id,
+                 mine[-excess:], share, live)
+
     def forget(self, shop_id: int, poller: ShopPoller) -> None:
         with self._lock:
             if self.pollers.get(shop_id) is poller:
                 del self.pollers[shop_id]
 
     def claim_round(self) -> list[int]:
-        """Try to take every pollable shop nobody holds; returns the shops newly claimed."""
+        """Take pollable shops nobody holds up to this hub's share, and let go of extra ones (module
+        docstring); returns the shops newly claimed."""
+        live, held = self._announce()
+        shops = [s for s in shop_sync.enabled_shops(self.app.uow()) if s.api_base_url and s.platform != "pos"]
+        share = math.ceil(len(shops) / live)
+        self._let_go_of_extra(live, share, held)
         claimed = []
-        for shop in shop_sync.enabled_shops(self.app.uow()):
-            if shop.id in self.owned() or not shop.api_base_url or shop.platform == "pos":
+        for shop in shops:
+            if len(self.polling()) >= share:
+                break
+            if shop.id in self.owned():
                 continue
             creds = self.credentials.get(shop.credentials_ref or "")
             if creds is None:
@@ -185,3 +287,6 @@ class Hub:
             poller.join(timeout)
         if self._claimer is not None:
             self._claimer.join(timeout)
+        if self._presence is not None:  # the other hubs count one fewer at their next round
+            _unlock(self._presence, HUB_NAMESPACE, self._presence_key)
+            self._presence = None
