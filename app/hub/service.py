@@ -155,6 +155,7 @@ class Hub:
         self._presence_key = 0
         self._excess_seen: tuple[int, int] | None = None  # (live hubs, share) of an excess seen last round
         self.released: list[int] = []  # shops let go of to other hubs, in order (for the operator's log and tests)
+        self.rounds = 0  # claim rounds completed
 
     def interval_for(self, shop: ShopConfig) -> float:
         return self.poll_interval if self.poll_interval is not None else float(shop.poll_interval_s or 15)
@@ -251,6 +252,7 @@ class Hub:
             poller.start()
             claimed.append(shop.id)
             log.info("hub %s now polls %s", self.hub_id, shop.code)
+        self.rounds += 1
         return claimed
 
     def _connector(self, shop: ShopConfig, creds: Credentials) -> Connector:
