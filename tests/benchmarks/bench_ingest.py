@@ -2,6 +2,8 @@
 
 Run: .venv/bin/python tests/benchmarks/bench_ingest.py [--platform douyin|taobao|tmall|pdd|wechat|all] [--orders 5000]
      [--latency-seconds 40] [--gc-default]
+     .venv/bin/python tests/benchmarks/bench_ingest.py --hubs 2 [--orders 5000]   (five shops through 1, then 2
+     hub processes: orders/s and CPU per order of each hub process, PostgreSQL and the simulators)
 Prints a human summary, then one JSON line (last) with every figure: orders/s wall, CPU ms per order of the
 hub (this process; and by thread: fetch, store, route), PostgreSQL (every server process) and the simulator
 (its own process) apart, and the
@@ -337,6 +339,147 @@ def latency(app, store, platform: str, seconds: float, poll_interval: float) -> 
             "target_s": poll_interval + 1}
 
 
+# One hub process for the multi-hub mode: as ``orderhub hub`` starts its Hub (settle_heap after start-up), without the
+# other workers, so its CPU is intake's. argv: database url, data dir, credential file, hub id, poll interval.
+_HUB_PROCESS = """
+import sys, threading
+from pathlib import Path
+from app.bootstrap import bootstrap
+from app.settings import Settings
+from app.hub.credentials import FileStore
+from app.hub.pollers import settle_heap
+from app.hub.registry import connector_for
+from app.hub.service import Hub
+app = bootstrap(Settings(database_url=sys.argv[1], data_dir=Path(sys.argv[2])), upgrade=False)
+settle_heap()
+Hub(app, connector_for, FileStore(Path(sys.argv[3])), hub_id=sys.argv[4], claim_interval=0.5,
+    poll_interval=float(sys.argv[5])).start()
+threading.Event().wait()
+"""
+MULTI_PLATFORMS = ["douyin", "taobao", "pdd", "wechat", "douyin"]  # five shops; 拼多多's preload is older than its lag
+
+
+def multi_hub(app, store, data_dir: Path, hubs: int, per_shop: int, run: str) -> dict:
+    """Five shops (their simulators preloaded, each in its own process) drained by ``hubs`` hub processes.
+
+    The shops are enabled only once every hub has announced itself (app/hub/service.py ``HUB_NAMESPACE``), so
+    each claims its share from the start; the clock and every process's CPU run from that moment until every
+    order is stored. Per hub: the orders of the shops it polled (``shop_sync_state.owner_hub``) and its CPU.
+    """
+    from app.hub.service import HUB_NAMESPACE
+
+    load_before = os.getloadavg()[0]
+    url = app.engine.url.render_as_string(hide_password=False)
+    sims, shops, procs = [], [], {}
+    try:
+        for i, platform in enumerate(MULTI_PLATFORMS):
+            port = _free_port()
+            sims.append(subprocess.Popen(
+                [sys.executable, "-m", "app", "simulate", platform, "--port", str(port), "--rate", "0", "--preload",
+                 str(per_shop), "--app-key", "1234567890123456789", "--app-secret", "bench-secret"],
+                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+            sims[-1].stdout.readline()
+            creds = Credentials(app_key="1234567890123456789", app_secret="bench-secret", access_token="sim-token")
+            shops.append(_shop(app, store, platform, f"BENCH-{run}-{i}", f"http://127.0.0.1:{port}", creds).id)
+        with app.uow() as uow:  # not yet: every hub announced first
+            uow.session.execute(sa.update(Shop).where(Shop.id.in_(shops)).values(enabled=False))
+            uow.commit()
+        for h in range(hubs):
+            name = f"bench-{run}-hub{h}"
+            folder = data_dir / name
+            folder.mkdir(parents=True, exist_ok=True)
+            procs[name] = subprocess.Popen([sys.executable, "-c", _HUB_PROCESS, url, str(folder), str(store.path),
+                                            name, "1.0"], cwd=REPO, env=os.environ | {"PYTHONPATH": str(REPO)},
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        seen = sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+                       " AND classid = :ns AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+        deadline = time.monotonic() + 120
+        with app.engine.connect() as conn:
+            while conn.scalar(seen, {"ns": HUB_NAMESPACE}) < hubs:
+                conn.rollback()
+                assert time.monotonic() < deadline and all(p.poll() is None for p in procs.values()), "hubs did not start"
+                time.sleep(0.1)
+        meter = CpuMeter(app, sims[0].pid)  # PostgreSQL's CPU (every server process)
+        hub_ps = {name: psutil.Process(p.pid) for name, p in procs.items()}
+        sim_ps = [psutil.Process(p.pid) for p in sims]
+
+        def cpu() -> dict:
+            return {"postgres": meter._postgres(),
+                    "simulators": sum(p.cpu_times().user + p.cpu_times().system for p in sim_ps),
+                    **{n: p.cpu_times().user + p.cpu_times().system for n, p in hub_ps.items()}}
+
+        before = cpu()
+        started = time.perf_counter()
+        with app.uow() as uow:
+            uow.session.execute(sa.update(Shop).where(Shop.id.in_(shops)).values(enabled=True))
+            uow.commit()
+        total = per_shop * len(shops)
+        count = sa.select(sa.func.count()).select_from(Order).where(Order.shop_id.in_(shops))
+        deadline = time.monotonic() + 600
+        with app.engine.connect() as conn:
+            while (stored := conn.scalar(count)) < total and time.monotonic() < deadline:
+                conn.rollback()
+                time.sleep(0.1)
+        took = time.perf_counter() - started
+        after = cpu()
+        load_after = os.getloadavg()[0]
+        with app.engine.connect() as conn:
+            by_hub = dict(conn.execute(sa.text(
+                "SELECT s.owner_hub, count(o.id) FROM orders o JOIN shop_sync_state s ON s.shop_id = o.shop_id"
+                " WHERE o.shop_id = ANY(:shops) GROUP BY s.owner_hub"), {"shops": shops}).all())
+            shops_by_hub = dict(conn.execute(sa.text(
+                "SELECT owner_hub, count(*) FROM shop_sync_state WHERE shop_id = ANY(:shops) GROUP BY owner_hub"),
+                {"shops": shops}).all())
+            distinct = conn.scalar(sa.select(sa.func.count(sa.distinct(sa.tuple_(Order.shop_id, Order.platform_order_no))))
+                                   .where(Order.shop_id.in_(shops)))
+    finally:
+        for p in list(procs.values()) + sims:
+            p.terminate()
+        for p in list(procs.values()) + sims:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        with app.uow() as uow:  # their simulators are gone: no later run's hub may poll them
+            uow.session.execute(sa.update(Shop).where(Shop.id.in_(shops)).values(enabled=False))
+            uow.commit()
+    assert stored == distinct == total, f"{stored} stored, {distinct} distinct, of {total}"
+    spent = {k: after[k] - before[k] for k in after}
+    hubs_fig = {n: {"shops": shops_by_hub.get(n, 0), "orders": by_hub.get(n, 0), "cpu_s": round(spent[n], 2),
+                    "cpu_ms_per_order": round(spent[n] / by_hub[n] * 1000, 3) if by_hub.get(n) else None}
+                for n in hub_ps}
+    return {"hub_processes": hubs, "shops": len(shops), "orders": total, "seconds": round(took, 2),
+            "orders_per_s": round(total / took, 1), "hubs": hubs_fig,
+            "cpu_ms_per_order_all_hubs": round(sum(spent[n] for n in hub_ps) / total * 1000, 3),
+            "cpu_ms_per_order_postgres": round(spent["postgres"] / total * 1000, 3),
+            "cpu_ms_per_order_simulators": round(spent["simulators"] / total * 1000, 3),
+            "load_avg_1m_start": round(load_before, 2), "load_avg_1m_end": round(load_after, 2)}
+
+
+def main_multi_hub(args) -> None:
+    """``--hubs N``: the same five-shop intake through 1, then 2 … N hub processes (one interpreter each)."""
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="orderhub-ingest-") as tmp:
+        app = bootstrap(Settings(data_dir=Path(tmp)))
+        store = FileStore(Path(tmp) / "secrets.json")
+        try:
+            for hubs in range(1, args.hubs + 1):
+                r = multi_hub(app, store, Path(tmp), hubs, args.orders // len(MULTI_PLATFORMS), f"H{hubs}")
+                runs.append(r)
+                per_hub = ", ".join(f"{n}: {h['shops']} shops {h['orders']} orders {h['cpu_ms_per_order']} ms/order"
+                                    for n, h in r["hubs"].items())
+                print(f"{hubs} hub process(es), {r['shops']} shops: {r['orders']} orders in {r['seconds']} s = "
+                      f"{r['orders_per_s']} orders/s (load {r['load_avg_1m_start']}→{r['load_avg_1m_end']}); "
+                      f"CPU per order: hubs {r['cpu_ms_per_order_all_hubs']} ms ({per_hub}), PostgreSQL "
+                      f"{r['cpu_ms_per_order_postgres']} ms, simulators {r['cpu_ms_per_order_simulators']} ms")
+        finally:
+            app.close()
+    print(json.dumps({"mode": "multi-hub", "platforms": MULTI_PLATFORMS, "orders": args.orders, "runs": runs,
+                      "load_avg_1m": os.getloadavg()[0], "measured_at": datetime.now(UTC).isoformat(timespec="seconds")},
+                     ensure_ascii=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--platform", default="douyin", help="douyin, taobao, tmall, pdd, wechat or all")
@@ -345,7 +488,11 @@ def main() -> None:
     parser.add_argument("--poll-interval", type=float, default=15)
     parser.add_argument("--gc-default", action="store_true",
                         help="leave the collector as Python starts it (A/B against the hub's settle_heap)")
+    parser.add_argument("--hubs", type=int, default=0,
+                        help="N ≥ 1: five shops (--orders in all) through 1, 2 … N hub processes, and nothing else")
     args = parser.parse_args()
+    if args.hubs:
+        return main_multi_hub(args)
     platforms = ["douyin", "taobao", "pdd", "wechat"] if args.platform == "all" else [args.platform]
     runs: dict[str, dict] = {}
     lat = None
