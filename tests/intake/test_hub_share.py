@@ -129,3 +129,48 @@ def test_hubs_split_the_shops_rebalance_when_one_joins_or_is_killed_and_store_ev
     assert published > 100
     assert orders == distinct == published  # every order published throughout stored once
     assert unlinked == 0
+
+
+def test_a_hub_lets_go_only_of_an_excess_seen_twice_highest_id_first_and_never_takes_it_back_while_over(
+        hub, add_shop, credentials):
+    """Claim rounds called one by one (no claimer thread): a hub that announces itself for one round moves
+    nothing; seen at two rounds, the highest id goes; the hub stays at its share until the other is gone."""
+    servers, shops = [], []
+    for i in range(2):
+        server = SimServer(simulator_module("douyin").make_simulator(SimWorld("douyin", seed=80 + i), CREDS).handle).start()
+        shops.append(add_shop("douyin", f"ALONE{i}", url=server.url, creds=CREDS, platform_shop_id=f"7900{i}"))
+        servers.append(server)
+    x = Hub(hub, lambda s, c: connector_for(s, c, policy=NO_SLEEP), credentials, hub_id="hub-x", claim_interval=0.3,
+            poll_interval=0.2)
+    other = hub.engine.connect()  # another hub's presence, as its first claim round takes it
+
+    def announce() -> None:
+        other.scalar(sa.text("SELECT pg_advisory_lock(:ns, pg_backend_pid())"), {"ns": HUB_NAMESPACE})
+        other.commit()
+
+    def vanish() -> None:
+        other.scalar(sa.text("SELECT pg_advisory_unlock(:ns, pg_backend_pid())"), {"ns": HUB_NAMESPACE})
+        other.commit()
+
+    try:
+        assert x.claim_round() == shops  # alone: its share is every shop
+        announce()
+        assert x.claim_round() == [] and x.released == []  # seen once: nothing moves yet
+        vanish()
+        assert x.claim_round() == [] and x.released == []  # gone again: nothing moved
+        assert x.polling() == set(shops)
+        announce()
+        x.claim_round()
+        x.claim_round()  # seen at two rounds in a row: the highest id goes
+        assert x.released == [shops[1]] and x.polling() == {shops[0]}
+        _until(lambda: shops[1] not in x.owned() and shops[1] not in _locks(hub.engine, LOCK_NAMESPACE),
+               "the released poller finished and unlocked")
+        assert x.claim_round() == []  # at its share (1 of 2 with two hubs live): not taken back
+        vanish()
+        assert x.claim_round() == [shops[1]]  # alone again: its share is both
+        assert x.released == [shops[1]]
+    finally:
+        x.stop()
+        other.close()
+        for server in servers:
+            server.stop()
