@@ -454,6 +454,10 @@ def multi_hub(app, store, data_dir: Path, hubs: int, per_shop: int, run: str) ->
             "cpu_ms_per_order_all_hubs": round(sum(spent[n] for n in hub_ps) / total * 1000, 3),
             "cpu_ms_per_order_postgres": round(spent["postgres"] / total * 1000, 3),
             "cpu_ms_per_order_simulators": round(spent["simulators"] / total * 1000, 3),
+            # the hubs' own limit, were each to have a core: the busiest hub's CPU seconds bound the wall time
+            "hub_bound_orders_per_s": round(total / max(spent[n] for n in hub_ps), 1),
+            # CPU seconds of every process measured per wall second: near the machine's cores = the box is the limit
+            "cores_busy": round(sum(spent.values()) / took, 2), "cores": os.cpu_count(),
             "load_avg_1m_start": round(load_before, 2), "load_avg_1m_end": round(load_after, 2)}
 
 
@@ -472,7 +476,9 @@ def main_multi_hub(args) -> None:
                 print(f"{hubs} hub process(es), {r['shops']} shops: {r['orders']} orders in {r['seconds']} s = "
                       f"{r['orders_per_s']} orders/s (load {r['load_avg_1m_start']}→{r['load_avg_1m_end']}); "
                       f"CPU per order: hubs {r['cpu_ms_per_order_all_hubs']} ms ({per_hub}), PostgreSQL "
-                      f"{r['cpu_ms_per_order_postgres']} ms, simulators {r['cpu_ms_per_order_simulators']} ms")
+                      f"{r['cpu_ms_per_order_postgres']} ms, simulators {r['cpu_ms_per_order_simulators']} ms; "
+                      f"the hubs alone would allow {r['hub_bound_orders_per_s']} orders/s with a core each; "
+                      f"{r['cores_busy']} of {r['cores']} cores busy with these processes")
         finally:
             app.close()
     print(json.dumps({"mode": "multi-hub", "platforms": MULTI_PLATFORMS, "orders": args.orders, "runs": runs,
