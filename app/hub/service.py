@@ -212,8 +212,10 @@ class Hub:
         self._excess_seen = None
         with self._lock:
             for shop_id in mine[-excess:]:
-                self.pollers[shop_id].stop_event.set()
-                self.released.append(shop_id)
+                poller = self.pollers.get(shop_id)  # gone meanwhile (its database connection failed): nothing to do
+                if poller is not None:
+                    poller.stop_event.set()
+                    self.released.append(shop_id)
         log.info("hub %s lets go of shops %s: its share is %d of them with %d hubs live", self.hub_id,
                  mine[-excess:], share, live)
 
