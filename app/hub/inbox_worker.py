@@ -1,33 +1,44 @@
 """The push inbox's worker: fetches the order detail each stored push names, once per order, and ingests it.
 
 The doors answer a platform's push once its message is committed to the inbox (app/services/push_inbox.py);
-this thread does the slow part afterwards. It claims due messages (a lease, ``FOR UPDATE SKIP LOCKED``,
+this worker does the slow part afterwards. It claims due messages (a lease, ``FOR UPDATE SKIP LOCKED``,
 so two hubs never fetch the same message at once), fetches each named order's detail once however many
 messages name it, several orders at a time on ``fetchers`` threads (each with its kept connector and
 connection to the platform), ingests a shop's details in one transaction that also marks their
 messages done, and routes what changed on a thread of its own while the next round is fetched. A fetch that fails (after the connector's own retries) leaves
 its messages pending with the reason, due again after a growing pause; a hub that dies holding a claim
-leaves it to expire, and whichever hub is up fetches it then. Woken by the doors after every inbox commit,
-and every ``idle`` seconds for what is due again.
+leaves it to expire, and whichever hub is up fetches it then. Woken after every inbox commit, and every
+``idle`` seconds for what is due again.
 
 The doors come first (issue #19 measures the answer, not the detail): fetching and ingesting a detail costs
-the hub about twice the CPU of answering its push, so while pushes are being stored (one within ``Turn.quiet``
-seconds) the worker waits before it starts on a fresh batch, at most ``Turn.patience`` seconds, then drains
-what has piled up in full rounds without waiting again, so a steady stream of pushes still gets its details.
+about three times the CPU of answering its push, more than two cores give at 1,000 pushes a second. So the
+hub runs the worker in a process of its own (:class:`InboxProcess`), off the doors' interpreter lock, at a
+lower CPU priority (:class:`Priority`): while the doors are busy it gets what they leave, and the details
+queued durably in the inbox drain once the burst is over. The hub wakes it through a pipe after every inbox
+commit; the pipe's end closing (the hub stopped, or was killed) stops it, so it is never orphaned, and a
+worker that dies is started again by the hub.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import random
+import signal
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import sessionmaker
 
 from app.bootstrap import OrderHub
+from app.db import engine as db_engine
+from app.domain.messages import render
 from app.hub.credentials import CredentialStore, KeptConnectors
 from app.hub.db_status import HUB_DATABASE
 from app.hub.pollers import Page, _route_changed
@@ -49,29 +60,12 @@ class Backoff:
         return min(self.most, self.first * 2 ** max(0, attempt - 1)) * random.uniform(0.8, 1.2)
 
 
-class Turn:
-    """When the worker may start: once the doors have been quiet for ``quiet`` s, or after ``patience`` s of waiting."""
-
-    def __init__(self, quiet: float = 0.2, patience: float = 3.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.quiet, self.patience, self.clock = quiet, patience, clock
-        self.last_push = float("-inf")
-
-    def pushed(self) -> None:
-        """The doors have just stored a push."""
-        self.last_push = self.clock()
-
-    def pause(self, waiting_since: float) -> float:
-        """Seconds still to wait for a worker that has waited since ``waiting_since`` (0: go)."""
-        now = self.clock()
-        return max(0.0, min(self.last_push + self.quiet, waiting_since + self.patience) - now)
-
-
 class InboxWorker(threading.Thread):
     """Claims pending pushed messages, fetches their orders' details and stores them (see the module docstring)."""
 
     def __init__(self, app: OrderHub, factory: Callable[[ShopConfig, Credentials], Connector],
                  credentials: CredentialStore, *, batch: int = 200, fetchers: int = 8, lease: float = 30.0,
-                 idle: float = 1.0, backoff: Backoff = Backoff(), turn: Turn | None = None) -> None:
+                 idle: float = 1.0, backoff: Backoff = Backoff()) -> None:
         super().__init__(daemon=True, name="push-inbox")
         self.app, self.credentials = app, credentials
         self.connectors = KeptConnectors(factory, credentials)
@@ -80,20 +74,16 @@ class InboxWorker(threading.Thread):
         # Routing what a round stored runs beside the next round's claim and fetches, in order, one at a time.
         self.router = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-route")
         self.woken, self.stop_event = threading.Event(), threading.Event()
-        self.turn = turn or Turn()
         self._shops: tuple[dict[int, ShopConfig], float] = ({}, float("-inf"))
 
     def wake(self) -> None:
-        """Something was stored in the inbox: look once the doors are quiet, not at the next idle tick."""
-        self.turn.pushed()
+        """Something was stored in the inbox: look now, not at the next idle tick."""
         self.woken.set()
 
     def run(self) -> None:
         full = False
         while not self.stop_event.is_set():
             self.woken.clear()
-            if not full:  # a backlog is drained without waiting again
-                self._wait_turn()
             try:
                 full = self.run_once()
                 HUB_DATABASE.ok()
@@ -103,11 +93,6 @@ class InboxWorker(threading.Thread):
                 full = False
             if not full:
                 self.woken.wait(self.idle)
-
-    def _wait_turn(self) -> None:
-        since = self.turn.clock()
-        while (pause := self.turn.pause(since)) > 0 and not self.stop_event.is_set():
-            self.stop_event.wait(pause)
 
     def run_once(self) -> bool:
         """One claim of due messages handled; True if it was a full batch (more may be waiting)."""
@@ -182,3 +167,173 @@ class InboxWorker(threading.Thread):
             self.join(10)
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.router.shutdown(wait=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Priority:
+    """How the worker's process yields the CPU to the doors (Linux; elsewhere it runs at normal priority).
+
+    ``policy``: ``"batch"`` (SCHED_BATCH: never preempts the doors when it wakes, and the scheduler treats it
+    as the CPU-bound work it is), ``"idle"`` (SCHED_IDLE: only what nothing else wants; on a machine kept busy
+    by something else it may barely run at all) or ``"normal"``. ``nice`` lowers its share further whenever
+    it competes for a core (0 … 19; each step about 10 % less).
+    """
+
+    policy: str = "batch"
+    nice: int = 10
+
+    def apply(self) -> str:
+        """Lower the calling thread's priority (threads started afterwards inherit it); what was done, in words."""
+        done = []
+        policies = {"batch": getattr(os, "SCHED_BATCH", None), "idle": getattr(os, "SCHED_IDLE", None)}
+        chosen = policies.get(self.policy)
+        if chosen is not None:
+            try:
+                os.sched_setscheduler(0, chosen, os.sched_param(0))
+                done.append(self.policy)
+            except OSError as err:
+                log.info("push inbox worker keeps the normal scheduling policy: %s", err)
+        if self.nice > 0 and hasattr(os, "nice"):
+            try:
+                done.append(f"nice {os.nice(self.nice)}")
+            except OSError as err:
+                log.info("push inbox worker keeps its niceness: %s", err)
+        return ", ".join(done) or "normal"
+
+
+@dataclass(frozen=True)
+class _WorkerSpec:
+    """What the worker's process builds itself from: picklable (no engine, no threads, no open files)."""
+
+    settings: Any
+    target: db_engine.DatabaseTarget
+    factory: Callable[[ShopConfig, Credentials], Connector]
+    credentials: CredentialStore
+    options: dict[str, Any] = field(default_factory=dict)
+    priority: Priority = Priority()
+    log_level: int = logging.WARNING
+
+
+def _worker_main(spec: _WorkerSpec, wake: Any) -> None:
+    """The worker process: a lower priority, its own engine and :class:`InboxWorker`, woken by the hub's pipe.
+
+    Ends when the pipe's other end closes: the hub stopped it, or the hub is gone (killed, crashed).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole process group: the hub stops us
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=spec.log_level, format="%(levelname)s %(name)s: %(message)s")
+    how = spec.priority.apply()  # before any thread starts: Linux sets a priority per thread, and they inherit it
+    log.info("push inbox worker %d runs at %s priority", os.getpid(), how)
+    engine = db_engine.create_engine(spec.target.url, pool_size=3, max_overflow=2)
+    app = OrderHub(spec.settings, spec.target, engine, sessionmaker(engine, expire_on_commit=False))
+    worker = InboxWorker(app, spec.factory, spec.credentials, **spec.options)
+    worker.start()
+    fd = wake.fileno()
+    try:
+        while os.read(fd, 4096):  # one byte per inbox commit, read many at a time; b"": the hub's end closed
+            worker.wake()
+    finally:
+        worker.stop()
+        app.close()
+
+
+def _context() -> Any:
+    """forkserver where there is one (a clean process with the worker's modules loaded, forked per start: no
+    threads or locks of the hub copied, and a restart takes milliseconds), else spawn (Windows, macOS)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class InboxProcess:
+    """The hub's side of the worker's process: starts it, wakes it, starts it again if it dies, stops it.
+
+    ``options`` are :class:`InboxWorker`'s (``batch``, ``fetchers``, ``lease``, ``idle``); ``backoff`` may be
+    replaced until :meth:`start`. A worker that ends without being asked is logged and started again after
+    ``restart_after`` seconds, doubling (up to a minute) while it keeps dying within ten seconds of its start.
+    """
+
+    def __init__(self, app: OrderHub, factory: Callable[[ShopConfig, Credentials], Connector],
+                 credentials: CredentialStore, *, priority: Priority = Priority(), restart_after: float = 1.0,
+                 backoff: Backoff = Backoff(), **options: Any) -> None:
+        self.app, self.factory, self.credentials = app, factory, credentials
+        self.priority, self.restart_after, self.backoff, self.options = priority, restart_after, backoff, options
+        self.process: Any = None
+        self.restarts = 0
+        self._wake_fd: int | None = None
+        self._wake_end: Any = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def start(self) -> InboxProcess:
+        with self._lock:
+            self._launch()
+        self._watcher = threading.Thread(target=self._watch, name="push-inbox-watch", daemon=True)
+        self._watcher.start()
+        return self
+
+    def _launch(self) -> None:
+        ctx = _context()
+        reading, writing = ctx.Pipe(duplex=False)
+        spec = _WorkerSpec(self.app.settings, self.app.target, self.factory, self.credentials,
+                           {**self.options, "backoff": self.backoff}, self.priority, logging.getLogger().getEffectiveLevel())
+        process = ctx.Process(target=_worker_main, args=(spec, reading), name="push-inbox", daemon=True)
+        try:
+            process.start()
+        finally:
+            reading.close()  # the worker's end, now its own
+        os.set_blocking(writing.fileno(), False)  # a full pipe means it is woken already: the doors never wait
+        self.process, self._wake_end, self._wake_fd = process, writing, writing.fileno()
+
+    def wake(self) -> None:
+        """The doors committed messages to the inbox (called after each group commit, from any thread)."""
+        with self._lock:
+            if self._wake_fd is None:
+                return
+            try:
+                os.write(self._wake_fd, b"\0")
+            except OSError:  # full (it has a wake-up waiting already), or the worker is gone (restarted soon)
+                pass
+
+    def _watch(self) -> None:
+        pause = self.restart_after
+        while True:
+            process, started = self.process, time.monotonic()
+            process.join()
+            if self._stopping.is_set():
+                return
+            pause = min(60.0, pause * 2) if time.monotonic() - started < 10 else self.restart_after
+            log.error("%s", render("HUB_INBOX_WORKER_ENDED", pid=process.pid, code=process.exitcode, seconds=pause))
+            if self._stopping.wait(pause):
+                return
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self._close_wake()
+                self._launch()
+                self.restarts += 1
+
+    def _close_wake(self) -> None:
+        if self._wake_end is not None:
+            self._wake_end.close()
+        self._wake_end = self._wake_fd = None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the worker to finish its round and end (its pipe closes); ended by force after ``timeout`` s."""
+        self._stopping.set()
+        with self._lock:
+            self._close_wake()
+        if self._watcher is None:  # never started
+            return
+        self._watcher.join(timeout)  # the watcher alone joins the process (one reader of its exit status)
+        if self._watcher.is_alive():  # still in its round: its claims expire and are fetched again, nothing is lost
+            log.warning("push inbox worker %s did not stop within %.0f s; ending it", self.pid, timeout)
+            self.process.kill()
+            self._watcher.join(5)

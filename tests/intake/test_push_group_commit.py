@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.db.models import InboundMessage, InboundMessageAttempt, Order, RawPayload
-from app.hub.inbox_worker import Backoff, InboxWorker, Turn
+from app.hub.inbox_worker import Backoff, InboxWorker
 from app.hub.receiver import Receiver, ReceiverServer
 from app.hub.registry import connector_for, simulator_module
 from app.services import ingest
@@ -238,31 +238,3 @@ def test_several_messages_naming_one_order_fetch_its_detail_once(hub, platform):
     worker.stop()
     assert _count(hub, Order) == 1 and _count(hub, InboundMessage, InboundMessage.state == "done") == 3
     assert len(_attempts(hub)) == 3 and _count(hub, RawPayload) == 1  # one detail, fetched and stored once
-
-
-def test_the_inbox_worker_waits_while_pushes_are_being_stored_but_never_longer_than_its_patience():
-    now = [1000.0]
-    turn = Turn(quiet=0.2, patience=3.0, clock=lambda: now[0])
-    assert turn.pause(now[0]) == 0  # no push yet: the worker goes at once
-    turn.pushed()
-    assert turn.pause(1000.0) == pytest.approx(0.2)  # the doors are busy: wait until they are quiet
-    for step in range(1, 29):  # a push every 100 ms: the doors never fall quiet
-        now[0] = 1000.0 + step / 10
-        turn.pushed()
-        assert 0.05 < turn.pause(1000.0) < 0.21
-    now[0] = 1003.0
-    turn.pushed()
-    assert turn.pause(1000.0) == 0  # waited its patience: it goes however busy the doors are
-    now[0] = 1003.5
-    assert turn.pause(1003.4) == 0  # quiet for 0.5 s: nothing to wait for
-
-
-def test_pushes_stored_while_the_doors_are_busy_are_fetched_once_the_doors_fall_quiet(hub, platform):
-    now = [1000.0]  # the worker's clock, moved by the test: the doors stay "busy" until it moves
-    platform.receiver.inbox.turn = Turn(quiet=0.2, patience=60.0, clock=lambda: now[0])
-    assert platform.send(platform.pushes(20)).statuses == [200] * 20  # answered: stored in the inbox
-    assert _count(hub, InboundMessage) == 20
-    assert _count(hub, Order) == 0  # held back while the doors are busy
-    now[0] += 0.3  # the doors have been quiet for 0.3 s
-    _settled(hub, 20)
-    assert _count(hub, Order) == 20 and _count(hub, InboundMessage, InboundMessage.state == "done") == 20
