@@ -210,11 +210,15 @@ class DouyinConnector(Connector):
 
     def fetch(self, platform_order_no: str) -> RawOrder:
         """The order's current detail from ``order.orderDetail``, exactly as sent."""
-        _, text, _ = self._call("order.orderDetail", {"shop_order_id": platform_order_no})
-        bodies = _spans(text, ("data", "shop_order_detail"))
+        answer, text, _ = self._call("order.orderDetail", {"shop_order_id": platform_order_no})
+        data = answer.get("data")
+        # The detail as read with the answer (the same text, read the same exact way): it finds its own span,
+        # and normalise needs no second reading.
+        parsed = data.get("shop_order_detail") if isinstance(data, dict) else None
+        bodies = _spans(text, ("data", "shop_order_detail"), [parsed] if parsed is not None else None)
         if not bodies:
             raise PlatformError(PLATFORM, "malformed", f"抖店订单详情缺少订单「{platform_order_no}」", retryable=True)
-        return RawOrder(platform_order_no, bodies[0], "order.orderDetail")
+        return RawOrder(platform_order_no, bodies[0], "order.orderDetail", parsed=parsed)
 
     # --- pushes ------------------------------------------------------------------------------------
     def parse_push(self, headers: dict[str, str], body: bytes) -> PushMessage:
@@ -409,7 +413,7 @@ def _spans(text: str, path: tuple[str, str], decoded: list[Any] | None = None, r
     The hub stores what the platform sent and dedupes on its hash, so orders are cut out of the
     answer rather than re-serialised (the envelope's log_id changes on every call).
 
-    ``decoded``: the array already decoded. An element written compactly (as the platform writes it)
+    ``decoded``: the array already decoded (for one object: a list of it alone). An element written compactly (as the platform writes it)
     is then found by writing it again and checking the text there is exactly that, instead of
     parsing it a second time; any other spelling is parsed as before. Either way the span is the
     platform's own bytes. ``raw``: ``text`` as the platform's UTF-8 bytes, to cut compact elements from directly.
@@ -419,8 +423,9 @@ def _spans(text: str, path: tuple[str, str], decoded: list[Any] | None = None, r
         at = _member(text, start, path[1]) if start is not None else None
         if at is None:
             return []
-        if text[at] != "[":
-            return [text[at:_SCAN.raw_decode(text, at)[1]].encode()]
+        if text[at] != "[":  # one object: ``decoded`` holds it alone
+            end = _compact_end(text, at, decoded[0]) if decoded else None
+            return [text[at:end or _SCAN.raw_decode(text, at)[1]].encode()]
         spans, i = [], _skip(text, at + 1)
         if decoded and raw is not None:
             i = _compact_run(text, raw, i, decoded, spans)

@@ -47,6 +47,7 @@ from app.services.shop_sync import ShopConfig
 from connectors.base import Connector, Credentials, PlatformError, RawOrder
 
 log = logging.getLogger(__name__)
+APPLICATION_NAME = "orderhub-push-inbox"  # the worker process's PostgreSQL sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +225,9 @@ def _worker_main(spec: _WorkerSpec, wake: Any) -> None:
         logging.basicConfig(level=spec.log_level, format="%(levelname)s %(name)s: %(message)s")
     how = spec.priority.apply()  # before any thread starts: Linux sets a priority per thread, and they inherit it
     log.info("push inbox worker %d runs at %s priority", os.getpid(), how)
-    engine = db_engine.create_engine(spec.target.url, pool_size=3, max_overflow=2)
+    # Named, so its PostgreSQL backends can be told from the doors' (pg_stat_activity, the drill's CPU figures).
+    engine = db_engine.create_engine(spec.target.url.update_query_dict({"application_name": APPLICATION_NAME}),
+                                     pool_size=3, max_overflow=2)
     app = OrderHub(spec.settings, spec.target, engine, sessionmaker(engine, expire_on_commit=False))
     worker = InboxWorker(app, spec.factory, spec.credentials, **spec.options)
     worker.start()
@@ -303,13 +306,14 @@ class InboxProcess:
                 pass
 
     def _watch(self) -> None:
-        pause = self.restart_after
+        quick = 0  # deaths in a row within ten seconds of a start
         while True:
             process, started = self.process, time.monotonic()
             process.join()
             if self._stopping.is_set():
                 return
-            pause = min(60.0, pause * 2) if time.monotonic() - started < 10 else self.restart_after
+            quick = quick + 1 if time.monotonic() - started < 10 else 1
+            pause = min(60.0, self.restart_after * 2 ** (quick - 1))
             log.error("%s", render("HUB_INBOX_WORKER_ENDED", pid=process.pid, code=process.exitcode, seconds=pause))
             if self._stopping.wait(pause):
                 return

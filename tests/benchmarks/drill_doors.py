@@ -17,9 +17,9 @@ Run: .venv/bin/python tests/benchmarks/drill_doors.py [--idle 5000] [--declared-
    push → detail-stored latency (the message's received → done, from the database) and how long the
    inbox took to drain after the last answer. The load runs in ``--clients`` processes of its own
    (so the client neither shares the hub's interpreter lock nor is the limit), and every party's CPU
-   per push is reported: the hub (this process, the inbox worker included, measured until the inbox
-   is drained), PostgreSQL (the server and its backends), the clients and the simulator, with the
-   load average.
+   per push is reported: the hub (this process: the doors), its inbox worker (a process of its own,
+   both measured until the inbox is drained), PostgreSQL (the server and its backends), the clients
+   and the simulator, with the load average.
 
 Prints a summary, then one JSON line (last).
 """
@@ -92,7 +92,8 @@ def _cpu(process: psutil.Process) -> float:
     return t.user + t.system
 
 
-def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, sim: psutil.Process | None) -> dict:
+def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, sim: psutil.Process | None,
+              worker: psutil.Process | None = None) -> dict:
     """Offer ``requests`` at the drill's rate; figures for one kind of push (see the module docstring)."""
     import sqlalchemy as sa
 
@@ -117,6 +118,7 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
         loader.start()
     meter = CpuMeter(hub, os.getpid())  # the hub (this process) and PostgreSQL; the clients count their own
     sim_before = _cpu(sim) if sim is not None else 0.0
+    worker_before = _cpu(worker) if worker is not None else 0.0
     load_before = os.getloadavg()[0]
     go.set()
     parts = [out.get() for _ in loaders]
@@ -131,6 +133,7 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
         stored_lag = _inbox_drained(hub, first_message, len(requests), timeout=max(60.0, len(requests) / 50))
     drain_s = time.perf_counter() - answered_at
     cpu = meter.per_order_ms(len(requests))
+    worker_cpu = _cpu(worker) - worker_before if worker is not None else 0.0
     load_after = os.getloadavg()[0]
     time.sleep(0.5)  # routing after the last group has finished
     orders_after, messages_after = counts()
@@ -143,6 +146,7 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
         "p50_ms": round(_pct(load["latencies"], 0.5), 1), "p95_ms": round(_pct(load["latencies"], 0.95), 1),
         "p99_ms": round(_pct(load["latencies"], 0.99), 1), "max_ms": round(max(load["latencies"]), 1),
         "cpu_ms_per_push": {"hub": cpu["hub"], "postgres": cpu["postgres"],
+                            **({"inbox_worker": round(worker_cpu / n * 1000, 3)} if worker else {}),
                             "client": round(load["cpu_s"] / n * 1000, 3),
                             **({"simulator": round((_cpu(sim) - sim_before) / n * 1000, 3)} if sim else {})},
         "load_avg_1m": [round(load_before, 2), round(load_after, 2)], "clients": k,
@@ -287,7 +291,8 @@ def main() -> None:
                      for o in world.create(args.pushes, status="completed")]
             figures["pos"] = sustained(hub, receiver.url, "pos", sales, args, None)
         if platform is not None:
-            figures["push"] = sustained(hub, receiver.url, "push", pushes, args, psutil.Process(platform.pid))
+            figures["push"] = sustained(hub, receiver.url, "push", pushes, args, psutil.Process(platform.pid),
+                                        psutil.Process(receiver.receiver.inbox.pid))
             stop.set()
             platform.join(10)
         receiver.stop()

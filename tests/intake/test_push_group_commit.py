@@ -6,9 +6,12 @@ doors as a platform sends them, many at once so they share commits.
 """
 
 import logging
+import os
+import signal
 import time
 from datetime import timedelta
 
+import psutil
 import pytest
 import sqlalchemy as sa
 
@@ -22,6 +25,7 @@ from connectors.douyin import DouyinConnector
 from connectors.simulators.server import SimServer
 from connectors.simulators.world import SimWorld
 from tests.support import door_abuse
+from tests.support.hub_restart import HubProcess, free_port, until
 from tests.support.lost_connection import LoseTheConnection
 
 SHOP = "DY-PUSH"
@@ -32,7 +36,7 @@ CREDS = Credentials(app_key="1234567890123456789", app_secret="push-secret", acc
 class Platform:
     """抖店 for one shop: its world, its API on a simulator server, and the hub's doors it pushes to."""
 
-    def __init__(self, hub, add_shop, credentials, *, inbox_worker: bool = True) -> None:
+    def __init__(self, hub, add_shop, credentials, *, inbox_worker: bool = True, **inbox_options) -> None:
         self.hub, self.credentials = hub, credentials
         self.world = SimWorld("douyin", seed=23)
         self.sim = simulator_module("douyin").make_simulator(self.world, CREDS)
@@ -41,6 +45,7 @@ class Platform:
         self.receiver = Receiver(hub, _connector, credentials)
         # Failed fetches are due again at once: the test decides when the platform answers again.
         self.receiver.inbox.backoff = Backoff(first=0.0)
+        self.receiver.inbox.options.update(inbox_options)
         self.doors = ReceiverServer(self.receiver, inbox_worker=inbox_worker).start()
 
     def pushes(self, n: int) -> list[bytes]:
@@ -238,3 +243,65 @@ def test_several_messages_naming_one_order_fetch_its_detail_once(hub, platform):
     worker.stop()
     assert _count(hub, Order) == 1 and _count(hub, InboundMessage, InboundMessage.state == "done") == 3
     assert len(_attempts(hub)) == 3 and _count(hub, RawPayload) == 1  # one detail, fetched and stored once
+
+
+def test_the_worker_runs_in_a_process_of_its_own_at_a_lower_priority_and_ends_when_the_hub_stops(hub, add_shop,
+                                                                                                  credentials):
+    p = Platform(hub, add_shop, credentials)
+    try:
+        worker = psutil.Process(p.receiver.inbox.pid)
+        assert worker.pid != os.getpid()
+        assert os.sched_getscheduler(worker.pid) == os.SCHED_BATCH and worker.nice() == 10  # the doors come first
+        assert p.send(p.pushes(10)).statuses == [200] * 10
+        _settled(hub, 10)  # woken through its pipe by the doors' commit
+    finally:
+        p.close()  # the hub stops
+    gone, alive = psutil.wait_procs([worker], timeout=30)
+    assert not alive and p.receiver.inbox.restarts == 0  # stopped when asked, not started again
+
+
+def test_a_worker_killed_holding_a_claim_is_started_again_and_fetches_the_order_once_its_claim_expires(
+        hub, add_shop, credentials, caplog):
+    p = Platform(hub, add_shop, credentials, lease=1.0)  # a claim expires after 1 s (30 s in the hub)
+    try:
+        p.world.faults.slow_seconds, p.world.faults.slow_next = 60.0, 1  # the first detail call hangs
+        first = p.receiver.inbox.pid
+        with caplog.at_level(logging.ERROR, logger="app.hub.inbox_worker"):
+            assert p.send(p.pushes(1)).statuses == [200]
+            until(lambda: _count(hub, InboundMessage, InboundMessage.attempts == 1) == 1, 60, "the message claimed")
+            os.kill(first, signal.SIGKILL)  # dies holding the claim, its fetch unanswered
+            until(lambda: p.receiver.inbox.restarts == 1, 60, "the worker started again")
+            _settled(hub, 1)
+        assert p.receiver.inbox.pid != first
+        assert any("意外退出" in r.getMessage() for r in caplog.records)  # said, not silent
+    finally:
+        p.close()
+    assert _count(hub, Order) == 1 and _count(hub, RawPayload) == 1
+    with hub.uow() as uow:
+        message = uow.session.execute(sa.select(InboundMessage)).scalar_one()
+    assert message.state == "done" and message.attempts == 2  # the killed fetch, then the restarted worker's
+    assert [a.ok for a in _attempts(hub)] == [True]  # the killed one left no outcome, only its expired claim
+
+
+def test_a_hub_process_killed_outright_leaves_no_worker_process_behind(database_url, tmp_path):
+    FileStore = __import__("app.hub.credentials", fromlist=["FileStore"]).FileStore
+    FileStore(tmp_path / "secrets.json")  # the hub's own (empty) credential file: no keyring in tests
+    hub = HubProcess(database_url.render_as_string(hide_password=False), tmp_path, free_port()).start()
+    try:
+        until(lambda: _workers(hub.proc.pid), 60, "the hub's inbox worker started")
+        workers = _workers(hub.proc.pid)
+        hub.proc.send_signal(signal.SIGKILL)  # no stop, no atexit: only the closed pipe tells the worker
+        hub.proc.wait(30)
+        gone, alive = psutil.wait_procs(workers, timeout=30)
+        assert not alive, hub.log()
+    finally:
+        hub.stop()
+
+
+def _workers(hub_pid: int) -> list[psutil.Process]:
+    """The hub's inbox worker processes: forked by its forkserver (the hub's child), so its grandchildren."""
+    try:
+        servers = [c for c in psutil.Process(hub_pid).children() if "forkserver" in " ".join(c.cmdline())]
+        return [w for s in servers for w in s.children()]
+    except psutil.NoSuchProcess:
+        return []
