@@ -314,7 +314,7 @@ class InboxProcess:
                 return
             quick = quick + 1 if time.monotonic() - started < 10 else 1
             pause = min(60.0, self.restart_after * 2 ** (quick - 1))
-            log.error("%s", render("HUB_INBOX_WORKER_ENDED", pid=process.pid, code=process.exitcode, seconds=pause))
+            log.error("%s", render("HUB_INBOX_WORKER_ENDED", pid=process.pid, exit_code=process.exitcode, seconds=pause))
             if self._stopping.wait(pause):
                 return
             with self._lock:
