@@ -231,10 +231,12 @@ def _worker_main(spec: _WorkerSpec, wake: Any) -> None:
     app = OrderHub(spec.settings, spec.target, engine, sessionmaker(engine, expire_on_commit=False))
     worker = InboxWorker(app, spec.factory, spec.credentials, **spec.options)
     worker.start()
-    fd = wake.fileno()
     try:
-        while os.read(fd, 4096):  # one byte per inbox commit, read many at a time; b"": the hub's end closed
+        while True:
+            wake.recv_bytes()  # a wake-up from the hub
             worker.wake()
+    except (EOFError, OSError):  # the hub's end closed: stopped, or the hub is gone
+        pass
     finally:
         worker.stop()
         app.close()
@@ -253,9 +255,9 @@ def _context() -> Any:
 class InboxProcess:
     """The hub's side of the worker's process: starts it, wakes it, starts it again if it dies, stops it.
 
-    ``options`` are :class:`InboxWorker`'s (``batch``, ``fetchers``, ``lease``, ``idle``); ``backoff`` may be
-    replaced until :meth:`start`. A worker that ends without being asked is logged and started again after
-    ``restart_after`` seconds, doubling (up to a minute) while it keeps dying within ten seconds of its start.
+    ``options`` are :class:`InboxWorker`'s (``batch``, ``fetchers``, ``lease``, ``idle``); they and ``backoff``
+    may be changed until :meth:`start`. A worker that ends without being asked is logged and started again
+    after ``restart_after`` seconds, doubling (up to a minute) while it keeps dying within ten seconds.
     """
 
     def __init__(self, app: OrderHub, factory: Callable[[ShopConfig, Credentials], Connector],
@@ -265,51 +267,62 @@ class InboxProcess:
         self.priority, self.restart_after, self.backoff, self.options = priority, restart_after, backoff, options
         self.process: Any = None
         self.restarts = 0
-        self._wake_fd: int | None = None
-        self._wake_end: Any = None
+        self._pipe: Any = None  # the hub's end of the worker's wake-up pipe
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self._woken, self._stopping = threading.Event(), threading.Event()
+        self._threads: list[threading.Thread] = []
 
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
     def start(self) -> InboxProcess:
-        with self._lock:
-            self._launch()
-        self._watcher = threading.Thread(target=self._watch, name="push-inbox-watch", daemon=True)
-        self._watcher.start()
+        self.process, self._pipe = self._launch()
+        self._threads = [threading.Thread(target=self._watch, name="push-inbox-watch", daemon=True),
+                         threading.Thread(target=self._waker, name="push-inbox-wake", daemon=True)]
+        for thread in self._threads:
+            thread.start()
         return self
 
-    def _launch(self) -> None:
+    def _launch(self) -> tuple[Any, Any]:
         ctx = _context()
         reading, writing = ctx.Pipe(duplex=False)
         spec = _WorkerSpec(self.app.settings, self.app.target, self.factory, self.credentials,
-                           {**self.options, "backoff": self.backoff}, self.priority, logging.getLogger().getEffectiveLevel())
+                           {**self.options, "backoff": self.backoff}, self.priority,
+                           logging.getLogger().getEffectiveLevel())
         process = ctx.Process(target=_worker_main, args=(spec, reading), name="push-inbox", daemon=True)
         try:
             process.start()
+        except BaseException:
+            writing.close()
+            raise
         finally:
             reading.close()  # the worker's end, now its own
-        os.set_blocking(writing.fileno(), False)  # a full pipe means it is woken already: the doors never wait
-        self.process, self._wake_end, self._wake_fd = process, writing, writing.fileno()
+        return process, writing
 
     def wake(self) -> None:
-        """The doors committed messages to the inbox (called after each group commit, from any thread)."""
-        with self._lock:
-            if self._wake_fd is None:
-                return
+        """The doors committed messages to the inbox (after each group commit, from any thread; never blocks)."""
+        self._woken.set()
+
+    def _waker(self) -> None:
+        """Passes wake-ups on, coalesced: however many commits came meanwhile, one message."""
+        while not self._stopping.is_set():
+            self._woken.wait()
+            self._woken.clear()
+            with self._lock:
+                pipe = self._pipe
+            if pipe is None:
+                continue
             try:
-                os.write(self._wake_fd, b"\0")
-            except OSError:  # full (it has a wake-up waiting already), or the worker is gone (restarted soon)
+                pipe.send_bytes(b"w")
+            except (OSError, ValueError):  # the worker is gone (started again soon), or the hub is stopping
                 pass
 
     def _watch(self) -> None:
         quick = 0  # deaths in a row within ten seconds of a start
         while True:
             process, started = self.process, time.monotonic()
-            process.join()
+            process.join()  # the watcher alone joins the process (one reader of its exit status)
             if self._stopping.is_set():
                 return
             quick = quick + 1 if time.monotonic() - started < 10 else 1
@@ -317,27 +330,34 @@ class InboxProcess:
             log.error("%s", render("HUB_INBOX_WORKER_ENDED", pid=process.pid, exit_code=process.exitcode, seconds=pause))
             if self._stopping.wait(pause):
                 return
+            try:
+                launched = self._launch()
+            except Exception:  # e.g. out of processes: tried again after the next pause
+                log.exception("starting the push inbox worker again failed")
+                continue
             with self._lock:
-                if self._stopping.is_set():
-                    return
-                self._close_wake()
-                self._launch()
+                if self._stopping.is_set():  # stop() came meanwhile: this one ends as its pipe closes
+                    launched[1].close()
+                old, (self.process, self._pipe) = self._pipe, launched
                 self.restarts += 1
-
-    def _close_wake(self) -> None:
-        if self._wake_end is not None:
-            self._wake_end.close()
-        self._wake_end = self._wake_fd = None
+            if old is not None:
+                old.close()
+            self._woken.set()  # whatever was stored meanwhile
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the worker to finish its round and end (its pipe closes); ended by force after ``timeout`` s."""
         self._stopping.set()
         with self._lock:
-            self._close_wake()
-        if self._watcher is None:  # never started
+            pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            pipe.close()
+        self._woken.set()  # the waker sees the stop
+        if not self._threads:  # never started
             return
-        self._watcher.join(timeout)  # the watcher alone joins the process (one reader of its exit status)
-        if self._watcher.is_alive():  # still in its round: its claims expire and are fetched again, nothing is lost
+        watcher = self._threads[0]
+        watcher.join(timeout)
+        if watcher.is_alive():  # still in its round: its claims expire and are fetched again, nothing is lost
             log.warning("push inbox worker %s did not stop within %.0f s; ending it", self.pid, timeout)
             self.process.kill()
-            self._watcher.join(5)
+            watcher.join(5)
+        self._threads[1].join(5)
