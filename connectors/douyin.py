@@ -413,9 +413,9 @@ def _spans(text: str, path: tuple[str, str], decoded: list[Any] | None = None, r
     The hub stores what the platform sent and dedupes on its hash, so orders are cut out of the
     answer rather than re-serialised (the envelope's log_id changes on every call).
 
-    ``decoded``: the array already decoded (for one object: a list of it alone). An element written compactly (as the platform writes it)
-    is then found by writing it again and checking the text there is exactly that, instead of
-    parsing it a second time; any other spelling is parsed as before. Either way the span is the
+    ``decoded``: the array already decoded (for one object: a list of it alone). An element written
+    compactly (as the platform writes it) is then found by writing it again and checking the text there
+    is exactly that, instead of parsing it a second time; any other spelling is parsed as before. Either way the span is the
     platform's own bytes. ``raw``: ``text`` as the platform's UTF-8 bytes, to cut compact elements from directly.
     """
     try:

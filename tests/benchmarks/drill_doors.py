@@ -93,7 +93,7 @@ def _cpu(process: psutil.Process) -> float:
 
 
 def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, sim: psutil.Process | None,
-              worker: psutil.Process | None = None) -> dict:
+              worker: psutil.Process | None = None, held=None) -> dict:
     """Offer ``requests`` at the drill's rate; figures for one kind of push (see the module docstring)."""
     import sqlalchemy as sa
 
@@ -134,6 +134,8 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
     backends_answering = (sum(c - backends_before.get(pid, 0.0) for pid, c in _worker_backends(hub).items())
                           if worker is not None else 0.0)
     stored_lag = None
+    if held is not None:  # --hold-worker: the worker starts only now (the doors measured alone)
+        worker = psutil.Process(held.start().pid)
     if kind == "push":  # the answers are in; now the inbox worker fetches and stores the details
         stored_lag = _inbox_drained(hub, first_message, len(requests), timeout=max(60.0, len(requests) / 50))
     drain_s = time.perf_counter() - answered_at
@@ -237,6 +239,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--clients", type=int, default=2, help="client processes sharing the load")
     parser.add_argument("--kind", default="pos,push", help="which sustained loads: pos, push or both")
+    parser.add_argument("--hold-worker", action="store_true",
+                        help="start the inbox worker only once the pushes are answered (the doors alone, a comparison)")
     parser.add_argument("--worker-priority", default=None,
                         help="the inbox worker's scheduling policy and nice, e.g. batch:10 (the hub's default), idle:0")
     args = parser.parse_args()
@@ -287,7 +291,8 @@ def main() -> None:
             policy, _, nice = args.worker_priority.partition(":")
             doors.inbox.priority = Priority(policy, int(nice or 0))
         figures["worker_priority"] = f"{doors.inbox.priority.policy}:{doors.inbox.priority.nice}"
-        receiver = ReceiverServer(doors, limits=DoorLimits(header_timeout=60, workers=args.workers)).start()
+        receiver = ReceiverServer(doors, limits=DoorLimits(header_timeout=60, workers=args.workers),
+                                  inbox_worker=not args.hold_worker).start()
         world = SimWorld("pos", seed=19)
 
         # 1. slowloris
@@ -328,7 +333,8 @@ def main() -> None:
             figures["pos"] = sustained(hub, receiver.url, "pos", sales, args, None)
         if platform is not None:
             figures["push"] = sustained(hub, receiver.url, "push", pushes, args, psutil.Process(platform.pid),
-                                        psutil.Process(receiver.receiver.inbox.pid))
+                                        None if args.hold_worker else psutil.Process(doors.inbox.pid),
+                                        doors.inbox if args.hold_worker else None)
             stop.set()
             platform.join(10)
         receiver.stop()
