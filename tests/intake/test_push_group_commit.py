@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.db.models import InboundMessage, InboundMessageAttempt, Order, RawPayload
-from app.hub.inbox_worker import Backoff, InboxWorker
+from app.hub.inbox_worker import Backoff, DoorsFirst, InboxWorker
 from app.hub.receiver import Receiver, ReceiverServer
 from app.hub.registry import connector_for, simulator_module
 from app.services import ingest
@@ -307,3 +307,25 @@ def _workers(hub_pid: int) -> list[psutil.Process]:
         return [w for s in servers for w in s.children()]
     except psutil.NoSuchProcess:
         return []
+
+
+def test_while_the_doors_store_a_burst_the_worker_holds_back_and_a_trickle_is_fetched_at_once(hub, add_shop, credentials):
+    p = Platform(hub, add_shop, credentials, inbox_worker=False)  # the worker is run by the test, in this process
+    # The doors' rate over an hour (not a second), so "busy" holds however slowly this machine runs the test.
+    worker = InboxWorker(hub, _connector, credentials, doors_first=DoorsFirst(busy=50 / 3600, patience=3600, window=3600))
+    worker.start()
+    try:
+        assert p.send(p.pushes(3)).statuses == [200] * 3
+        worker.wake(3)  # a trickle: fetched at once
+        _settled(hub, 3)
+        assert p.send(p.pushes(60)).statuses == [200] * 60
+        worker.wake(60)  # a burst: the doors come first
+        until(lambda: worker.holding_since is not None, 60, "the worker holding back")
+        assert _count(hub, Order) == 3 and _count(hub, InboundMessage, InboundMessage.state == "pending") == 60
+        worker.doors_first = DoorsFirst()  # the burst is over (no message for a second)
+        _settled(hub, 63)
+        assert worker.holding_since is None
+    finally:
+        worker.stop()
+        p.close()
+    assert _count(hub, Order) == 63 and _count(hub, InboundMessage, InboundMessage.state == "done") == 63
