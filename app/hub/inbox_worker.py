@@ -49,6 +49,7 @@ from connectors.base import Connector, Credentials, PlatformError, RawOrder
 
 log = logging.getLogger(__name__)
 APPLICATION_NAME = "orderhub-push-inbox"  # the worker process's PostgreSQL sessions
+WAKE_EVERY = 0.05  # seconds: the hub passes its doors' commits on to the worker at most this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,9 +345,10 @@ class InboxProcess:
         self._woken.set()
 
     def _waker(self) -> None:
-        """Passes wake-ups on, coalesced: however many commits came meanwhile, one message."""
+        """Passes wake-ups on, coalesced: however many commits came meanwhile, one message, at most ``WAKE_EVERY``."""
         while not self._stopping.is_set():
             self._woken.wait()
+            self._stopping.wait(WAKE_EVERY)  # a burst's commits gathered into one message, not one each
             self._woken.clear()
             with self._lock:
                 pipe, stored, self._stored = self._pipe, self._stored, 0
