@@ -290,7 +290,7 @@ def test_a_hub_process_killed_outright_leaves_no_worker_process_behind(database_
     FileStore(tmp_path / "secrets.json")  # the hub's own (empty) credential file: no keyring in tests
     hub = HubProcess(database_url.render_as_string(hide_password=False), tmp_path, free_port()).start()
     try:
-        until(lambda: _workers(hub.proc.pid), 60, "the hub's inbox worker started")
+        until(lambda: _workers(hub.proc.pid), 120, "the hub's inbox worker started")
         workers = _workers(hub.proc.pid)
         hub.proc.send_signal(signal.SIGKILL)  # no stop, no atexit: only the closed pipe tells the worker
         hub.proc.wait(30)
