@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import re
 import time
@@ -152,6 +153,21 @@ def _has_float(value: Any) -> bool:
     return False
 
 
+def platform_session(base_url: str) -> requests.Session:
+    """An HTTP session for one platform's API, with the environment's proxy and CA bundle read once.
+
+    ``requests`` otherwise reads them on every call (``Session.trust_env``: the proxy variables
+    matched against the URL, ``~/.netrc``, ``REQUESTS_CA_BUNDLE``), a tenth of a pushed order's detail
+    fetch. A connector calls one base URL, so its proxy is known at the start; no platform signs in
+    through ``.netrc``.
+    """
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))  # honours NO_PROXY for this host
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.trust_env = False
+    return session
+
+
 @dataclass(frozen=True, slots=True)
 class RawOrder:
     """One order's detail payload exactly as received (kept verbatim before anything is parsed)."""
@@ -209,7 +225,7 @@ class Connector(ABC):
         self.shop_id = shop_id
         self.timeout = timeout
         self.policy = policy or RetryPolicy()
-        self.session = session or requests.Session()
+        self.session = session or platform_session(self.base_url)
         self.clock = clock
         self.on_credentials_changed = on_credentials_changed
 

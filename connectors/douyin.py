@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from json.decoder import scanstring
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 
@@ -106,8 +107,9 @@ class DouyinConnector(Connector):
                  "sign_method": "hmac-sha256", "sign": sign(creds.app_key, creds.app_secret, method, param_json, stamp)}
         if token:
             query["access_token"] = creds.access_token
+        # The query encoded here as requests would (urlencode): its generic encoder costs a pushed detail's fetch ~5 %.
         response = http(self.session, PLATFORM, "POST", f"{self.base_url}/{method.replace('.', '/')}",
-                        timeout=self.timeout, params=query, data=param_json.encode(),
+                        timeout=self.timeout, params=urlencode(query), data=param_json.encode(),
                         headers={"Content-Type": "application/json;charset=UTF-8", "x-open-no-old-err-code": "1"})
         if response.status_code >= 400:
             raise PlatformError(PLATFORM, f"http-{response.status_code}", f"抖店接口拒绝了请求（HTTP {response.status_code}）")
@@ -210,11 +212,15 @@ class DouyinConnector(Connector):
 
     def fetch(self, platform_order_no: str) -> RawOrder:
         """The order's current detail from ``order.orderDetail``, exactly as sent."""
-        _, text, _ = self._call("order.orderDetail", {"shop_order_id": platform_order_no})
-        bodies = _spans(text, ("data", "shop_order_detail"))
+        answer, text, _ = self._call("order.orderDetail", {"shop_order_id": platform_order_no})
+        data = answer.get("data")
+        # The detail as read with the answer (the same text, read the same exact way): it finds its own span,
+        # and normalise needs no second reading.
+        parsed = data.get("shop_order_detail") if isinstance(data, dict) else None
+        bodies = _spans(text, ("data", "shop_order_detail"), [parsed] if parsed is not None else None)
         if not bodies:
             raise PlatformError(PLATFORM, "malformed", f"抖店订单详情缺少订单「{platform_order_no}」", retryable=True)
-        return RawOrder(platform_order_no, bodies[0], "order.orderDetail")
+        return RawOrder(platform_order_no, bodies[0], "order.orderDetail", parsed=parsed)
 
     # --- pushes ------------------------------------------------------------------------------------
     def parse_push(self, headers: dict[str, str], body: bytes) -> PushMessage:
@@ -409,9 +415,9 @@ def _spans(text: str, path: tuple[str, str], decoded: list[Any] | None = None, r
     The hub stores what the platform sent and dedupes on its hash, so orders are cut out of the
     answer rather than re-serialised (the envelope's log_id changes on every call).
 
-    ``decoded``: the array already decoded. An element written compactly (as the platform writes it)
-    is then found by writing it again and checking the text there is exactly that, instead of
-    parsing it a second time; any other spelling is parsed as before. Either way the span is the
+    ``decoded``: the array already decoded (for one object: a list of it alone). An element written
+    compactly (as the platform writes it) is then found by writing it again and checking the text there
+    is exactly that, instead of parsing it a second time; any other spelling is parsed as before. Either way the span is the
     platform's own bytes. ``raw``: ``text`` as the platform's UTF-8 bytes, to cut compact elements from directly.
     """
     try:
@@ -419,8 +425,9 @@ def _spans(text: str, path: tuple[str, str], decoded: list[Any] | None = None, r
         at = _member(text, start, path[1]) if start is not None else None
         if at is None:
             return []
-        if text[at] != "[":
-            return [text[at:_SCAN.raw_decode(text, at)[1]].encode()]
+        if text[at] != "[":  # one object: ``decoded`` holds it alone
+            end = _compact_end(text, at, decoded[0]) if decoded else None
+            return [text[at:end or _SCAN.raw_decode(text, at)[1]].encode()]
         spans, i = [], _skip(text, at + 1)
         if decoded and raw is not None:
             i = _compact_run(text, raw, i, decoded, spans)

@@ -38,6 +38,9 @@ class KeyringStore:
 
         self._keyring = keyring
 
+    def __reduce__(self) -> tuple[type, tuple]:  # handed to the push inbox's worker process (it imports keyring itself)
+        return KeyringStore, ()
+
     def get(self, ref: str) -> Credentials | None:
         raw = self._keyring.get_password(SERVICE, ref)
         return Credentials(**json.loads(raw)) if raw else None
@@ -59,6 +62,9 @@ class FileStore:
         # The parsed file, kept until the file changes (every push asks for its shop's secret).
         self._cached: tuple[tuple[int, int, int], dict[str, Credentials]] | None = None
         self._checked = float("-inf")  # when the file was last stat'ed
+
+    def __reduce__(self) -> tuple[type, tuple]:  # handed to the push inbox's worker process: the path, read there
+        return FileStore, (self.path,)
 
     def _read(self) -> dict[str, dict]:
         if not self.path.exists():

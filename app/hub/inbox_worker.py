@@ -1,33 +1,45 @@
 """The push inbox's worker: fetches the order detail each stored push names, once per order, and ingests it.
 
 The doors answer a platform's push once its message is committed to the inbox (app/services/push_inbox.py);
-this thread does the slow part afterwards. It claims due messages (a lease, ``FOR UPDATE SKIP LOCKED``,
+this worker does the slow part afterwards. It claims due messages (a lease, ``FOR UPDATE SKIP LOCKED``,
 so two hubs never fetch the same message at once), fetches each named order's detail once however many
 messages name it, several orders at a time on ``fetchers`` threads (each with its kept connector and
 connection to the platform), ingests a shop's details in one transaction that also marks their
 messages done, and routes what changed on a thread of its own while the next round is fetched. A fetch that fails (after the connector's own retries) leaves
 its messages pending with the reason, due again after a growing pause; a hub that dies holding a claim
-leaves it to expire, and whichever hub is up fetches it then. Woken by the doors after every inbox commit,
-and every ``idle`` seconds for what is due again.
+leaves it to expire, and whichever hub is up fetches it then. Woken after every inbox commit, and every
+``idle`` seconds for what is due again.
 
 The doors come first (issue #19 measures the answer, not the detail): fetching and ingesting a detail costs
-the hub about twice the CPU of answering its push, so while pushes are being stored (one within ``Turn.quiet``
-seconds) the worker waits before it starts on a fresh batch, at most ``Turn.patience`` seconds, then drains
-what has piled up in full rounds without waiting again, so a steady stream of pushes still gets its details.
+about three times the CPU of answering its push, more than two cores give at 1,000 pushes a second. So the
+hub runs the worker in a process of its own (:class:`InboxProcess`), off the doors' interpreter lock, at a
+lower CPU priority (:class:`Priority`), and while the doors store a burst (over 200 messages a second) it
+starts no fresh round for up to a minute (:class:`DoorsFirst`): the details, queued durably in the inbox,
+drain once the burst is over, and a trickle is fetched at once. The hub wakes it through a pipe after every
+inbox commit, saying how many messages it stored; the pipe's end closing (the hub stopped, or was killed)
+stops it, so it is never orphaned, and a worker that dies is started again by the hub.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import random
+import signal
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import sessionmaker
 
 from app.bootstrap import OrderHub
+from app.db import engine as db_engine
+from app.domain.messages import render
 from app.hub.credentials import CredentialStore, KeptConnectors
 from app.hub.db_status import HUB_DATABASE
 from app.hub.pollers import Page, _route_changed
@@ -36,6 +48,8 @@ from app.services.shop_sync import ShopConfig
 from connectors.base import Connector, Credentials, PlatformError, RawOrder
 
 log = logging.getLogger(__name__)
+APPLICATION_NAME = "orderhub-push-inbox"  # the worker process's PostgreSQL sessions
+WAKE_EVERY = 0.05  # seconds: the hub passes its doors' commits on to the worker at most this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,21 +63,19 @@ class Backoff:
         return min(self.most, self.first * 2 ** max(0, attempt - 1)) * random.uniform(0.8, 1.2)
 
 
-class Turn:
-    """When the worker may start: once the doors have been quiet for ``quiet`` s, or after ``patience`` s of waiting."""
+@dataclass(frozen=True, slots=True)
+class DoorsFirst:
+    """While the doors store more than ``busy`` messages a second, the worker starts no fresh round, for at most
+    ``patience`` seconds; then it drains what piled up in full rounds without waiting again.
 
-    def __init__(self, quiet: float = 0.2, patience: float = 3.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.quiet, self.patience, self.clock = quiet, patience, clock
-        self.last_push = float("-inf")
+    Even at a lower priority, a worker fetching beside a 1,000/s burst takes a quarter of a core with its
+    database session and the platform's side, and the doors' p99 doubles (drill_doors.py, 2-core box: 135 ms
+    with the worker held, 290-330 ms beside it). A steady trickle below ``busy`` is fetched at once.
+    """
 
-    def pushed(self) -> None:
-        """The doors have just stored a push."""
-        self.last_push = self.clock()
-
-    def pause(self, waiting_since: float) -> float:
-        """Seconds still to wait for a worker that has waited since ``waiting_since`` (0: go)."""
-        now = self.clock()
-        return max(0.0, min(self.last_push + self.quiet, waiting_since + self.patience) - now)
+    busy: float = 200.0
+    patience: float = 60.0
+    window: float = 1.0  # seconds over which the doors' rate is counted
 
 
 class InboxWorker(threading.Thread):
@@ -71,7 +83,7 @@ class InboxWorker(threading.Thread):
 
     def __init__(self, app: OrderHub, factory: Callable[[ShopConfig, Credentials], Connector],
                  credentials: CredentialStore, *, batch: int = 200, fetchers: int = 8, lease: float = 30.0,
-                 idle: float = 1.0, backoff: Backoff = Backoff(), turn: Turn | None = None) -> None:
+                 idle: float = 1.0, backoff: Backoff = Backoff(), doors_first: DoorsFirst = DoorsFirst()) -> None:
         super().__init__(daemon=True, name="push-inbox")
         self.app, self.credentials = app, credentials
         self.connectors = KeptConnectors(factory, credentials)
@@ -80,20 +92,29 @@ class InboxWorker(threading.Thread):
         # Routing what a round stored runs beside the next round's claim and fetches, in order, one at a time.
         self.router = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-route")
         self.woken, self.stop_event = threading.Event(), threading.Event()
-        self.turn = turn or Turn()
+        self.doors_first = doors_first
+        self._stored: list[tuple[float, int]] = []  # (when, how many) the doors stored, within the window
+        self.holding_since: float | None = None  # waiting for the doors since (monotonic), or None
         self._shops: tuple[dict[int, ShopConfig], float] = ({}, float("-inf"))
 
-    def wake(self) -> None:
-        """Something was stored in the inbox: look once the doors are quiet, not at the next idle tick."""
-        self.turn.pushed()
+    def wake(self, stored: int = 0) -> None:
+        """``stored`` messages were committed to the inbox: look now (the doors allowing), not at the next idle tick."""
+        if stored:
+            now = time.monotonic()
+            self._stored = [(at, n) for at, n in self._stored if now - at < self.doors_first.window] + [(now, stored)]
         self.woken.set()
+
+    def doors_rate(self) -> float:
+        """Messages a second the doors have been storing lately."""
+        now = time.monotonic()
+        return sum(n for at, n in self._stored if now - at < self.doors_first.window) / self.doors_first.window
 
     def run(self) -> None:
         full = False
         while not self.stop_event.is_set():
             self.woken.clear()
             if not full:  # a backlog is drained without waiting again
-                self._wait_turn()
+                self._wait_for_the_doors()
             try:
                 full = self.run_once()
                 HUB_DATABASE.ok()
@@ -104,10 +125,13 @@ class InboxWorker(threading.Thread):
             if not full:
                 self.woken.wait(self.idle)
 
-    def _wait_turn(self) -> None:
-        since = self.turn.clock()
-        while (pause := self.turn.pause(since)) > 0 and not self.stop_event.is_set():
-            self.stop_event.wait(pause)
+    def _wait_for_the_doors(self) -> None:
+        since = time.monotonic()
+        while (self.doors_rate() >= self.doors_first.busy and time.monotonic() - since < self.doors_first.patience
+               and not self.stop_event.is_set()):
+            self.holding_since = since
+            self.stop_event.wait(0.1)
+        self.holding_since = None
 
     def run_once(self) -> bool:
         """One claim of due messages handled; True if it was a full batch (more may be waiting)."""
@@ -182,3 +206,199 @@ class InboxWorker(threading.Thread):
             self.join(10)
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.router.shutdown(wait=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Priority:
+    """How the worker's process yields the CPU to the doors (Linux; elsewhere it runs at normal priority).
+
+    ``policy``: ``"batch"`` (SCHED_BATCH: never preempts the doors when it wakes, and the scheduler treats it
+    as the CPU-bound work it is), ``"idle"`` (SCHED_IDLE: only what nothing else wants; on a machine kept busy
+    by something else it may barely run at all) or ``"normal"``. ``nice`` lowers its share further whenever
+    it competes for a core (0 … 19; each step about 10 % less).
+    """
+
+    policy: str = "batch"
+    nice: int = 10
+
+    def apply(self) -> str:
+        """Lower the calling thread's priority (threads started afterwards inherit it); what was done, in words."""
+        done = []
+        policies = {"batch": getattr(os, "SCHED_BATCH", None), "idle": getattr(os, "SCHED_IDLE", None)}
+        chosen = policies.get(self.policy)
+        if chosen is not None:
+            try:
+                os.sched_setscheduler(0, chosen, os.sched_param(0))
+                done.append(self.policy)
+            except OSError as err:
+                log.info("push inbox worker keeps the normal scheduling policy: %s", err)
+        if self.nice > 0 and hasattr(os, "nice"):
+            try:
+                done.append(f"nice {os.nice(self.nice)}")
+            except OSError as err:
+                log.info("push inbox worker keeps its niceness: %s", err)
+        return ", ".join(done) or "normal"
+
+
+@dataclass(frozen=True)
+class _WorkerSpec:
+    """What the worker's process builds itself from: picklable (no engine, no threads, no open files)."""
+
+    settings: Any
+    target: db_engine.DatabaseTarget
+    factory: Callable[[ShopConfig, Credentials], Connector]
+    credentials: CredentialStore
+    options: dict[str, Any] = field(default_factory=dict)
+    priority: Priority = Priority()
+    log_level: int = logging.WARNING
+
+
+def _worker_main(spec: _WorkerSpec, wake: Any) -> None:
+    """The worker process: a lower priority, its own engine and :class:`InboxWorker`, woken by the hub's pipe.
+
+    Ends when the pipe's other end closes: the hub stopped it, or the hub is gone (killed, crashed).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole process group: the hub stops us
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=spec.log_level, format="%(levelname)s %(name)s: %(message)s")
+    how = spec.priority.apply()  # before any thread starts: Linux sets a priority per thread, and they inherit it
+    log.info("push inbox worker %d runs at %s priority", os.getpid(), how)
+    # Named, so its PostgreSQL backends can be told from the doors' (pg_stat_activity, the drill's CPU figures).
+    engine = db_engine.create_engine(spec.target.url.update_query_dict({"application_name": APPLICATION_NAME}),
+                                     pool_size=3, max_overflow=2)
+    app = OrderHub(spec.settings, spec.target, engine, sessionmaker(engine, expire_on_commit=False))
+    worker = InboxWorker(app, spec.factory, spec.credentials, **spec.options)
+    worker.start()
+    try:
+        while True:
+            worker.wake(int(wake.recv_bytes()))  # the hub's wake-up: how many messages the doors stored
+    except (EOFError, OSError):  # the hub's end closed: stopped, or the hub is gone
+        pass
+    finally:
+        worker.stop()
+        app.close()
+
+
+def _context() -> Any:
+    """forkserver where there is one (a clean process with the worker's modules loaded, forked per start: no
+    threads or locks of the hub copied, and a restart takes milliseconds), else spawn (Windows, macOS)."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class InboxProcess:
+    """The hub's side of the worker's process: starts it, wakes it, starts it again if it dies, stops it.
+
+    ``options`` are :class:`InboxWorker`'s (``batch``, ``fetchers``, ``lease``, ``idle``); they and ``backoff``
+    may be changed until :meth:`start`. A worker that ends without being asked is logged and started again
+    after ``restart_after`` seconds, doubling (up to a minute) while it keeps dying within ten seconds.
+    """
+
+    def __init__(self, app: OrderHub, factory: Callable[[ShopConfig, Credentials], Connector],
+                 credentials: CredentialStore, *, priority: Priority = Priority(), restart_after: float = 1.0,
+                 backoff: Backoff = Backoff(), **options: Any) -> None:
+        self.app, self.factory, self.credentials = app, factory, credentials
+        self.priority, self.restart_after, self.backoff, self.options = priority, restart_after, backoff, options
+        self.process: Any = None
+        self.restarts = 0
+        self._pipe: Any = None  # the hub's end of the worker's wake-up pipe
+        self._lock = threading.Lock()
+        self._woken, self._stopping = threading.Event(), threading.Event()
+        self._stored = 0  # messages committed since the last wake-up was passed on
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def start(self) -> InboxProcess:
+        self.process, self._pipe = self._launch()
+        self._threads = [threading.Thread(target=self._watch, name="push-inbox-watch", daemon=True),
+                         threading.Thread(target=self._waker, name="push-inbox-wake", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def _launch(self) -> tuple[Any, Any]:
+        ctx = _context()
+        reading, writing = ctx.Pipe(duplex=False)
+        spec = _WorkerSpec(self.app.settings, self.app.target, self.factory, self.credentials,
+                           {**self.options, "backoff": self.backoff}, self.priority,
+                           logging.getLogger().getEffectiveLevel())
+        process = ctx.Process(target=_worker_main, args=(spec, reading), name="push-inbox", daemon=True)
+        try:
+            process.start()
+        except BaseException:
+            writing.close()
+            raise
+        finally:
+            reading.close()  # the worker's end, now its own
+        return process, writing
+
+    def wake(self, stored: int = 0) -> None:
+        """The doors committed ``stored`` messages to the inbox (after each group commit, any thread; never blocks)."""
+        with self._lock:
+            self._stored += stored
+        self._woken.set()
+
+    def _waker(self) -> None:
+        """Passes wake-ups on, coalesced: however many commits came meanwhile, one message, at most ``WAKE_EVERY``."""
+        while not self._stopping.is_set():
+            self._woken.wait()
+            self._stopping.wait(WAKE_EVERY)  # a burst's commits gathered into one message, not one each
+            self._woken.clear()
+            with self._lock:
+                pipe, stored, self._stored = self._pipe, self._stored, 0
+            if pipe is None:
+                continue
+            try:
+                pipe.send_bytes(str(stored).encode())
+            except (OSError, ValueError):  # the worker is gone (started again soon), or the hub is stopping
+                pass
+
+    def _watch(self) -> None:
+        quick = 0  # deaths in a row within ten seconds of a start
+        while True:
+            process, started = self.process, time.monotonic()
+            process.join()  # the watcher alone joins the process (one reader of its exit status)
+            if self._stopping.is_set():
+                return
+            quick = quick + 1 if time.monotonic() - started < 10 else 1
+            pause = min(60.0, self.restart_after * 2 ** (quick - 1))
+            log.error("%s", render("HUB_INBOX_WORKER_ENDED", pid=process.pid, exit_code=process.exitcode, seconds=pause))
+            if self._stopping.wait(pause):
+                return
+            try:
+                launched = self._launch()
+            except Exception:  # e.g. out of processes: tried again after the next pause
+                log.exception("starting the push inbox worker again failed")
+                continue
+            with self._lock:
+                if self._stopping.is_set():  # stop() came meanwhile: this one ends as its pipe closes
+                    launched[1].close()
+                old, (self.process, self._pipe) = self._pipe, launched
+                self.restarts += 1
+            if old is not None:
+                old.close()
+            self._woken.set()  # whatever was stored meanwhile
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the worker to finish its round and end (its pipe closes); ended by force after ``timeout`` s."""
+        self._stopping.set()
+        with self._lock:
+            pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            pipe.close()
+        self._woken.set()  # the waker sees the stop
+        if not self._threads:  # never started
+            return
+        watcher = self._threads[0]
+        watcher.join(timeout)
+        if watcher.is_alive():  # still in its round: its claims expire and are fetched again, nothing is lost
+            log.warning("push inbox worker %s did not stop within %.0f s; ending it", self.pid, timeout)
+            self.process.kill()
+            watcher.join(5)
+        self._threads[1].join(5)

@@ -154,11 +154,11 @@ class IntakeBatcher:
     """Ingests pushed payloads shop by shop in group-committed batches; ``submit`` waits for its own outcomes.
 
     ``after`` runs in the lane once a group is committed and answered (the hub routes what changed);
-    ``on_inbox`` once a group of push-inbox messages is (the hub wakes its inbox worker).
+    ``on_inbox`` once a group of push-inbox messages is, with their number (the hub wakes its inbox worker).
     """
 
     def __init__(self, app: OrderHub, *, max_batch: int = 200, timeout: float = 60.0, in_flight: int = 3,
-                 after: AfterCommit | None = None, on_inbox: Callable[[], None] | None = None) -> None:
+                 after: AfterCommit | None = None, on_inbox: Callable[[int], None] | None = None) -> None:
         self.app, self.max_batch, self.timeout, self.in_flight = app, max_batch, timeout, in_flight
         self.after, self.on_inbox = after, on_inbox
         self._lanes: dict[tuple[int, str], _Lane] = {}
@@ -259,8 +259,10 @@ class IntakeBatcher:
         return answers, (None if after is None else lambda: after(source, result))
 
     def _store_inbox(self, shop_id: int, source: str, batch: list[_Job]) -> tuple[list[Any], Callable[[], None] | None]:
-        fresh = iter(push_inbox.store(self.app.uow(), shop_id, source, [m for job in batch for m in job.items]))
-        return [[next(fresh) for _ in job.items] for job in batch], self.on_inbox
+        items = [m for job in batch for m in job.items]
+        fresh = iter(push_inbox.store(self.app.uow(), shop_id, source, items))
+        on_inbox = self.on_inbox
+        return [[next(fresh) for _ in job.items] for job in batch], (None if on_inbox is None else lambda: on_inbox(len(items)))
 
     def stop(self) -> None:
         with self._lock:

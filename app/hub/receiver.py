@@ -23,7 +23,7 @@ from app.hub.credentials import CredentialStore, KeptConnectors
 from app.hub.db_status import HUB_DATABASE
 from app.hub.doors import RAW_REPLY, DoorLimits, DoorServer
 from app.hub.erp_receiver import ErpReceiver
-from app.hub.inbox_worker import InboxWorker
+from app.hub.inbox_worker import InboxProcess
 from app.hub.intake_batcher import IntakeBatcher
 from app.hub.pollers import _route_changed
 from app.services import ingest, shop_sync
@@ -45,8 +45,9 @@ class Receiver:
         self.carriers = carriers  # carrier tracking pushes (app/hub/carrier_receiver.py)
         self.erp = ErpReceiver(app, credentials)  # /erp/<endpoint>: the ERP's webhooks (issue #17)
         self.connectors = KeptConnectors(factory, credentials)
-        # Platform pushes go to a durable inbox; its worker fetches the orders' details afterwards (issue #19).
-        self.inbox = InboxWorker(app, factory, credentials)
+        # Platform pushes go to a durable inbox; its worker fetches the orders' details afterwards, in a
+        # process of its own at a lower priority, off the doors' interpreter lock and CPU (issue #19).
+        self.inbox = InboxProcess(app, factory, credentials)
         # Pushes arriving together share one commit (issue #19); a committed inbox group wakes the worker.
         self.batcher = IntakeBatcher(app, after=self._route_pushed, on_inbox=self.inbox.wake)
         self._shops: tuple[dict[str, ShopConfig], float] = ({}, float("-inf"))

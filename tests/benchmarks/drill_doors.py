@@ -17,9 +17,9 @@ Run: .venv/bin/python tests/benchmarks/drill_doors.py [--idle 5000] [--declared-
    push → detail-stored latency (the message's received → done, from the database) and how long the
    inbox took to drain after the last answer. The load runs in ``--clients`` processes of its own
    (so the client neither shares the hub's interpreter lock nor is the limit), and every party's CPU
-   per push is reported: the hub (this process, the inbox worker included, measured until the inbox
-   is drained), PostgreSQL (the server and its backends), the clients and the simulator, with the
-   load average.
+   per push is reported: the hub (this process: the doors), its inbox worker (a process of its own,
+   both measured until the inbox is drained), PostgreSQL (the server and its backends; of which the
+   inbox worker's sessions apart), the clients and the simulator, with the load average.
 
 Prints a summary, then one JSON line (last).
 """
@@ -92,7 +92,8 @@ def _cpu(process: psutil.Process) -> float:
     return t.user + t.system
 
 
-def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, sim: psutil.Process | None) -> dict:
+def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, sim: psutil.Process | None,
+              worker: psutil.Process | None = None, held=None) -> dict:
     """Offer ``requests`` at the drill's rate; figures for one kind of push (see the module docstring)."""
     import sqlalchemy as sa
 
@@ -117,6 +118,8 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
         loader.start()
     meter = CpuMeter(hub, os.getpid())  # the hub (this process) and PostgreSQL; the clients count their own
     sim_before = _cpu(sim) if sim is not None else 0.0
+    worker_before = _cpu(worker) if worker is not None else 0.0
+    backends_before = _worker_backends(hub) if worker is not None else {}
     load_before = os.getloadavg()[0]
     go.set()
     parts = [out.get() for _ in loaders]
@@ -126,11 +129,20 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
             "errors": [x for p in parts for x in p["errors"]], "bodies": [x for p in parts for x in p["bodies"]],
             "seconds": max(p["seconds"] for p in parts), "cpu_s": sum(p["cpu_s"] for p in parts)}
     answered_at = time.perf_counter()
+    # What the inbox worker and its sessions took while the doors were answering (the rest is the drain after).
+    worker_answering = _cpu(worker) - worker_before if worker is not None else 0.0
+    backends_answering = (sum(c - backends_before.get(pid, 0.0) for pid, c in _worker_backends(hub).items())
+                          if worker is not None else 0.0)
     stored_lag = None
+    if held is not None:  # --hold-worker: the worker starts only now (the doors measured alone)
+        worker = psutil.Process(held.start().pid)
     if kind == "push":  # the answers are in; now the inbox worker fetches and stores the details
         stored_lag = _inbox_drained(hub, first_message, len(requests), timeout=max(60.0, len(requests) / 50))
     drain_s = time.perf_counter() - answered_at
     cpu = meter.per_order_ms(len(requests))
+    worker_cpu = _cpu(worker) - worker_before if worker is not None else 0.0
+    backends_after = _worker_backends(hub) if worker is not None else {}
+    backends_cpu = sum(cpu_s - backends_before.get(pid, 0.0) for pid, cpu_s in backends_after.items())
     load_after = os.getloadavg()[0]
     time.sleep(0.5)  # routing after the last group has finished
     orders_after, messages_after = counts()
@@ -143,6 +155,11 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
         "p50_ms": round(_pct(load["latencies"], 0.5), 1), "p95_ms": round(_pct(load["latencies"], 0.95), 1),
         "p99_ms": round(_pct(load["latencies"], 0.99), 1), "max_ms": round(max(load["latencies"]), 1),
         "cpu_ms_per_push": {"hub": cpu["hub"], "postgres": cpu["postgres"],
+                            **({"inbox_worker": round(worker_cpu / n * 1000, 3),
+                                "postgres_of_which_inbox_worker": round(backends_cpu / n * 1000, 3),
+                                "inbox_worker_while_answering": round(worker_answering / n * 1000, 3),
+                                "its_postgres_while_answering": round(backends_answering / n * 1000, 3)}
+                               if worker else {}),
                             "client": round(load["cpu_s"] / n * 1000, 3),
                             **({"simulator": round((_cpu(sim) - sim_before) / n * 1000, 3)} if sim else {})},
         "load_avg_1m": [round(load_before, 2), round(load_after, 2)], "clients": k,
@@ -167,6 +184,24 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
               f"p99 {figures['detail_stored_p99_ms']} ms, max {figures['detail_stored_max_ms']} ms; inbox drained "
               f"{figures['inbox_drained_s_after_last_answer']} s after the last answer")
     return figures
+
+
+def _worker_backends(hub) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the inbox worker's process (by its application name)."""
+    import sqlalchemy as sa
+
+    from app.hub.inbox_worker import APPLICATION_NAME
+
+    with hub.engine.connect() as conn:
+        pids = conn.scalars(sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                            {"n": APPLICATION_NAME}).all()
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = _cpu(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 def _last_message_id(hub) -> int:
@@ -204,6 +239,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--clients", type=int, default=2, help="client processes sharing the load")
     parser.add_argument("--kind", default="pos,push", help="which sustained loads: pos, push or both")
+    parser.add_argument("--hold-worker", action="store_true",
+                        help="start the inbox worker only once the pushes are answered (the doors alone, a comparison)")
+    parser.add_argument("--worker-priority", default=None,
+                        help="the inbox worker's scheduling policy and nice, e.g. batch:10 (the hub's default), idle:0")
     args = parser.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -215,6 +254,7 @@ def main() -> None:
     from app.db.models import Shop
     from app.hub.credentials import FileStore
     from app.hub.doors import DoorLimits
+    from app.hub.inbox_worker import Priority
     from app.hub.receiver import Receiver, ReceiverServer
     from app.hub.registry import connector_for
     from app.settings import Settings
@@ -246,8 +286,13 @@ def main() -> None:
                 uow.session.add(Shop(code=SHOP, name="演练抖店", platform="douyin", credentials_ref="douyin:drill",
                                      api_base_url=platform_url, platform_shop_id="77001"))
             uow.commit()
-        receiver = ReceiverServer(Receiver(hub, connector_for, store),
-                                  limits=DoorLimits(header_timeout=60, workers=args.workers)).start()
+        doors = Receiver(hub, connector_for, store)
+        if args.worker_priority:
+            policy, _, nice = args.worker_priority.partition(":")
+            doors.inbox.priority = Priority(policy, int(nice or 0))
+        figures["worker_priority"] = f"{doors.inbox.priority.policy}:{doors.inbox.priority.nice}"
+        receiver = ReceiverServer(doors, limits=DoorLimits(header_timeout=60, workers=args.workers),
+                                  inbox_worker=not args.hold_worker).start()
         world = SimWorld("pos", seed=19)
 
         # 1. slowloris
@@ -287,7 +332,9 @@ def main() -> None:
                      for o in world.create(args.pushes, status="completed")]
             figures["pos"] = sustained(hub, receiver.url, "pos", sales, args, None)
         if platform is not None:
-            figures["push"] = sustained(hub, receiver.url, "push", pushes, args, psutil.Process(platform.pid))
+            figures["push"] = sustained(hub, receiver.url, "push", pushes, args, psutil.Process(platform.pid),
+                                        None if args.hold_worker else psutil.Process(doors.inbox.pid),
+                                        doors.inbox if args.hold_worker else None)
             stop.set()
             platform.join(10)
         receiver.stop()

@@ -24,7 +24,8 @@ def _factory(shop, creds):  # POS shops are never polled
 @pytest.fixture
 def doors(hub, add_shop, credentials):
     add_shop("pos", STORE, name="上海门店")
-    server = ReceiverServer(Receiver(hub, _factory, credentials),
+    # Store sales only: no push inbox worker process starting beside the timed answers.
+    server = ReceiverServer(Receiver(hub, _factory, credentials), inbox_worker=False,
                             limits=DoorLimits(max_body=1024 * 1024, header_timeout=2.0, body_timeout=2.0)).start()
     yield server
     server.stop()

@@ -35,6 +35,10 @@ PLATFORMS = ["douyin", "taobao", "pdd", "wechat"]
 NO_SLEEP = RetryPolicy(sleep=lambda s: None)
 
 
+def _no_sleep_connector(shop, creds):  # a module function: the hub hands it to its inbox worker's process
+    return connector_for(shop, creds, policy=NO_SLEEP)
+
+
 def _creds(platform: str) -> Credentials:
     return Credentials(app_key="1234567890123456789", app_secret="testsecret", access_token="token-1",
                        refresh_token="refresh-1")
@@ -241,7 +245,7 @@ def test_two_hubs_racing_for_one_shop_poll_it_once_and_the_survivor_takes_over(s
 
 
 def test_a_push_between_polls_is_applied_once_even_if_the_platform_repeats_it(hub, add_shop, credentials):
-    receiver = ReceiverServer(Receiver(hub, lambda s, c: connector_for(s, c, policy=NO_SLEEP), credentials)).start()
+    receiver = ReceiverServer(Receiver(hub, _no_sleep_connector, credentials)).start()
     shop = Shop(hub, add_shop, credentials, "douyin", push_url=f"{receiver.url}/push/S1")
     try:
         [order] = shop.world.create(1, at=shop.world.now() - timedelta(minutes=5))

@@ -23,7 +23,7 @@ def _factory(shop, creds):  # POS shops are never polled; the receiver verifies 
 @pytest.fixture
 def store(hub, add_shop, credentials):
     shop_id = add_shop("pos", "POS-HZ-HUBIN", name="杭州湖滨银泰门店")
-    server = ReceiverServer(Receiver(hub, _factory, credentials)).start()
+    server = ReceiverServer(Receiver(hub, _factory, credentials), inbox_worker=False).start()  # store sales only
     till = PosStoreSimulator(SimWorld("pos", seed=4), server.url, "POS-HZ-HUBIN", "store-secret")
     yield shop_id, till
     server.stop()
@@ -156,7 +156,7 @@ def test_sales_committed_as_several_groups_in_flight_at_once_are_each_stored_exa
     from tests.support import door_abuse
 
     shop_id = add_shop("pos", "POS-HZ-HUBIN", name="杭州湖滨银泰门店")
-    server = ReceiverServer(Receiver(hub, _factory, credentials)).start()
+    server = ReceiverServer(Receiver(hub, _factory, credentials), inbox_worker=False).start()  # no worker starting beside the groups
     batcher = server.receiver.batcher
     held, second_group = threading.Event(), threading.Event()
 

@@ -6,14 +6,17 @@ doors as a platform sends them, many at once so they share commits.
 """
 
 import logging
+import os
+import signal
 import time
 from datetime import timedelta
 
+import psutil
 import pytest
 import sqlalchemy as sa
 
 from app.db.models import InboundMessage, InboundMessageAttempt, Order, RawPayload
-from app.hub.inbox_worker import Backoff, InboxWorker, Turn
+from app.hub.inbox_worker import Backoff, DoorsFirst, InboxWorker
 from app.hub.receiver import Receiver, ReceiverServer
 from app.hub.registry import connector_for, simulator_module
 from app.services import ingest
@@ -22,6 +25,7 @@ from connectors.douyin import DouyinConnector
 from connectors.simulators.server import SimServer
 from connectors.simulators.world import SimWorld
 from tests.support import door_abuse
+from tests.support.hub_restart import HubProcess, free_port, until
 from tests.support.lost_connection import LoseTheConnection
 
 SHOP = "DY-PUSH"
@@ -32,7 +36,7 @@ CREDS = Credentials(app_key="1234567890123456789", app_secret="push-secret", acc
 class Platform:
     """抖店 for one shop: its world, its API on a simulator server, and the hub's doors it pushes to."""
 
-    def __init__(self, hub, add_shop, credentials, *, inbox_worker: bool = True) -> None:
+    def __init__(self, hub, add_shop, credentials, *, inbox_worker: bool = True, **inbox_options) -> None:
         self.hub, self.credentials = hub, credentials
         self.world = SimWorld("douyin", seed=23)
         self.sim = simulator_module("douyin").make_simulator(self.world, CREDS)
@@ -41,6 +45,7 @@ class Platform:
         self.receiver = Receiver(hub, _connector, credentials)
         # Failed fetches are due again at once: the test decides when the platform answers again.
         self.receiver.inbox.backoff = Backoff(first=0.0)
+        self.receiver.inbox.options.update(inbox_options)
         self.doors = ReceiverServer(self.receiver, inbox_worker=inbox_worker).start()
 
     def pushes(self, n: int) -> list[bytes]:
@@ -240,29 +245,87 @@ def test_several_messages_naming_one_order_fetch_its_detail_once(hub, platform):
     assert len(_attempts(hub)) == 3 and _count(hub, RawPayload) == 1  # one detail, fetched and stored once
 
 
-def test_the_inbox_worker_waits_while_pushes_are_being_stored_but_never_longer_than_its_patience():
-    now = [1000.0]
-    turn = Turn(quiet=0.2, patience=3.0, clock=lambda: now[0])
-    assert turn.pause(now[0]) == 0  # no push yet: the worker goes at once
-    turn.pushed()
-    assert turn.pause(1000.0) == pytest.approx(0.2)  # the doors are busy: wait until they are quiet
-    for step in range(1, 29):  # a push every 100 ms: the doors never fall quiet
-        now[0] = 1000.0 + step / 10
-        turn.pushed()
-        assert 0.05 < turn.pause(1000.0) < 0.21
-    now[0] = 1003.0
-    turn.pushed()
-    assert turn.pause(1000.0) == 0  # waited its patience: it goes however busy the doors are
-    now[0] = 1003.5
-    assert turn.pause(1003.4) == 0  # quiet for 0.5 s: nothing to wait for
+def test_the_worker_runs_in_a_process_of_its_own_at_a_lower_priority_and_ends_when_the_hub_stops(hub, add_shop,
+                                                                                                  credentials):
+    p = Platform(hub, add_shop, credentials)
+    try:
+        worker = psutil.Process(p.receiver.inbox.pid)
+        assert worker.pid != os.getpid()
+        assert p.send(p.pushes(10)).statuses == [200] * 10
+        _settled(hub, 10)  # woken through its pipe by the doors' commit
+        assert os.sched_getscheduler(worker.pid) == os.SCHED_BATCH and worker.nice() == 10  # the doors come first
+        assert all(os.sched_getscheduler(t.id) == os.SCHED_BATCH for t in worker.threads())  # its fetchers too
+    finally:
+        p.close()  # the hub stops
+    gone, alive = psutil.wait_procs([worker], timeout=30)
+    assert not alive and p.receiver.inbox.restarts == 0  # stopped when asked, not started again
 
 
-def test_pushes_stored_while_the_doors_are_busy_are_fetched_once_the_doors_fall_quiet(hub, platform):
-    now = [1000.0]  # the worker's clock, moved by the test: the doors stay "busy" until it moves
-    platform.receiver.inbox.turn = Turn(quiet=0.2, patience=60.0, clock=lambda: now[0])
-    assert platform.send(platform.pushes(20)).statuses == [200] * 20  # answered: stored in the inbox
-    assert _count(hub, InboundMessage) == 20
-    assert _count(hub, Order) == 0  # held back while the doors are busy
-    now[0] += 0.3  # the doors have been quiet for 0.3 s
-    _settled(hub, 20)
-    assert _count(hub, Order) == 20 and _count(hub, InboundMessage, InboundMessage.state == "done") == 20
+def test_a_worker_killed_holding_a_claim_is_started_again_and_fetches_the_order_once_its_claim_expires(
+        hub, add_shop, credentials, caplog):
+    p = Platform(hub, add_shop, credentials, lease=1.0)  # a claim expires after 1 s (30 s in the hub)
+    try:
+        p.world.faults.slow_seconds, p.world.faults.slow_next = 60.0, 1  # the first detail call hangs
+        first = p.receiver.inbox.pid
+        with caplog.at_level(logging.ERROR, logger="app.hub.inbox_worker"):
+            assert p.send(p.pushes(1)).statuses == [200]
+            until(lambda: any(r.path.endswith("/order/orderDetail") for r in p.server.requests), 60,
+                  "the claimed message's detail asked for")  # and the platform holds the answer
+            os.kill(first, signal.SIGKILL)  # dies holding the claim, its fetch unanswered
+            until(lambda: p.receiver.inbox.restarts == 1, 60, "the worker started again")
+            _settled(hub, 1)
+        assert p.receiver.inbox.pid != first
+        assert any("意外退出" in r.getMessage() for r in caplog.records)  # said, not silent
+    finally:
+        p.close()
+    assert _count(hub, Order) == 1 and _count(hub, RawPayload) == 1
+    with hub.uow() as uow:
+        message = uow.session.execute(sa.select(InboundMessage)).scalar_one()
+    assert message.state == "done" and message.attempts == 2  # the killed fetch, then the restarted worker's
+    assert [a.ok for a in _attempts(hub)] == [True]  # the killed one left no outcome, only its expired claim
+
+
+def test_a_hub_process_killed_outright_leaves_no_worker_process_behind(database_url, tmp_path):
+    FileStore = __import__("app.hub.credentials", fromlist=["FileStore"]).FileStore
+    FileStore(tmp_path / "secrets.json")  # the hub's own (empty) credential file: no keyring in tests
+    hub = HubProcess(database_url.render_as_string(hide_password=False), tmp_path, free_port()).start()
+    try:
+        until(lambda: _workers(hub.proc.pid), 120, "the hub's inbox worker started")
+        workers = _workers(hub.proc.pid)
+        hub.proc.send_signal(signal.SIGKILL)  # no stop, no atexit: only the closed pipe tells the worker
+        hub.proc.wait(30)
+        gone, alive = psutil.wait_procs(workers, timeout=30)
+        assert not alive, hub.log()
+    finally:
+        hub.stop()
+
+
+def _workers(hub_pid: int) -> list[psutil.Process]:
+    """The hub's inbox worker processes: forked by its forkserver (the hub's child), so its grandchildren."""
+    try:
+        servers = [c for c in psutil.Process(hub_pid).children() if "forkserver" in " ".join(c.cmdline())]
+        return [w for s in servers for w in s.children()]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_while_the_doors_store_a_burst_the_worker_holds_back_and_a_trickle_is_fetched_at_once(hub, add_shop, credentials):
+    p = Platform(hub, add_shop, credentials, inbox_worker=False)  # the worker is run by the test, in this process
+    # The doors' rate over an hour (not a second), so "busy" holds however slowly this machine runs the test.
+    worker = InboxWorker(hub, _connector, credentials, doors_first=DoorsFirst(busy=50 / 3600, patience=3600, window=3600))
+    worker.start()
+    try:
+        assert p.send(p.pushes(3)).statuses == [200] * 3
+        worker.wake(3)  # a trickle: fetched at once
+        _settled(hub, 3)
+        assert p.send(p.pushes(60)).statuses == [200] * 60
+        worker.wake(60)  # a burst: the doors come first
+        until(lambda: worker.holding_since is not None, 60, "the worker holding back")
+        assert _count(hub, Order) == 3 and _count(hub, InboundMessage, InboundMessage.state == "pending") == 60
+        worker.doors_first = DoorsFirst()  # the burst is over (no message for a second)
+        _settled(hub, 63)
+        assert worker.holding_since is None
+    finally:
+        worker.stop()
+        p.close()
+    assert _count(hub, Order) == 63 and _count(hub, InboundMessage, InboundMessage.state == "done") == 63
