@@ -95,6 +95,7 @@ class ChangeFeed:
         if cursor is None:
             return self._first_load(engine)
         changed: set[str] = set()
+        after = cursor  # a page after a full one starts past it (the cursor may be held back by a late committer)
         while True:
             marks = self._marks()
             seen = self._seen_above(cursor)
@@ -103,7 +104,7 @@ class ChangeFeed:
                 with pg.pipeline():
                     pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                     head = pg.execute(_HEAD_SQL)
-                    page = pg.execute(self._page_sql(engine), {"after": cursor, "seen": seen, "page": PAGE})
+                    page = pg.execute(self._page_sql(engine), {"after": after, "seen": seen, "page": PAGE})
                     next_xid = pg.execute(_NEXT_SQL)
                     pg.commit()
                 xmin, last = head.fetchone()  # type: ignore[misc]
@@ -114,7 +115,7 @@ class ChangeFeed:
             self.stats.update(pulls=1, rows=len(rows))
             full = len(rows) >= PAGE
             if full:  # every visible row up to the page's last number is in it (change order): mark only so far
-                last = min(last, rows[-1]["change_seq"])
+                last = after = min(last, rows[-1]["change_seq"])
             settled = [m for m in marks if m[1] < xmin]
             if settled:
                 cursor = max(cursor, *(m[0] for m in settled))
