@@ -23,6 +23,8 @@ Measured:
   watches the same ~10 % of orders, chosen by crc32 of the order no.; customer service only changes those);
   from the writer's "command applied" moment (taken just after the commit's answer) to the reader's
   cache holding that version. p50/p95/p99 over every (change, other station that holds the order) pair;
+  beside them, per reader kind, the pulls a station made, the rows each pull received and the station
+  process's CPU per pull (its person's work included);
 - intake latency: the simulator's publish moment → the order row's ``created_at`` (PostgreSQL's
   transaction start of the storing page, so at most that page's transaction early), per platform;
   拼多多's API only answers windows ending ≥ 3 minutes ago (connectors/pdd.py ``lag``), so its figure is
