@@ -23,6 +23,8 @@ Measured:
   watches the same ~10 % of orders, chosen by crc32 of the order no.; customer service only changes those);
   from the writer's "command applied" moment (taken just after the commit's answer) to the reader's
   cache holding that version. p50/p95/p99 over every (change, other station that holds the order) pair;
+  beside them, per reader kind, the pulls a station made, the rows each pull received and the station
+  process's CPU per pull (its person's work included);
 - intake latency: the simulator's publish moment → the order row's ``created_at`` (PostgreSQL's
   transaction start of the storing page, so at most that page's transaction early), per platform;
   拼多多's API only answers windows ending ≥ 3 minutes ago (connectors/pdd.py ``lag``), so its figure is
@@ -202,7 +204,8 @@ def run_station(spec: dict) -> int:
             time.sleep(0.5)
     finally:
         station.stop()
-        log(ev="stopped", outbox=station.outbox.counts(), t=time.time())
+        log(ev="stopped", outbox=station.outbox.counts(), feed=dict(station.feed.stats), cpu_s=time.process_time(),
+            t=time.time())
         log.close()
     return 0
 
@@ -645,7 +648,7 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
         path = Path(s["dir"]) / "events.jsonl"
         events[s["name"]] = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] \
             if path.exists() else []
-    saved, finished, work = {}, {}, {}
+    saved, finished, work, feeds = {}, {}, {}, {}
     seen: dict[str, dict[str, list[tuple[int, float]]]] = {}  # station → order no. → [(version, first seen)]
     for name, evs in events.items():
         seen[name] = defaultdict(list)
@@ -658,6 +661,8 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
                 seen[name][e["order_no"]].append((e["version"], e["t"]))
             elif e["ev"] == "work_done":
                 work[name] = e["counts"]
+            elif e["ev"] == "stopped":
+                feeds[name] = e
     # every command once: saved → recorded once on the server and once here; notes present exactly once
     accepted = [i for i, (st, o) in applied.items() if o == "accepted"]
     lost = [i for i in saved if i not in applied]
@@ -715,6 +720,16 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
             "by_reader_role": {r: {"pairs": len(v), "p50_ms": _pct(v, 50), "p95_ms": _pct(v, 95), "p99_ms": _pct(v, 99)}
                                for r, v in sorted(by_role.items())},
             "within_300ms_share": round(sum(1 for x in samples if x <= 300) / len(samples), 3) if samples else None}
+    # what the stations' pulls cost: pulls per station, rows received per pull, process CPU per pull (whole run)
+    pulls: dict[str, dict[str, float]] = {}
+    for r in ("cs", "warehouse"):
+        mine = [feeds[s["name"]] for s in stations if s["role"] == r and s["name"] in feeds]
+        n = sum(f.get("feed", {}).get("pulls", 0) for f in mine)
+        if mine and n:
+            pulls[r] = {"stations": len(mine), "pulls_per_station": round(n / len(mine)),
+                        "rows_per_pull": round(sum(f["feed"].get("rows", 0) for f in mine) / n, 1),
+                        "process_cpu_ms_per_pull": round(sum(f["cpu_s"] for f in mine) * 1000 / n, 2)}
+    sync["pulls_by_reader_role"] = pulls
     warehouse = Counter()
     for s in stations:
         if s["role"] == "warehouse":
