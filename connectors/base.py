@@ -14,7 +14,7 @@ import random
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -207,6 +207,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+#: Asked by a connector once per list page, before fetching details: of these (platform order number,
+#: modification time as the list gives it), which does the hub already store at that version? The
+#: connector fetches no detail for those (the poller answers it: app/hub/pollers.py ``KnownVersions``).
+Known = Callable[[Sequence[tuple[str, datetime]]], set[str]]
+
+
 class Connector(ABC):
     """One channel's client. Subclasses declare the platform's window rules and implement the calls."""
 
@@ -230,8 +236,14 @@ class Connector(ABC):
         self.on_credentials_changed = on_credentials_changed
 
     @abstractmethod
-    def changed_orders(self, start: datetime, end: datetime) -> Iterator[RawOrder]:
-        """Every order modified in [start, end], with its full detail, following the platform's paging rules."""
+    def changed_orders(self, start: datetime, end: datetime, known: Known | None = None) -> Iterator[RawOrder]:
+        """Every order modified in [start, end], with its full detail, following the platform's paging rules.
+
+        ``known``: where the list gives each order's modification time before its detail is fetched
+        (淘宝/天猫, 拼多多), the connector asks it once per list page and leaves out the orders it
+        names: they are stored at that version already, and their details would only be parsed and
+        found unchanged. Platforms whose list carries whole orders, or only ids, ignore it.
+        """
 
     @abstractmethod
     def fetch(self, platform_order_no: str) -> RawOrder:

@@ -20,7 +20,7 @@ from app.domain.errors import InvalidValue
 from app.domain.intake import InboundOrder, Line, Receiver
 from app.domain.money import fen
 from app.domain.status import OrderStatus
-from connectors.base import (Connector, PayloadError, PlatformError, PushMessage, RawOrder, http, loads_exact,
+from connectors.base import (Connector, Known, PayloadError, PlatformError, PushMessage, RawOrder, http, loads_exact,
                              with_retries)
 
 log = logging.getLogger(__name__)
@@ -158,8 +158,11 @@ class DouyinConnector(Connector):
             self.on_credentials_changed(self.credentials)
 
     # --- pulls -------------------------------------------------------------------------------------
-    def changed_orders(self, start: datetime, end: datetime) -> Iterator[RawOrder]:
-        """Every order updated in [start, end], each once, split into windows of at most ``max_window``."""
+    def changed_orders(self, start: datetime, end: datetime, known: Known | None = None) -> Iterator[RawOrder]:
+        """Every order updated in [start, end], each once, split into windows of at most ``max_window``.
+
+        ``known`` is not asked: the list already carries whole orders, so there is no detail call to spare.
+        """
         seen: set[str] = set()
         cursor = start
         while cursor < end:

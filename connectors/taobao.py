@@ -18,7 +18,7 @@ from app.domain.errors import InvalidValue
 from app.domain.intake import InboundOrder, Line, Receiver
 from app.domain.money import yuan
 from app.domain.status import OrderStatus
-from connectors.base import (Connector, Credentials, PayloadError, PlatformError, PushMessage, RawOrder, http,
+from connectors.base import (Connector, Credentials, Known, PayloadError, PlatformError, PushMessage, RawOrder, http,
                              loads_exact, with_retries)
 
 GATEWAY = "https://eco.taobao.com/router/rest"
@@ -115,6 +115,17 @@ def platform_error(platform: str, err: dict[str, Any]) -> PlatformError:
         code, "平台服务暂时不可用" if transient else "平台拒绝了请求")
     return PlatformError(platform, code, f"{words}（{detail}）", sub_code=sub_code, retryable=transient,
                          auth_expired=code == "27")
+
+
+def _stamped(listed: list[tuple[str, Any]]) -> list[tuple[str, datetime]]:
+    """The listed (tid, modified) whose time reads as TOP's: the pairs worth asking the hub about."""
+    pairs = []
+    for tid, modified in listed:
+        try:
+            pairs.append((tid, parse_top_time(modified)))
+        except PayloadError:
+            continue  # no readable stamp: fetched, and the detail judged as always
+    return pairs
 
 
 def _text(value: Any) -> str | None:
@@ -277,42 +288,52 @@ class TaobaoConnector(Connector):
             "fields": LIST_FIELDS, "start_modified": top_time(start), "end_modified": top_time(end),
             "page_no": str(page_no), "page_size": str(PAGE_SIZE), "use_has_next": "true" if use_has_next else "false"})
 
-    def _tids(self, start: datetime, end: datetime) -> Iterator[str]:
-        """Trade ids modified in one window, last page first, each once.
+    def _listed_pages(self, start: datetime, end: datetime) -> Iterator[list[tuple[str, Any]]]:
+        """(trade id, ``modified`` as listed) page by page for one window, last page first, each trade once.
 
         Newest first means a trade changing while we page jumps to page 1 (or out of a past
         window): everything behind it moves towards page 1, which we have not read yet.
         """
         seen: set[str] = set()
 
-        def take(page: dict[str, Any]) -> Iterator[str]:
+        def take(page: dict[str, Any]) -> list[tuple[str, Any]]:
+            found = []
             for trade in _listed(page.get("trades"), "trade"):
                 tid = str(trade.get("tid_str") or trade.get("tid") or "")
                 if tid and tid not in seen:  # shifting pages and repeated entries are read once
                     seen.add(tid)
-                    yield tid
+                    found.append((tid, trade.get("modified")))
+            return found
 
         first = self._page(start, end, 1, use_has_next=False)  # the count says where the last page is
         last = max(1, math.ceil(int(first.get("total_results") or 0) / PAGE_SIZE))
         if last == 1:
-            yield from take(first)
+            yield take(first)
             return
         page_no = last
         page = self._page(start, end, page_no, use_has_next=True)
         while page.get("has_next"):  # the window grew since the count: read its new tail first
-            yield from take(page)
+            yield take(page)
             page_no += 1
             page = self._page(start, end, page_no, use_has_next=True)
-        yield from take(page)
+        yield take(page)
         for page_no in range(last - 1, 0, -1):
-            yield from take(self._page(start, end, page_no, use_has_next=True))
+            yield take(self._page(start, end, page_no, use_has_next=True))
 
-    def changed_orders(self, start: datetime, end: datetime) -> Iterator[RawOrder]:
-        """Every trade modified in [start, end] with its fullinfo, in windows of at most ``max_window``."""
+    def changed_orders(self, start: datetime, end: datetime, known: Known | None = None) -> Iterator[RawOrder]:
+        """Every trade modified in [start, end] with its fullinfo, in windows of at most ``max_window``.
+
+        The list answers ``tid,tid_str,modified``; with ``known``, each page's trades that the hub
+        already stores at that ``modified`` get no fullinfo call (one question per page). A trade
+        whose ``modified`` is missing or unreadable is fetched: its detail decides.
+        """
         while start < end:
             stop = min(start + self.max_window, end)
-            for tid in self._tids(start, stop):
-                yield self.fetch(tid)
+            for listed in self._listed_pages(start, stop):
+                skip = known(_stamped(listed)) if known is not None and listed else set()
+                for tid, _ in listed:
+                    if tid not in skip:
+                        yield self.fetch(tid)
             start = stop
 
     def fetch(self, platform_order_no: str) -> RawOrder:

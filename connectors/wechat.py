@@ -23,7 +23,7 @@ from app.domain.errors import InvalidValue
 from app.domain.intake import InboundOrder, Line, Receiver
 from app.domain.money import fen
 from app.domain.status import OrderStatus
-from connectors.base import (Connector, PayloadError, PlatformError, PushMessage, RawOrder, http, loads_exact,
+from connectors.base import (Connector, Known, PayloadError, PlatformError, PushMessage, RawOrder, http, loads_exact,
                              with_retries)
 
 PLATFORM = "wechat"
@@ -144,8 +144,12 @@ class WechatConnector(Connector):
             self.on_credentials_changed(self.credentials)
 
     # --- pulling ------------------------------------------------------------------------------------
-    def changed_orders(self, start: datetime, end: datetime) -> Iterator[RawOrder]:
-        """Every order updated in [start, end]: id pages by ``next_key``, then order/get per id."""
+    def changed_orders(self, start: datetime, end: datetime, known: Known | None = None) -> Iterator[RawOrder]:
+        """Every order updated in [start, end]: id pages by ``next_key``, then order/get per id.
+
+        ``known`` is not asked: the id list (order/list/get) gives no modification time, so nothing tells
+        an unchanged order from a changed one before its detail is read (the hub's hash check does that).
+        """
         seen: set[str] = set()  # the same id on two pages (platform repeats) is fetched once
         for lo, hi in _split(start, end, self.max_window):
             next_key = ""

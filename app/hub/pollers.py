@@ -7,10 +7,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from app.bootstrap import OrderHub
 from app.domain.fields import code_label
@@ -24,6 +24,29 @@ log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=2)
 PAGE = 100
+T = TypeVar("T")
+
+# Re-listed orders that did not change are not fetched again (issue #18). Every poll re-reads the last
+# OVERLAP, so at a 5 s interval a list names ≈24× more orders than are new; for 淘宝/天猫 and 拼多多 each
+# one cost a detail call, a parse and a hash only for intake to find it unchanged. The list gives each
+# order's modification time (TOP ``modified``, PDD ``updated_at``), so before fetching a page's details
+# the connector asks KnownVersions (one database question per list page) and leaves out:
+# - orders stored with a later platform time than listed: the list is behind what we hold already, and
+#   any change after it is listed again with its own, later time;
+# - orders stored at exactly the listed time whose stored payload this hub saw read at least
+#   VERIFIED_AFTER after that second began, by our clock. Times are whole seconds, so a second change
+#   in the same second carries the same stamp: a detail read within that second may be the first of
+#   two. A read that started ≥ 1 s + CLOCK_SKEW after the stamp began is after the end of that second on
+#   the platform's clock too, as long as our clock runs at most CLOCK_SKEW ahead of the platform's
+#   (the hubs keep NTP time; the platforms' own gateways only insist on 10 minutes). "Read at" is when
+#   the connector asked about the list page that named it, just before fetching its details: a lower bound.
+#   Only a normalised payload counts, so a quarantined one is fetched again each time, as before;
+#   orders with a time stamp we cannot read are always fetched. Which versions were seen read that
+#   late is kept in memory by the shop's poller (SeenVersions): the stored payload's ``received_at``
+#   cannot say it (stamped when intake commits, after the read, and kept from the first copy of the
+#   same bytes), so after a hub restart each order in the overlap is fetched once more, then skipped.
+CLOCK_SKEW = timedelta(seconds=2)
+VERIFIED_AFTER = timedelta(seconds=1) + CLOCK_SKEW
 
 
 # Young-generation threshold for the hub process: intake allocates a page's dicts and lists by the
@@ -55,6 +78,7 @@ class PollReport:
     stale: int = 0
     quarantined: int = 0
     interceptions: int = 0
+    skipped: int = 0  # listed again at the version stored: no detail fetched (issue #18)
     error: str | None = None
     order_nos: list[str] = field(default_factory=list)
     # CPU seconds of each stage's thread (fetch: pull, parse, normalise; store: intake; route): what
@@ -94,16 +118,27 @@ class Page:
 
     payloads: list[ingest.Payload]
     normalised: dict[bytes, Any]  # body → InboundOrder, or the exception normalising it raised
+    # (platform order no, platform time, payload SHA-256) of the details read late enough after their time
+    # stamp to rule out a second change in the same second (see VERIFIED_AFTER): remembered once stored
+    verified: tuple[tuple[str, datetime, str], ...] = ()
 
     @classmethod
-    def of(cls, connector: Connector, raws: list[RawOrder]) -> Page:
+    def of(cls, connector: Connector, raws: list[RawOrder], asked_at: Sequence[datetime | None] = ()) -> Page:
+        """``asked_at``: for each raw, when its list page was asked for (None: not known)."""
         normalised: dict[bytes, Any] = {}
         for raw in raws:
             try:
                 normalised[raw.body] = connector.normalise(raw)
             except Exception as err:  # noqa: BLE001 — judged (quarantined) by intake, in order
                 normalised[raw.body] = err
-        return cls([ingest.Payload(r.kind, r.body) for r in raws], normalised)
+        payloads = [ingest.Payload(r.kind, r.body) for r in raws]
+        verified = []
+        for payload, asked in zip(payloads, asked_at, strict=False):
+            inbound = normalised[payload.body]
+            if asked is not None and not isinstance(inbound, Exception) \
+                    and asked >= inbound.platform_updated_at + VERIFIED_AFTER:
+                verified.append((inbound.platform_order_no, inbound.platform_updated_at, payload.sha256))
+        return cls(payloads, normalised, tuple(verified))
 
     def normalise(self, body: bytes) -> Any:
         found = self.normalised[body]
@@ -180,8 +215,54 @@ class _Router:
             raise self.error
 
 
-def _pages(raws: Iterator[RawOrder]) -> Iterator[list[RawOrder]]:
-    batch: list[RawOrder] = []
+class SeenVersions:
+    """One shop's order versions this hub saw read late enough to rule out a same-second change (see
+    VERIFIED_AFTER): platform order no → (platform time, payload SHA-256). Kept by the shop's poller
+    across polls; only what is still inside the re-read overlap is kept."""
+
+    def __init__(self) -> None:
+        self.versions: dict[str, tuple[datetime, str]] = {}
+
+    def remember(self, page: Page) -> None:
+        for no, at, sha in page.verified:
+            held = self.versions.get(no)
+            if held is None or held[0] <= at:
+                self.versions[no] = (at, sha)
+
+    def forget_before(self, start: datetime) -> None:
+        """Drop versions older than ``start``: no later poll lists them at that time again."""
+        self.versions = {no: v for no, v in self.versions.items() if v[0] >= start}
+
+
+class KnownVersions:
+    """The ``known`` question a connector asks per list page (connectors/base.py ``Known``), answered from
+    the database and the shop's SeenVersions; counts what it spared and remembers when it was asked."""
+
+    def __init__(self, hub: OrderHub, shop: ShopConfig, seen: SeenVersions, now: Callable[[], datetime]) -> None:
+        self.hub, self.shop, self.seen, self.now = hub, shop, seen, now
+        self.asked_at: datetime | None = None  # the latest question: a lower bound of when the details after it were read
+        self.skipped = 0
+
+    def __call__(self, listed: Sequence[tuple[str, datetime]]) -> set[str]:
+        asked_at = self.now()
+        stored = ingest.stored_versions(self.hub.uow(), self.shop.id, listed)
+        skip = set()
+        for no, at in listed:
+            found = stored.get(no)
+            if found is not None and (found[0] > at or self.seen.versions.get(no) == (at, found[1])):
+                skip.add(no)
+        self.asked_at = asked_at
+        self.skipped += len(skip)
+        return skip
+
+    def stamped(self, raws: Iterable[RawOrder]) -> Iterator[tuple[RawOrder, datetime | None]]:
+        """Each raw with the time of the question asked before its detail was fetched."""
+        for raw in raws:
+            yield raw, self.asked_at
+
+
+def _pages(raws: Iterable[T]) -> Iterator[list[T]]:
+    batch: list[T] = []
     for raw in raws:
         batch.append(raw)
         if len(batch) >= PAGE:
@@ -247,28 +328,37 @@ def _prefetched(pages: Iterator[Page], depth: int = 2, cpu_s: dict[str, float] |
 
 
 def poll_once(hub: OrderHub, shop: ShopConfig, connector: Connector, *, overlap: timedelta = OVERLAP,
-              now: Callable[[], datetime] = utc_now, should_stop: Callable[[], bool] = lambda: False) -> PollReport:
+              now: Callable[[], datetime] = utc_now, should_stop: Callable[[], bool] = lambda: False,
+              seen: SeenVersions | None = None) -> PollReport:
     """Pull everything changed since the shop's high-water mark, window by window.
 
     The mark moves only after a window was pulled and stored completely, so a crash, a stop or a
     platform failure mid-window re-reads that window next time (duplicates are harmless).
+    ``seen``: the shop's SeenVersions, kept by the caller from poll to poll (without it, re-listed
+    orders stored at a later time than listed are still skipped, same-time ones are fetched).
     """
     report = PollReport()
     state = shop_sync.state(hub.uow(), shop.id)
     started = now()
     windows = plan_windows(state.high_water, started, max_window=connector.max_window, overlap=overlap,
                            lag=connector.lag)
+    seen = seen if seen is not None else SeenVersions()
+    if windows:
+        seen.forget_before(windows[0][0])
+    known = KnownVersions(hub, shop, seen, now)
     router = _Router(hub)
     try:
         for start, end in windows:
             if should_stop():
                 break
-            pages = (Page.of(connector, raws) for raws in _pages(connector.changed_orders(start, end)))
+            pages = (Page.of(connector, [raw for raw, _ in batch], [at for _, at in batch])
+                     for batch in _pages(known.stamped(connector.changed_orders(start, end, known))))
             for page in _prefetched(pages, cpu_s=report.cpu_s, waits_s=report.waits_s):
                 started = time.thread_time()
                 result = _store(hub, shop, page)
                 report.cpu_s["store"] += time.thread_time() - started
                 report.add(result)
+                seen.remember(page)  # stored (committed): a later list at this version needs no detail
                 router.submit(result)
             shop_sync.window_done(hub.uow(), shop.id, end)
             report.windows += 1
@@ -278,6 +368,7 @@ def poll_once(hub: OrderHub, shop: ShopConfig, connector: Connector, *, overlap:
         shop_sync.pull_failed(hub.uow(), shop.id, now(), report.error)
         return report
     finally:
+        report.skipped = known.skipped
         router.close()
         report.cpu_s["route"] = router.cpu_s
         report.waits_s["store_for_route"] += router.submit_waited_s

@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from app.bootstrap import OrderHub
 from app.hub.credentials import CredentialStore, wire
 from app.hub.db_status import HUB_DATABASE, is_lost_database
-from app.hub.pollers import OVERLAP, PollReport, poll_once
+from app.hub.pollers import OVERLAP, PollReport, SeenVersions, poll_once
 from app.services import map_counts, shop_sync
 from app.services.shop_sync import ShopConfig
 from connectors.base import Connector, Credentials, utc_now
@@ -52,6 +52,7 @@ class ShopPoller(threading.Thread):
         self.hub, self.shop, self.connector, self.lock_conn = hub, shop, connector, lock_conn
         self.stop_event = threading.Event()
         self.reports: list[PollReport] = []
+        self.seen = SeenVersions()  # versions read late enough to skip when listed again (issue #18)
         self.lost_database = False
 
     def run(self) -> None:
@@ -62,7 +63,7 @@ class ShopPoller(threading.Thread):
                     return
                 shop_sync.heartbeat(self.hub.app.uow(), self.shop.id, self.hub.hub_id, utc_now())
                 self.reports.append(poll_once(self.hub.app, self.shop, self.connector, overlap=self.hub.overlap,
-                                              should_stop=self.stop_event.is_set))
+                                              should_stop=self.stop_event.is_set, seen=self.seen))
                 HUB_DATABASE.ok()
                 self.stop_event.wait(self.hub.interval_for(self.shop))
         except Exception as err:  # the database went away, or a bug: release the shop so another hub can take it

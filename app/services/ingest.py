@@ -134,6 +134,28 @@ def _order_row(shop_id: int, inbound: InboundOrder, sha: str) -> dict[str, Any]:
     }
 
 
+# One question per list page (pollers.py ``known_versions``): the page's order numbers and listed times go
+# as two arrays; what comes back are the orders stored at that time or later, with the payload applied.
+_STORED_VERSIONS = sa.text(
+    "SELECT o.platform_order_no, o.platform_updated_at, o.payload_sha256"
+    " FROM unnest(CAST(:nos AS text[]), CAST(:ats AS timestamptz[])) AS v(no, at)"
+    " JOIN orders o ON o.shop_id = :shop AND o.platform_order_no = v.no"
+    " WHERE o.platform_updated_at >= v.at")
+
+
+def stored_versions(uow: UnitOfWork, shop_id: int,
+                    listed: Sequence[tuple[str, datetime]]) -> dict[str, tuple[datetime, str | None]]:
+    """Of ``listed`` (platform order number, modification time as a list page gives it), the orders this shop
+    stores at that time or later: number → (stored platform time, SHA-256 of the payload applied).
+    A payload that was quarantined left no order row at its time, so its order is not among them."""
+    if not listed:
+        return {}
+    with uow:
+        rows = uow.session.execute(_STORED_VERSIONS, {"shop": shop_id, "nos": [no for no, _ in listed],
+                                                      "ats": [at for _, at in listed]})
+        return {no: (at, sha) for no, at, sha in rows}
+
+
 def ingest_batch(uow: UnitOfWork, *, shop_id: int, source: str, payloads: Sequence[Payload],
                  normalise: Normaliser, messages: Sequence[tuple[str, str] | None] | None = None,
                  inbox_done: Sequence[Any] = ()) -> BatchResult:
