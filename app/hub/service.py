@@ -62,8 +62,10 @@ class ShopPoller(threading.Thread):
                     log.info("hub %s lost %s to another hub", self.hub.hub_id, self.shop.code)
                     return
                 shop_sync.heartbeat(self.hub.app.uow(), self.shop.id, self.hub.hub_id, utc_now())
-                self.reports.append(poll_once(self.hub.app, self.shop, self.connector, overlap=self.hub.overlap,
-                                              should_stop=self.stop_event.is_set, seen=self.seen))
+                report = poll_once(self.hub.app, self.shop, self.connector, overlap=self.hub.overlap,
+                                   should_stop=self.stop_event.is_set, seen=self.seen)
+                self.reports.append(report)
+                self.hub.tally(report)
                 HUB_DATABASE.ok()
                 self.stop_event.wait(self.hub.interval_for(self.shop))
         except Exception as err:  # the database went away, or a bug: release the shop so another hub can take it
@@ -157,6 +159,9 @@ class Hub:
         self._excess_seen: tuple[int, int] | None = None  # (live hubs, share) of an excess seen last round
         self.released: list[int] = []  # shops let go of to other hubs, in order (for the operator's log and tests)
         self.rounds = 0  # claim rounds completed
+        # what every poll of this hub did, summed (kept when a shop's poller ends): payloads fetched,
+        # stored, and re-listed orders spared a detail call (issue #18), for the operator and benchmarks
+        self.polled = dict.fromkeys(("polls", "payloads", "stored", "skipped"), 0)
 
     def interval_for(self, shop: ShopConfig) -> float:
         return self.poll_interval if self.poll_interval is not None else float(shop.poll_interval_s or 15)
@@ -219,6 +224,12 @@ class Hub:
                     self.released.append(shop_id)
         log.info("hub %s lets go of shops %s: its share is %d of them with %d hubs live", self.hub_id,
                  mine[-excess:], share, live)
+
+    def tally(self, report: PollReport) -> None:
+        with self._lock:
+            for key, n in (("polls", 1), ("payloads", report.payloads), ("stored", report.stored),
+                           ("skipped", report.skipped)):
+                self.polled[key] += n
 
     def forget(self, shop_id: int, poller: ShopPoller) -> None:
         with self._lock:

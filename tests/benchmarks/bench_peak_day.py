@@ -126,6 +126,7 @@ for line in sys.stdin:
         break
 stop.set()
 hub.stop()
+(folder / "polled.json").write_text(__import__("json").dumps(hub.polled))  # the driver reports it
 app.close()
 """
 
@@ -576,6 +577,11 @@ def run(opts: argparse.Namespace) -> dict:
                 proc.wait(10)
 
         figures = _judge(hub, opts, stations, published, shop_of, worlds, divergent)
+        # each hub's polls summed: details fetched vs re-listed orders not fetched again (issue #18)
+        polled = {name: json.loads(f.read_text()) for name in ("hub-a", "hub-b")
+                  if (f := tmp / name / "polled.json").exists()}
+        figures["polls"] = {"by_hub": polled, **{k: sum(p.get(k, 0) for p in polled.values())
+                                                  for k in ("polls", "payloads", "stored", "skipped")}}
         for server in servers:
             server.stop()
         hub.close()
@@ -770,6 +776,10 @@ def main() -> None:
     figures = run(opts)
     i, s, c = figures["intake"], figures["sync_latency"], figures["commands"]
     print(f"intake: {i['stored']}/{i['published']} stored, {i['distinct']} distinct, every order once: {i['every_order_once']}")
+    if "polls" in figures:
+        polls = figures["polls"]
+        print(f"polls: {polls['polls']}, details fetched {polls['payloads']}, "
+              f"re-listed unchanged and not fetched {polls['skipped']}")
     for platform, p in i["per_platform"].items():
         print(f"  {platform}: publish → stored p50 {p['p50_s']} s, p99 {p['p99_s']} s (target {p['target_s']} s, "
               f"{p['within_target_share']:.0%} within)")
