@@ -124,7 +124,7 @@ class Page:
 
     @classmethod
     def of(cls, connector: Connector, raws: list[RawOrder], asked_at: Sequence[datetime | None] = ()) -> Page:
-        """``asked_at``: for each raw, when its list page was asked for (None: not known)."""
+        """``asked_at``: for each raw, when the connector asked about its list page (None: not known)."""
         normalised: dict[bytes, Any] = {}
         for raw in raws:
             try:
@@ -221,6 +221,8 @@ class SeenVersions:
     across polls; only what is still inside the re-read overlap is kept."""
 
     def __init__(self) -> None:
+        # read by the fetching thread (KnownVersions), written by the storing one: single dict reads and
+        # writes, atomic in CPython; a version remembered a moment late only means one more detail call
         self.versions: dict[str, tuple[datetime, str]] = {}
 
     def remember(self, page: Page) -> None:
