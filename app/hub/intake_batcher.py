@@ -279,7 +279,7 @@ class IntakeBatcher:
         for job in batch:
             for payload in job.items:
                 by_body.setdefault(payload.body, job.normalise)
-        outcomes = iter(ingest.receive(self.app.uow(), shop_id=shop_id, source=source,
+        outcomes = iter(ingest.receive(self.app.engine, shop_id=shop_id, source=source,
                                        payloads=[p for job in batch for p in job.items],
                                        normalise=lambda body: by_body[body](body)))
         answers = [[next(outcomes) for _ in job.items] for job in batch]

@@ -28,7 +28,7 @@ from app.domain.intake import (InboundOrder, StoredVersion, Verdict, is_intercep
                                platform_moved_receiver, warehouse_changes)
 from app.domain.status import OrderStatus
 from app.services import audit
-from app.services.unit_of_work import UnitOfWork
+from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork, first_line
 from app.domain.actor import Actor
 from app.services.permissions import require
 
@@ -359,9 +359,12 @@ _RECEIVE = ("INSERT INTO raw_payloads (source, shop_id, kind, body, sha256, stat
             " ON CONFLICT ON CONSTRAINT uq_raw_payloads_source_sha256 DO NOTHING RETURNING sha256")
 
 
-def receive(uow: UnitOfWork, *, shop_id: int, source: str, payloads: Sequence[Payload],
+def receive(engine: sa.Engine, *, shop_id: int, source: str, payloads: Sequence[Payload],
             normalise: Normaliser) -> list[Outcome]:
     """Store pushed sales durably in one statement, their orders to be created by :func:`create_received`.
+
+    The statement is its own transaction (autocommit: no BEGIN and COMMIT round trips for the doors to wait on
+    and pay for); it is durable when it returns.
 
     Per payload, in order: ``accepted`` (stored, pending; ``platform_order_no`` is the sale's number),
     ``duplicate`` (these bytes were received before, or earlier in ``payloads``: nothing stored) or
@@ -378,11 +381,13 @@ def receive(uow: UnitOfWork, *, shop_id: int, source: str, payloads: Sequence[Pa
     # In hash order, like _store_payloads: groups committed side by side take the unique index's locks in one order.
     unique = sorted({p.sha256: p for p in payloads}.values(), key=lambda p: p.sha256)
     errors = [_reason(read[p.sha256]) if isinstance(read[p.sha256], Exception) else None for p in unique]
-    with uow:
-        fresh = {sha for (sha,) in uow.session.connection().exec_driver_sql(_RECEIVE, (
-            source, shop_id, [p.kind for p in unique], [p.body for p in unique], [p.sha256 for p in unique],
-            ["pending" if e is None else "quarantined" for e in errors], [e[:2000] if e else None for e in errors]))}
-        uow.commit()
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            fresh = {sha for (sha,) in conn.exec_driver_sql(_RECEIVE, (
+                source, shop_id, [p.kind for p in unique], [p.body for p in unique], [p.sha256 for p in unique],
+                ["pending" if e is None else "quarantined" for e in errors], [e[:2000] if e else None for e in errors]))}
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as err:  # as a unit of work says it: nothing was stored
+        raise DatabaseUnavailable(detail=first_line(err)) from err
     outcomes, seen = [], set()
     for p in payloads:
         got = read[p.sha256]
