@@ -208,3 +208,33 @@ def till_warm(url: str) -> bool:
     body = sale_body(SimWorld("pos", seed=32).create(1, status="completed")[0], "POS-HZ-HUBIN")
     return door_abuse.paced_load(url, [door_abuse.signed_push("POS-HZ-HUBIN", "store-secret", body)],
                                  rate=1, connections=1).statuses == [200]
+
+
+def test_the_inbox_worker_creates_each_received_sale_s_order_once_and_its_story_says_when(hub, add_shop, credentials):
+    import time
+
+    from app.db.models import ShopSyncState
+    from app.services import trace
+
+    shop_id = add_shop("pos", "POS-HZ-HUBIN", name="杭州湖滨银泰门店")
+    server = ReceiverServer(Receiver(hub, _factory, credentials)).start()  # with the hub's inbox worker process
+    try:
+        till = PosStoreSimulator(SimWorld("pos", seed=41), server.url, "POS-HZ-HUBIN", "store-secret")
+        answers = till.sell(3)
+        assert [a.json()["verdict"] for a in answers] == ["accepted"] * 3
+        deadline = time.monotonic() + 60  # bounds a failure only: the worker is woken by the doors' commit
+        while time.monotonic() < deadline:
+            with hub.uow() as uow:
+                if uow.session.scalar(sa.select(sa.func.count()).select_from(RawPayload)
+                                      .where(RawPayload.status == "pending")) == 0:
+                    break
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    with hub.uow() as uow:
+        orders = list(uow.session.execute(sa.select(Order).order_by(Order.id)).scalars())
+        counted = uow.session.scalar(sa.select(ShopSyncState.orders_ingested).where(ShopSyncState.shop_id == shop_id))
+    assert sorted(o.platform_order_no for o in orders) == sorted(a.json()["sale_no"] for a in answers)
+    assert counted == 3  # the shop's intake figure counts each sale once
+    story = trace.render_story(trace.order_story(hub.uow(), orders[0].order_no))
+    assert "收到门店销售单" in story and "门店销售单生成订单（收到后" in story
