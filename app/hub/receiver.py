@@ -143,15 +143,13 @@ class Receiver:
                     return _quarantined_push(connector, outcome, unread)
                 fresh = await self.batcher.inbox_stored(shop.id, shop.platform, _inbox_rows(messages))
                 return _push_answer(connector, messages, fresh)
-            receiver = PosReceiver(shop.code, creds.app_secret)
-            receiver.verify(headers, body)
+            receiver = _verified_sale(shop, creds, headers, body)
         except PlatformError as err:
             return _refused(err)
         return _sale_answer(await self.batcher.received(shop.id, "pos", receiver.normalise, ingest.Payload("pos.sale", body)))
 
     def _pos(self, shop: ShopConfig, creds: Credentials, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
-        receiver = PosReceiver(shop.code, creds.app_secret)
-        receiver.verify(headers, body)
+        receiver = _verified_sale(shop, creds, headers, body)
         return _sale_answer(self.batcher.receive(shop.id, "pos", receiver.normalise, ingest.Payload("pos.sale", body)))
 
     @staticmethod
@@ -182,6 +180,21 @@ class Receiver:
         # afterwards by the inbox worker (app/hub/inbox_worker.py), never while the platform waits.
         fresh = self.batcher.inbox_sync(shop.id, shop.platform, _inbox_rows(messages))
         return _push_answer(connector, messages, fresh)
+
+
+def _verified_sale(shop: ShopConfig, creds: Credentials, headers: dict[str, str], body: bytes) -> PosReceiver:
+    """The store's reader of a sale it signed just now.
+
+    Raises:
+        PlatformError: a bad signature or stale timestamp (logged with the store).
+    """
+    receiver = PosReceiver(shop.code, creds.app_secret)
+    try:
+        receiver.verify(headers, body)
+    except PlatformError as err:
+        log.warning("sale to store %s refused (%s): %s", shop.code, err.code, err.message)
+        raise
+    return receiver
 
 
 def _inbox_rows(messages: list[PushMessage]) -> list[tuple[str, str, str]]:
