@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -407,7 +408,10 @@ def _reason(err: Exception) -> str:
 
 # Oldest first, from the small partial index of what waits (migration 0052); another hub's worker skips these.
 _PENDING = ("SELECT p.id, p.shop_id, s.code, p.source, p.body, p.sha256 FROM raw_payloads p JOIN shops s ON s.id = p.shop_id"
-            " WHERE p.status = 'pending' ORDER BY p.id LIMIT %s FOR UPDATE OF p SKIP LOCKED")
+            " WHERE p.status = 'pending' AND (%s::bigint IS NULL OR p.id = %s::bigint)"
+            " ORDER BY p.id LIMIT %s FOR UPDATE OF p SKIP LOCKED")
+_PENDING_IDS = "SELECT id FROM raw_payloads WHERE status = 'pending' ORDER BY id LIMIT %s"
+_REFUSED = ("UPDATE raw_payloads SET status = 'quarantined', error = %s WHERE id = %s AND status = 'pending'")
 _SETTLE = ("UPDATE raw_payloads AS p SET status = v.status, error = v.error, order_id = v.oid"
            " FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::bigint[]) AS v(pid, status, error, oid) WHERE p.id = v.pid")
 
@@ -419,10 +423,47 @@ def create_received(uow: UnitOfWork, normaliser: Callable[[str, str], Normaliser
     ``quarantined`` with the reason) in the same transaction that creates the order, so a sale's order is
     created exactly once: a worker that dies mid-way leaves its sales pending, taken again by the next.
     A sale whose number is stored already is judged like any later version (same, stale or applied).
+    If the database refuses the group (a sale it cannot store, e.g. a sale number too long; not a lost
+    connection, which is raised), the sales are created one by one and one still refused after a second try
+    is quarantined with the database's reason, so one sale never holds up the others.
     """
+    try:
+        return _create_received(uow, normaliser, limit, None)
+    except (sa.exc.DBAPIError, psycopg.Error) as err:
+        if not _refused(err):
+            raise
+        log.warning("creating %d received sales' orders failed (%s); one by one", limit, first_line(err))
+    with uow:
+        ids = [pid for (pid,) in uow.session.connection().exec_driver_sql(_PENDING_IDS, (limit,))]
+    outcomes: list[Outcome] = []
+    for pid in ids:
+        for attempt in (1, 2):
+            try:
+                outcomes += _create_received(uow, normaliser, 1, pid).outcomes
+                break
+            except (sa.exc.DBAPIError, psycopg.Error) as err:
+                if not _refused(err):
+                    raise
+                if attempt == 2:
+                    reason = f"门店销售单无法生成订单（数据库拒绝：{first_line(err)}）"
+                    with uow:
+                        uow.session.connection().exec_driver_sql(_REFUSED, (reason[:2000], pid))
+                        uow.commit()
+                    outcomes.append(Outcome("quarantined", error=reason))
+    return BatchResult(tuple(outcomes))
+
+
+def _refused(err: Exception) -> bool:
+    """The database refused what was asked (bad data, a racing writer's key), as opposed to being away."""
+    lost = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+    return not isinstance(err, lost)
+
+
+def _create_received(uow: UnitOfWork, normaliser: Callable[[str, str], Normaliser], limit: int,
+                     only: int | None) -> BatchResult:
     with uow:
         session = uow.session
-        rows = session.connection().exec_driver_sql(_PENDING, (limit,)).all()
+        rows = session.connection().exec_driver_sql(_PENDING, (only, only, limit)).all()
         by_shop: dict[int, list[Any]] = {}
         for row in rows:
             by_shop.setdefault(row.shop_id, []).append(row)

@@ -109,6 +109,18 @@ def test_amounts_that_do_not_add_up_are_quarantined_not_guessed(hub, store):
     assert answer.json()["quarantined"] and "不符" in answer.json()["message"]
 
 
+def test_a_sale_the_database_refuses_is_quarantined_by_the_worker_with_its_reason_and_holds_up_no_other(hub, store):
+    _, till = store
+    sales = [json.loads(sale_body(o, "POS-HZ-HUBIN")) for o in till.world.create(3, status="completed")]
+    sales[1]["sale_no"] = "S" * 80  # read fine at the doors, but longer than an order's platform number may be
+    answers = [till.push(json.dumps(s, ensure_ascii=False).encode()).json() for s in sales]
+    assert [a["verdict"] for a in answers] == ["accepted"] * 3
+    assert {o.platform_order_no for o in _orders(hub)} == {sales[0]["sale_no"], sales[2]["sale_no"]}
+    [held] = ingest.list_quarantined(hub.uow())
+    assert held.error.startswith("门店销售单无法生成订单（数据库拒绝：")
+    assert door_abuse.create_received(hub) == 0
+
+
 def _signed(body: bytes, secret: str = "store-secret") -> dict[str, str]:
     import time
 
@@ -252,5 +264,6 @@ def test_sales_answered_before_the_hub_went_away_get_their_orders_once_from_the_
         counted = uow.session.scalar(sa.select(ShopSyncState.orders_ingested).where(ShopSyncState.shop_id == shop_id))
     assert sorted(o.platform_order_no for o in orders) == sorted(a.json()["sale_no"] for a in answers)
     assert counted == 3  # the shop's intake figure counts each sale once
+    assert all(o.change_seq for o in orders)  # on the change feed the stations pull (app/sync/feed.py)
     story = trace.render_story(trace.order_story(hub.uow(), orders[0].order_no))
     assert "收到门店销售单" in story and "门店销售单生成订单（收到后" in story
