@@ -245,7 +245,8 @@ class IntakeBatcher:
         return await self._awaited(lambda job: self._put_inbox(shop_id, source, job), list(messages))
 
     def most_in_flight(self, shop_id: int, kind: str) -> int:
-        """The most groups of a lane (``kind``: the source, or ``inbox:<source>``) committed at once so far."""
+        """The most groups of a lane (``kind``: ``sale:<source>``, ``inbox:<source>``, or the source for quarantined
+        pushes) committed at once so far."""
         lane = self._lanes.get((shop_id, kind))
         return lane.most_busy if lane is not None else 0
 
