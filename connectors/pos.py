@@ -6,6 +6,20 @@ Wire format (our own, documented here since POS systems are configured to it):
 and a JSON body ``{"sale_no", "store_code", "sold_at" (ISO 8601 with offset), "cashier", "member_card",
 "lines": [{"line_id", "sku", "name", "color", "size", "qty", "unit_price", "paid", "is_gift"}],
 "total", "paid"}`` with money as yuan strings. A sale is final when it is pushed (已完成).
+
+What the till is answered (JSON, ``message`` in business language):
+
+- 200 ``{"ok": true, "verdict": "accepted", "sale_no": …}``: the sale is stored for good (its signed bytes are
+  committed before this answer); the hub creates its order shortly afterwards, so the answer carries no
+  order number (the hub's 订单号 is drawn when the order is created; stations and the order's story show it).
+- 200 ``{"ok": true, "verdict": "duplicate", "duplicate": true}``: these exact bytes were received before;
+  nothing more is stored. A sale resent with other bytes (same ``sale_no``) is accepted and still makes one
+  order: a later copy is judged like any later version of an order (unchanged: nothing happens).
+- 200 ``{"ok": false, "quarantined": true}``: signed but unreadable (not JSON, fields missing, amounts that do
+  not add up); kept aside with the reason for a person to look at. Do not resend it unchanged.
+- 401: a wrong signature or a timestamp more than 5 minutes off; nothing is stored. 404: no enabled store
+  with this code. 503: the hub's database is away; nothing was stored, resend the same bytes later (a till
+  keeps unsent sales and resends until it gets 200).
 """
 
 from __future__ import annotations

@@ -388,6 +388,8 @@ class RawPayload(Base):
         Index("ix_raw_payloads_status", "status"),
         Index("ix_raw_payloads_order", "order_id"),
         Index("ix_raw_payloads_hot", "received_at", "id", postgresql_where=text("archived_at IS NULL")),
+        # store sales received, their orders not created yet (migration 0052; the inbox worker takes them)
+        Index("ix_raw_payloads_pending", "id", postgresql_where=text("status = 'pending'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

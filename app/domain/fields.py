@@ -561,6 +561,7 @@ CODE_LISTS: dict[str, dict[str, tuple[str, str]]] = {
         "stations": ("工作站", "stations"),
     },
     "payload_status": {
+        "pending": ("已收到，待生成订单", "Received, order not created yet"),
         "parsed": ("已解析", "Parsed"),
         "quarantined": ("已隔离", "Quarantined"),
     },

@@ -247,6 +247,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "TRACE_SECTION_STORY": ("经过", "What happened"),
     "TRACE_SECTION_DOCS": ("关联单据", "Linked documents"),
     "TRACE_ORDERED": ("下单", "Ordered"),
+    "TRACE_SALE_RECEIVED": ("收到门店销售单（原始报文 #{id}），已答复门店", "Store sale received (raw payload #{id}) and acknowledged to the till"),
+    "TRACE_SALE_ORDER_CREATED": ("门店销售单生成订单（收到后 {seconds} 秒）", "Order created from the store sale ({seconds} s after it was received)"),
     "TRACE_PAID": ("付款", "Paid"),
     "TRACE_DECISION": ("路由判断（{trigger}，执行者 {operator}）：{outcome}", "Routing ({trigger}, by {operator}): {outcome}"),
     "TRACE_RULE_FIRED": ("命中规则「{rule}」第 {version} 版{newer}：{sentence}", "Rule “{rule}” version {version} fired{newer}: {sentence}"),

@@ -1,4 +1,5 @@
-"""The push inbox's worker: fetches the order detail each stored push names, once per order, and ingests it.
+"""The push inbox's worker: fetches the order detail each stored push names, once per order, and ingests it;
+and creates the orders of store sales the doors received (``ingest.create_received``, in groups of ``sales_batch``).
 
 The doors answer a platform's push once its message is committed to the inbox (app/services/push_inbox.py);
 this worker does the slow part afterwards. It claims due messages (a lease, ``FOR UPDATE SKIP LOCKED``,
@@ -45,7 +46,8 @@ from app.hub.db_status import HUB_DATABASE
 from app.hub.pollers import Page, _route_changed
 from app.services import ingest, push_inbox, shop_sync
 from app.services.shop_sync import ShopConfig
-from connectors.base import Connector, Credentials, PlatformError, RawOrder
+from connectors.base import Connector, Credentials, PayloadError, PlatformError, RawOrder
+from connectors.pos import PosReceiver
 
 log = logging.getLogger(__name__)
 APPLICATION_NAME = "orderhub-push-inbox"  # the worker process's PostgreSQL sessions
@@ -78,16 +80,25 @@ class DoorsFirst:
     window: float = 1.0  # seconds over which the doors' rate is counted
 
 
+def received_sale(source: str, shop_code: str) -> ingest.Normaliser:
+    """How a received sale (``ingest.receive``) of ``source`` from the shop ``shop_code`` is read."""
+    if source != "pos":
+        raise PayloadError(f"没有读取「{source}」销售单的方式")
+    return PosReceiver(shop_code, "").normalise  # read only: the signature was checked at the doors
+
+
 class InboxWorker(threading.Thread):
     """Claims pending pushed messages, fetches their orders' details and stores them (see the module docstring)."""
 
     def __init__(self, app: OrderHub, factory: Callable[[ShopConfig, Credentials], Connector],
                  credentials: CredentialStore, *, batch: int = 200, fetchers: int = 8, lease: float = 30.0,
-                 idle: float = 1.0, backoff: Backoff = Backoff(), doors_first: DoorsFirst = DoorsFirst()) -> None:
+                 idle: float = 1.0, backoff: Backoff = Backoff(), doors_first: DoorsFirst = DoorsFirst(),
+                 sales_batch: int = 500) -> None:
         super().__init__(daemon=True, name="push-inbox")
         self.app, self.credentials = app, credentials
         self.connectors = KeptConnectors(factory, credentials)
         self.batch, self.lease, self.idle, self.backoff = batch, lease, idle, backoff
+        self.sales_batch = sales_batch  # received store sales whose orders one transaction creates
         self.pool = ThreadPoolExecutor(max_workers=fetchers, thread_name_prefix="push-detail")
         # Routing what a round stored runs beside the next round's claim and fetches, in order, one at a time.
         self.router = ThreadPoolExecutor(max_workers=1, thread_name_prefix="push-route")
@@ -134,14 +145,16 @@ class InboxWorker(threading.Thread):
         self.holding_since = None
 
     def run_once(self) -> bool:
-        """One claim of due messages handled; True if it was a full batch (more may be waiting)."""
+        """One round: received store sales' orders created, and one claim of due messages handled; True if either
+        was a full batch (more may be waiting)."""
+        sales = len(ingest.create_received(self.app.uow(), received_sale, limit=self.sales_batch).outcomes)
         claimed = push_inbox.claim(self.app.uow(), limit=self.batch, lease=self.lease)
         by_shop: dict[int, list[push_inbox.Claimed]] = defaultdict(list)
         for c in claimed:
             by_shop[c.shop_id].append(c)
         for shop_id, messages in by_shop.items():
             self._shop_round(shop_id, messages)
-        return len(claimed) >= self.batch
+        return len(claimed) >= self.batch or sales >= self.sales_batch
 
     def _shop_round(self, shop_id: int, messages: list[push_inbox.Claimed]) -> None:
         found = self._shop(shop_id)

@@ -11,9 +11,11 @@ order collide on its unique key, and like any group that fails as a whole (a dat
 pushes are then retried one by one, so one poison push cannot fail the others; a push that still
 fails gets the error (the doors answer 5xx) and its sender retries.
 
-Two kinds of lane: store sales (``/pos/``) are ingested in the lane (``ingest_batch``); platform
-pushes (``/push/``) only record their messages in the push inbox there (app/services/push_inbox.py),
-and the inbox worker fetches the order details afterwards (app/hub/inbox_worker.py).
+Three kinds of lane, none of which creates an order while its sender waits (issue #19): store sales
+(``/pos/``) are stored as received (``ingest.receive``: the verified body, pending) and their orders created
+afterwards by the inbox worker (``ingest.create_received``, app/hub/inbox_worker.py); platform pushes
+(``/push/``) only record their messages in the push inbox (app/services/push_inbox.py), and the inbox worker
+fetches the order details afterwards; a signed push that cannot be read is kept quarantined (``ingest_batch``).
 """
 
 from __future__ import annotations
@@ -211,6 +213,20 @@ class IntakeBatcher:
     def _put_sale(self, shop_id: int, source: str, job: _Job) -> None:
         self._lane(shop_id, source, lambda batch: self._ingest(shop_id, source, batch)).waiting.put(job)
 
+    def _put_received(self, shop_id: int, source: str, job: _Job) -> None:
+        self._lane(shop_id, f"sale:{source}", lambda batch: self._receive(shop_id, source, batch)).waiting.put(job)
+
+    def receive(self, shop_id: int, source: str, normalise: ingest.Normaliser, payload: ingest.Payload) -> ingest.Outcome:
+        """A store sale from a worker thread: stored as received (its order created afterwards); its outcome."""
+        future: Future[list[ingest.Outcome]] = Future()
+        self._put_received(shop_id, source, _Job([payload], normalise, future=future))
+        return future.result(self.timeout)[0]
+
+    async def received(self, shop_id: int, source: str, normalise: ingest.Normaliser,
+                       payload: ingest.Payload) -> ingest.Outcome:
+        """:meth:`receive` for the event loop."""
+        return (await self._awaited(lambda job: self._put_received(shop_id, source, job), [payload], normalise))[0]
+
     def _put_inbox(self, shop_id: int, source: str, job: _Job) -> None:
         self._lane(shop_id, f"inbox:{source}", lambda batch: self._store_inbox(shop_id, source, batch)).waiting.put(job)
 
@@ -229,7 +245,8 @@ class IntakeBatcher:
         return await self._awaited(lambda job: self._put_inbox(shop_id, source, job), list(messages))
 
     def most_in_flight(self, shop_id: int, kind: str) -> int:
-        """The most groups of a lane (``kind``: the source, or ``inbox:<source>``) committed at once so far."""
+        """The most groups of a lane (``kind``: ``sale:<source>``, ``inbox:<source>``, or the source for quarantined
+        pushes) committed at once so far."""
         lane = self._lanes.get((shop_id, kind))
         return lane.most_busy if lane is not None else 0
 
@@ -257,6 +274,19 @@ class IntakeBatcher:
         answers = [[next(outcomes) for _ in job.items] for job in batch]
         after = self.after
         return answers, (None if after is None else lambda: after(source, result))
+
+    def _receive(self, shop_id: int, source: str, batch: list[_Job]) -> tuple[list[Any], Callable[[], None] | None]:
+        by_body: dict[bytes, ingest.Normaliser] = {}
+        for job in batch:
+            for payload in job.items:
+                by_body.setdefault(payload.body, job.normalise)
+        outcomes = iter(ingest.receive(self.app.engine, shop_id=shop_id, source=source,
+                                       payloads=[p for job in batch for p in job.items],
+                                       normalise=lambda body: by_body[body](body)))
+        answers = [[next(outcomes) for _ in job.items] for job in batch]
+        accepted = sum(1 for a in answers for o in a if o.verdict == "accepted")
+        on_inbox = self.on_inbox  # the inbox worker creates the orders; it holds back while the doors are busy
+        return answers, (None if on_inbox is None or not accepted else lambda: on_inbox(accepted))
 
     def _store_inbox(self, shop_id: int, source: str, batch: list[_Job]) -> tuple[list[Any], Callable[[], None] | None]:
         items = [m for job in batch for m in job.items]

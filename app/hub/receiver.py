@@ -3,7 +3,8 @@
 ``POST /push/<shop_code>``: a platform's signed notification → verify → its messages group-committed
 to the push inbox (a repeated message id stores nothing) → answered; the inbox worker then fetches
 each named order's detail and ingests it like a polled update (app/hub/inbox_worker.py).
-``POST /pos/<store_code>``: a signed sale from a store till → verify → intake.
+``POST /pos/<store_code>``: a signed sale from a store till → verify → stored as received → answered; the
+inbox worker creates its order afterwards (connectors/pos.py says what the till is answered).
 ``POST /erp/<endpoint>``: the ERP's signed webhooks (app/hub/erp_receiver.py).
 Answers are JSON with a business-language ``message``; a bad signature is 401, a payload that
 cannot be read is accepted (200) but quarantined, so the sender does not resend it forever.
@@ -142,17 +143,14 @@ class Receiver:
                     return _quarantined_push(connector, outcome, unread)
                 fresh = await self.batcher.inbox_stored(shop.id, shop.platform, _inbox_rows(messages))
                 return _push_answer(connector, messages, fresh)
-            receiver = PosReceiver(shop.code, creds.app_secret)
-            receiver.verify(headers, body)
+            receiver = _verified_sale(shop, creds, headers, body)
         except PlatformError as err:
             return _refused(err)
-        outcomes = await self.batcher.stored(shop.id, "pos", receiver.normalise, [ingest.Payload("pos.sale", body)])
-        return _sale_answer(outcomes[0])
+        return _sale_answer(await self.batcher.received(shop.id, "pos", receiver.normalise, ingest.Payload("pos.sale", body)))
 
     def _pos(self, shop: ShopConfig, creds: Credentials, headers: dict[str, str], body: bytes) -> tuple[int, dict]:
-        receiver = PosReceiver(shop.code, creds.app_secret)
-        receiver.verify(headers, body)
-        return _sale_answer(self.batcher.submit(shop.id, "pos", receiver.normalise, ingest.Payload("pos.sale", body)))
+        receiver = _verified_sale(shop, creds, headers, body)
+        return _sale_answer(self.batcher.receive(shop.id, "pos", receiver.normalise, ingest.Payload("pos.sale", body)))
 
     @staticmethod
     def _parse_push(connector: Connector, shop: ShopConfig, headers: dict[str, str],
@@ -184,6 +182,21 @@ class Receiver:
         return _push_answer(connector, messages, fresh)
 
 
+def _verified_sale(shop: ShopConfig, creds: Credentials, headers: dict[str, str], body: bytes) -> PosReceiver:
+    """The store's reader of a sale it signed just now.
+
+    Raises:
+        PlatformError: a bad signature or stale timestamp (logged with the store).
+    """
+    receiver = PosReceiver(shop.code, creds.app_secret)
+    try:
+        receiver.verify(headers, body)
+    except PlatformError as err:
+        log.warning("sale to store %s refused (%s): %s", shop.code, err.code, err.message)
+        raise
+    return receiver
+
+
 def _inbox_rows(messages: list[PushMessage]) -> list[tuple[str, str, str]]:
     return [(m.msg_id, m.topic, m.platform_order_no) for m in messages]
 
@@ -205,9 +218,13 @@ def _refused(err: PlatformError) -> tuple[int, dict[str, object]]:
 
 
 def _sale_answer(outcome: ingest.Outcome) -> tuple[int, dict[str, object]]:
+    """What the till is told (connectors/pos.py): stored for good, a repeat, or kept aside unreadable."""
     if outcome.verdict == "quarantined":
         return 200, {"ok": False, "quarantined": True, "message": f"销售单已收到但无法解析，已隔离待处理：{outcome.error}"}
-    return 200, {"ok": True, "order_no": outcome.order_no, "verdict": outcome.verdict}
+    if outcome.verdict == "duplicate":
+        return 200, {"ok": True, "verdict": "duplicate", "duplicate": True, "message": "该销售单此前已收到，无需重发"}
+    return 200, {"ok": True, "verdict": "accepted", "sale_no": outcome.platform_order_no,
+                 "message": "销售单已收到，订单稍后生成"}
 
 
 def _unreadable(reason: str) -> ingest.Normaliser:

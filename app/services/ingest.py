@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,7 +29,7 @@ from app.domain.intake import (InboundOrder, StoredVersion, Verdict, is_intercep
                                platform_moved_receiver, warehouse_changes)
 from app.domain.status import OrderStatus
 from app.services import audit
-from app.services.unit_of_work import UnitOfWork
+from app.services.unit_of_work import DatabaseUnavailable, UnitOfWork, first_line
 from app.domain.actor import Actor
 from app.services.permissions import require
 
@@ -222,10 +223,10 @@ def ingest_batch(uow: UnitOfWork, *, shop_id: int, source: str, payloads: Sequen
 
 
 def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int]],
-           linked: dict[int, int | None] | None = None) -> list[Outcome]:
+           linked: dict[int, int | None] | None = None, links_out: dict[int, int | None] | None = None) -> list[Outcome]:
     """Judge and write a page's orders. ``linked``: payload id → the order id it was stored linked to
     (``_store_payloads``; absent: none); afterwards each payload applied is linked to its order and every
-    other one to none."""
+    other one to none — or, given ``links_out``, that link is put there for the caller to write."""
     if not parsed:
         return []
     linked = linked or {}
@@ -260,7 +261,10 @@ def _apply(session: Any, shop_id: int, parsed: list[tuple[InboundOrder, str, int
         else:
             outcomes.append(Outcome(verdict.value, key, current.order_no if current else None))
     outcomes.extend(_insert(session, shop_id, inserts, linked, links))
-    _link(session, {pid: oid for pid, oid in links.items() if linked.get(pid) != oid})
+    if links_out is not None:
+        links_out.update(links)
+    else:
+        _link(session, {pid: oid for pid, oid in links.items() if linked.get(pid) != oid})
     # In the order given; older versions of the same order in this batch were superseded before they were applied.
     chosen = {o.platform_order_no: o for o in outcomes}
     return [chosen[inbound.platform_order_no] if newest[inbound.platform_order_no][2] == pid
@@ -345,6 +349,145 @@ def _fold_notice(session: Any, order: Order, changes: list[str], interception: b
     from app.services import change_notices
 
     change_notices.fold(session, order, changes, interception=interception, by=f"platform:{order.platform}")
+
+
+# --- store sales: received at the doors, their orders created afterwards (issue #19) -----------------------
+# The doors store a verified sale's bytes as ``pending`` (or ``quarantined`` when they cannot be read) and answer;
+# the inbox worker (app/hub/inbox_worker.py) creates the orders later in big groups, off the answer path.
+_RECEIVE = ("INSERT INTO raw_payloads (source, shop_id, kind, body, sha256, status, error)"
+            " SELECT %s, %s, v.kind, v.body, v.sha256, v.status, v.error"
+            " FROM unnest(%b::text[], %b::bytea[], %b::text[], %b::text[], %b::text[]) AS v(kind, body, sha256, status, error)"
+            " ON CONFLICT ON CONSTRAINT uq_raw_payloads_source_sha256 DO NOTHING RETURNING sha256")
+
+
+def receive(engine: sa.Engine, *, shop_id: int, source: str, payloads: Sequence[Payload],
+            normalise: Normaliser) -> list[Outcome]:
+    """Store pushed sales durably in one statement, their orders to be created by :func:`create_received`.
+
+    The statement is its own transaction (autocommit: no BEGIN and COMMIT round trips for the doors to wait on
+    and pay for); it is durable when it returns.
+
+    Per payload, in order: ``accepted`` (stored, pending; ``platform_order_no`` is the sale's number),
+    ``duplicate`` (these bytes were received before, or earlier in ``payloads``: nothing stored) or
+    ``quarantined`` (unreadable: stored with the reason, no order will be made of it; ``error`` says why).
+    Each is read once here (a JSON read, no database) so an unreadable sale is answered as such at once.
+    """
+    read: dict[str, InboundOrder | Exception] = {}
+    for p in payloads:
+        if p.sha256 not in read:
+            try:
+                read[p.sha256] = normalise(p.body)
+            except Exception as err:  # any failure to read a sale quarantines it, never stops the others
+                read[p.sha256] = err
+    # In hash order, like _store_payloads: groups committed side by side take the unique index's locks in one order.
+    unique = sorted({p.sha256: p for p in payloads}.values(), key=lambda p: p.sha256)
+    errors = [_reason(read[p.sha256]) if isinstance(read[p.sha256], Exception) else None for p in unique]
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            fresh = {sha for (sha,) in conn.exec_driver_sql(_RECEIVE, (
+                source, shop_id, [p.kind for p in unique], [p.body for p in unique], [p.sha256 for p in unique],
+                ["pending" if e is None else "quarantined" for e in errors], [e[:2000] if e else None for e in errors]))}
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as err:  # as a unit of work says it: nothing was stored
+        raise DatabaseUnavailable(detail=first_line(err)) from err
+    outcomes, seen = [], set()
+    for p in payloads:
+        got = read[p.sha256]
+        if p.sha256 not in fresh or p.sha256 in seen:
+            outcomes.append(Outcome("duplicate"))
+        elif isinstance(got, Exception):
+            outcomes.append(Outcome("quarantined", error=_reason(got)))
+        else:
+            outcomes.append(Outcome("accepted", got.platform_order_no))
+        seen.add(p.sha256)
+    return outcomes
+
+
+def _reason(err: Exception) -> str:
+    return str(err) or type(err).__name__
+
+
+# Oldest first, from the small partial index of what waits (migration 0052); another hub's worker skips these.
+_PENDING = ("SELECT p.id, p.shop_id, s.code, p.source, p.body, p.sha256 FROM raw_payloads p JOIN shops s ON s.id = p.shop_id"
+            " WHERE p.status = 'pending' AND (%s::bigint IS NULL OR p.id = %s::bigint)"
+            " ORDER BY p.id LIMIT %s FOR UPDATE OF p SKIP LOCKED")
+_PENDING_IDS = "SELECT id FROM raw_payloads WHERE status = 'pending' ORDER BY id LIMIT %s"
+_REFUSED = ("UPDATE raw_payloads SET status = 'quarantined', error = %s WHERE id = %s AND status = 'pending'")
+_SETTLE = ("UPDATE raw_payloads AS p SET status = v.status, error = v.error, order_id = v.oid"
+           " FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::bigint[]) AS v(pid, status, error, oid) WHERE p.id = v.pid")
+
+
+def create_received(uow: UnitOfWork, normaliser: Callable[[str, str], Normaliser], *, limit: int = 500) -> BatchResult:
+    """Create the orders of up to ``limit`` received sales (:func:`receive`), oldest first, in one transaction.
+
+    ``normaliser(source, shop code)`` reads a sale. Each payload becomes ``parsed`` and linked to its order (or
+    ``quarantined`` with the reason) in the same transaction that creates the order, so a sale's order is
+    created exactly once: a worker that dies mid-way leaves its sales pending, taken again by the next.
+    A sale whose number is stored already is judged like any later version (same, stale or applied).
+    If the database refuses the group (a sale it cannot store, e.g. a sale number too long; not a lost
+    connection, which is raised), the sales are created one by one and one still refused after a second try
+    is quarantined with the database's reason, so one sale never holds up the others.
+    """
+    try:
+        return _create_received(uow, normaliser, limit, None)
+    except (sa.exc.DBAPIError, psycopg.Error) as err:
+        if not _refused(err):
+            raise
+        log.warning("creating %d received sales' orders failed (%s); one by one", limit, first_line(err))
+    with uow:
+        ids = [pid for (pid,) in uow.session.connection().exec_driver_sql(_PENDING_IDS, (limit,))]
+    outcomes: list[Outcome] = []
+    for pid in ids:
+        for attempt in (1, 2):
+            try:
+                outcomes += _create_received(uow, normaliser, 1, pid).outcomes
+                break
+            except (sa.exc.DBAPIError, psycopg.Error) as err:
+                if not _refused(err):
+                    raise
+                if attempt == 2:
+                    reason = f"门店销售单无法生成订单（数据库拒绝：{first_line(err)}）"
+                    with uow:
+                        uow.session.connection().exec_driver_sql(_REFUSED, (reason[:2000], pid))
+                        uow.commit()
+                    outcomes.append(Outcome("quarantined", error=reason))
+    return BatchResult(tuple(outcomes))
+
+
+def _refused(err: Exception) -> bool:
+    """The database refused what was asked (bad data, a racing writer's key), as opposed to being away."""
+    lost = (sa.exc.OperationalError, sa.exc.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+    return not isinstance(err, lost)
+
+
+def _create_received(uow: UnitOfWork, normaliser: Callable[[str, str], Normaliser], limit: int,
+                     only: int | None) -> BatchResult:
+    with uow:
+        session = uow.session
+        rows = session.connection().exec_driver_sql(_PENDING, (only, only, limit)).all()
+        by_shop: dict[int, list[Any]] = {}
+        for row in rows:
+            by_shop.setdefault(row.shop_id, []).append(row)
+        outcomes: list[Outcome] = []
+        settled: dict[int, tuple[str, str | None, int | None]] = {}  # payload id → (status, error, order id)
+        for shop_id, shop_rows in by_shop.items():
+            parsed: list[tuple[InboundOrder, str, int]] = []
+            for row in shop_rows:
+                try:
+                    parsed.append((normaliser(row.source, row.code)(bytes(row.body)), row.sha256, row.id))
+                except Exception as err:  # read at the doors already; a connector changed since: kept, with why
+                    settled[row.id] = ("quarantined", _reason(err)[:2000], None)
+                    outcomes.append(Outcome("quarantined", error=_reason(err)))
+            links: dict[int, int | None] = {}
+            applied = _apply(session, shop_id, parsed, links_out=links)
+            settled |= {pid: ("parsed", None, links.get(pid)) for _, _, pid in parsed}
+            outcomes += applied
+            _count_ingested(session, shop_id, sum(1 for o in applied if o.verdict in ("new", "apply")))
+        if settled:
+            session.connection().exec_driver_sql(_SETTLE, (
+                list(settled), [v[0] for v in settled.values()], [v[1] for v in settled.values()],
+                [v[2] for v in settled.values()]))
+        uow.commit()
+    return BatchResult(tuple(outcomes))
 
 
 # Written as SQL once: building and compiling the ORM upsert cost ≈1 ms of the hub's CPU per page.

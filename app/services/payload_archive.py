@@ -42,7 +42,7 @@ BATCH = 2000
 
 _TAKE = sa.text(
     "SELECT id, source, kind, sha256, received_at, body FROM raw_payloads"
-    " WHERE archived_at IS NULL AND received_at < :cutoff AND status <> 'quarantined' AND NOT (id = ANY(:bad))"
+    " WHERE archived_at IS NULL AND received_at < :cutoff AND status = 'parsed' AND NOT (id = ANY(:bad))"
     " ORDER BY received_at, id LIMIT :n FOR UPDATE SKIP LOCKED")
 _MARK = sa.text(
     "UPDATE raw_payloads SET body = ''::bytea, archived_at = now(), archive_file = :file"

@@ -8,7 +8,8 @@ from typing import Any
 
 from app.domain.fields import Lang, code_label
 from app.domain.messages import render
-from app.services.trace import OrderStory, _audit, _case, _decision, _einvoice, _erp_attempt, _invoice, push_fetch
+from app.services.trace import (OrderStory, _audit, _case, _decision, _einvoice, _erp_attempt, _invoice, push_fetch,
+                               sale_events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ def story_events(story: OrderStory, lang: Lang = "zh") -> list[StoryEvent]:
     if o["paid_at"]:
         events.append(StoryEvent(o["paid_at"], "paid", render("TRACE_PAID", lang)))
     events += [StoryEvent(f["at"], "push", push_fetch(f, lang), failed=not f["ok"]) for f in story.push_fetches]
+    events += [StoryEvent(at, "push", line) for at, line in sale_events(story, lang)]
     events += [_event(d["decided_at"], "decision", _decision(d, story, lang)) for d in story.decisions]
     events += [_event(a["occurred_at"], "audit", _audit(a, lang)) for a in story.audits]
     for sh in story.shipments:

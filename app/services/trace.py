@@ -277,6 +277,7 @@ def render_story(story: OrderStory, lang: Lang = "zh") -> str:
     events += [(r["updated_at"], 9, [_einvoice(r, lang)]) for r in story.einvoices]
     events += [(p["received_at"], 0, _payload(p, lang)) for p in story.payloads]
     events += [(f["at"], 0, [push_fetch(f, lang)]) for f in story.push_fetches]
+    events += [(at, 0, [line]) for at, line in sale_events(story, lang)]
     out.append(render("TRACE_SECTION_STORY", lang))
     for at, _, lines in sorted(events, key=lambda e: (e[0], e[1])):
         out.append(f"  {_t(at)}  {lines[0]}")
@@ -292,6 +293,17 @@ def _payload(p: dict[str, Any], lang: Lang) -> list[str]:
     if p["archive_file"]:
         lines.append(render("TRACE_PAYLOAD_ARCHIVED", lang, file=p["archive_file"], at=_t(p["archived_at"])))
     return lines
+
+
+def sale_events(story: OrderStory, lang: Lang) -> list[tuple[datetime, str]]:
+    """A store sale's order: when the till's sale was received (answered) and when its order was created after."""
+    o = story.order
+    if o["platform"] != "pos" or not story.payloads:
+        return []
+    first = story.payloads[0]
+    seconds = max(0.0, (o["created_at"] - first["received_at"]).total_seconds())
+    return [(first["received_at"], render("TRACE_SALE_RECEIVED", lang, id=first["id"])),
+            (o["created_at"], render("TRACE_SALE_ORDER_CREATED", lang, seconds=f"{seconds:.1f}"))]
 
 
 def push_fetch(f: dict[str, Any], lang: Lang) -> str:

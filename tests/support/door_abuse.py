@@ -195,3 +195,15 @@ async def _paced_load(url: str, requests: list[bytes], rate: float, connections:
 def paced_load(url: str, requests: list[bytes], *, rate: float, connections: int = 64) -> LoadResult:
     """Send ``requests`` at ``rate`` per second over ``connections`` kept-alive connections."""
     return asyncio.run(_paced_load(url, requests, rate, connections))
+
+
+def create_received(hub) -> int:
+    """What the inbox worker does after a burst, done here in the test's thread (no worker process): the
+    orders of every received store sale created; how many sales were taken."""
+    from app.hub.inbox_worker import received_sale
+    from app.services import ingest
+
+    taken = 0
+    while n := len(ingest.create_received(hub.uow(), received_sale).outcomes):
+        taken += n
+    return taken
