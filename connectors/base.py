@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import requests
@@ -203,14 +203,42 @@ class Credentials:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+def json_span(text: str, key: str, value: Any) -> str | None:
+    """The source text of ``value`` where it sits under ``"key":`` in the JSON ``text`` (None if not found),
+    ``value`` as read with ``parse_float=Decimal``. A connector stores an order's own bytes cut out of the
+    answer this way, leaving behind an envelope whose ``request_id`` changes on every call: the hub tells a
+    repeated version from a new one by the payload's hash."""
+    decoder = json.JSONDecoder(parse_float=Decimal)
+    for found in re.finditer(rf'"{key}"\s*:\s*', text):
+        try:
+            got, end = decoder.raw_decode(text, found.end())
+        except ValueError:
+            continue
+        if got == value:  # the equality check rules out the same key inside a string or another object
+            return text[found.end():end]
+    return None
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-#: Asked by a connector once per list page, before fetching details: of these (platform order number,
-#: modification time as the list gives it), which does the hub already store at that version? The
-#: connector fetches no detail for those (the poller answers it: app/hub/pollers.py ``KnownVersions``).
-Known = Callable[[Sequence[tuple[str, datetime]]], set[str]]
+class Known(Protocol):
+    """What a connector asks the hub about the orders a list page names, before fetching their details
+    (the poller answers it: app/hub/pollers.py ``KnownVersions``)."""
+
+    def __call__(self, listed: Sequence[tuple[str, datetime]], *, exact: bool = True) -> set[str]:
+        """Of these (platform order number, time), which need no detail call: the hub holds them at
+        that version or later. ``exact``: the time is the order's modification time as the list gives
+        it (淘宝/天猫, 拼多多); otherwise (a list of bare ids, 微信小店) it is the end of the update-time
+        window that listed the order, so all the hub knows is that the order's time is at most that."""
+        ...
+
+    def cuts(self, start: datetime, end: datetime) -> list[datetime]:
+        """For a list of bare ids: whole seconds strictly inside (start, end) at which to cut the window
+        into smaller windows listed one by one, so that more of the orders the hub has read already
+        are listed in a window that ends early enough for ``known`` to rule them out (may be empty)."""
+        ...
 
 
 class Connector(ABC):
@@ -242,7 +270,9 @@ class Connector(ABC):
         ``known``: where the list gives each order's modification time before its detail is fetched
         (淘宝/天猫, 拼多多), the connector asks it once per list page and leaves out the orders it
         names: they are stored at that version already, and their details would only be parsed and
-        found unchanged. Platforms whose list carries whole orders, or only ids, ignore it.
+        found unchanged. A list of bare ids (微信小店) cuts its window where ``known.cuts`` says and
+        asks with each window's end instead (``exact=False``). Platforms whose list carries whole
+        orders ignore it.
         """
 
     @abstractmethod

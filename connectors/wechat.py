@@ -147,29 +147,40 @@ class WechatConnector(Connector):
     def changed_orders(self, start: datetime, end: datetime, known: Known | None = None) -> Iterator[RawOrder]:
         """Every order updated in [start, end]: id pages by ``next_key``, then order/get per id.
 
-        ``known`` is not asked: the id list (order/list/get) gives no modification time, so nothing tells
-        an unchanged order from a changed one before its detail is read (the hub's hash check does that).
+        The id list (order/list/get) gives no modification time. With ``known``, the window is listed as
+        the smaller windows ``known.cuts`` names, and each page's ids are asked about with the end of the
+        window that listed them (``exact=False``): an id listed in a window that ended before this hub
+        last read that order (by a margin) needs no detail (app/hub/pollers.py, the comment at the top).
         """
-        seen: set[str] = set()  # the same id on two pages (platform repeats) is fetched once
+        seen: set[str] = set()  # the same id on two pages or windows (platform repeats, shared ends) is asked once
         for lo, hi in _split(start, end, self.max_window):
-            next_key = ""
-            while True:
-                body: dict[str, Any] = {"update_time_range": {"start_time": int(lo.timestamp()),
-                                                              "end_time": int(hi.timestamp())},
-                                        "page_size": PAGE_SIZE}
-                if next_key:
-                    body["next_key"] = next_key
-                page = self._api(LIST_PATH, body)
-                for order_id in page.get("order_id_list") or []:
-                    if str(order_id) not in seen:
-                        seen.add(str(order_id))
-                        yield self.fetch(str(order_id))
-                if not page.get("has_more"):
-                    break
-                cursor = str(page.get("next_key") or "")
-                if not cursor or cursor == next_key:  # a cursor that does not move would loop forever
-                    raise PlatformError(PLATFORM, "paging", "微信小店订单列表的翻页游标没有前进")
-                next_key = cursor
+            bounds = [lo, *(known.cuts(lo, hi) if known is not None else ()), hi]
+            for a, b in zip(bounds, bounds[1:], strict=False):
+                for ids in self._listed(a, b):
+                    fresh = [i for i in dict.fromkeys(ids) if i not in seen]
+                    seen.update(fresh)
+                    skip = known([(i, b) for i in fresh], exact=False) if known is not None and fresh else set()
+                    for order_id in fresh:
+                        if order_id not in skip:
+                            yield self.fetch(order_id)
+
+    def _listed(self, lo: datetime, hi: datetime) -> Iterator[list[str]]:
+        """The order ids updated in [lo, hi], page by page (``next_key``)."""
+        next_key = ""
+        while True:
+            body: dict[str, Any] = {"update_time_range": {"start_time": int(lo.timestamp()),
+                                                          "end_time": int(hi.timestamp())},
+                                    "page_size": PAGE_SIZE}
+            if next_key:
+                body["next_key"] = next_key
+            page = self._api(LIST_PATH, body)
+            yield [str(order_id) for order_id in page.get("order_id_list") or []]
+            if not page.get("has_more"):
+                return
+            cursor = str(page.get("next_key") or "")
+            if not cursor or cursor == next_key:  # a cursor that does not move would loop forever
+                raise PlatformError(PLATFORM, "paging", "微信小店订单列表的翻页游标没有前进")
+            next_key = cursor
 
     def fetch(self, platform_order_no: str) -> RawOrder:
         """order/get for one id; a garbled answer is kept as-is for quarantine, an error is raised."""
