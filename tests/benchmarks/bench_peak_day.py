@@ -806,9 +806,9 @@ def main() -> None:
     for platform, p in i["per_platform"].items():
         print(f"  {platform}: publish → stored p50 {p['p50_s']} s, p99 {p['p99_s']} s (target {p['target_s']} s, "
               f"{p['within_target_share']:.0%} within)")
-    for platform, c in figures.get("platform_calls", {}).items():
-        print(f"  {platform}: {c['detail_calls']} detail calls for {c['stored']} orders stored "
-              f"({c['details_per_order']} per order), {c['list_calls']} list calls")
+    for platform, calls in figures.get("platform_calls", {}).items():
+        print(f"  {platform}: {calls['detail_calls']} detail calls for {calls['stored']} orders stored "
+              f"({calls['details_per_order']} per order), {calls['list_calls']} list calls")
     print(f"sync: change at one station → in another's cache, {s['pairs']} pairs: p50 {s['p50_ms']} ms, "
           f"p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms (target p99 < 300 ms)")
     print(f"station commands: {c['saved']} saved, {c['accepted']} accepted, {c['refused']} refused, lost {c['lost']}, "
