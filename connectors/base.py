@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
 
 import orjson
@@ -201,6 +202,27 @@ class Credentials:
     access_token: str = ""
     refresh_token: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+
+
+#: How far our clock may run ahead of a platform's (the hubs keep NTP time; the platforms' gateways only
+#: insist on 10 minutes). The hub's rules for skipping re-listed orders lean on it (app/hub/pollers.py).
+CLOCK_SKEW = timedelta(seconds=2)
+
+
+def platform_behind(sent: datetime, date_header: str | None) -> timedelta | None:
+    """How far the platform's clock was surely behind ours, from an answer's HTTP ``Date`` (whole seconds:
+    when it answered, after ``sent`` by our clock, its clock read less than Date + 1 s); None if it was
+    not surely behind, or the header is missing or unreadable."""
+    if not date_header:
+        return None
+    try:
+        answered = parsedate_to_datetime(date_header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if answered.tzinfo is None:
+        return None
+    behind = sent - (answered + timedelta(seconds=1))
+    return behind if behind > timedelta(0) else None
 
 
 def json_span(text: str, key: str, value: Any) -> str | None:

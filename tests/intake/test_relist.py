@@ -36,14 +36,16 @@ class Shop:
         creds = Credentials(app_key="1234567890123456789", app_secret="testsecret", access_token="token-1",
                             refresh_token="refresh-1")
         self.sim = simulator_module(platform).make_simulator(self.world, creds)
-        self.server = SimServer(self.sim.handle).start()
+        self.server = SimServer(self.sim.handle, clock=self.world.now).start()  # its HTTP Date on its clock
         self.id = add_shop(platform, f"R-{platform}", url=self.server.url, creds=creds, platform_shop_id="77001")
         self.credentials = credentials
         self.config = next(s for s in shop_sync.enabled_shops(hub.uow()) if s.id == self.id)
         self.seen = SeenVersions()
 
     def poll(self, **kw):
-        connector = connector_for(self.config, self.credentials.get(self.config.credentials_ref), policy=NO_SLEEP)
+        ours = {"clock": kw["now"]} if "now" in kw else {}  # the connector's clock is the poller's
+        connector = connector_for(self.config, self.credentials.get(self.config.credentials_ref), policy=NO_SLEEP,
+                                  **ours)
         try:
             report = poll_once(self.hub, self.config, connector, seen=self.seen, **kw)
         finally:
@@ -231,7 +233,8 @@ def test_wechat_repolls_fetch_no_unchanged_detail_a_change_in_the_overlap_and_a_
 
 
 def test_wechat_two_changes_in_one_second_are_both_seen_and_a_restarted_hub_reads_once_more(wechat):
-    shop, second = wechat, wechat.clock()  # the platform's clock stays on this second
+    shop, clock = wechat, wechat.clock
+    second = clock()  # the platform's clock stays on this second while ours reads the next one
     [order] = shop.world.create(1)
     shop.poll(now=lambda: second + timedelta(seconds=1))
     shop.world.note(order.order_id, "同一秒的备注")  # stamped with the same second
@@ -240,15 +243,31 @@ def test_wechat_two_changes_in_one_second_are_both_seen_and_a_restarted_hub_read
     assert report.skipped == 0 and report.stored == 1 and shop.details() == [order.order_id] * 2
     assert _stored(shop.hub, order.order_id).seller_note == "同一秒的备注"
     # read again once that second is over (by the margin): from then on it is skipped
-    later = shop.poll(now=lambda: second + timedelta(seconds=10))
+    clock.tick(10)
+    later = shop.poll(now=clock)
     assert later.stored == 0 and len(shop.details()) == 3
-    settled = shop.poll(now=lambda: second + timedelta(seconds=11))
+    clock.tick(1)
+    settled = shop.poll(now=clock)
     assert settled.skipped == 1 and len(shop.details()) == 3
 
     payloads, versions = _count(shop.hub, RawPayload), _versions(shop.hub)
     shop.seen = SeenVersions()  # a restarted hub reads it once more, stores nothing new, then skips it
-    restarted = shop.poll(now=lambda: second + timedelta(seconds=12))
+    clock.tick(1)
+    restarted = shop.poll(now=clock)
     assert restarted.skipped == 0 and restarted.stored == 0 and len(shop.details()) == 4
     assert _count(shop.hub, RawPayload) == payloads and _versions(shop.hub) == versions
-    settled = shop.poll(now=lambda: second + timedelta(seconds=13))
+    clock.tick(1)
+    settled = shop.poll(now=clock)
     assert settled.skipped == 1 and len(shop.details()) == 4
+
+
+def test_wechat_skips_nothing_while_its_clock_is_surely_further_behind_ours(hub, add_shop, credentials):
+    # A change stamped by a clock minutes behind ours would look covered by a read made before it.
+    shop = Shop(hub, add_shop, credentials, "wechat", _behind())
+    try:
+        shop.world.create(5, at=shop.world.now() - timedelta(minutes=3))
+        assert shop.poll().stored == 5
+        again = shop.poll(overlap=timedelta(minutes=15))
+        assert again.skipped == 0 and again.duplicates == 5 and len(shop.details()) == 10
+    finally:
+        shop.close()
