@@ -262,6 +262,11 @@ class Known(Protocol):
         are listed in a window that ends early enough for ``known`` to rule them out (may be empty)."""
         ...
 
+    def distrust(self) -> None:
+        """The platform's clock is off ours by more than the rules allow: forget the reads remembered so far
+        and remember none until the poll ends (what was read meanwhile is not known to be current)."""
+        ...
+
 
 class Connector(ABC):
     """One channel's client. Subclasses declare the platform's window rules and implement the calls."""

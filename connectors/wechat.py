@@ -165,20 +165,23 @@ class WechatConnector(Connector):
         """
         seen: set[str] = set()  # the same id on two pages or windows (platform repeats, shared ends) is asked once
         for lo, hi in _split(start, end, self.max_window):
-            bounds = [lo, *(known.cuts(lo, hi) if known is not None and self._clock_agrees() else ()), hi]
+            bounds = [lo, *(known.cuts(lo, hi) if known is not None and self._clock_agrees(known) else ()), hi]
             for a, b in zip(bounds, bounds[1:], strict=False):
                 for ids in self._listed(a, b):
                     fresh = [i for i in dict.fromkeys(ids) if i not in seen]
                     seen.update(fresh)
-                    ask = known is not None and fresh and self._clock_agrees()
+                    ask = known is not None and fresh and self._clock_agrees(known)
                     skip = known([(i, b) for i in fresh], exact=False) if ask else set()
                     for order_id in fresh:
                         if order_id not in skip:
                             yield self.fetch(order_id)
 
-    def _clock_agrees(self) -> bool:
-        """Whether WeChat's clock, at the latest answer, was at most CLOCK_SKEW behind ours (said once a change)."""
+    def _clock_agrees(self, known: Known) -> bool:
+        """Whether WeChat's clock, at the latest answer, was at most CLOCK_SKEW behind ours (said once a change);
+        if not, ``known`` forgets what it remembered: reads made while the clocks disagree prove nothing."""
         agrees = self.behind is None or self.behind <= CLOCK_SKEW
+        if not agrees:
+            known.distrust()
         if agrees != self._agreed:
             self._agreed = agrees
             if agrees:

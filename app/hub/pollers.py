@@ -264,6 +264,7 @@ class KnownVersions:
         self.hub, self.shop, self.seen, self.now = hub, shop, seen, now
         self.asked_at: datetime | None = None  # the latest question: a lower bound of when the details after it were read
         self.skipped = 0
+        self.trusted = True  # False once the connector found the platform's clock off: no read counts as verified
 
     def __call__(self, listed: Sequence[tuple[str, datetime]], *, exact: bool = True) -> set[str]:
         """Skip an order stored at a later time than ``at``, or one this hub read (and still stores as read)
@@ -301,10 +302,14 @@ class KnownVersions:
                 points.append(last)
         return points
 
+    def distrust(self) -> None:
+        self.trusted = False
+        self.seen.versions = {}
+
     def stamped(self, raws: Iterable[RawOrder]) -> Iterator[tuple[RawOrder, datetime | None]]:
-        """Each raw with the time of the question asked before its detail was fetched."""
+        """Each raw with the time of the question asked before its detail was fetched (None once distrusted)."""
         for raw in raws:
-            yield raw, self.asked_at
+            yield raw, self.asked_at if self.trusted else None
 
 
 def _pages(raws: Iterable[T]) -> Iterator[list[T]]:
