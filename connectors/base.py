@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import requests
@@ -203,14 +204,68 @@ class Credentials:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+#: How far our clock may run ahead of a platform's (the hubs keep NTP time; the platforms' gateways only
+#: insist on 10 minutes). The hub's rules for skipping re-listed orders lean on it (app/hub/pollers.py).
+CLOCK_SKEW = timedelta(seconds=2)
+
+
+def platform_behind(sent: datetime, date_header: str | None) -> timedelta | None:
+    """How far the platform's clock was surely behind ours, from an answer's HTTP ``Date`` (whole seconds:
+    when it answered, after ``sent`` by our clock, its clock read less than Date + 1 s); None if it was
+    not surely behind, or the header is missing or unreadable."""
+    if not date_header:
+        return None
+    try:
+        answered = parsedate_to_datetime(date_header)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if answered.tzinfo is None:
+        return None
+    behind = sent - (answered + timedelta(seconds=1))
+    return behind if behind > timedelta(0) else None
+
+
+def json_span(text: str, key: str, value: Any) -> str | None:
+    """The source text of ``value`` where it sits under ``"key":`` in the JSON ``text`` (None if not found),
+    ``value`` as read with ``parse_float=Decimal``. A connector stores an order's own bytes cut out of the
+    answer this way, leaving behind an envelope whose ``request_id`` changes on every call: the hub tells a
+    repeated version from a new one by the payload's hash."""
+    decoder = json.JSONDecoder(parse_float=Decimal)
+    for found in re.finditer(rf'"{key}"\s*:\s*', text):
+        try:
+            got, end = decoder.raw_decode(text, found.end())
+        except ValueError:
+            continue
+        if got == value:  # the equality check rules out the same key inside a string or another object
+            return text[found.end():end]
+    return None
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-#: Asked by a connector once per list page, before fetching details: of these (platform order number,
-#: modification time as the list gives it), which does the hub already store at that version? The
-#: connector fetches no detail for those (the poller answers it: app/hub/pollers.py ``KnownVersions``).
-Known = Callable[[Sequence[tuple[str, datetime]]], set[str]]
+class Known(Protocol):
+    """What a connector asks the hub about the orders a list page names, before fetching their details
+    (the poller answers it: app/hub/pollers.py ``KnownVersions``)."""
+
+    def __call__(self, listed: Sequence[tuple[str, datetime]], *, exact: bool = True) -> set[str]:
+        """Of these (platform order number, time), which need no detail call: the hub holds them at
+        that version or later. ``exact``: the time is the order's modification time as the list gives
+        it (淘宝/天猫, 拼多多); otherwise (a list of bare ids, 微信小店) it is the end of the update-time
+        window that listed the order, so all the hub knows is that the order's time is at most that."""
+        ...
+
+    def cuts(self, start: datetime, end: datetime) -> list[datetime]:
+        """For a list of bare ids: whole seconds strictly inside (start, end) at which to cut the window
+        into smaller windows listed one by one, so that more of the orders the hub has read already
+        are listed in a window that ends early enough for ``known`` to rule them out (may be empty)."""
+        ...
+
+    def distrust(self) -> None:
+        """The platform's clock is off ours by more than the rules allow: forget the reads remembered so far
+        and remember none until the poll ends (what was read meanwhile is not known to be current)."""
+        ...
 
 
 class Connector(ABC):
@@ -242,7 +297,9 @@ class Connector(ABC):
         ``known``: where the list gives each order's modification time before its detail is fetched
         (淘宝/天猫, 拼多多), the connector asks it once per list page and leaves out the orders it
         names: they are stored at that version already, and their details would only be parsed and
-        found unchanged. Platforms whose list carries whole orders, or only ids, ignore it.
+        found unchanged. A list of bare ids (微信小店) cuts its window where ``known.cuts`` says and
+        asks with each window's end instead (``exact=False``). Platforms whose list carries whole
+        orders ignore it.
         """
 
     @abstractmethod

@@ -30,12 +30,14 @@ from app.domain.errors import InvalidValue
 from app.domain.intake import InboundOrder, Line, Receiver
 from app.domain.money import apportion, yuan
 from app.domain.status import OrderStatus
-from connectors.base import Connector, Known, PayloadError, PlatformError, PushMessage, RawOrder, http, with_retries
+from connectors.base import (Connector, Known, PayloadError, PlatformError, PushMessage, RawOrder, http, json_span,
+                             with_retries)
 
 PLATFORM = "pdd"
 ROUTER = "/api/router"
 LIST_API = "pdd.order.number.list.increment.get"
 DETAIL_API = "pdd.order.information.get"
+DETAIL_KEY = "order_info_get_response"  # the answer's key around order_info (and request_id)
 REFRESH_API = "pdd.pop.auth.token.refresh"
 PAGE_SIZE = 100
 GMT8 = timezone(timedelta(hours=8))
@@ -192,16 +194,25 @@ class PddConnector(Connector):
                         yield self.fetch(sn)
 
     def fetch(self, platform_order_no: str) -> RawOrder:
-        """pdd.order.information.get; a garbled answer is kept as-is for quarantine, an error is raised."""
+        """pdd.order.information.get: the ``order_info`` object's bytes exactly as sent.
+
+        The envelope is left behind: its ``request_id`` changes on every call, and the hub tells a
+        repeated version from a new one by the payload's hash (so a re-read of an unchanged order is a
+        duplicate, not a new version). A garbled answer is kept whole for quarantine; an error is raised.
+        """
         def call() -> bytes:
             raw = self._send(DETAIL_API, {"order_sn": platform_order_no})
             try:
-                doc = _decode(raw)
+                text = raw.decode("utf-8")
+                doc = _decode(text)
             except (ValueError, UnicodeDecodeError):
                 return raw
             if isinstance(doc, dict) and isinstance(doc.get("error_response"), dict):
                 raise _pdd_error(doc["error_response"])
-            return raw
+            answer = doc.get(DETAIL_KEY) if isinstance(doc, dict) else None
+            info = answer.get("order_info") if isinstance(answer, dict) else None
+            found = json_span(text, "order_info", info) if isinstance(info, dict) else None
+            return found.encode("utf-8") if found is not None else raw  # no order in it: quarantined whole
 
         return RawOrder(platform_order_no, with_retries(self.policy, call, on_auth_expired=self.refresh_token),
                         "order.information.get")
@@ -222,8 +233,11 @@ class PddConnector(Connector):
         if isinstance(doc.get("error_response"), dict):
             err = doc["error_response"]
             raise PayloadError(f"拼多多订单详情是错误应答：{err.get('error_code')} {err.get('error_msg', '')}")
-        info = (doc.get("order_info_get_response") or {}).get("order_info")
-        if not isinstance(info, dict):
+        info: Any = doc  # fetch() keeps the order_info object; a whole answer (stored before) is unwrapped
+        if DETAIL_KEY in doc:
+            answer = doc[DETAIL_KEY]
+            info = answer.get("order_info") if isinstance(answer, dict) else None
+        if not isinstance(info, dict) or not info:
             raise PayloadError("拼多多订单详情缺少订单内容")
         try:
             return _normalise(info)

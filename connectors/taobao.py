@@ -19,7 +19,7 @@ from app.domain.intake import InboundOrder, Line, Receiver
 from app.domain.money import yuan
 from app.domain.status import OrderStatus
 from connectors.base import (Connector, Credentials, Known, PayloadError, PlatformError, PushMessage, RawOrder, http,
-                             loads_exact, with_retries)
+                             json_span, loads_exact, with_retries)
 
 GATEWAY = "https://eco.taobao.com/router/rest"
 CST = timezone(timedelta(hours=8))  # TOP stamps and expects GMT+8 wall-clock times
@@ -149,19 +149,6 @@ def _listed(container: Any, key: str) -> list[Any]:
     if isinstance(container, dict):
         container = container.get(key)
     return container if isinstance(container, list) else []
-
-
-def _span(text: str, key: str, value: Any) -> str | None:
-    """The source text of ``value`` where it sits under ``"key":`` in ``text`` (None if not found)."""
-    decoder = json.JSONDecoder(parse_float=Decimal)
-    for found in re.finditer(rf'"{key}"\s*:\s*', text):
-        try:
-            got, end = decoder.raw_decode(text, found.end())
-        except ValueError:
-            continue
-        if got == value:  # the equality check rules out the same key inside a string or another object
-            return text[found.end():end]
-    return None
 
 
 def _sku_props(text: str) -> tuple[str, str]:
@@ -350,7 +337,7 @@ class TaobaoConnector(Connector):
 
         def once() -> bytes:
             received.append(self._exchange(method, params, with_session=True))
-            trade = _span(received[-1].decode("utf-8"), "trade", self._answer(method, received[-1]).get("trade"))
+            trade = json_span(received[-1].decode("utf-8"), "trade", self._answer(method, received[-1]).get("trade"))
             if trade is None:
                 raise PlatformError(self.platform, "malformed", "订单详情里缺少 trade", retryable=True)
             return trade.encode("utf-8")

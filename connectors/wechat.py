@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,8 +24,10 @@ from app.domain.errors import InvalidValue
 from app.domain.intake import InboundOrder, Line, Receiver
 from app.domain.money import fen
 from app.domain.status import OrderStatus
-from connectors.base import (Connector, Known, PayloadError, PlatformError, PushMessage, RawOrder, http, loads_exact,
-                             with_retries)
+from connectors.base import (CLOCK_SKEW, Connector, Known, PayloadError, PlatformError, PushMessage, RawOrder, http,
+                             loads_exact, platform_behind, with_retries)
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "wechat"
 TOKEN_PATH = "/cgi-bin/stable_token"
@@ -106,6 +109,9 @@ class WechatConnector(Connector):
 
     platform = PLATFORM
     max_window = timedelta(days=7)
+    #: how far WeChat's clock was surely behind ours at the latest answer (its HTTP Date), if it was
+    behind: timedelta | None = None
+    _agreed = True
     push_ack = b"success"  # WeChat resends a callback (up to 10 times) unless it reads "success"
 
     # --- transport ----------------------------------------------------------------------------------
@@ -117,8 +123,11 @@ class WechatConnector(Connector):
         if token:
             url += f"?access_token={quote(self.credentials.access_token, safe='')}"
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        return http(self.session, PLATFORM, "POST", url, timeout=self.timeout, data=data,
-                    headers={"Content-Type": "application/json; charset=utf-8"}).content
+        sent = self.clock()
+        response = http(self.session, PLATFORM, "POST", url, timeout=self.timeout, data=data,
+                        headers={"Content-Type": "application/json; charset=utf-8"})
+        self.behind = platform_behind(sent, response.headers.get("Date"))
+        return response.content
 
     def _api(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return with_retries(self.policy, lambda: _check(self._post(path, body)), on_auth_expired=self.refresh_token)
@@ -147,29 +156,58 @@ class WechatConnector(Connector):
     def changed_orders(self, start: datetime, end: datetime, known: Known | None = None) -> Iterator[RawOrder]:
         """Every order updated in [start, end]: id pages by ``next_key``, then order/get per id.
 
-        ``known`` is not asked: the id list (order/list/get) gives no modification time, so nothing tells
-        an unchanged order from a changed one before its detail is read (the hub's hash check does that).
+        The id list (order/list/get) gives no modification time. With ``known``, the window is listed as
+        the smaller windows ``known.cuts`` names, and each page's ids are asked about with the end of the
+        window that listed them (``exact=False``): an id listed in a window that ended before this hub
+        last read that order (by a margin) needs no detail (app/hub/pollers.py, the comment at the top).
+        Both lean on WeChat's clock being at most ``CLOCK_SKEW`` behind ours: while an answer's HTTP Date
+        says it is surely further behind, nothing is skipped (every listed id is fetched, as without ``known``).
         """
-        seen: set[str] = set()  # the same id on two pages (platform repeats) is fetched once
+        seen: set[str] = set()  # the same id on two pages or windows (platform repeats, shared ends) is asked once
         for lo, hi in _split(start, end, self.max_window):
-            next_key = ""
-            while True:
-                body: dict[str, Any] = {"update_time_range": {"start_time": int(lo.timestamp()),
-                                                              "end_time": int(hi.timestamp())},
-                                        "page_size": PAGE_SIZE}
-                if next_key:
-                    body["next_key"] = next_key
-                page = self._api(LIST_PATH, body)
-                for order_id in page.get("order_id_list") or []:
-                    if str(order_id) not in seen:
-                        seen.add(str(order_id))
-                        yield self.fetch(str(order_id))
-                if not page.get("has_more"):
-                    break
-                cursor = str(page.get("next_key") or "")
-                if not cursor or cursor == next_key:  # a cursor that does not move would loop forever
-                    raise PlatformError(PLATFORM, "paging", "微信小店订单列表的翻页游标没有前进")
-                next_key = cursor
+            bounds = [lo, *(known.cuts(lo, hi) if known is not None and self._clock_agrees(known) else ()), hi]
+            for a, b in zip(bounds, bounds[1:], strict=False):
+                for ids in self._listed(a, b):
+                    fresh = [i for i in dict.fromkeys(ids) if i not in seen]
+                    seen.update(fresh)
+                    ask = known is not None and fresh and self._clock_agrees(known)
+                    skip = known([(i, b) for i in fresh], exact=False) if ask else set()
+                    for order_id in fresh:
+                        if order_id not in skip:
+                            yield self.fetch(order_id)
+
+    def _clock_agrees(self, known: Known) -> bool:
+        """Whether WeChat's clock, at the latest answer, was at most CLOCK_SKEW behind ours (said once a change);
+        if not, ``known`` forgets what it remembered: reads made while the clocks disagree prove nothing."""
+        agrees = self.behind is None or self.behind <= CLOCK_SKEW
+        if not agrees:
+            known.distrust()
+        if agrees != self._agreed:
+            self._agreed = agrees
+            if agrees:
+                log.info("wechat: the platform's clock agrees with ours again; re-listed unchanged orders are skipped")
+            else:
+                log.warning("wechat: the platform's clock is %s behind ours (HTTP Date): every re-listed order is "
+                            "fetched again until it agrees (check this machine's time sync)", self.behind)
+        return agrees
+
+    def _listed(self, lo: datetime, hi: datetime) -> Iterator[list[str]]:
+        """The order ids updated in [lo, hi], page by page (``next_key``)."""
+        next_key = ""
+        while True:
+            body: dict[str, Any] = {"update_time_range": {"start_time": int(lo.timestamp()),
+                                                          "end_time": int(hi.timestamp())},
+                                    "page_size": PAGE_SIZE}
+            if next_key:
+                body["next_key"] = next_key
+            page = self._api(LIST_PATH, body)
+            yield [str(order_id) for order_id in page.get("order_id_list") or []]
+            if not page.get("has_more"):
+                return
+            cursor = str(page.get("next_key") or "")
+            if not cursor or cursor == next_key:  # a cursor that does not move would loop forever
+                raise PlatformError(PLATFORM, "paging", "微信小店订单列表的翻页游标没有前进")
+            next_key = cursor
 
     def fetch(self, platform_order_no: str) -> RawOrder:
         """order/get for one id; a garbled answer is kept as-is for quarantine, an error is raised."""

@@ -18,7 +18,7 @@ from app.domain.actor import SYSTEM
 from app.domain.errors import BusinessError
 from app.services import ingest, routing, shop_sync
 from app.services.shop_sync import ShopConfig
-from connectors.base import Connector, PlatformError, RawOrder, plan_windows, utc_now
+from connectors.base import CLOCK_SKEW, Connector, PlatformError, RawOrder, plan_windows, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,22 @@ T = TypeVar("T")
 #   late is kept in memory by the shop's poller (SeenVersions): the stored payload's ``received_at``
 #   cannot say it (stamped when intake commits, after the read, and kept from the first copy of the
 #   same bytes), so after a hub restart each order in the overlap is fetched once more, then skipped.
-CLOCK_SKEW = timedelta(seconds=2)
+# 微信小店's list names bare ids, no times. An id listed in an update-time window [a, b] has a time ≤ b
+# (a list that lags behind shows an older time, never a later one), and a detail read at F ≥ b +
+# VERIFIED_AFTER by our clock was read after second b ended on the platform's clock, so it held every
+# version stamped ≤ b: if that read was stored and the order is still stored at it (or later), the id
+# needs no detail (``exact=False``). A version stamped after b is listed, once the list shows it, in a
+# window that ends at or after its stamp, where the same test asks for a read after that stamp; so a
+# late-listed change is fetched as soon as it is listed, and the overlap's width is what bounds the
+# list's lag, as before. To make the test hold for most of the overlap, the connector lists it as several
+# windows, cut where ``KnownVersions.cuts`` says: at the fewest whole seconds such that every order this
+# hub read late enough (time t, read at F ≥ t + VERIFIED_AFTER) has a cut in [t, F − VERIFIED_AFTER]. In
+# steady state that is about one cut per earlier poll inside the overlap: one more list call per cut,
+# against the ≈24× re-read details it spares at a 5 s interval; each order is read once, or twice if
+# it was first read within VERIFIED_AFTER of its stamp.
+# CLOCK_SKEW (connectors/base.py): 2 s. 微信小店's rule leans on it wholly (a platform clock further behind
+# ours would let a change stamped just after a read look covered by it), so its connector reads the
+# platform's clock from each answer's HTTP Date and skips nothing while that is surely further behind.
 VERIFIED_AFTER = timedelta(seconds=1) + CLOCK_SKEW
 
 
@@ -118,9 +133,10 @@ class Page:
 
     payloads: list[ingest.Payload]
     normalised: dict[bytes, Any]  # body → InboundOrder, or the exception normalising it raised
-    # (platform order no, platform time, payload SHA-256) of the details read late enough after their time
-    # stamp to rule out a second change in the same second (see VERIFIED_AFTER): remembered once stored
-    verified: tuple[tuple[str, datetime, str], ...] = ()
+    # (platform order no, platform time, payload SHA-256, read at) of the details read late enough after
+    # their time stamp to rule out a second change in the same second (see VERIFIED_AFTER): remembered
+    # once stored
+    verified: tuple[tuple[str, datetime, str, datetime], ...] = ()
 
     @classmethod
     def of(cls, connector: Connector, raws: list[RawOrder], asked_at: Sequence[datetime | None] = ()) -> Page:
@@ -137,7 +153,7 @@ class Page:
             inbound = normalised[payload.body]
             if asked is not None and not isinstance(inbound, Exception) \
                     and asked >= inbound.platform_updated_at + VERIFIED_AFTER:
-                verified.append((inbound.platform_order_no, inbound.platform_updated_at, payload.sha256))
+                verified.append((inbound.platform_order_no, inbound.platform_updated_at, payload.sha256, asked))
         return cls(payloads, normalised, tuple(verified))
 
     def normalise(self, body: bytes) -> Any:
@@ -217,23 +233,27 @@ class _Router:
 
 class SeenVersions:
     """One shop's order versions this hub saw read late enough to rule out a same-second change (see
-    VERIFIED_AFTER): platform order no → (platform time, payload SHA-256). Kept by the shop's poller
-    across polls; only what is still inside the re-read overlap is kept."""
+    VERIFIED_AFTER): platform order no → (platform time, payload SHA-256, read at: a lower bound, our
+    clock). Kept by the shop's poller across polls; only what is still inside the re-read overlap is kept."""
 
     def __init__(self) -> None:
         # read by the fetching thread (KnownVersions), written by the storing one: single dict reads and
         # writes, atomic in CPython; a version remembered a moment late only means one more detail call
-        self.versions: dict[str, tuple[datetime, str]] = {}
+        self.versions: dict[str, tuple[datetime, str, datetime]] = {}
 
     def remember(self, page: Page) -> None:
-        for no, at, sha in page.verified:
+        for no, at, sha, read_at in page.verified:
             held = self.versions.get(no)
             if held is None or held[0] <= at:
-                self.versions[no] = (at, sha)
+                self.versions[no] = (at, sha, read_at)
 
     def forget_before(self, start: datetime) -> None:
         """Drop versions older than ``start``: no later poll lists them at that time again."""
         self.versions = {no: v for no, v in self.versions.items() if v[0] >= start}
+
+
+def _whole_second(at: datetime) -> datetime:
+    return at.replace(microsecond=0)
 
 
 class KnownVersions:
@@ -244,23 +264,52 @@ class KnownVersions:
         self.hub, self.shop, self.seen, self.now = hub, shop, seen, now
         self.asked_at: datetime | None = None  # the latest question: a lower bound of when the details after it were read
         self.skipped = 0
+        self.trusted = True  # False once the connector found the platform's clock off: no read counts as verified
 
-    def __call__(self, listed: Sequence[tuple[str, datetime]]) -> set[str]:
+    def __call__(self, listed: Sequence[tuple[str, datetime]], *, exact: bool = True) -> set[str]:
+        """Skip an order stored at a later time than ``at``, or one this hub read (and still stores as read)
+        at least VERIFIED_AFTER after ``at``; with ``exact``, only if what it read carries the listed time."""
         asked_at = self.now()
-        stored = ingest.stored_versions(self.hub.uow(), self.shop.id, listed)
+        held = {no: self.seen.versions.get(no) for no, _ in listed}
+        # a bare id's time is at most ``at``: the database is asked about the version this hub read
+        query = listed if exact else [(no, min(at, h[0]) if (h := held[no]) else at) for no, at in listed]
+        stored = ingest.stored_versions(self.hub.uow(), self.shop.id, query)
         skip = set()
         for no, at in listed:
-            found = stored.get(no)
-            if found is not None and (found[0] > at or self.seen.versions.get(no) == (at, found[1])):
+            found, read = stored.get(no), held[no]
+            if found is None:
+                continue
+            if found[0] > at or (read is not None and read[2] >= at + VERIFIED_AFTER
+                                 and (read[0] == at or not exact)
+                                 and (found[0] > read[0] or found == read[:2])):
                 skip.add(no)
         self.asked_at = asked_at
         self.skipped += len(skip)
         return skip
 
+    def cuts(self, start: datetime, end: datetime) -> list[datetime]:
+        """Where to cut [start, end] for a list of bare ids (see the comment at the top): the fewest whole
+        seconds inside it that give every version read late enough one in [its time, read at −
+        VERIFIED_AFTER] (interval stabbing, greedy by right end)."""
+        spans = []
+        for at, _, read_at in list(self.seen.versions.values()):
+            last = _whole_second(read_at - VERIFIED_AFTER)
+            if start <= at <= last and start < last < end:
+                spans.append((last, at))
+        points: list[datetime] = []
+        for last, at in sorted(spans):
+            if not points or at > points[-1]:
+                points.append(last)
+        return points
+
+    def distrust(self) -> None:
+        self.trusted = False
+        self.seen.versions = {}
+
     def stamped(self, raws: Iterable[RawOrder]) -> Iterator[tuple[RawOrder, datetime | None]]:
-        """Each raw with the time of the question asked before its detail was fetched."""
+        """Each raw with the time of the question asked before its detail was fetched (None once distrusted)."""
         for raw in raws:
-            yield raw, self.asked_at
+            yield raw, self.asked_at if self.trusted else None
 
 
 def _pages(raws: Iterable[T]) -> Iterator[list[T]]:

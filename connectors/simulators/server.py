@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -37,7 +39,9 @@ Handler = Callable[[Request], Response]
 class SimServer:
     """Serves ``handler`` on 127.0.0.1 (port 0 picks a free one) in a background thread."""
 
-    def __init__(self, handler: Handler, *, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, handler: Handler, *, port: int = 0, host: str = "127.0.0.1",
+                 clock: Callable[[], datetime] | None = None) -> None:
+        """``clock``: the platform's clock its answers' HTTP ``Date`` follows (default: this machine's)."""
         self.handler = handler
         self.requests: list[Request] = []  # what arrived, for tests that check the client's behaviour
         outer = self
@@ -70,6 +74,11 @@ class SimServer:
                     log.debug("client went away before the answer (it timed out)")
 
             do_GET = do_POST = _serve  # noqa: N815
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                if clock is None or timestamp is not None:
+                    return super().date_time_string(timestamp)
+                return format_datetime(clock().astimezone(UTC), usegmt=True)
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 log.debug("sim %s", format % args)

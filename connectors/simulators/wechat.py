@@ -150,7 +150,10 @@ class WechatSimulator:
 
     ``on_list_page`` (tests) is called with each list page's ids before the page is answered,
     so a test can change the world between pages. ``rate_limit_errcode`` picks 45009 (daily
-    quota, the default) or 45011 (per-minute quota) for the rate-limit fault.
+    quota, the default) or 45011 (per-minute quota) for the rate-limit fault. ``list_lag``: the
+    order list shows a change only that long after it was made (until then, the order at the time
+    it had before, or not at all if it is that new), as a platform's search index lags its orders;
+    order/get is always current. ``calls`` records every API call's path and body, in order.
     """
 
     def __init__(self, world: SimWorld, *, appid: str, secret: str, access_token: str | None = None,
@@ -168,6 +171,9 @@ class WechatSimulator:
             self.tokens[access_token] = world.now() + timedelta(seconds=token_ttl)
             self.current = access_token
         self.on_list_page: Callable[[list[str]], None] | None = None
+        self.list_lag = timedelta(0)
+        self.indexed: dict[str, datetime] = {}  # with a list_lag: each order's time as the list shows it
+        self.calls: list[dict[str, Any]] = []
         self.push_url = push_url
         if push_url:
             self.pusher = _Pusher()
@@ -211,6 +217,7 @@ class WechatSimulator:
             return self._err(47001, "data format error")
         if not isinstance(body, dict):
             return self._err(47001, "data format error")
+        self.calls.append({"path": req.path, **body})
         if req.path == TOKEN_PATH:
             return self._token(body)
         route = {LIST_PATH: self._list, DETAIL_PATH: self._detail, **wechat_writes.routes(self)}.get(req.path)
@@ -288,8 +295,10 @@ class WechatSimulator:
             except (ValueError, UnicodeDecodeError):
                 return self._err(PARAM_ERROR, "next_key invalid")
         with self.world.lock:
-            found = [(int(o.updated.timestamp()), o.order_id) for o in self.world.orders.values()
-                     if (upd is None or upd[0] <= o.updated <= upd[1]) and (crt is None or crt[0] <= o.created <= crt[1])]
+            listed = self._listed_times()
+            found = [(int(at.timestamp()), o.order_id) for o in self.world.orders.values()
+                     if (at := listed.get(o.order_id, o.updated)) is not None
+                     and (upd is None or upd[0] <= at <= upd[1]) and (crt is None or crt[0] <= o.created <= crt[1])]
         found.sort()  # a keyset cursor on (update_time, order_id): a change while paging skips nobody
         rest = [k for k in found if after is None or k > after]
         page = rest[:size]
@@ -302,6 +311,16 @@ class WechatSimulator:
             else str(body.get("next_key") or "")
         return self._json({"errcode": 0, "errmsg": "ok", "order_id_list": ids, "next_key": cursor,
                            "has_more": len(rest) > size})
+
+    def _listed_times(self) -> dict[str, datetime | None]:
+        """With a ``list_lag``: each order's update time as the lagging list shows it (None: not listed yet)."""
+        if not self.list_lag:
+            return {}
+        shown = self.world.now() - self.list_lag
+        for o in self.world.orders.values():
+            if o.updated <= shown:
+                self.indexed[o.order_id] = o.updated
+        return {oid: self.indexed.get(oid) for oid in self.world.orders}
 
     def _detail(self, body: dict[str, Any]) -> Response:
         order = self.world.get(str(body.get("order_id") or ""))

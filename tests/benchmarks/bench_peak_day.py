@@ -582,6 +582,9 @@ def run(opts: argparse.Namespace) -> dict:
                   if (f := tmp / name / "polled.json").exists()}
         figures["polls"] = {"by_hub": polled, **{k: sum(p.get(k, 0) for p in polled.values())
                                                   for k in ("polls", "payloads", "stored", "skipped")}}
+        stored_by = {p: v["stored"] for p, v in figures["intake"]["per_platform"].items()}
+        figures["platform_calls"] = {platform: _platform_calls(server, stored_by.get(platform, 0))
+                                     for platform, server in zip(CHANNELS, servers, strict=True)}
         for server in servers:
             server.stop()
         hub.close()
@@ -749,6 +752,26 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
             "stations_reported": {k: bool(v) for k, v in work.items()}}
 
 
+# Each channel's order-list and order-detail calls, as the simulator saw them (the API name is in the path,
+# the query or the body): details fetched per order stored is what re-listing costs (issue #18).
+CALL_NAMES = {"detail": (b"taobao.trade.fullinfo.get", b"pdd.order.information.get", b"/channels/ec/order/get",
+                         b"order.orderDetail", b"order/orderDetail"),
+              "list": (b"taobao.trades.sold.increment.get", b"pdd.order.number.list.increment.get",
+                       b"/channels/ec/order/list/get", b"order.searchList", b"order/searchList")}
+
+
+def _platform_calls(server, stored: int) -> dict[str, float]:
+    counts = dict.fromkeys(CALL_NAMES, 0)
+    for req in list(server.requests):
+        text = b" ".join((req.path.encode(), *(f"{k}={v}".encode() for k, v in req.query.items()), req.body or b""))
+        for kind, names in CALL_NAMES.items():
+            if any(name in text for name in names):
+                counts[kind] += 1
+                break
+    return {"stored": stored, "detail_calls": counts["detail"], "list_calls": counts["list"],
+            "details_per_order": round(counts["detail"] / stored, 2) if stored else None}
+
+
 def _pct_s(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -783,6 +806,9 @@ def main() -> None:
     for platform, p in i["per_platform"].items():
         print(f"  {platform}: publish → stored p50 {p['p50_s']} s, p99 {p['p99_s']} s (target {p['target_s']} s, "
               f"{p['within_target_share']:.0%} within)")
+    for platform, calls in figures.get("platform_calls", {}).items():
+        print(f"  {platform}: {calls['detail_calls']} detail calls for {calls['stored']} orders stored "
+              f"({calls['details_per_order']} per order), {calls['list_calls']} list calls")
     print(f"sync: change at one station → in another's cache, {s['pairs']} pairs: p50 {s['p50_ms']} ms, "
           f"p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms (target p99 < 300 ms)")
     print(f"station commands: {c['saved']} saved, {c['accepted']} accepted, {c['refused']} refused, lost {c['lost']}, "
