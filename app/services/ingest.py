@@ -92,9 +92,9 @@ class BatchResult:
 # or the version turned out stale) is corrected before then by ``_link``.
 _STORE_PAYLOADS = ("INSERT INTO raw_payloads (source, shop_id, kind, body, sha256, status, order_id)"
                    " SELECT %s, %s, v.kind, v.body, v.sha256, 'parsed', CASE WHEN v.key IS NOT NULL THEN coalesce("
-                   "(SELECT o.id FROM orders o WHERE o.shop_id = %s AND o.platform_order_no = v.key),"
-                   " nextval((SELECT pg_get_serial_sequence('orders', 'id'))::regclass)) END"
+                   "o.id, nextval((SELECT pg_get_serial_sequence('orders', 'id'))::regclass)) END"
                    " FROM unnest(%b::text[], %b::bytea[], %b::text[], %b::text[]) AS v(kind, body, sha256, key)"
+                   " LEFT JOIN orders o ON o.shop_id = %s AND o.platform_order_no = v.key"
                    " ON CONFLICT ON CONSTRAINT uq_raw_payloads_source_sha256 DO NOTHING RETURNING sha256, id, order_id")
 
 
@@ -108,8 +108,8 @@ def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[
     if not unique:
         return {}
     keys = keys or {}
-    params = (source, shop_id, shop_id, [p.kind for p in unique], [p.body for p in unique], [p.sha256 for p in unique],
-              [keys.get(p.sha256) for p in unique])
+    params = (source, shop_id, [p.kind for p in unique], [p.body for p in unique], [p.sha256 for p in unique],
+              [keys.get(p.sha256) for p in unique], shop_id)
     # exec_driver_sql: no compiling, but SQLAlchemy's error wrapping (a lost connection is invalidated
     # and becomes DatabaseUnavailable, as on every other statement).
     return {sha: (pid, oid) for sha, pid, oid in session.connection().exec_driver_sql(_STORE_PAYLOADS, params)}
