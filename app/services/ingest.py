@@ -289,7 +289,8 @@ def _insert(session: Any, shop_id: int, inserts: list[tuple[InboundOrder, str, i
     rows, ext = [], []
     for inbound, sha, payload_id in inserts:
         new_id = linked.get(payload_id) or next(drawn)
-        order_no = f"OH{inbound.ordered_at.astimezone(CST):%y%m%d}{new_id:06d}"
+        day = inbound.ordered_at.astimezone(CST)  # OH + 下单日 yymmdd (China time) + id; not strftime (≈5 µs an order)
+        order_no = f"OH{day.year % 100:02d}{day.month:02d}{day.day:02d}{new_id:06d}"
         rows.append(_order_row(shop_id, inbound, sha) | {"id": new_id, "order_no": order_no, "version": 1})
         ext.extend({"order_id": new_id, "platform": inbound.platform, "key": k, "value": v} for k, v in inbound.ext.items())
         links[payload_id] = new_id
