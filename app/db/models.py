@@ -519,6 +519,8 @@ class ChangeNotice(Base):
         CheckConstraint("status IN ('open', 'acknowledged')", name="status"),
         Index("uq_change_notices_open_order", "order_id", unique=True, postgresql_where=text("status = 'open'")),
         Index("ix_change_notices_warehouse_open", "warehouse_id", "status"),
+        # every order's notices, acknowledged ones too: the health facts ask for each order written (migration 0055)
+        Index("ix_change_notices_order", "order_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -93,9 +93,9 @@ class BatchResult:
 # or the version turned out stale) is corrected before then by ``_link``.
 _STORE_PAYLOADS = ("INSERT INTO raw_payloads (source, shop_id, kind, body, sha256, status, order_id)"
                    " SELECT %s, %s, v.kind, v.body, v.sha256, 'parsed', CASE WHEN v.key IS NOT NULL THEN coalesce("
-                   "(SELECT o.id FROM orders o WHERE o.shop_id = %s AND o.platform_order_no = v.key),"
-                   " nextval((SELECT pg_get_serial_sequence('orders', 'id'))::regclass)) END"
+                   "o.id, nextval((SELECT pg_get_serial_sequence('orders', 'id'))::regclass)) END"
                    " FROM unnest(%b::text[], %b::bytea[], %b::text[], %b::text[]) AS v(kind, body, sha256, key)"
+                   " LEFT JOIN orders o ON o.shop_id = %s AND o.platform_order_no = v.key"
                    " ON CONFLICT ON CONSTRAINT uq_raw_payloads_source_sha256 DO NOTHING RETURNING sha256, id, order_id")
 
 
@@ -109,8 +109,8 @@ def _store_payloads(session: Any, source: str, shop_id: int, payloads: Sequence[
     if not unique:
         return {}
     keys = keys or {}
-    params = (source, shop_id, shop_id, [p.kind for p in unique], [p.body for p in unique], [p.sha256 for p in unique],
-              [keys.get(p.sha256) for p in unique])
+    params = (source, shop_id, [p.kind for p in unique], [p.body for p in unique], [p.sha256 for p in unique],
+              [keys.get(p.sha256) for p in unique], shop_id)
     # exec_driver_sql: no compiling, but SQLAlchemy's error wrapping (a lost connection is invalidated
     # and becomes DatabaseUnavailable, as on every other statement).
     return {sha: (pid, oid) for sha, pid, oid in session.connection().exec_driver_sql(_STORE_PAYLOADS, params)}
@@ -293,7 +293,8 @@ def _insert(session: Any, shop_id: int, inserts: list[tuple[InboundOrder, str, i
     rows, ext = [], []
     for inbound, sha, payload_id in inserts:
         new_id = linked.get(payload_id) or next(drawn)
-        order_no = f"OH{inbound.ordered_at.astimezone(CST):%y%m%d}{new_id:06d}"
+        day = inbound.ordered_at.astimezone(CST)  # OH + 下单日 yymmdd (China time) + id; not strftime (≈5 µs an order)
+        order_no = f"OH{day.year % 100:02d}{day.month:02d}{day.day:02d}{new_id:06d}"
         rows.append(_order_row(shop_id, inbound, sha) | {"id": new_id, "order_no": order_no, "version": 1})
         ext.extend({"order_id": new_id, "platform": inbound.platform, "key": k, "value": v} for k, v in inbound.ext.items())
         links[payload_id] = new_id

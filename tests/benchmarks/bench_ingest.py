@@ -181,6 +181,7 @@ class ServerActivity:
         self._stop = threading.Event()
         self._workers: dict[int, tuple[str, float]] = {}
         self._states: dict[str, int] = {}  # the hub's backends sampled every 50 ms: idle, on CPU, or what they wait for
+        self._statements: dict[str, int] = {}  # the same samples of busy backends, by the statement running
         with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("ALTER SYSTEM SET track_wal_io_timing = on"))
             conn.execute(sa.text("SELECT pg_reload_conf()"))
@@ -193,8 +194,8 @@ class ServerActivity:
         with self.app.engine.connect() as conn:
             snap = {k: [float(x) for x in conn.execute(sa.text(q)).one()] for k, q in _SNAPSHOT.items()}
             snap["tables"] = {r[0]: r[1:] for r in conn.execute(sa.text(
-                "SELECT relname, autovacuum_count, autoanalyze_count, n_tup_ins, n_tup_upd, n_tup_hot_upd"
-                " FROM pg_stat_user_tables"))}
+                "SELECT relname, autovacuum_count, autoanalyze_count, n_tup_ins, n_tup_upd, n_tup_hot_upd, seq_tup_read,"
+                " coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables"))}
         return snap
 
     def _watch(self) -> None:
@@ -208,6 +209,9 @@ class ServerActivity:
                         " OR (backend_type = 'client backend' AND datname = current_database()))")):
                     if kind == "client backend":
                         self._states[waiting] = self._states.get(waiting, 0) + 1
+                        if waiting != "idle":
+                            head = " ".join(query.split()[:3])  # e.g. "COPY orders (platform,", "INSERT INTO raw_payloads"
+                            self._statements[head] = self._statements.get(head, 0) + 1
                         continue
                     try:
                         t = psutil.Process(pid).cpu_times()
@@ -243,9 +247,11 @@ class ServerActivity:
         tables = {}
         for name, row in after["tables"].items():
             old = before["tables"].get(name, (0,) * len(row))
-            av, aa, ins, upd, hot = (a - b for a, b in zip(row, old))
+            av, aa, ins, upd, hot, seq_read, idx_fetched = (a - b for a, b in zip(row, old))
             if av or aa or ins or upd:
-                tables[name] = {"autovacuum": av, "autoanalyze": aa, "inserted": ins, "updated": upd, "hot_updated": hot}
+                # rows read: a plan that reads every order of a shop per payload shows here (issue #18)
+                tables[name] = {"autovacuum": av, "autoanalyze": aa, "inserted": ins, "updated": upd, "hot_updated": hot,
+                                "rows_read_seq": seq_read, "rows_fetched_by_index": idx_fetched}
         self.figures = {
             "settings": self.settings,
             "checkpoints": d["checkpoints"][0], "checkpoints_requested": d["checkpoints"][1],
@@ -260,6 +266,8 @@ class ServerActivity:
             # e.g. Lock:transactionid = one of the hub's transactions waiting for another's commit (intake and
             # routing both upsert the same health_rollup rows), IO:WalSync = a commit's fsync
             "hub_backend_samples": dict(sorted(self._states.items(), key=lambda kv: -kv[1])),
+            # which statements PostgreSQL was busy with for the hub (on CPU or waiting): where its time per order goes
+            "hub_backend_statements": dict(sorted(self._statements.items(), key=lambda kv: -kv[1])[:10]),
         }
 
 
@@ -530,7 +538,7 @@ def main() -> None:
                       f"{sv['commits']} commits, WAL fsync {sv['wal_fsync_ms']} ms; autovacuum/analyze: "
                       f"{ {k: (v['autovacuum'], v['autoanalyze']) for k, v in sv['tables'].items() if v['autovacuum'] or v['autoanalyze']} }"
                       f" workers' CPU {sv['autovacuum_worker_cpu_s_seen']} s; the hub's backends sampled: "
-                      f"{sv['hub_backend_samples']}; hub GC {g['collections_by_generation']} "
+                      f"{sv['hub_backend_samples']}, busy with {sv['hub_backend_statements']}; hub GC {g['collections_by_generation']} "
                       f"collections, {g['pause_ms']} ms ({g['cpu_ms']} ms CPU)")
             lat = latency(app, store, platforms[0], args.latency_seconds, args.poll_interval) \
                 if args.latency_seconds > 0 else None
