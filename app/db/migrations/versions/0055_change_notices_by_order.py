@@ -1,7 +1,7 @@
 """Change notices indexed by order: the health facts read every order's notices (issue #18).
 
 Revision ID: 0055
-Revises: 0051
+Revises: 0052
 
 ``health_fact_source`` (0012), which ``health_refresh`` runs for every order intake or routing writes, asks
 each order whether any of its change notices was an interception: ``change_notices WHERE order_id = o.id``, all
@@ -17,7 +17,7 @@ from typing import Union
 from alembic import op
 
 revision: str = "0055"
-down_revision: Union[str, Sequence[str], None] = "0051"
+down_revision: Union[str, Sequence[str], None] = "0052"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
