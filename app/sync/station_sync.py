@@ -104,6 +104,10 @@ class StationSync:
         # heartbeat(pending outbox size) -> stations.Heartbeat; recorded on the server every ``heartbeat_every`` s
         self.heartbeat, self.heartbeat_every = heartbeat, heartbeat_every
         self._last_beat: float | None = None
+        # per round: {"woke", "pulling", "done" (time.time()), "by": "notify" | "wake" | "timer" | "start"} —
+        # what a change waited on before its pull began (benchmarks); None costs nothing
+        self.on_round: Callable[[dict[str, Any]], None] | None = None
+        self._woke: tuple[float, str] = (time.time(), "start")
         # no pre-ping: any failure disposes the whole pool and the round starts over on fresh connections
         self._engine = sa.create_engine(self.url, pool_pre_ping=False, pool_size=2, max_overflow=2,
                                         connect_args={"connect_timeout": connect_timeout})
@@ -197,6 +201,7 @@ class StationSync:
                 self._announce(self.feed.preload(self._engine))
         self.replay()
         self._serve_requests()
+        pulling = time.time()
         try:
             with self._guard():
                 changed = self.feed.pull(self._engine)
@@ -204,6 +209,8 @@ class StationSync:
             self._report(SYNCING)
             return set()
         self._announce(changed)
+        if self.on_round is not None:
+            self.on_round({"woke": self._woke[0], "by": self._woke[1], "pulling": pulling, "done": time.time()})
         self._report(ONLINE if not self._count("pending") else SYNCING)
         return changed
 
@@ -388,6 +395,8 @@ class StationSync:
         """Sleep until a notification, a local request, or ``timeout`` (the periodic pull)."""
         assert self._listener is not None
         readable, _, _ = select.select([self._listener.fileno(), self._wake_r], [], [], timeout)
+        self._woke = (time.time(), "notify" if self._listener.fileno() in readable else
+                      "wake" if self._wake_r in readable else "timer")
         if self._wake_r in readable:
             try:
                 while os.read(self._wake_r, 4096):
