@@ -365,11 +365,12 @@ def _warehouse(spec: dict, actor, log: _Log, counts: Counter, stop_work: Path) -
 class Cpu:
     """CPU seconds per process kind: psutil over the processes we started and the PostgreSQL server."""
 
-    def __init__(self, postmaster_pid: int) -> None:
+    def __init__(self, engine) -> None:  # noqa: ANN001
         import psutil
+        from pg_cpu import PostgresCpu
 
         self.psutil = psutil
-        self.postmaster = psutil.Process(postmaster_pid)
+        self.server = PostgresCpu(engine)
         self.kinds: dict[str, list] = defaultdict(list)
         self.last: dict[int, float] = {}
         self.start: dict[str, float] = {}
@@ -386,15 +387,7 @@ class Cpu:
         return self.last.get(p.pid, 0.0)
 
     def now(self) -> dict[str, float]:
-        t = self.postmaster.cpu_times()
-        pg = t.user + t.system + t.children_user + t.children_system
-        for child in self.postmaster.children():
-            try:
-                c = child.cpu_times()
-                pg += c.user + c.system
-            except self.psutil.Error:
-                pass
-        out = {"postgres": pg, "driver": self._proc(self.psutil.Process())}
+        out = {"postgres": self.server.seconds(), "driver": self._proc(self.psutil.Process())}
         for kind, procs in self.kinds.items():
             out[kind] = sum(self._proc(p) for p in procs)
         return out
@@ -463,9 +456,7 @@ def run(opts: argparse.Namespace) -> dict:
                 uow.commit()
                 shop_of[platform] = shop.id
             servers.append(server)
-        with hub.engine.connect() as conn:
-            postmaster = __import__("psutil").Process(conn.scalar(sa.text("SELECT pg_backend_pid()"))).parent().pid
-        cpu = Cpu(postmaster)
+        cpu = Cpu(hub.engine)
         for server in servers:
             cpu.add(f"simulator_{server.platform}", server.pid)
 
