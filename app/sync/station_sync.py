@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -79,6 +80,12 @@ class StationSync:
     """Owns the station's SQLite file and the worker thread; callbacks run on the worker thread."""
 
     REPLAY_BATCH = 100  # commands per server transaction when replaying (see replay(); 25 cost ~20% more CPU each)
+    # How long a replay waits for an order another transaction holds (the hub routing it, a picker's
+    # scan) before it steps aside for this round: the one worker thread also pulls the colleagues'
+    # changes, and a replay queued behind a busy order kept them waiting for seconds (issue #18's
+    # peak day: 8–14 s at load 20). The commands stay pending and go again a moment later.
+    REPLAY_LOCK_WAIT_MS = 150
+    REPLAY_RETRY_S = 0.25
 
     def __init__(self, database_url: URL | str, data_dir: Path, scope: Scope = Scope(), *,
                  pull_interval: float = 2.0, op_timeout: float = 5.0, connect_timeout: int = 3,
@@ -108,6 +115,8 @@ class StationSync:
         # what a change waited on before its pull began (benchmarks); None costs nothing
         self.on_round: Callable[[dict[str, Any]], None] | None = None
         self._woke: tuple[float, str] = (time.time(), "start")
+        self._replay_deferred = False  # an order was busy: the next round comes after REPLAY_RETRY_S
+        self.replay_stats: Counter[str] = Counter()  # batches sent, and stepped aside for a busy order
         # no pre-ping: any failure disposes the whole pool and the round starts over on fresh connections
         self._engine = sa.create_engine(self.url, pool_pre_ping=False, pool_size=2, max_overflow=2,
                                         connect_args={"connect_timeout": connect_timeout})
@@ -125,7 +134,7 @@ class StationSync:
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
         # "syncing" until the first round has answered: a station starting up is not yet known to be offline
-        self.status = SyncStatus(SYNCING, self._count("pending"), self._count("rejected"))
+        self.status = SyncStatus(SYNCING, *self.outbox.waiting())
 
     # --- the GUI side: never touches the network ------------------------------------------------
     def submit(self, actor: Actor, name: str, args: dict[str, Any]) -> OutboxEntry:
@@ -199,7 +208,9 @@ class StationSync:
         if self.feed.cursor is None:  # a new station: the newest orders on screen before the whole scope loads
             with self._guard():
                 self._announce(self.feed.preload(self._engine))
+        replaying = time.time()
         self.replay()
+        replayed = time.time()
         self._serve_requests()
         pulling = time.time()
         try:
@@ -210,8 +221,9 @@ class StationSync:
             return set()
         self._announce(changed)
         if self.on_round is not None:
-            self.on_round({"woke": self._woke[0], "by": self._woke[1], "pulling": pulling, "done": time.time()})
-        self._report(ONLINE if not self._count("pending") else SYNCING)
+            self.on_round({"woke": self._woke[0], "by": self._woke[1], "replaying": replaying, "replayed": replayed,
+                           "pulling": pulling, "done": time.time()})
+        self._report(ONLINE, online_if_drained=True)
         return changed
 
     def replay(self) -> int:
@@ -224,6 +236,7 @@ class StationSync:
         """
         done = 0
         in_doubt = self.replay_batch  # the first batch after (re)connecting: its commands may have landed unheard
+        self._replay_deferred = False
         while not self._stop.is_set():
             batch = self.outbox.pending(max(200, self.replay_batch))
             if not batch:
@@ -231,8 +244,18 @@ class StationSync:
             self._beat()  # a long replay after a day offline: still online, the backlog shrinking
             self._report(SYNCING)
             while batch:
-                with self._guard():  # the outcomes of the group's first commands, at least one
-                    outcomes = self._apply_batch(batch[:self.replay_batch], look_first=in_doubt > 0)
+                try:
+                    with self._guard():  # the outcomes of the group's first commands, at least one
+                        outcomes = self._apply_batch(batch[:self.replay_batch], look_first=in_doubt > 0)
+                except NETWORK_ERRORS as err:
+                    if not _order_busy(err):
+                        raise
+                    # rolled back whole: nothing of it landed, so the same commands go again, in order
+                    log.debug("station replay: an order is busy elsewhere; pulling first, replaying again soon")
+                    self.replay_stats["stepped_aside"] += 1
+                    self._replay_deferred = True
+                    return done
+                self.replay_stats["batches"] += 1
                 in_doubt -= len(outcomes)
                 group, batch = batch[:len(outcomes)], batch[len(outcomes):]
                 self.outbox.finish_many([(entry.command.id, o.outcome, o.result) for entry, o in zip(group, outcomes)])
@@ -252,7 +275,7 @@ class StationSync:
             return
         from app.services import stations
 
-        beat = self.heartbeat(self._count("pending"))
+        beat = self.heartbeat(self.outbox.waiting()[0])
         with self._guard():
             stations.record_heartbeat(UnitOfWork(self.session_factory), beat)
         self._last_beat = time.monotonic()
@@ -278,6 +301,7 @@ class StationSync:
         raced = False
         with self._engine.connect() as conn:
             conn.begin()
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self.REPLAY_LOCK_WAIT_MS)}")  # see REPLAY_LOCK_WAIT_MS
             batch = applier.ReplayBatch(conn)
             known: dict[str, dict[str, Any]] = {}
             try:
@@ -341,11 +365,12 @@ class StationSync:
         self.db.close()  # the worker's own connection: the last one closed folds the WAL into the file
 
     def _next_wait(self) -> float:
-        """The periodic pull, or sooner when the next heartbeat is due first."""
+        """The periodic pull, or sooner when the next heartbeat is due first or a replay stepped aside."""
+        wait = min(self.pull_interval, self.REPLAY_RETRY_S) if self._replay_deferred else self.pull_interval
         if self.heartbeat is None or self._last_beat is None:
-            return self.pull_interval
+            return wait
         due = self._last_beat + self.heartbeat_every - time.monotonic()
-        return max(0.0, min(self.pull_interval, due))
+        return max(0.0, min(wait, due))
 
     def _hold_folder(self) -> bool:
         """Wait until this program holds the data folder (or is stopped); says who holds it meanwhile."""
@@ -430,13 +455,13 @@ class StationSync:
             self.on_orders_changed(changed)
         return changed
 
-    def _count(self, state: str) -> int:
-        return self.outbox.counts().get(state, 0)
-
-    def _report(self, state: str, holder: str = "") -> None:
-        counts = self.outbox.counts()
-        status = SyncStatus(state, counts.get("pending", 0), counts.get("rejected", 0),
-                            holder or (self.status.holder if state == LOCKED else ""))
+    def _report(self, state: str, holder: str = "", *, online_if_drained: bool = False) -> None:
+        """Show ``state`` with the commands waiting (one read of the outbox's index); with
+        ``online_if_drained``, ONLINE only once nothing is pending, SYNCING until then."""
+        pending, rejected = self.outbox.waiting()
+        if online_if_drained and pending:
+            state = SYNCING
+        status = SyncStatus(state, pending, rejected, holder or (self.status.holder if state == LOCKED else ""))
         if status != self.status:
             self.status = status
             if self.on_status is not None:
@@ -464,6 +489,18 @@ class StationSync:
                 self._busy_since = None
                 for conn in _snapshot(self._sockets):
                     _cut(conn)
+
+
+def _order_busy(err: BaseException) -> bool:
+    """The replay's ``lock_timeout`` ran out (SQLSTATE 55P03) — an order held elsewhere, not a lost link."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, psycopg.errors.LockNotAvailable):
+            return True
+        seen.add(id(cause))
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    return False
 
 
 def _read(path: Path) -> str:

@@ -217,12 +217,13 @@ def run_station(spec: dict) -> int:
             _warehouse(spec, actor, log, counts, stop_work)
         log(ev="work_done", counts=dict(counts), t=time.time())
         while not quit_now.exists():  # keep syncing until the driver has compared the caches
-            pending = station.outbox.counts().get("pending", 0)
+            pending = station.outbox.waiting()[0]
             (folder / "pending").write_text(str(pending))
             time.sleep(0.5)
     finally:
         station.stop()
-        log(ev="stopped", outbox=station.outbox.counts(), feed=dict(station.feed.stats), cpu_s=time.process_time(),
+        log(ev="stopped", outbox=station.outbox.counts(), feed=dict(station.feed.stats),
+            replay=dict(station.replay_stats), cpu_s=time.process_time(),
             t=time.time())
         log.close()
     return 0
@@ -749,7 +750,8 @@ def _judge(hub, opts, stations, published, shop_of, reports, divergent) -> dict:
         if mine and n:
             pulls[r] = {"stations": len(mine), "pulls_per_station": round(n / len(mine)),
                         "rows_per_pull": round(sum(f["feed"].get("rows", 0) for f in mine) / n, 1),
-                        "process_cpu_ms_per_pull": round(sum(f["cpu_s"] for f in mine) * 1000 / n, 2)}
+                        "process_cpu_ms_per_pull": round(sum(f["cpu_s"] for f in mine) * 1000 / n, 2),
+                        "replay": dict(sum((Counter(f.get("replay", {})) for f in mine), Counter()))}
     sync["pulls_by_reader_role"] = pulls
     sync["over_300ms_explained"] = _explain(slow, rounds, pages, gcs, role_of)
     warehouse = Counter()
@@ -771,8 +773,8 @@ def _explain(slow: list[tuple[float, str, float, float]], rounds: dict[str, list
 
     The round that showed it is the reader's first round ending after it was seen. Its time splits into:
     ``busy_before`` (committed while the reader was still in an earlier round: that round's pull had
-    already taken its snapshot), ``to_wake`` (commit → the reader's select() returned), ``before_pull`` (the
-    round's replay of its own outbox, requests, heartbeat), ``round_trip`` (its pages' answers) and
+    already taken its snapshot), ``to_wake`` (commit → the reader's select() returned), ``own_replay`` (the
+    round's replay of the reader's own outbox), ``before_pull`` (requests, heartbeat), ``round_trip`` (its pages' answers) and
     ``apply`` (writing the rows into SQLite and announcing them); plus GC pauses inside the wait.
     """
     import bisect
@@ -791,7 +793,9 @@ def _explain(slow: list[tuple[float, str, float, float]], rounds: dict[str, list
         mine = [p for p in pages.get(reader, []) if r["pulling"] - 1e-3 <= p["sent"] <= r["done"]]
         split = {"busy_before": max(0.0, min(r["woke"], seen_t) - committed) if r["woke"] > committed and i > 0
                  and rs[i - 1]["done"] > committed else 0.0,
-                 "to_wake": max(0.0, r["woke"] - committed), "before_pull": max(0.0, r["pulling"] - max(r["woke"], committed)),
+                 "to_wake": max(0.0, r["woke"] - committed),
+                 "own_replay": max(0.0, r["replayed"] - max(r["replaying"], committed)),
+                 "before_pull": max(0.0, r["pulling"] - max(r["replayed"], committed)),
                  "round_trip": sum(p["answered"] - p["sent"] for p in mine),
                  "apply": sum(p["applied"] - p["answered"] for p in mine)}
         if split["busy_before"]:
