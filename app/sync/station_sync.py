@@ -201,30 +201,51 @@ class StationSync:
 
     # --- one round, also usable synchronously (tests, command line) ----------------------------
     def sync_once(self) -> set[str]:
-        """Connect if needed, replay the outbox, serve requests, pull changes. Raises on network errors."""
+        """Connect if needed, replay the outbox, serve requests, pull changes. Raises on network errors.
+
+        With commands waiting, the colleagues' changes are pulled first as well: the replay costs a few
+        round trips per batch and may meet an order busy elsewhere (a wave being made, the hub routing
+        it), and on the one worker thread everything announced to this station waited behind it (issue
+        #18's peak day: the slowest changes waited 1–14 s on the reader's own replay). The pull after the
+        replay brings this station's own changes back as the server stored them, as before.
+        """
         if self._listener is None:
             self._connect()
         self._beat()
         if self.feed.cursor is None:  # a new station: the newest orders on screen before the whole scope loads
             with self._guard():
                 self._announce(self.feed.preload(self._engine))
+        first_pull = time.time()
+        changed: set[str] = set()
+        if self.feed.cursor is not None and self.outbox.waiting()[0]:
+            pulled = self._pull()
+            if pulled is None:
+                return set()
+            changed |= pulled
         replaying = time.time()
         self.replay()
         replayed = time.time()
         self._serve_requests()
         pulling = time.time()
+        pulled = self._pull()
+        if pulled is None:
+            return changed
+        changed |= pulled
+        if self.on_round is not None:
+            self.on_round({"woke": self._woke[0], "by": self._woke[1], "first_pull": first_pull, "replaying": replaying,
+                           "replayed": replayed, "pulling": pulling, "done": time.time()})
+        self._report(ONLINE, online_if_drained=True)
+        return changed
+
+    def _pull(self) -> set[str] | None:
+        """Pull and announce the changes; None when the feed cannot settle yet (shown as syncing)."""
         try:
             with self._guard():
                 changed = self.feed.pull(self._engine)
         except FeedNotSettled:  # a long transaction elsewhere: connected, just not caught up yet
             self._report(SYNCING)
-            return set()
-        self._announce(changed)
-        if self.on_round is not None:
-            self.on_round({"woke": self._woke[0], "by": self._woke[1], "replaying": replaying, "replayed": replayed,
-                           "pulling": pulling, "done": time.time()})
-        self._report(ONLINE, online_if_drained=True)
-        return changed
+            return None
+        return self._announce(changed)
 
     def replay(self) -> int:
         """Send every waiting command, oldest first, several to a transaction, recording each outcome.

@@ -774,7 +774,9 @@ def _explain(slow: list[tuple[float, str, float, float]], rounds: dict[str, list
     The round that showed it is the reader's first round ending after it was seen. Its time splits into:
     ``busy_before`` (committed while the reader was still in an earlier round: that round's pull had
     already taken its snapshot), ``to_wake`` (commit → the reader's select() returned), ``own_replay`` (the
-    round's replay of the reader's own outbox), ``before_pull`` (requests, heartbeat), ``round_trip`` (its pages' answers) and
+    round's replay of the reader's own outbox, when the change came in the pull after it; a station with
+    commands waiting pulls before its replay too), ``before_pull`` (requests, heartbeat), ``round_trip``
+    (its pages' answers) and
     ``apply`` (writing the rows into SQLite and announcing them); plus GC pauses inside the wait.
     """
     import bisect
@@ -790,12 +792,14 @@ def _explain(slow: list[tuple[float, str, float, float]], rounds: dict[str, list
             dominant["no round record"] += 1
             continue
         r = rs[i]
-        mine = [p for p in pages.get(reader, []) if r["pulling"] - 1e-3 <= p["sent"] <= r["done"]]
+        first = seen_t < r["replaying"]  # seen in the pull made before the round's replay
+        start, end = (r["first_pull"], r["replaying"]) if first else (r["pulling"], r["done"])
+        mine = [p for p in pages.get(reader, []) if start - 1e-3 <= p["sent"] <= end]
         split = {"busy_before": max(0.0, min(r["woke"], seen_t) - committed) if r["woke"] > committed and i > 0
                  and rs[i - 1]["done"] > committed else 0.0,
                  "to_wake": max(0.0, r["woke"] - committed),
-                 "own_replay": max(0.0, r["replayed"] - max(r["replaying"], committed)),
-                 "before_pull": max(0.0, r["pulling"] - max(r["replayed"], committed)),
+                 "own_replay": 0.0 if first else max(0.0, r["replayed"] - max(r["replaying"], committed)),
+                 "before_pull": max(0.0, start - max(r["woke"] if first else r["replayed"], committed)),
                  "round_trip": sum(p["answered"] - p["sent"] for p in mine),
                  "apply": sum(p["applied"] - p["answered"] for p in mine)}
         if split["busy_before"]:
