@@ -123,6 +123,9 @@ class StationSync:
         self._sockets: weakref.WeakSet[Any] = weakref.WeakSet()
         event.listen(self._engine, "connect", lambda dbapi, _rec: self._sockets.add(dbapi))
         self.session_factory = sessionmaker(self._engine, expire_on_commit=False)
+        # a command replayed alone (after a refusal in its batch) waits for a busy order no longer than a batch
+        self._replay_sessions = sessionmaker(self._engine, expire_on_commit=False)
+        event.listen(self._replay_sessions, "after_begin", self._bound_lock_wait)
         self._connect_timeout = connect_timeout
         self._listener: psycopg.Connection | None = None
         self._requests: queue.Queue[tuple[Callable[[Callable[[], UnitOfWork]], Any], Callable[[Any], None] | None]] = queue.Queue()
@@ -288,6 +291,10 @@ class StationSync:
                     return done
         return done
 
+    def _bound_lock_wait(self, _session: Any, _transaction: Any, connection: Any) -> None:
+        """A replay transaction waits at most REPLAY_LOCK_WAIT_MS for a row lock (then steps aside)."""
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self.REPLAY_LOCK_WAIT_MS)}")
+
     def _beat(self) -> None:
         """Tell the server this station is alive, at most every ``heartbeat_every`` seconds (monotonic)."""
         if self.heartbeat is None:
@@ -322,7 +329,7 @@ class StationSync:
         raced = False
         with self._engine.connect() as conn:
             conn.begin()
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self.REPLAY_LOCK_WAIT_MS)}")  # see REPLAY_LOCK_WAIT_MS
+            self._bound_lock_wait(None, None, conn)
             batch = applier.ReplayBatch(conn)
             known: dict[str, dict[str, Any]] = {}
             try:
@@ -350,10 +357,15 @@ class StationSync:
             conn.rollback()
         if refused_at:  # the commands before the refused one, without it
             return self._apply_batch(group[:refused_at], look_first=look_first)
-        singles = []
+        singles: list[applier.Outcome] = []
         for entry in group[:1] if refused_at == 0 else group:  # each in its own transaction, a failure raising as alone
             command = replace(entry.command, args=self.outbox.resolved_args(entry))
-            outcome = applier.apply(self.session_factory, command, look_first=look_first or raced)
+            try:
+                outcome = applier.apply(self._replay_sessions, command, look_first=look_first or raced)
+            except NETWORK_ERRORS as err:
+                if singles and _order_busy(err):
+                    return singles  # those went through (recorded here); the busy one goes again next round
+                raise
             self.outbox.finish(command.id, outcome.outcome, outcome.result)
             singles.append(outcome)
             self._touch()

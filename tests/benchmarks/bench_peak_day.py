@@ -814,10 +814,23 @@ def _explain(slow: list[tuple[float, str, float, float]], rounds: dict[str, list
                              **{k: round(v * 1000) for k, v in split.items()}, "gc_ms": round(paused * 1000),
                              "pages": len(mine), "rows": sum(p["rows"] for p in mine),
                              "named": max((p["named"] for p in mine), default=0),
-                             "cursor_lag": max((p["lag"] for p in mine), default=0)})
+                             "cursor_lag": max((p["lag"] for p in mine), default=0),
+                             # the round it waited behind (busy_before): how long, and in what
+                             **({"previous_round": _round_parts(rs[i - 1], pages.get(reader, []))}
+                                if split["busy_before"] else {})})
     return {"changes": len(slow), "mostly_waited_on": dict(dominant.most_common()),
             "mean_ms": {k: round(statistics.fmean(v), 1) for k, v in parts.items() if v},
             "p95_ms": {k: _pct(v, 95) for k, v in parts.items() if v}, "slowest": examples}
+
+
+def _round_parts(r: dict, pages: list[dict]) -> dict:
+    """One round's time in ms: woke → its first pull, its own replay, its pulls' round trips and applies."""
+    mine = [p for p in pages if r["first_pull"] - 1e-3 <= p["sent"] <= r["done"]]
+    return {"ms": round((r["done"] - r["woke"]) * 1000), "woken_by": r["by"],
+            "replay": round((r["replayed"] - r["replaying"]) * 1000),
+            "round_trips": round(sum(p["answered"] - p["sent"] for p in mine) * 1000),
+            "apply": round(sum(p["applied"] - p["answered"] for p in mine) * 1000),
+            "rows": sum(p["rows"] for p in mine), "pages": len(mine)}
 
 
 def _pct_s(samples: list[float], p: float) -> float:
