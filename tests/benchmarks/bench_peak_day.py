@@ -772,8 +772,9 @@ def _explain(slow: list[tuple[float, str, float, float]], rounds: dict[str, list
     """What each change slower than 300 ms waited on, from the reader's own records.
 
     The round that showed it is the reader's first round ending after it was seen. Its time splits into:
-    ``busy_before`` (committed while the reader was still in an earlier round: that round's pull had
-    already taken its snapshot), ``to_wake`` (commit → the reader's select() returned), ``own_replay`` (the
+    ``busy_before`` (the reader made rounds after the commit that did not bring it — an earlier round whose
+    pull had taken its snapshot before, or, seen in session 26 for warehouse readers, several short rounds
+    over seconds: ``previous_round`` shows the last one), ``to_wake`` (commit → the reader's select() returned), ``own_replay`` (the
     round's replay of the reader's own outbox, when the change came in the pull after it; a station with
     commands waiting pulls before its replay too), ``before_pull`` (requests, heartbeat), ``round_trip``
     (its pages' answers) and
