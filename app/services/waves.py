@@ -57,13 +57,47 @@ def _warehouse(session: Session, code_or_name: str) -> Warehouse:
     return wh
 
 
-def _candidates(session: Session, warehouse_id: int) -> list[Order]:
+def _ready(warehouse_id: int) -> list[sa.ColumnElement[bool]]:
+    """An order ready for a new wave here: allocated to this warehouse, in no open wave, not being picked."""
     in_wave = sa.select(WaveOrder.order_id).where(WaveOrder.open, WaveOrder.order_id == Order.id).exists()
     picked = sa.select(Pick.id).where(Pick.order_id == Order.id, Pick.status != "stopped").exists()
-    return list(session.execute(
-        sa.select(Order).where(Order.warehouse_id == warehouse_id, Order.status == OrderStatus.ALLOCATING.value,
-                               ~in_wave, ~picked)
-        .order_by(Order.id).with_for_update()).scalars())
+    return [Order.warehouse_id == warehouse_id, Order.status == OrderStatus.ALLOCATING.value, ~in_wave, ~picked]
+
+
+def _candidates(session: Session, warehouse_id: int) -> list[Order]:
+    """Every ready order, read without locking: they are ranked first, and only the chosen are locked
+    (:func:`_lock_chosen`). Locking all of them while each one's lines were read held every open order
+    of the warehouse for the whole ranking — at the peak (issue #18) customer service's notes and the
+    hub's routing queued behind each wave for seconds."""
+    return list(session.execute(sa.select(Order).where(*_ready(warehouse_id)).order_by(Order.id)).scalars())
+
+
+def _lock_chosen(session: Session, warehouse_id: int, ranked: list[tuple], limit: int, zone: str | None) -> list[tuple]:
+    """The first ``limit`` of ``ranked`` that are still ready, locked (in id order, a few statements at most).
+
+    Locked with SKIP LOCKED: an order another transaction holds this instant (a note being saved, the
+    hub re-routing it) waits for the next wave instead of this one waiting for it; the next in rank takes
+    its place. The lock re-checks readiness on the row as it now is; an order changed since it was read
+    (its version moved) has its lines read again, and leaves if its zone no longer fits.
+    """
+    chosen: list[tuple] = []
+    at = 0
+    while len(chosen) < limit and at < len(ranked):
+        take = ranked[at:at + limit - len(chosen)]
+        at += len(take)
+        read_at = {o.id: o.version for _, o, _ in take}
+        locked = {o.id: o for o in session.execute(
+            sa.select(Order).where(Order.id.in_(list(read_at)), *_ready(warehouse_id)).order_by(Order.id)
+            .with_for_update(skip_locked=True).execution_options(populate_existing=True)).scalars()}
+        for key, order, lines in take:
+            if order.id not in locked:
+                continue
+            if locked[order.id].version != read_at[order.id]:
+                lines = order_lines(session, order)
+                if zone and first_zone(lines) != zone:
+                    continue
+            chosen.append((key, order, lines))
+    return chosen
 
 
 def create_wave(uow: UnitOfWork, warehouse: str, actor: Actor, *, max_orders: int | None = None,
@@ -97,10 +131,10 @@ def create_wave(uow: UnitOfWork, warehouse: str, actor: Actor, *, max_orders: in
             key = (not urgent, order.ship_by or _LATE, starts or "~", lines[0].pick_sequence if lines else 0,
                    order.ordered_at, order.id)
             ranked.append((key, order, lines))
-        if not ranked:
-            raise BusinessError("WAVE_NOTHING_TO_PICK", warehouse=wh.name)
         ranked.sort(key=lambda r: r[0])
-        chosen = ranked[:limit]
+        chosen = _lock_chosen(s, wh.id, ranked, limit, zone)
+        if not chosen:
+            raise BusinessError("WAVE_NOTHING_TO_PICK", warehouse=wh.name)
         zones = sorted({line.bin_code.split("-")[0] for _, _, lines in chosen for line in lines if line.bin_code != "—"})
         wave = Wave(wave_no="pending", warehouse_id=wh.id, max_orders=max_orders, zones=zones, created_by=actor.operator)
         s.add(wave)

@@ -150,7 +150,17 @@ class Outbox:
         rows = self._db.connect().execute("SELECT * FROM outbox WHERE state = 'rejected' ORDER BY seq").fetchall()
         return [_entry(r) for r in rows]
 
+    def waiting(self) -> tuple[int, int]:
+        """(pending, rejected): what the status bar shows, read every sync round. Two ranges of the
+        (state, seq) index, so the cost follows the commands still waiting, not the whole outbox
+        (every accepted command stays in it: a GROUP BY over all of them grew through the day)."""
+        row = self._db.connect().execute(
+            "SELECT (SELECT count(*) FROM outbox WHERE state = 'pending'), "
+            "(SELECT count(*) FROM outbox WHERE state = 'rejected')").fetchone()
+        return int(row[0]), int(row[1])
+
     def counts(self) -> dict[str, int]:
+        """Commands by state, the whole outbox (tests and reports; the sync round uses :meth:`waiting`)."""
         rows = self._db.connect().execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall()
         return {state: int(n) for state, n in rows}
 

@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -79,6 +80,12 @@ class StationSync:
     """Owns the station's SQLite file and the worker thread; callbacks run on the worker thread."""
 
     REPLAY_BATCH = 100  # commands per server transaction when replaying (see replay(); 25 cost ~20% more CPU each)
+    # How long a replay waits for an order another transaction holds (the hub routing it, a picker's
+    # scan) before it steps aside for this round: the one worker thread also pulls the colleagues'
+    # changes, and a replay queued behind a busy order kept them waiting for seconds (issue #18's
+    # peak day: 8–14 s at load 20). The commands stay pending and go again a moment later.
+    REPLAY_LOCK_WAIT_MS = 150
+    REPLAY_RETRY_S = 0.25
 
     def __init__(self, database_url: URL | str, data_dir: Path, scope: Scope = Scope(), *,
                  pull_interval: float = 2.0, op_timeout: float = 5.0, connect_timeout: int = 3,
@@ -104,12 +111,21 @@ class StationSync:
         # heartbeat(pending outbox size) -> stations.Heartbeat; recorded on the server every ``heartbeat_every`` s
         self.heartbeat, self.heartbeat_every = heartbeat, heartbeat_every
         self._last_beat: float | None = None
+        # per round: {"woke", "pulling", "done" (time.time()), "by": "notify" | "wake" | "timer" | "start"} —
+        # what a change waited on before its pull began (benchmarks); None costs nothing
+        self.on_round: Callable[[dict[str, Any]], None] | None = None
+        self._woke: tuple[float, str] = (time.time(), "start")
+        self._replay_deferred = False  # an order was busy: the next round comes after REPLAY_RETRY_S
+        self.replay_stats: Counter[str] = Counter()  # batches sent, and stepped aside for a busy order
         # no pre-ping: any failure disposes the whole pool and the round starts over on fresh connections
         self._engine = sa.create_engine(self.url, pool_pre_ping=False, pool_size=2, max_overflow=2,
                                         connect_args={"connect_timeout": connect_timeout})
         self._sockets: weakref.WeakSet[Any] = weakref.WeakSet()
         event.listen(self._engine, "connect", lambda dbapi, _rec: self._sockets.add(dbapi))
         self.session_factory = sessionmaker(self._engine, expire_on_commit=False)
+        # a command replayed alone (after a refusal in its batch) waits for a busy order no longer than a batch
+        self._replay_sessions = sessionmaker(self._engine, expire_on_commit=False)
+        event.listen(self._replay_sessions, "after_begin", self._bound_lock_wait)
         self._connect_timeout = connect_timeout
         self._listener: psycopg.Connection | None = None
         self._requests: queue.Queue[tuple[Callable[[Callable[[], UnitOfWork]], Any], Callable[[Any], None] | None]] = queue.Queue()
@@ -121,7 +137,7 @@ class StationSync:
         self._thread: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
         # "syncing" until the first round has answered: a station starting up is not yet known to be offline
-        self.status = SyncStatus(SYNCING, self._count("pending"), self._count("rejected"))
+        self.status = SyncStatus(SYNCING, *self.outbox.waiting())
 
     # --- the GUI side: never touches the network ------------------------------------------------
     def submit(self, actor: Actor, name: str, args: dict[str, Any]) -> OutboxEntry:
@@ -188,24 +204,51 @@ class StationSync:
 
     # --- one round, also usable synchronously (tests, command line) ----------------------------
     def sync_once(self) -> set[str]:
-        """Connect if needed, replay the outbox, serve requests, pull changes. Raises on network errors."""
+        """Connect if needed, replay the outbox, serve requests, pull changes. Raises on network errors.
+
+        With commands waiting, the colleagues' changes are pulled first as well: the replay costs a few
+        round trips per batch and may meet an order busy elsewhere (a wave being made, the hub routing
+        it), and on the one worker thread everything announced to this station waited behind it (issue
+        #18's peak day: the slowest changes waited 1–14 s on the reader's own replay). The pull after the
+        replay brings this station's own changes back as the server stored them, as before.
+        """
         if self._listener is None:
             self._connect()
         self._beat()
         if self.feed.cursor is None:  # a new station: the newest orders on screen before the whole scope loads
             with self._guard():
                 self._announce(self.feed.preload(self._engine))
+        first_pull = time.time()
+        changed: set[str] = set()
+        if self.feed.cursor is not None and self.outbox.waiting()[0]:
+            pulled = self._pull()
+            if pulled is None:
+                return set()
+            changed |= pulled
+        replaying = time.time()
         self.replay()
+        replayed = time.time()
         self._serve_requests()
+        pulling = time.time()
+        pulled = self._pull()
+        if pulled is None:
+            return changed
+        changed |= pulled
+        if self.on_round is not None:
+            self.on_round({"woke": self._woke[0], "by": self._woke[1], "first_pull": first_pull, "replaying": replaying,
+                           "replayed": replayed, "pulling": pulling, "done": time.time()})
+        self._report(ONLINE, online_if_drained=True)
+        return changed
+
+    def _pull(self) -> set[str] | None:
+        """Pull and announce the changes; None when the feed cannot settle yet (shown as syncing)."""
         try:
             with self._guard():
                 changed = self.feed.pull(self._engine)
         except FeedNotSettled:  # a long transaction elsewhere: connected, just not caught up yet
             self._report(SYNCING)
-            return set()
-        self._announce(changed)
-        self._report(ONLINE if not self._count("pending") else SYNCING)
-        return changed
+            return None
+        return self._announce(changed)
 
     def replay(self) -> int:
         """Send every waiting command, oldest first, several to a transaction, recording each outcome.
@@ -217,6 +260,7 @@ class StationSync:
         """
         done = 0
         in_doubt = self.replay_batch  # the first batch after (re)connecting: its commands may have landed unheard
+        self._replay_deferred = False
         while not self._stop.is_set():
             batch = self.outbox.pending(max(200, self.replay_batch))
             if not batch:
@@ -224,8 +268,18 @@ class StationSync:
             self._beat()  # a long replay after a day offline: still online, the backlog shrinking
             self._report(SYNCING)
             while batch:
-                with self._guard():  # the outcomes of the group's first commands, at least one
-                    outcomes = self._apply_batch(batch[:self.replay_batch], look_first=in_doubt > 0)
+                try:
+                    with self._guard():  # the outcomes of the group's first commands, at least one
+                        outcomes = self._apply_batch(batch[:self.replay_batch], look_first=in_doubt > 0)
+                except NETWORK_ERRORS as err:
+                    if not _order_busy(err):
+                        raise
+                    # rolled back whole: nothing of it landed, so the same commands go again, in order
+                    log.debug("station replay: an order is busy elsewhere; pulling first, replaying again soon")
+                    self.replay_stats["stepped_aside"] += 1
+                    self._replay_deferred = True
+                    return done
+                self.replay_stats["batches"] += 1
                 in_doubt -= len(outcomes)
                 group, batch = batch[:len(outcomes)], batch[len(outcomes):]
                 self.outbox.finish_many([(entry.command.id, o.outcome, o.result) for entry, o in zip(group, outcomes)])
@@ -237,6 +291,10 @@ class StationSync:
                     return done
         return done
 
+    def _bound_lock_wait(self, _session: Any, _transaction: Any, connection: Any) -> None:
+        """A replay transaction waits at most REPLAY_LOCK_WAIT_MS for a row lock (then steps aside)."""
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self.REPLAY_LOCK_WAIT_MS)}")
+
     def _beat(self) -> None:
         """Tell the server this station is alive, at most every ``heartbeat_every`` seconds (monotonic)."""
         if self.heartbeat is None:
@@ -245,7 +303,7 @@ class StationSync:
             return
         from app.services import stations
 
-        beat = self.heartbeat(self._count("pending"))
+        beat = self.heartbeat(self.outbox.waiting()[0])
         with self._guard():
             stations.record_heartbeat(UnitOfWork(self.session_factory), beat)
         self._last_beat = time.monotonic()
@@ -271,6 +329,7 @@ class StationSync:
         raced = False
         with self._engine.connect() as conn:
             conn.begin()
+            self._bound_lock_wait(None, None, conn)
             batch = applier.ReplayBatch(conn)
             known: dict[str, dict[str, Any]] = {}
             try:
@@ -298,10 +357,15 @@ class StationSync:
             conn.rollback()
         if refused_at:  # the commands before the refused one, without it
             return self._apply_batch(group[:refused_at], look_first=look_first)
-        singles = []
+        singles: list[applier.Outcome] = []
         for entry in group[:1] if refused_at == 0 else group:  # each in its own transaction, a failure raising as alone
             command = replace(entry.command, args=self.outbox.resolved_args(entry))
-            outcome = applier.apply(self.session_factory, command, look_first=look_first or raced)
+            try:
+                outcome = applier.apply(self._replay_sessions, command, look_first=look_first or raced)
+            except NETWORK_ERRORS as err:
+                if singles and _order_busy(err):
+                    return singles  # those went through (recorded here); the busy one goes again next round
+                raise
             self.outbox.finish(command.id, outcome.outcome, outcome.result)
             singles.append(outcome)
             self._touch()
@@ -334,11 +398,12 @@ class StationSync:
         self.db.close()  # the worker's own connection: the last one closed folds the WAL into the file
 
     def _next_wait(self) -> float:
-        """The periodic pull, or sooner when the next heartbeat is due first."""
+        """The periodic pull, or sooner when the next heartbeat is due first or a replay stepped aside."""
+        wait = min(self.pull_interval, self.REPLAY_RETRY_S) if self._replay_deferred else self.pull_interval
         if self.heartbeat is None or self._last_beat is None:
-            return self.pull_interval
+            return wait
         due = self._last_beat + self.heartbeat_every - time.monotonic()
-        return max(0.0, min(self.pull_interval, due))
+        return max(0.0, min(wait, due))
 
     def _hold_folder(self) -> bool:
         """Wait until this program holds the data folder (or is stopped); says who holds it meanwhile."""
@@ -388,6 +453,8 @@ class StationSync:
         """Sleep until a notification, a local request, or ``timeout`` (the periodic pull)."""
         assert self._listener is not None
         readable, _, _ = select.select([self._listener.fileno(), self._wake_r], [], [], timeout)
+        self._woke = (time.time(), "notify" if self._listener.fileno() in readable else
+                      "wake" if self._wake_r in readable else "timer")
         if self._wake_r in readable:
             try:
                 while os.read(self._wake_r, 4096):
@@ -421,13 +488,13 @@ class StationSync:
             self.on_orders_changed(changed)
         return changed
 
-    def _count(self, state: str) -> int:
-        return self.outbox.counts().get(state, 0)
-
-    def _report(self, state: str, holder: str = "") -> None:
-        counts = self.outbox.counts()
-        status = SyncStatus(state, counts.get("pending", 0), counts.get("rejected", 0),
-                            holder or (self.status.holder if state == LOCKED else ""))
+    def _report(self, state: str, holder: str = "", *, online_if_drained: bool = False) -> None:
+        """Show ``state`` with the commands waiting (one read of the outbox's index); with
+        ``online_if_drained``, ONLINE only once nothing is pending, SYNCING until then."""
+        pending, rejected = self.outbox.waiting()
+        if online_if_drained and pending:
+            state = SYNCING
+        status = SyncStatus(state, pending, rejected, holder or (self.status.holder if state == LOCKED else ""))
         if status != self.status:
             self.status = status
             if self.on_status is not None:
@@ -455,6 +522,18 @@ class StationSync:
                 self._busy_since = None
                 for conn in _snapshot(self._sockets):
                     _cut(conn)
+
+
+def _order_busy(err: BaseException) -> bool:
+    """The replay's ``lock_timeout`` ran out (SQLSTATE 55P03) — an order held elsewhere, not a lost link."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, psycopg.errors.LockNotAvailable):
+            return True
+        seen.add(id(cause))
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    return False
 
 
 def _read(path: Path) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -107,6 +108,123 @@ class SimServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class SimProcess:
+    """One platform's simulator in a process of its own, as a real platform is another machine.
+
+    A benchmark that serves several platforms from its own interpreter makes every platform's list
+    and detail calls wait for one GIL (and for the benchmark's own measuring): here each platform has
+    its own. ``make_simulator(world, creds)`` (a module-level function, so it crosses to the new
+    process by name) builds the simulator on a ``SimWorld(platform, seed=seed)``. :meth:`publish`
+    has the process place one new order at each of the given wall-clock moments (so the schedule is
+    kept there, not by the caller); :meth:`report` answers with the moment each order was placed and
+    the ship confirmations the platform applied. Started with ``spawn``: no copy of the caller's
+    threads or connections.
+    """
+
+    def __init__(self, make_simulator: Callable[..., object], platform: str, creds: object, *, seed: int = 1,
+                 timeout: float = 60.0) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self.platform, self._timeout = platform, timeout
+        self.process = ctx.Process(target=_serve_platform, args=(child, make_simulator, platform, seed, creds),
+                                   name=f"simulator-{platform}", daemon=True)
+        self.url = ""
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid or 0)
+
+    def start(self) -> SimProcess:
+        self.process.start()
+        self.url = self._answer()
+        return self
+
+    def publish(self, moments: Sequence[float]) -> None:
+        """Place one new (paid) order at each ``time.time()`` moment in ``moments`` (late ones at once)."""
+        self._conn.send(("publish", sorted(moments)))
+
+    def report(self, calls: dict[str, Sequence[bytes]] | None = None) -> dict:
+        """``{"published": {order_id: moment placed}, "shipments": [(order_id, tracking_no)], "calls": {kind: n}}``.
+
+        ``calls`` names kinds of request by the API names that mark them (found in the path, the query or
+        the body); each is counted there, in the simulator's process, and the first kind that matches wins.
+        """
+        self._conn.send(("report", calls or {}))
+        return self._answer()
+
+    def _answer(self):  # noqa: ANN202 - whatever the process sent
+        if not self._conn.poll(self._timeout):
+            raise TimeoutError(f"simulator {self.platform} did not answer in {self._timeout} s")
+        return self._conn.recv()
+
+    def stop(self) -> None:
+        try:
+            self._conn.send(("stop",))
+        except OSError:
+            pass
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self._conn.close()
+
+    def __enter__(self) -> SimProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _serve_platform(conn, make_simulator: Callable[..., object], platform: str, seed: int,  # noqa: ANN001
+                    creds: object) -> None:
+    """The simulator's process: serve, place orders on schedule, answer reports until told to stop."""
+    from connectors.simulators.world import SimWorld
+
+    world = SimWorld(platform, seed=seed)
+    server = SimServer(make_simulator(world, creds).handle).start()  # type: ignore[attr-defined]
+    published: dict[str, float] = {}
+    stop = threading.Event()
+
+    def place(moments: list[float]) -> None:
+        for moment in moments:
+            if stop.wait(max(0.0, moment - time.time())):
+                return
+            with world.lock:
+                (order,) = world.create(1)
+                published[order.order_id] = time.time()
+
+    conn.send(server.url)
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except EOFError:  # the caller is gone
+                break
+            if message[0] == "publish":
+                threading.Thread(target=place, args=(message[1],), name="publish", daemon=True).start()
+            elif message[0] == "report":
+                with world.lock:
+                    conn.send({"published": dict(published), "shipments": list(world.shipments_applied),
+                               "calls": _count_calls(list(server.requests), message[1])})
+            else:
+                break
+    finally:
+        stop.set()
+        server.stop()
+
+
+def _count_calls(requests: Sequence[Request], names: dict[str, Sequence[bytes]]) -> dict[str, int]:
+    """How many of ``requests`` each kind in ``names`` counts (a request goes to the first kind that names it)."""
+    counts = dict.fromkeys(names, 0)
+    for req in requests:
+        text = b" ".join((req.path.encode(), *(f"{k}={v}".encode() for k, v in req.query.items()), req.body or b""))
+        for kind, marks in names.items():
+            if any(mark in text for mark in marks):
+                counts[kind] += 1
+                break
+    return counts
 
 
 def slow(seconds: float) -> None:

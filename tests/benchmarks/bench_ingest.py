@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
 
 from app.bootstrap import bootstrap  # noqa: E402
 from app.db.models import Order, Shop  # noqa: E402
@@ -50,6 +51,7 @@ from app.settings import Settings  # noqa: E402
 from connectors.base import Credentials  # noqa: E402
 from connectors.simulators.server import SimServer  # noqa: E402
 from connectors.simulators.world import SimWorld  # noqa: E402
+from pg_cpu import PostgresCpu  # noqa: E402
 
 
 def setup_shop(app, store, platform: str, world: SimWorld, code: str):
@@ -131,21 +133,12 @@ class CpuMeter:
     """
 
     def __init__(self, app, sim_pid: int) -> None:
-        with app.engine.connect() as conn:
-            self.postmaster = psutil.Process(conn.scalar(sa.text("SELECT pg_backend_pid()"))).parent()
+        self.server = PostgresCpu(app.engine)
         self.hub, self.sim = psutil.Process(), psutil.Process(sim_pid)
         self.start = self._now()
 
     def _postgres(self) -> float:
-        t = self.postmaster.cpu_times()  # exited backends are counted in children_* once reaped
-        total = t.user + t.system + t.children_user + t.children_system
-        for child in self.postmaster.children():
-            try:
-                c = child.cpu_times()
-                total += c.user + c.system
-            except psutil.NoSuchProcess:
-                pass
-        return total
+        return self.server.seconds()
 
     def _now(self) -> dict[str, float]:
         hub, sim = self.hub.cpu_times(), self.sim.cpu_times()

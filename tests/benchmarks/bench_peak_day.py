@@ -3,8 +3,10 @@
 What runs (every part real, on loopback):
 - the embedded PostgreSQL with the demo company's master data, rules, people (stock raised so shortages
   are not this bench's subject; bench_routing measures them);
-- the five polled channels' simulators (淘宝, 天猫, 抖店, 拼多多, 微信小店), one shop each, in this (the driver's)
-  process, publishing ``--orders`` new orders spread evenly over ``--minutes``;
+- the five polled channels' simulators (淘宝, 天猫, 抖店, 拼多多, 微信小店), one shop each, each in a process of
+  its own (connectors/simulators/server.py ``SimProcess``: real platforms are other machines, and one
+  interpreter serving five platforms made a poll wait for another platform's answer), together publishing
+  ``--orders`` new orders spread evenly over ``--minutes`` on a schedule each keeps in its own process;
 - 2 hub processes (``app.hub.service.Hub``) racing for the same shops (the advisory lock lets one poll each
   shop) and sending ship confirmations back (``dispatch_ship``, claimed under a lease by either hub);
 - 10 station *processes* (6 customer service, 4 warehouse by default), each on the real ``StationSync`` and
@@ -25,7 +27,7 @@ Measured:
   cache holding that version. p50/p95/p99 over every (change, other station that holds the order) pair;
   beside them, per reader kind, the pulls a station made, the rows each pull received and the station
   process's CPU per pull (its person's work included);
-- intake latency: the simulator's publish moment → the order row's ``created_at`` (PostgreSQL's
+- intake latency: the simulator's publish moment (reported by its process at the end) → the order row's ``created_at`` (PostgreSQL's
   transaction start of the storing page, so at most that page's transaction early), per platform;
   拼多多's API only answers windows ending ≥ 3 minutes ago (connectors/pdd.py ``lag``), so its figure is
   reported beside the others and judged against poll interval + lag + 1 s;
@@ -33,8 +35,8 @@ Measured:
   every station command applied at most once (each command's UUID recorded once, accepted + refused =
   saved, every accepted note's text present exactly once); every station's cache vs the database:
   zero divergent rows (tests/sync/divergence.py); orders shipped and confirmed by the platform;
-- CPU seconds per process kind (hubs, stations by role, PostgreSQL server + backends, the driver with
-  the simulators) per order, and the load average sampled through the run. JSON last.
+- CPU seconds per process kind (hubs, stations by role, PostgreSQL server + backends, each platform's
+  simulator, the driver) per order, and the load average sampled through the run. JSON last.
 
 Bounded: the day starts once both hubs are up and every station is online (at most ``--warmup`` s),
 then the window, then at most ``--drain`` seconds for intake to finish; then the hubs stop (the
@@ -182,6 +184,21 @@ def run_station(spec: dict) -> int:
 
     station.on_orders_changed = on_changed
     station.on_command_finished = on_finished
+    # what a slow change waited on (the driver explains the tail with these): every round of the worker
+    # (woken by a notify, a local wake or the timer; when its pull began and ended), every page pulled
+    # (round trip, rows, change numbers named, the cursor's lag) and every GC pause over 20 ms
+    station.on_round = lambda r: log(ev="round", **r)
+    station.feed.on_page = lambda p: log(ev="page", **p)
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        elif (took := time.perf_counter() - gc_started[0]) > 0.02:
+            log(ev="gc", t=time.time(), s=round(took, 4), generation=info.get("generation"))
+
+    import gc
+    gc.callbacks.append(on_gc)
     state = {"status": None}
     station.on_status = lambda s: state.__setitem__("status", (s.state, s.pending))
     station.start()
@@ -200,12 +217,13 @@ def run_station(spec: dict) -> int:
             _warehouse(spec, actor, log, counts, stop_work)
         log(ev="work_done", counts=dict(counts), t=time.time())
         while not quit_now.exists():  # keep syncing until the driver has compared the caches
-            pending = station.outbox.counts().get("pending", 0)
+            pending = station.outbox.waiting()[0]
             (folder / "pending").write_text(str(pending))
             time.sleep(0.5)
     finally:
         station.stop()
-        log(ev="stopped", outbox=station.outbox.counts(), feed=dict(station.feed.stats), cpu_s=time.process_time(),
+        log(ev="stopped", outbox=station.outbox.counts(), feed=dict(station.feed.stats),
+            replay=dict(station.replay_stats), cpu_s=time.process_time(),
             t=time.time())
         log.close()
     return 0
@@ -348,11 +366,12 @@ def _warehouse(spec: dict, actor, log: _Log, counts: Counter, stop_work: Path) -
 class Cpu:
     """CPU seconds per process kind: psutil over the processes we started and the PostgreSQL server."""
 
-    def __init__(self, postmaster_pid: int) -> None:
+    def __init__(self, engine) -> None:  # noqa: ANN001
         import psutil
+        from pg_cpu import PostgresCpu
 
         self.psutil = psutil
-        self.postmaster = psutil.Process(postmaster_pid)
+        self.server = PostgresCpu(engine)
         self.kinds: dict[str, list] = defaultdict(list)
         self.last: dict[int, float] = {}
         self.start: dict[str, float] = {}
@@ -369,15 +388,7 @@ class Cpu:
         return self.last.get(p.pid, 0.0)
 
     def now(self) -> dict[str, float]:
-        t = self.postmaster.cpu_times()
-        pg = t.user + t.system + t.children_user + t.children_system
-        for child in self.postmaster.children():
-            try:
-                c = child.cpu_times()
-                pg += c.user + c.system
-            except self.psutil.Error:
-                pass
-        out = {"postgres": pg, "driver_and_simulators": self._proc(self.psutil.Process())}
+        out = {"postgres": self.server.seconds(), "driver": self._proc(self.psutil.Process())}
         for kind, procs in self.kinds.items():
             out[kind] = sum(self._proc(p) for p in procs)
         return out
@@ -421,8 +432,7 @@ def run(opts: argparse.Namespace) -> dict:
     from app.sync.cache import OrderCache, Scope
     from app.sync.local_db import LocalDb
     from connectors.base import Credentials
-    from connectors.simulators.server import SimServer
-    from connectors.simulators.world import SimWorld
+    from connectors.simulators.server import SimProcess
     from tests.sync.divergence import divergent_rows
 
     window = opts.minutes * 60.0
@@ -434,10 +444,9 @@ def run(opts: argparse.Namespace) -> dict:
         store = FileStore(tmp / "secrets.json")
         creds = Credentials(app_key="1234567890123456789", app_secret="peak-secret", access_token="token-1",
                             refresh_token="refresh-1")
-        worlds, servers, shop_of = [], [], {}
-        for i, platform in enumerate(CHANNELS):
-            world = SimWorld(platform, seed=1800 + i)
-            server = SimServer(simulator_module(platform).make_simulator(world, creds).handle).start()
+        servers, shop_of = [], {}
+        for i, platform in enumerate(CHANNELS):  # each platform in a process of its own, as platforms are
+            server = SimProcess(simulator_module(platform).make_simulator, platform, creds, seed=1800 + i).start()
             ref = f"peak:{platform}"
             store.put(ref, creds)
             with hub.uow() as uow:
@@ -447,11 +456,10 @@ def run(opts: argparse.Namespace) -> dict:
                 uow.session.add(shop)
                 uow.commit()
                 shop_of[platform] = shop.id
-            worlds.append(world)
             servers.append(server)
-        with hub.engine.connect() as conn:
-            postmaster = __import__("psutil").Process(conn.scalar(sa.text("SELECT pg_backend_pid()"))).parent().pid
-        cpu = Cpu(postmaster)
+        cpu = Cpu(hub.engine)
+        for server in servers:
+            cpu.add(f"simulator_{server.platform}", server.pid)
 
         # the people and their machines
         procs: dict[str, subprocess.Popen] = {}
@@ -493,24 +501,17 @@ def run(opts: argparse.Namespace) -> dict:
         print(f"peak day: {opts.orders} orders over {opts.minutes} min through 2 hubs, {opts.cs} customer-service and "
               f"{len(whs)} warehouse stations (poll interval {opts.poll_interval} s)", flush=True)
         cpu.mark()
-        published: dict[tuple[str, str], float] = {}
-        started = time.time()
-        tick = 0
-        while True:
-            elapsed = time.time() - started
-            due = min(opts.orders, int(opts.orders * elapsed / window) + 1)
-            while len(published) < due:
-                world = worlds[len(published) % len(worlds)]
-                (order,) = world.create(1)
-                published[(world.platform, order.order_id)] = time.time()
-            if len(published) >= opts.orders:
-                break
-            tick += 1
-            if tick % 50 == 0:
-                load.append((round(elapsed, 1), os.getloadavg()[0]))
-                print(f"  {elapsed:6.0f} s: {len(published)} published, load {os.getloadavg()[0]:.1f}", flush=True)
-            time.sleep(0.1)
-        published_s = time.time() - started
+        # the day's schedule: order k at k × window / orders, the platforms in turn; each simulator keeps
+        # its part of the schedule in its own process and says at the end when it placed each order
+        started = time.time() + 0.5
+        step = window / opts.orders
+        for i, server in enumerate(servers):
+            server.publish([started + k * step for k in range(i, opts.orders, len(servers))])
+        while (elapsed := time.time() - started) < window:
+            load.append((round(elapsed, 1), os.getloadavg()[0]))
+            print(f"  {max(elapsed, 0):6.0f} s: {min(opts.orders, int(max(elapsed, 0) / step) + 1)} published "
+                  f"(on schedule), load {os.getloadavg()[0]:.1f}", flush=True)
+            time.sleep(min(5.0, max(0.1, window - elapsed)))
 
         # drain: every order stored (拼多多 only after its 3-minute lag)
         drain_until = time.time() + opts.drain
@@ -576,15 +577,19 @@ def run(opts: argparse.Namespace) -> dict:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(10)
 
-        figures = _judge(hub, opts, stations, published, shop_of, worlds, divergent)
+        reports = {server.platform: server.report(CALL_NAMES) for server in servers}
+        counted = {platform: reports[server.platform]["calls"] for platform, server in zip(CHANNELS, servers, strict=True)}
+        published = {(p, no): t for p, r in reports.items() for no, t in r["published"].items()}
+        published_s = max(published.values(), default=started) - started
+        figures = _judge(hub, opts, stations, published, shop_of, reports, divergent)
         # each hub's polls summed: details fetched vs re-listed orders not fetched again (issue #18)
         polled = {name: json.loads(f.read_text()) for name in ("hub-a", "hub-b")
                   if (f := tmp / name / "polled.json").exists()}
         figures["polls"] = {"by_hub": polled, **{k: sum(p.get(k, 0) for p in polled.values())
                                                   for k in ("polls", "payloads", "stored", "skipped")}}
         stored_by = {p: v["stored"] for p, v in figures["intake"]["per_platform"].items()}
-        figures["platform_calls"] = {platform: _platform_calls(server, stored_by.get(platform, 0))
-                                     for platform, server in zip(CHANNELS, servers, strict=True)}
+        figures["platform_calls"] = {platform: _platform_calls(counted[platform], stored_by.get(platform, 0))
+                                     for platform in CHANNELS}
         for server in servers:
             server.stop()
         hub.close()
@@ -610,7 +615,7 @@ def run(opts: argparse.Namespace) -> dict:
     return figures
 
 
-def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict:  # noqa: ANN001, PLR0915
+def _judge(hub, opts, stations, published, shop_of, reports, divergent) -> dict:  # noqa: ANN001, PLR0915
     import sqlalchemy as sa
 
     shop_ids = list(shop_of.values())
@@ -658,6 +663,9 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
         events[s["name"]] = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] \
             if path.exists() else []
     saved, finished, work, feeds = {}, {}, {}, {}
+    rounds: dict[str, list[dict]] = defaultdict(list)
+    pages: dict[str, list[dict]] = defaultdict(list)
+    gcs: dict[str, list[dict]] = defaultdict(list)
     seen: dict[str, dict[str, list[tuple[int, float]]]] = {}  # station → order no. → [(version, first seen)]
     for name, evs in events.items():
         seen[name] = defaultdict(list)
@@ -672,6 +680,12 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
                 work[name] = e["counts"]
             elif e["ev"] == "stopped":
                 feeds[name] = e
+            elif e["ev"] == "round":
+                rounds[name].append(e)
+            elif e["ev"] == "page":
+                pages[name].append(e)
+            elif e["ev"] == "gc":
+                gcs[name].append(e)
     # every command once: saved → recorded once on the server and once here; notes present exactly once
     accepted = [i for i, (st, o) in applied.items() if o == "accepted"]
     lost = [i for i in saved if i not in applied]
@@ -706,6 +720,7 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
     role_of = {s["name"]: s["role"] for s in stations}
     by_role: dict[str, list[float]] = defaultdict(list)  # where the tail is: busy warehouse readers or agents
     never = out_of_scope = 0
+    slow: list[tuple[float, str, float, float]] = []  # (ms, reader, applied at the writer, seen at the reader)
     for f in finished.values():
         writer, e = f[0]
         if e["outcome"] != "accepted" or e.get("version") is None:
@@ -723,6 +738,8 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
                 continue
             samples.append(max(0.0, (t - e["t"]) * 1000))
             by_role[role_of[reader]].append(samples[-1])
+            if samples[-1] > 300:
+                slow.append((samples[-1], reader, e["t"], t))
     sync = {"pairs": len(samples), "held_but_not_seen": never, "out_of_scope": out_of_scope,
             "p50_ms": _pct(samples, 50), "p95_ms": _pct(samples, 95), "p99_ms": _pct(samples, 99),
             "max_ms": round(max(samples), 1) if samples else None, "target_p99_ms": 300,
@@ -737,13 +754,15 @@ def _judge(hub, opts, stations, published, shop_of, worlds, divergent) -> dict: 
         if mine and n:
             pulls[r] = {"stations": len(mine), "pulls_per_station": round(n / len(mine)),
                         "rows_per_pull": round(sum(f["feed"].get("rows", 0) for f in mine) / n, 1),
-                        "process_cpu_ms_per_pull": round(sum(f["cpu_s"] for f in mine) * 1000 / n, 2)}
+                        "process_cpu_ms_per_pull": round(sum(f["cpu_s"] for f in mine) * 1000 / n, 2),
+                        "replay": dict(sum((Counter(f.get("replay", {})) for f in mine), Counter()))}
     sync["pulls_by_reader_role"] = pulls
+    sync["over_300ms_explained"] = _explain(slow, rounds, pages, gcs, role_of)
     warehouse = Counter()
     for s in stations:
         if s["role"] == "warehouse":
             warehouse.update(work.get(s["name"], {}))
-    platform_shipped = sum(len(w.shipments_applied) for w in worlds)
+    platform_shipped = sum(len(r["shipments"]) for r in reports.values())
     return {"intake": intake, "sync_latency": sync, "commands": commands, "statuses": statuses,
             "warehouse": dict(warehouse), "ship_confirmations": confirmations,
             "platform_recorded_shipments": platform_shipped,
@@ -760,16 +779,76 @@ CALL_NAMES = {"detail": (b"taobao.trade.fullinfo.get", b"pdd.order.information.g
                        b"/channels/ec/order/list/get", b"order.searchList", b"order/searchList")}
 
 
-def _platform_calls(server, stored: int) -> dict[str, float]:
-    counts = dict.fromkeys(CALL_NAMES, 0)
-    for req in list(server.requests):
-        text = b" ".join((req.path.encode(), *(f"{k}={v}".encode() for k, v in req.query.items()), req.body or b""))
-        for kind, names in CALL_NAMES.items():
-            if any(name in text for name in names):
-                counts[kind] += 1
-                break
-    return {"stored": stored, "detail_calls": counts["detail"], "list_calls": counts["list"],
-            "details_per_order": round(counts["detail"] / stored, 2) if stored else None}
+def _platform_calls(calls: dict[str, int], stored: int) -> dict[str, float]:
+    return {"stored": stored, "detail_calls": calls["detail"], "list_calls": calls["list"],
+            "details_per_order": round(calls["detail"] / stored, 2) if stored else None}
+
+
+def _explain(slow: list[tuple[float, str, float, float]], rounds: dict[str, list[dict]], pages: dict[str, list[dict]],
+             gcs: dict[str, list[dict]], role_of: dict[str, str]) -> dict:
+    """What each change slower than 300 ms waited on, from the reader's own records.
+
+    The round that showed it is the reader's first round ending after it was seen. Its time splits into:
+    ``busy_before`` (the reader made rounds after the commit that did not bring it — an earlier round whose
+    pull had taken its snapshot before, or, seen in session 26 for warehouse readers, several short rounds
+    over seconds: ``previous_round`` shows the last one), ``to_wake`` (commit → the reader's select() returned), ``own_replay`` (the
+    round's replay of the reader's own outbox, when the change came in the pull after it; a station with
+    commands waiting pulls before its replay too), ``before_pull`` (requests, heartbeat), ``round_trip``
+    (its pages' answers) and
+    ``apply`` (writing the rows into SQLite and announcing them); plus GC pauses inside the wait.
+    """
+    import bisect
+
+    done_at = {r: [x["done"] for x in rs] for r, rs in rounds.items()}
+    parts: dict[str, list[float]] = defaultdict(list)
+    dominant: Counter[str] = Counter()
+    examples = []
+    for ms, reader, committed, seen_t in sorted(slow, reverse=True):
+        rs = rounds.get(reader, [])
+        i = bisect.bisect_left(done_at.get(reader, []), seen_t - 1e-3)
+        if i >= len(rs):
+            dominant["no round record"] += 1
+            continue
+        r = rs[i]
+        first = seen_t < r["replaying"]  # seen in the pull made before the round's replay
+        start, end = (r["first_pull"], r["replaying"]) if first else (r["pulling"], r["done"])
+        mine = [p for p in pages.get(reader, []) if start - 1e-3 <= p["sent"] <= end]
+        split = {"busy_before": max(0.0, min(r["woke"], seen_t) - committed) if r["woke"] > committed and i > 0
+                 and rs[i - 1]["done"] > committed else 0.0,
+                 "to_wake": max(0.0, r["woke"] - committed),
+                 "own_replay": 0.0 if first else max(0.0, r["replayed"] - max(r["replaying"], committed)),
+                 "before_pull": max(0.0, start - max(r["woke"] if first else r["replayed"], committed)),
+                 "round_trip": sum(p["answered"] - p["sent"] for p in mine),
+                 "apply": sum(p["applied"] - p["answered"] for p in mine)}
+        if split["busy_before"]:
+            split["to_wake"] = max(0.0, split["to_wake"] - split["busy_before"])
+        paused = sum(g["s"] for g in gcs.get(reader, []) if committed <= g["t"] <= seen_t)
+        for k, v in split.items():
+            parts[k].append(v * 1000)
+        parts["gc"].append(paused * 1000)
+        dominant[max(split, key=split.get)] += 1
+        if len(examples) < 12:
+            examples.append({"ms": round(ms), "reader": reader, "role": role_of.get(reader), "woken_by": r["by"],
+                             **{k: round(v * 1000) for k, v in split.items()}, "gc_ms": round(paused * 1000),
+                             "pages": len(mine), "rows": sum(p["rows"] for p in mine),
+                             "named": max((p["named"] for p in mine), default=0),
+                             "cursor_lag": max((p["lag"] for p in mine), default=0),
+                             # the round it waited behind (busy_before): how long, and in what
+                             **({"previous_round": _round_parts(rs[i - 1], pages.get(reader, []))}
+                                if split["busy_before"] else {})})
+    return {"changes": len(slow), "mostly_waited_on": dict(dominant.most_common()),
+            "mean_ms": {k: round(statistics.fmean(v), 1) for k, v in parts.items() if v},
+            "p95_ms": {k: _pct(v, 95) for k, v in parts.items() if v}, "slowest": examples}
+
+
+def _round_parts(r: dict, pages: list[dict]) -> dict:
+    """One round's time in ms: woke → its first pull, its own replay, its pulls' round trips and applies."""
+    mine = [p for p in pages if r["first_pull"] - 1e-3 <= p["sent"] <= r["done"]]
+    return {"ms": round((r["done"] - r["woke"]) * 1000), "woken_by": r["by"],
+            "replay": round((r["replayed"] - r["replaying"]) * 1000),
+            "round_trips": round(sum(p["answered"] - p["sent"] for p in mine) * 1000),
+            "apply": round(sum(p["applied"] - p["answered"] for p in mine) * 1000),
+            "rows": sum(p["rows"] for p in mine), "pages": len(mine)}
 
 
 def _pct_s(samples: list[float], p: float) -> float:
@@ -811,6 +890,9 @@ def main() -> None:
               f"({calls['details_per_order']} per order), {calls['list_calls']} list calls")
     print(f"sync: change at one station → in another's cache, {s['pairs']} pairs: p50 {s['p50_ms']} ms, "
           f"p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms (target p99 < 300 ms)")
+    x = s["over_300ms_explained"]
+    print(f"  by reader: {s['by_reader_role']}")
+    print(f"  over 300 ms: {x['changes']} changes, mostly waited on {x['mostly_waited_on']}; mean ms {x.get('mean_ms')}")
     print(f"station commands: {c['saved']} saved, {c['accepted']} accepted, {c['refused']} refused, lost {c['lost']}, "
           f"notes doubled {c['notes_doubled']}, missing {c['notes_missing']}; divergent rows {figures['divergent_rows']}")
     print(f"warehouse: {figures['warehouse']}; orders by status {figures['statuses']}; station CPU "

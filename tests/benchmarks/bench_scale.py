@@ -52,6 +52,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import psutil  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from bench_bulk import bulk_orders, consistent  # noqa: E402
+from pg_cpu import PostgresCpu  # noqa: E402
 
 from app.bootstrap import bootstrap  # noqa: E402
 from app.demo.seed import seed_demo  # noqa: E402
@@ -70,47 +71,26 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-class Server:
-    """CPU seconds of the PostgreSQL server: the postmaster and every child (backends, autovacuum, WAL writer)."""
+class Server(PostgresCpu):
+    """CPU seconds (per process, :meth:`by_process`) and storage reads of the PostgreSQL server."""
 
     def __init__(self, hub) -> None:
-        with hub.engine.connect() as conn:
-            backend = psutil.Process(int(conn.scalar(sa.text("SELECT pg_backend_pid()"))))
-            conn.rollback()
-        self.postmaster = backend.parent()
+        super().__init__(hub.engine)
 
     def cpu(self) -> dict[int, float]:
-        """Seconds on CPU per server process, from /proc/PID/schedstat (nanoseconds; psutil's cpu_times count
-        10 ms ticks, too coarse for a 3 ms query), psutil elsewhere."""
-        out = {}
-        for proc in (self.postmaster, *self.postmaster.children()):
-            try:
-                with open(f"/proc/{proc.pid}/schedstat") as f:
-                    out[proc.pid] = int(f.read().split()[0]) / 1e9
-            except OSError:
-                try:
-                    t = proc.cpu_times()
-                    out[proc.pid] = t.user + t.system
-                except psutil.NoSuchProcess:
-                    pass
-        return out
+        return self.by_process()
 
     def disk(self) -> dict[int, float]:
         """Bytes each server process has had read from storage (/proc/PID/io ``read_bytes``: page-cache misses,
         not reads the operating system's cache answered); empty where /proc does not say."""
         out = {}
-        for proc in (self.postmaster, *self.postmaster.children()):
+        for proc in self.processes():
             try:
                 with open(f"/proc/{proc.pid}/io") as f:
                     out[proc.pid] = float(next(line for line in f if line.startswith("read_bytes:")).split()[1])
             except (OSError, StopIteration):
                 pass
         return out
-
-    @staticmethod
-    def spent(before: dict[int, float], after: dict[int, float]) -> float:
-        """CPU seconds between two snapshots: processes in both, plus the whole of those started since."""
-        return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
 def _p95(samples: list[float]) -> float:

@@ -31,9 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "benchmarks"))
 
-import psutil  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from bench_bulk import _COLUMNS, bulk_orders  # noqa: E402
+from pg_cpu import PostgresCpu  # noqa: E402
 
 from app.bootstrap import bootstrap  # noqa: E402
 from app.demo.seed import seed_demo  # noqa: E402
@@ -53,27 +53,13 @@ _NOTE = sa.text("UPDATE orders SET seller_note = coalesce(seller_note, '') || 'x
                 "WHERE id = (SELECT id FROM orders WHERE ordered_at > now() - interval '1 day' ORDER BY id DESC LIMIT 1)")
 
 
-def _postgres_cpu(postmaster: psutil.Process) -> float:
-    t = postmaster.cpu_times()
-    total = t.user + t.system + t.children_user + t.children_system
-    for child in postmaster.children():
-        try:
-            c = child.cpu_times()
-            total += c.user + c.system
-        except psutil.Error:
-            pass
-    return total
-
-
 def run(opts: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="orderhub-pull-") as folder:
         tmp = Path(folder)
         hub = bootstrap(Settings(data_dir=tmp / "hub", station_name="压测"))
         seed_demo(hub, seed=20261203, n_orders=200, reset=True)
         bulk_orders(hub, opts.orders)
-        with hub.engine.connect() as conn:
-            postmaster = psutil.Process(conn.scalar(sa.text("SELECT pg_backend_pid()"))).parent()
-            conn.rollback()
+        postgres = PostgresCpu(hub.engine)
         url = hub.engine.url.render_as_string(hide_password=False)
         changed: list[set[str]] = []
         station = StationSync(url, tmp / "station", Scope("cs"), on_orders_changed=changed.append)
@@ -89,9 +75,9 @@ def run(opts: argparse.Namespace) -> dict:
                 conn.execute(_PAGE, {"k": k, "n": opts.page})
                 conn.execute(_NOTE)
             changed.clear()
-            pg0, th0, w0 = _postgres_cpu(postmaster), time.thread_time(), time.perf_counter()
+            pg0, th0, w0 = postgres.seconds(), time.thread_time(), time.perf_counter()
             station.sync_once()
-            wall, th, pg = time.perf_counter() - w0, time.thread_time() - th0, _postgres_cpu(postmaster) - pg0
+            wall, th, pg = time.perf_counter() - w0, time.thread_time() - th0, postgres.seconds() - pg0
             applied = len(set().union(*changed)) if changed else 0
             rounds.append({"applied": applied, "station_ms": th * 1000, "postgres_ms": pg * 1000, "wall_ms": wall * 1000})
             loads.append(os.getloadavg()[0])

@@ -93,8 +93,10 @@ def test_a_batch_costs_about_one_round_trip_per_command(hub, make_station):
     _queue_notes(station, placed, per_order=1)
     trips = RoundTrips(station._engine)
     assert station.replay() == 30
-    # BEGIN, the orders locked together, one grant look-up, 30 UPDATEs, the 30 records in one INSERT, COMMIT
-    assert trips.n <= 30 + 6, trips.n
+    # BEGIN, the bounded lock wait (SET LOCAL lock_timeout: a busy order makes the replay step aside, not
+    # hold up the pull), the orders locked together, one grant look-up, 30 UPDATEs, the 30 records in one
+    # INSERT, COMMIT
+    assert trips.n <= 30 + 7, trips.n
     assert _recorded(hub) == {"accepted": 30}
     for order_no, version in placed:
         note, now = _state(hub, order_no)
