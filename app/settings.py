@@ -147,6 +147,20 @@ class Settings:
                                 "env": "ORDERHUB_DATABASE_SSLKEY"},
     )
 
+    # --- the hub's doors (issue #19) ---
+    door_processes: int | None = field(
+        default=None, metadata={"title": ("接收推送和门店销售单的进程数（空：两核及以上为 2，否则 1）",
+                                          "Processes answering pushes and store sales (empty: 2 with 2 or more cores, else 1)"),
+                                "env": "ORDERHUB_DOOR_PROCESSES"},
+    )
+
+    @property
+    def doors(self) -> int:
+        """How many processes serve the hub's doors (``door_processes``, or by the cores there are)."""
+        if self.door_processes:
+            return max(1, self.door_processes)
+        return 2 if (os.cpu_count() or 1) >= 2 else 1
+
     # --- live logistics (issue #15) ---
     still_hours: float = field(
         default=48.0, metadata={"title": ("包裹多少小时没有物流更新就提醒客服", "Tell customer service after a parcel "
@@ -174,7 +188,7 @@ def _coerce(kind: object, raw: object) -> object:
         return text.strip().lower() in ("1", "true", "yes", "on")
     if kind in (Path, "Path", "Path | None"):
         return Path(text).expanduser()
-    if kind in (int, "int"):
+    if kind in (int, "int", "int | None"):
         return int(text)
     if kind in (float, "float"):
         return float(text)

@@ -125,6 +125,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "HUB_DB_BACK": ("数据库已恢复（中断 {seconds} 秒），订单接入自动继续", "Database back after {seconds} s; intake resumes"),
     "HUB_INBOX_WORKER_ENDED": ("推送订单详情的后台进程 {pid} 意外退出（退出码 {exit_code}），{seconds} 秒后重新启动；已收到的推送留在收件箱中不会丢失",
                                "The push-detail worker process {pid} ended unexpectedly (exit code {exit_code}); starting it again in {seconds} s. Received pushes stay in the inbox"),
+    "HUB_DOOR_PROCESS_ENDED": ("接收推送和门店销售单的进程 {pid} 意外退出（退出码 {exit_code}），{seconds} 秒后重新启动；其间由其余进程接收",
+                               "The door process {pid} (pushes and store sales) ended unexpectedly (exit code {exit_code}); starting it again in {seconds} s. The other door processes answer meanwhile"),
     "HUB_STATUS_DB_DOWN": ("[{at}] 数据库不可用（已 {seconds} 秒），等待恢复后自动继续",
                            "[{at}] database unavailable for {seconds} s; resuming by itself when it is back"),
     "QUARANTINE_EMPTY": ("没有隔离的报文", "No payloads are in quarantine"),

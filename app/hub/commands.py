@@ -152,8 +152,10 @@ def _hub(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     app = bootstrap(settings)
     store = open_store(settings.data_dir)
     carrier_receiver = CarrierReceiver(app, CarrierAccounts())
+    # Bound now (the simulated company needs its address), served once the carriers' secrets are in the store:
+    # the extra door processes read them when they start (the hub's own are set from the logistics worker's).
     receiver = ReceiverServer(Receiver(app, connector_for, store, carriers=carrier_receiver),
-                              port=args.receiver_port).start()
+                              port=args.receiver_port, processes=settings.doors)
     running: list[Any] = []
     if args.simulate:
         from app.hub.erp_simulated import start_simulated_erp, start_simulated_tax
@@ -167,6 +169,7 @@ def _hub(args: argparse.Namespace, settings: Settings, lang: Lang) -> int:
     # write-backs, tracking subscriptions, 拦截件, still parcels
     logistics = LogisticsWorker(app, store, still=still)
     carrier_receiver.accounts = logistics.accounts
+    receiver.start()
     logistics.start()
     running.append(logistics)
     anchorer = DailyAnchor(app, settings.data_dir / "audit-anchors")  # kept off the server by the supervisor

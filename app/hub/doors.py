@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 import threading
 from collections.abc import Awaitable, Callable
@@ -54,6 +55,8 @@ class DoorLimits:
     workers: int = 64
     # Who may set X-Forwarded-For: the TLS-terminating proxy in front (ARCHITECTURE.md, "The doors").
     trusted_proxies: str = "127.0.0.1"
+    # Answers say which door process gave them (an ``X-Door-Pid`` header): tests and drills, not the internet.
+    name_process: bool = False
 
 
 def _json(status: int, answer: dict[str, Any]) -> tuple[int, bytes, bytes]:
@@ -71,12 +74,13 @@ class DoorApp:
 
     def __init__(self, handler: Handler, limits: DoorLimits, fast: FastHandler | None = None) -> None:
         self.handler, self.limits, self.fast = handler, limits, fast
+        self.named = [(b"x-door-pid", str(os.getpid()).encode())] if limits.name_process else []
         self.pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="door")
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         if scope["type"] == "lifespan":
             return
-        extra: list[tuple[bytes, bytes]] = []
+        extra = self.named
         try:
             body = await self._body(scope, receive)
             path, headers = _request(scope)
@@ -87,7 +91,7 @@ class DoorApp:
             status, data, content_type = answered
         except _Refused as refusal:
             status, data, content_type = _json(refusal.status, {"ok": False, "message": refusal.message})
-            extra = [(b"connection", b"close")]  # the rest of a refused body is never read, not even to discard it
+            extra = [*self.named, (b"connection", b"close")]  # the rest of a refused body is never read, not even to discard it
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", content_type), (b"content-length", str(len(data)).encode()), *extra]})
         await send({"type": "http.response.body", "body": data})
@@ -202,14 +206,19 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 class DoorServer:
-    """Serves a handler on one listening socket from a background thread (the hub, tests, drills)."""
+    """Serves a handler on one listening socket from a background thread (the hub, tests, drills).
+
+    ``reuse_port``: the socket is opened with SO_REUSEPORT, so other processes of the same user may listen on
+    the same address and port and the kernel spreads new connections over them all (the hub's extra door
+    processes, app/hub/receiver.py ``DoorProcess``).
+    """
 
     def __init__(self, handler: Handler, *, host: str = "127.0.0.1", port: int = 0,
-                 limits: DoorLimits | None = None, fast: FastHandler | None = None) -> None:
+                 limits: DoorLimits | None = None, fast: FastHandler | None = None, reuse_port: bool = False) -> None:
         self.limits = limits or DoorLimits()
         self.app = DoorApp(handler, self.limits, fast)
         protocol = type("DoorHttp", (_TimedHttp,), {"header_timeout": self.limits.header_timeout})
-        self.socket = socket.create_server((host, port), backlog=4096, reuse_port=False)
+        self.socket = socket.create_server((host, port), backlog=4096, reuse_port=reuse_port)
         self.config = uvicorn.Config(
             self.app, http=protocol, lifespan="off", log_config=None, access_log=False,
             timeout_keep_alive=self.limits.keep_alive, backlog=4096, server_header=False,

@@ -24,7 +24,6 @@ stops it, so it is never orphaned, and a worker that dies is started again by th
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import random
 import signal
@@ -40,10 +39,10 @@ from sqlalchemy.orm import sessionmaker
 
 from app.bootstrap import OrderHub
 from app.db import engine as db_engine
-from app.domain.messages import render
 from app.hub.credentials import CredentialStore, KeptConnectors
 from app.hub.db_status import HUB_DATABASE
 from app.hub.pollers import Page, _route_changed
+from app.hub.processes import Coalesced, Supervised, context
 from app.services import ingest, push_inbox, shop_sync
 from app.services.shop_sync import ShopConfig
 from connectors.base import Connector, Credentials, PayloadError, PlatformError, RawOrder
@@ -292,51 +291,33 @@ def _worker_main(spec: _WorkerSpec, wake: Any) -> None:
         app.close()
 
 
-def _context() -> Any:
-    """forkserver where there is one (a clean process with the worker's modules loaded, forked per start: no
-    threads or locks of the hub copied, and a restart takes milliseconds), else spawn (Windows, macOS)."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-class InboxProcess:
-    """The hub's side of the worker's process: starts it, wakes it, starts it again if it dies, stops it.
+class InboxProcess(Supervised):
+    """The hub's side of the worker's process: starts it, wakes it, starts it again if it dies, stops it
+    (app/hub/processes.py).
 
     ``options`` are :class:`InboxWorker`'s (``batch``, ``fetchers``, ``lease``, ``idle``); they and ``backoff``
     may be changed until :meth:`start`. A worker that ends without being asked is logged and started again
     after ``restart_after`` seconds, doubling (up to a minute) while it keeps dying within ten seconds.
     """
 
+    ENDED, NAME = "HUB_INBOX_WORKER_ENDED", "push-inbox"
+
     def __init__(self, app: OrderHub, factory: Callable[[ShopConfig, Credentials], Connector],
                  credentials: CredentialStore, *, priority: Priority = Priority(), restart_after: float = 1.0,
                  backoff: Backoff = Backoff(), **options: Any) -> None:
+        super().__init__(restart_after=restart_after)
         self.app, self.factory, self.credentials = app, factory, credentials
-        self.priority, self.restart_after, self.backoff, self.options = priority, restart_after, backoff, options
-        self.process: Any = None
-        self.restarts = 0
-        self._pipe: Any = None  # the hub's end of the worker's wake-up pipe
-        self._lock = threading.Lock()
-        self._woken, self._stopping = threading.Event(), threading.Event()
-        self._stored = 0  # messages committed since the last wake-up was passed on
-        self._threads: list[threading.Thread] = []
-
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process is not None else None
+        self.priority, self.backoff, self.options = priority, backoff, options
+        # Wake-ups passed on coalesced: however many commits came meanwhile, one message, at most every WAKE_EVERY.
+        self._waker = Coalesced(self._send, WAKE_EVERY, "push-inbox-wake")
 
     def start(self) -> InboxProcess:
-        self.process, self._pipe = self._launch()
-        self._threads = [threading.Thread(target=self._watch, name="push-inbox-watch", daemon=True),
-                         threading.Thread(target=self._waker, name="push-inbox-wake", daemon=True)]
-        for thread in self._threads:
-            thread.start()
+        super().start()
+        self._waker.start()
         return self
 
     def _launch(self) -> tuple[Any, Any]:
-        ctx = _context()
+        ctx = context(__name__)
         reading, writing = ctx.Pipe(duplex=False)
         spec = _WorkerSpec(self.app.settings, self.app.target, self.factory, self.credentials,
                            {**self.options, "backoff": self.backoff}, self.priority,
@@ -351,67 +332,21 @@ class InboxProcess:
             reading.close()  # the worker's end, now its own
         return process, writing
 
+    def _relaunched(self) -> None:
+        self._waker.add()  # whatever was stored meanwhile
+
     def wake(self, stored: int = 0) -> None:
         """The doors committed ``stored`` messages to the inbox (after each group commit, any thread; never blocks)."""
+        self._waker.add(stored)
+
+    def _send(self, stored: int) -> None:
         with self._lock:
-            self._stored += stored
-        self._woken.set()
-
-    def _waker(self) -> None:
-        """Passes wake-ups on, coalesced: however many commits came meanwhile, one message, at most ``WAKE_EVERY``."""
-        while not self._stopping.is_set():
-            self._woken.wait()
-            self._stopping.wait(WAKE_EVERY)  # a burst's commits gathered into one message, not one each
-            self._woken.clear()
-            with self._lock:
-                pipe, stored, self._stored = self._pipe, self._stored, 0
-            if pipe is None:
-                continue
-            try:
-                pipe.send_bytes(str(stored).encode())
-            except (OSError, ValueError):  # the worker is gone (started again soon), or the hub is stopping
-                pass
-
-    def _watch(self) -> None:
-        quick = 0  # deaths in a row within ten seconds of a start
-        while True:
-            process, started = self.process, time.monotonic()
-            process.join()  # the watcher alone joins the process (one reader of its exit status)
-            if self._stopping.is_set():
-                return
-            quick = quick + 1 if time.monotonic() - started < 10 else 1
-            pause = min(60.0, self.restart_after * 2 ** (quick - 1))
-            log.error("%s", render("HUB_INBOX_WORKER_ENDED", pid=process.pid, exit_code=process.exitcode, seconds=pause))
-            if self._stopping.wait(pause):
-                return
-            try:
-                launched = self._launch()
-            except Exception:  # e.g. out of processes: tried again after the next pause
-                log.exception("starting the push inbox worker again failed")
-                continue
-            with self._lock:
-                if self._stopping.is_set():  # stop() came meanwhile: this one ends as its pipe closes
-                    launched[1].close()
-                old, (self.process, self._pipe) = self._pipe, launched
-                self.restarts += 1
-            if old is not None:
-                old.close()
-            self._woken.set()  # whatever was stored meanwhile
+            pipe = self._pipe
+        if pipe is not None:
+            pipe.send_bytes(str(stored).encode())
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Ask the worker to finish its round and end (its pipe closes); ended by force after ``timeout`` s."""
-        self._stopping.set()
-        with self._lock:
-            pipe, self._pipe = self._pipe, None
-        if pipe is not None:
-            pipe.close()
-        self._woken.set()  # the waker sees the stop
-        if not self._threads:  # never started
-            return
-        watcher = self._threads[0]
-        watcher.join(timeout)
-        if watcher.is_alive():  # still in its round: its claims expire and are fetched again, nothing is lost
-            log.warning("push inbox worker %s did not stop within %.0f s; ending it", self.pid, timeout)
-            self.process.kill()
-            watcher.join(5)
-        self._threads[1].join(5)
+        """Ask the worker to finish its round and end (its pipe closes); ended by force after ``timeout`` s
+        (its claims expire and are fetched again, nothing is lost)."""
+        super().stop(timeout)
+        self._waker.stop()

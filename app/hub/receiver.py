@@ -14,19 +14,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import sessionmaker
 
 from app.bootstrap import OrderHub
+from app.db import engine as db_engine
 from app.hub.carrier_receiver import CarrierReceiver
 from app.hub.credentials import CredentialStore, KeptConnectors
 from app.hub.db_status import HUB_DATABASE
 from app.hub.doors import RAW_REPLY, DoorLimits, DoorServer
 from app.hub.erp_receiver import ErpReceiver
-from app.hub.inbox_worker import InboxProcess
+from app.hub.inbox_worker import WAKE_EVERY, InboxProcess
 from app.hub.intake_batcher import IntakeBatcher
 from app.hub.pollers import _route_changed
+from app.hub.processes import Coalesced, Supervised, context
 from app.services import ingest, shop_sync
 from app.services.shop_sync import ShopConfig
 from app.domain.intake import InboundOrder
@@ -35,13 +43,15 @@ from connectors.pos import PosReceiver
 
 log = logging.getLogger(__name__)
 SHOP_LIST_TTL = 2.0
+DOORS_APPLICATION = "orderhub-doors"  # the extra door processes' PostgreSQL sessions
 
 
 class Receiver:
     """Routes pushed requests to the right shop's connector; usable without HTTP in tests."""
 
     def __init__(self, app: OrderHub, factory: Callable[[ShopConfig, Credentials], Connector],
-                 credentials: CredentialStore, *, carriers: CarrierReceiver | None = None) -> None:
+                 credentials: CredentialStore, *, carriers: CarrierReceiver | None = None,
+                 wake: Callable[[int], None] | None = None) -> None:
         self.app, self.factory, self.credentials = app, factory, credentials
         self.carriers = carriers  # carrier tracking pushes (app/hub/carrier_receiver.py)
         self.erp = ErpReceiver(app, credentials)  # /erp/<endpoint>: the ERP's webhooks (issue #17)
@@ -49,8 +59,9 @@ class Receiver:
         # Platform pushes go to a durable inbox; its worker fetches the orders' details afterwards, in a
         # process of its own at a lower priority, off the doors' interpreter lock and CPU (issue #19).
         self.inbox = InboxProcess(app, factory, credentials)
-        # Pushes arriving together share one commit (issue #19); a committed inbox group wakes the worker.
-        self.batcher = IntakeBatcher(app, after=self._route_pushed, on_inbox=self.inbox.wake)
+        # Pushes arriving together share one commit (issue #19); a committed inbox group wakes the worker
+        # (``wake``: an extra door process passes it on to the hub, which wakes its worker).
+        self.batcher = IntakeBatcher(app, after=self._route_pushed, on_inbox=wake or self.inbox.wake)
         self._shops: tuple[dict[str, ShopConfig], float] = ({}, float("-inf"))
         self._shops_lock = threading.Lock()
         self._refreshing = False  # a read of the shop list for the event loop's door is under way
@@ -240,20 +251,123 @@ def _acked(connector: Connector, answer: dict[str, object]) -> dict[str, object]
 
 
 class ReceiverServer(DoorServer):
-    """Serves a :class:`Receiver` on the hub's doors (app/hub/doors.py: uvicorn with limits and timeouts)."""
+    """Serves a :class:`Receiver` on the hub's doors (app/hub/doors.py: uvicorn with limits and timeouts).
+
+    ``processes`` > 1 (Linux, where SO_REUSEPORT exists): that many processes serve the same port, this one
+    and ``processes - 1`` :class:`DoorProcess` children, each with its own interpreter, event loop, engine and
+    group commit; the kernel spreads new connections over them. Issue #19: at 1,000 sales a second one
+    interpreter is 70-85 % busy and the queue in front of it makes the tail.
+    """
 
     def __init__(self, receiver: Receiver, *, host: str = "127.0.0.1", port: int = 0,
-                 limits: DoorLimits | None = None, inbox_worker: bool = True) -> None:
-        super().__init__(receiver.handle, host=host, port=port, limits=limits, fast=receiver.fast)
+                 limits: DoorLimits | None = None, inbox_worker: bool = True, processes: int = 1) -> None:
+        extra = processes - 1 if hasattr(socket, "SO_REUSEPORT") else 0
+        if processes > 1 and not extra:
+            log.info("the doors run in one process: this system cannot share a port between processes")
+        super().__init__(receiver.handle, host=host, port=port, limits=limits, fast=receiver.fast, reuse_port=extra > 0)
         self.receiver, self.inbox_worker = receiver, inbox_worker  # False: pushes wait in the inbox (tests, drills)
+        address = self.socket.getsockname()[:2]
+        self.doors = [DoorProcess(receiver, address, self.limits) for _ in range(extra)]
 
     def start(self) -> ReceiverServer:
         super().start()
         if self.inbox_worker:
             self.receiver.inbox.start()
+        for door in self.doors:
+            door.start()
         return self
 
     def stop(self) -> None:
+        for door in self.doors:
+            door.stop()
         super().stop()
         self.receiver.batcher.stop()
         self.receiver.inbox.stop()
+
+
+@dataclass(frozen=True)
+class _DoorSpec:
+    """What an extra door process builds itself from: picklable (no engine, no threads, no sockets)."""
+
+    settings: Any
+    target: db_engine.DatabaseTarget
+    factory: Callable[[ShopConfig, Credentials], Connector]
+    credentials: CredentialStore
+    address: tuple[str, int]
+    limits: DoorLimits
+    carriers: bool
+    log_level: int = logging.WARNING
+
+
+def _door_main(spec: _DoorSpec, hub: Any, wake: Any) -> None:
+    """An extra door process: its own engine, :class:`Receiver` and doors on the hub's port (SO_REUSEPORT).
+
+    Its inbox commits are passed on to the hub (``wake``), which wakes its inbox worker. Ends when ``hub``'s
+    other end closes: the hub stopped it, or the hub is gone (killed, crashed).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole process group: the hub stops us
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=spec.log_level, format="%(levelname)s %(name)s: %(message)s")
+    engine = db_engine.create_engine(spec.target.url.update_query_dict({"application_name": DOORS_APPLICATION}))
+    app = OrderHub(spec.settings, spec.target, engine, sessionmaker(engine, expire_on_commit=False))
+    carriers = None
+    if spec.carriers:  # the same secrets as the hub's, from the credential store
+        from app.hub.logistics_worker import carrier_clients
+        carriers = CarrierReceiver(app, carrier_clients(spec.credentials)[2])
+    waker = Coalesced(lambda n: wake.send_bytes(str(n).encode()), WAKE_EVERY, "doors-wake").start()
+    receiver = Receiver(app, spec.factory, spec.credentials, carriers=carriers, wake=waker.add)
+    host, port = spec.address
+    server = DoorServer(receiver.handle, host=host, port=port, limits=spec.limits, fast=receiver.fast,
+                        reuse_port=True).start()
+    try:
+        hub.recv_bytes()  # nothing is ever sent: returns (EOFError) when the hub's end closes
+    except (EOFError, OSError):
+        pass
+    finally:
+        server.stop()
+        receiver.batcher.stop()
+        waker.stop()
+        app.close()
+
+
+class DoorProcess(Supervised):
+    """One extra process serving the hub's doors on the same port; started again if it dies (app/hub/processes.py).
+
+    A door process that dies loses only the connections it held (their senders resend: nothing was answered
+    before its commit); new connections go to the other processes while it is started again.
+    """
+
+    ENDED, NAME = "HUB_DOOR_PROCESS_ENDED", "doors"
+
+    def __init__(self, receiver: Receiver, address: tuple[str, int], limits: DoorLimits) -> None:
+        super().__init__()
+        self.receiver, self.address, self.limits = receiver, address, limits
+
+    def _launch(self) -> tuple[Any, Any]:
+        ctx = context(__name__)
+        to_child, hub_end = ctx.Pipe(duplex=False)
+        woken, wake_end = ctx.Pipe(duplex=False)
+        app = self.receiver.app
+        spec = _DoorSpec(app.settings, app.target, self.receiver.factory, self.receiver.credentials, self.address,
+                         self.limits, self.receiver.carriers is not None, logging.getLogger().getEffectiveLevel())
+        process = ctx.Process(target=_door_main, args=(spec, to_child, wake_end), name="doors", daemon=True)
+        try:
+            process.start()
+        except BaseException:
+            hub_end.close()
+            woken.close()
+            raise
+        finally:
+            to_child.close()  # the child's ends, now its own
+            wake_end.close()
+        threading.Thread(target=self._pass_wakes, args=(woken,), name="doors-woken", daemon=True).start()
+        return process, hub_end
+
+    def _pass_wakes(self, woken: Any) -> None:
+        """The child's inbox commits, passed on to the hub's inbox worker until the child ends."""
+        with woken:
+            try:
+                while True:
+                    self.receiver.inbox.wake(int(woken.recv_bytes()))
+            except (EOFError, OSError):
+                pass

@@ -288,9 +288,10 @@ def test_a_worker_killed_holding_a_claim_is_started_again_and_fetches_the_order_
 def test_a_hub_process_killed_outright_leaves_no_worker_process_behind(database_url, tmp_path):
     FileStore = __import__("app.hub.credentials", fromlist=["FileStore"]).FileStore
     FileStore(tmp_path / "secrets.json")  # the hub's own (empty) credential file: no keyring in tests
-    hub = HubProcess(database_url.render_as_string(hide_password=False), tmp_path, free_port()).start()
+    # Two door processes: the hub's own and one extra, which must go with the hub as its inbox worker does.
+    hub = HubProcess(database_url.render_as_string(hide_password=False), tmp_path, free_port(), door_processes=2).start()
     try:
-        until(lambda: _workers(hub.proc.pid), 120, "the hub's inbox worker started")
+        until(lambda: len(_workers(hub.proc.pid)) == 2, 120, "the hub's inbox worker and extra door process started")
         workers = _workers(hub.proc.pid)
         hub.proc.send_signal(signal.SIGKILL)  # no stop, no atexit: only the closed pipe tells the worker
         hub.proc.wait(30)
@@ -301,7 +302,7 @@ def test_a_hub_process_killed_outright_leaves_no_worker_process_behind(database_
 
 
 def _workers(hub_pid: int) -> list[psutil.Process]:
-    """The hub's inbox worker processes: forked by its forkserver (the hub's child), so its grandchildren."""
+    """The hub's inbox worker and extra door processes: forked by its forkserver (the hub's child), so its grandchildren."""
     try:
         servers = [c for c in psutil.Process(hub_pid).children() if "forkserver" in " ".join(c.cmdline())]
         return [w for s in servers for w in s.children()]

@@ -134,15 +134,16 @@ class Till:
 class HubProcess:
     """`orderhub hub` in its own process, its log kept in a file."""
 
-    def __init__(self, url: str, folder: Path, port: int, poll_interval: float = 0.5) -> None:
+    def __init__(self, url: str, folder: Path, port: int, poll_interval: float = 0.5, door_processes: int = 1) -> None:
         self.url, self.folder, self.port, self.poll_interval = url, folder, port, poll_interval
+        self.door_processes = door_processes  # the setting's default is by the cores; 1 here unless a test asks
         self.log_path = folder / "hub.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> HubProcess:
         env = os.environ | {"ORDERHUB_DATABASE_URL": self.url, "ORDERHUB_DATA_DIR": str(self.folder),
                             "PYTHONPATH": str(REPO), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-                            "PYTHONUNBUFFERED": "1"}
+                            "PYTHONUNBUFFERED": "1", "ORDERHUB_DOOR_PROCESSES": str(self.door_processes)}
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "app", "hub", "--receiver-port", str(self.port),
                                           "--poll-interval", str(self.poll_interval)],
