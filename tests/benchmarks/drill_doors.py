@@ -21,7 +21,9 @@ Run: .venv/bin/python tests/benchmarks/drill_doors.py [--idle 5000] [--declared-
    (so the client neither shares the hub's interpreter lock nor is the limit), and every party's CPU
    per push is reported: the hub (this process: the doors), its inbox worker (a process of its own,
    both measured until the inbox is drained), PostgreSQL (the server and its backends; of which the
-   inbox worker's sessions apart), the clients and the simulator, with the load average.
+   inbox worker's sessions apart), the clients and the simulator, with the load average. ``--door-processes``
+   (default: the hub's setting, 2 on 2 or more cores): the hub's extra door processes' CPU is listed apart
+   (``extra_door_processes``) and summed with this process's (``hub_and_extra_doors``).
 
 Prints a summary, then one JSON line (last).
 """
@@ -95,7 +97,7 @@ def _cpu(process: psutil.Process) -> float:
 
 
 def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, sim: psutil.Process | None,
-              worker: psutil.Process | None = None, held=None) -> dict:
+              worker: psutil.Process | None = None, held=None, doors: list[psutil.Process] | None = None) -> dict:
     """Offer ``requests`` at the drill's rate; figures for one kind of push (see the module docstring)."""
     import sqlalchemy as sa
 
@@ -121,6 +123,8 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
         loader.start()
     meter = CpuMeter(hub, os.getpid())  # the hub (this process) and PostgreSQL; the clients count their own
     sim_before = _cpu(sim) if sim is not None else 0.0
+    doors = doors or []  # the hub's extra door processes (``--door-processes``), counted apart from this one
+    doors_before = sum(_cpu(d) for d in doors)
     worker_before = _cpu(worker) if worker is not None else 0.0
     backends_before = _worker_backends(hub) if worker is not None else {}
     load_before = os.getloadavg()[0]
@@ -145,6 +149,7 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
         stored_lag = _sales_created(hub, first_payload, len(requests), timeout=max(60.0, len(requests) / 50))
     drain_s = time.perf_counter() - answered_at
     cpu = meter.per_order_ms(len(requests))
+    doors_cpu = sum(_cpu(d) for d in doors) - doors_before
     worker_cpu = _cpu(worker) - worker_before if worker is not None else 0.0
     backends_after = _worker_backends(hub) if worker is not None else {}
     backends_cpu = sum(cpu_s - backends_before.get(pid, 0.0) for pid, cpu_s in backends_after.items())
@@ -160,6 +165,8 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
         "p50_ms": round(_pct(load["latencies"], 0.5), 1), "p95_ms": round(_pct(load["latencies"], 0.95), 1),
         "p99_ms": round(_pct(load["latencies"], 0.99), 1), "max_ms": round(max(load["latencies"]), 1),
         "cpu_ms_per_push": {"hub": cpu["hub"], "postgres": cpu["postgres"],
+                            **({"extra_door_processes": round(doors_cpu / n * 1000, 3),
+                                "hub_and_extra_doors": round(cpu["hub"] + doors_cpu / n * 1000, 3)} if doors else {}),
                             **({"inbox_worker": round(worker_cpu / n * 1000, 3),
                                 "postgres_of_which_inbox_worker": round(backends_cpu / n * 1000, 3),
                                 "inbox_worker_while_answering": round(worker_answering / n * 1000, 3),
@@ -167,7 +174,7 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
                                if worker else {}),
                             "client": round(load["cpu_s"] / n * 1000, 3),
                             **({"simulator": round((_cpu(sim) - sim_before) / n * 1000, 3)} if sim else {})},
-        "load_avg_1m": [round(load_before, 2), round(load_after, 2)], "clients": k,
+        "load_avg_1m": [round(load_before, 2), round(load_after, 2)], "clients": k, "door_processes": 1 + len(doors),
     }
     # push → its order's detail stored, sale → its order created (the inbox worker), apart from the answer
     done = "detail_stored" if kind == "push" else "order_created"
@@ -276,6 +283,8 @@ def main() -> None:
     parser.add_argument("--pushes", type=int, default=10000)
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--workers", type=int, default=64)
+    parser.add_argument("--door-processes", type=int, default=None,
+                        help="processes serving the doors (the hub's setting door_processes; default by the cores)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--clients", type=int, default=2, help="client processes sharing the load")
     parser.add_argument("--kind", default="pos,push", help="which sustained loads: pos, push or both")
@@ -331,8 +340,11 @@ def main() -> None:
             policy, _, nice = args.worker_priority.partition(":")
             doors.inbox.priority = Priority(policy, int(nice or 0))
         figures["worker_priority"] = f"{doors.inbox.priority.policy}:{doors.inbox.priority.nice}"
+        processes = args.door_processes or Settings().doors
+        figures["door_processes"] = processes
         receiver = ReceiverServer(doors, limits=DoorLimits(header_timeout=60, workers=args.workers),
-                                  inbox_worker=not args.hold_worker).start()
+                                  inbox_worker=not args.hold_worker, processes=processes).start()
+        extra_doors = [psutil.Process(d.pid) for d in receiver.doors]
         world = SimWorld("pos", seed=19)
 
         # 1. slowloris
@@ -373,12 +385,12 @@ def main() -> None:
             # The inbox worker creates the sales' orders after the burst (its CPU and the drain reported apart).
             figures["pos"] = sustained(hub, receiver.url, "pos", sales, args, None,
                                        None if args.hold_worker else psutil.Process(doors.inbox.pid),
-                                       doors.inbox if args.hold_worker and platform is None else None)
+                                       doors.inbox if args.hold_worker and platform is None else None, extra_doors)
         if platform is not None:
             running = not args.hold_worker or "pos" in kinds  # held for the sales: started after them
             figures["push"] = sustained(hub, receiver.url, "push", pushes, args, psutil.Process(platform.pid),
                                         psutil.Process(doors.inbox.pid) if running else None,
-                                        None if running else doors.inbox)
+                                        None if running else doors.inbox, extra_doors)
             stop.set()
             platform.join(10)
         receiver.stop()

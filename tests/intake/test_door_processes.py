@@ -1,7 +1,9 @@
 """The hub's doors served by more than one process on one port (issue #19): spread, stored once, none left behind."""
 
 import json
+import os
 import re
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,7 +36,7 @@ def _send(url: str, bodies: list[bytes]) -> list[tuple[int | None, int, dict]]:
 
 
 def test_two_door_processes_share_the_port_store_every_sale_once_and_the_extra_one_ends_with_the_hub(
-        hub, add_shop, credentials):
+        hub, add_shop, credentials, caplog):
     add_shop("pos", STORE, name="深圳门店")
     server = ReceiverServer(Receiver(hub, _factory, credentials), inbox_worker=False, processes=2,
                             limits=DoorLimits(name_process=True)).start()
@@ -55,6 +57,14 @@ def test_two_door_processes_share_the_port_store_every_sale_once_and_the_extra_o
         # Sent again (tills that never saw the answers), over both processes: nothing doubles.
         again = _send(server.url, sent[:16])
         assert {(s, a.get("verdict")) for s, _, a in again} == {(200, "duplicate")}
+        # An extra door process that dies is said in words and started again.
+        os.kill(extra.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60  # bounds a failure only; the restart waits restart_after (1 s)
+        while server.doors[0].restarts == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.doors[0].restarts == 1 and any("意外退出" in r.getMessage() for r in caplog.records)
+        killed, extra = extra, server.doors[0].process
+        assert extra.is_alive() and not psutil.pid_exists(killed.pid)
     finally:
         server.stop()
     with hub.uow() as uow:
