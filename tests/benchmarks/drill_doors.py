@@ -144,9 +144,9 @@ def sustained(hub, receiver_url: str, kind: str, requests: list[bytes], args, si
     if held is not None:  # --hold-worker: the worker starts only now (the doors measured alone)
         worker = psutil.Process(held.start().pid)
     if kind == "push":  # the answers are in; now the inbox worker fetches and stores the details
-        stored_lag = _inbox_drained(hub, first_message, len(requests), timeout=max(60.0, len(requests) / 50))
+        stored_lag = _drained(hub, "push", first_message, len(requests), timeout=max(60.0, len(requests) / 50))
     elif worker is not None:  # the sales are stored; now the inbox worker creates their orders
-        stored_lag = _sales_created(hub, first_payload, len(requests), timeout=max(60.0, len(requests) / 50))
+        stored_lag = _drained(hub, "pos", first_payload, len(requests), timeout=max(60.0, len(requests) / 50))
     drain_s = time.perf_counter() - answered_at
     cpu = meter.per_order_ms(len(requests))
     doors_cpu = sum(_cpu(d) for d in doors) - doors_before
@@ -239,41 +239,33 @@ def _sales_pending(hub) -> int:
         return uow.session.scalar(sa.text("SELECT count(*) FROM raw_payloads WHERE status = 'pending'"))
 
 
-def _sales_created(hub, after_id: int, n: int, *, timeout: float) -> list[float]:
-    """Waits (bounded) until this run's ``n`` received sales have their orders; each one's received → order
-    created time in ms (the order's creation is its transaction's start)."""
-    import sqlalchemy as sa
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with hub.uow() as uow:
-            done = uow.session.scalar(sa.text("SELECT count(*) FROM raw_payloads WHERE id > :a AND source = 'pos'"
-                                              " AND status <> 'pending'"), {"a": after_id})
-        if done >= n:
-            break
-        time.sleep(0.2)
-    with hub.uow() as uow:
-        return [float(x) for x in uow.session.scalars(sa.text(
+# What a run waits for after the last answer, per kind: (how many of the run's rows are done, each one's
+# received → done time in ms). A sale is done when its order is created (the order's transaction start).
+_DONE = {
+    "pos": ("SELECT count(*) FROM raw_payloads WHERE id > :a AND source = 'pos' AND status <> 'pending'",
             "SELECT extract(epoch FROM o.created_at - p.received_at) * 1000 FROM raw_payloads p"
-            " JOIN orders o ON o.id = p.order_id WHERE p.id > :a AND p.source = 'pos'"), {"a": after_id})]
+            " JOIN orders o ON o.id = p.order_id WHERE p.id > :a AND p.source = 'pos'"),
+    "push": ("SELECT count(*) FROM inbound_messages WHERE id > :a AND state = 'done'",
+             "SELECT extract(epoch FROM done_at - received_at) * 1000 FROM inbound_messages"
+             " WHERE id > :a AND state = 'done'"),
+}
 
 
-def _inbox_drained(hub, after_id: int, n: int, *, timeout: float) -> list[float]:
-    """Waits (bounded) until this run's ``n`` messages are done; each one's received → done time in ms."""
+def _drained(hub, kind: str, after_id: int, n: int, *, timeout: float) -> list[float]:
+    """Waits (bounded) until this run's ``n`` sales have their orders (``pos``) or messages are done (``push``);
+    each one's received → done time in ms."""
     import sqlalchemy as sa
 
+    counted, times = _DONE[kind]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with hub.uow() as uow:
-            done = uow.session.scalar(sa.text("SELECT count(*) FROM inbound_messages WHERE id > :a AND state = 'done'"),
-                                      {"a": after_id})
+            done = uow.session.scalar(sa.text(counted), {"a": after_id})
         if done >= n:
             break
         time.sleep(0.2)
     with hub.uow() as uow:
-        return [float(x) for x in uow.session.scalars(sa.text(
-            "SELECT extract(epoch FROM done_at - received_at) * 1000 FROM inbound_messages"
-            " WHERE id > :a AND state = 'done'"), {"a": after_id})]
+        return [float(x) for x in uow.session.scalars(sa.text(times), {"a": after_id})]
 
 
 def main() -> None:
