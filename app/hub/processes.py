@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import threading
 import time
+from abc import ABC, abstractmethod
 from typing import Any
 
 from app.domain.messages import render
@@ -30,7 +31,7 @@ def context(preload: str) -> Any:
     return multiprocessing.get_context("spawn")
 
 
-class Supervised:
+class Supervised(ABC):
     """One child process the hub keeps running (see the module docstring).
 
     A subclass says how a child is launched (:meth:`_launch`: the started process and the hub's end of its
@@ -54,8 +55,9 @@ class Supervised:
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
+    @abstractmethod
     def _launch(self) -> tuple[Any, Any]:
-        raise NotImplementedError
+        """Start one child: the started process and the hub's end of its pipe."""
 
     def _relaunched(self) -> None:
         """Called after a child was started again (e.g. to pass on what happened meanwhile)."""
